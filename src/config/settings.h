@@ -1,0 +1,65 @@
+// The one immutable settings value, built once at start-up from defaults, the
+// YAML file, DREC_* environment variables and flags (in rising precedence).
+// Nothing else in drec reads the environment or the config file.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace drec {
+
+struct BasicUser {
+  std::string user;
+  std::string password;
+};
+
+enum class OnDelete { kKeep, kRemove };
+enum class Backend { kSqlite, kMongodb };
+enum class LogFormat { kText, kJson };
+
+struct Settings {
+  // server.*  (the original DREC's keys)
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8443;
+  std::string route = "/events";
+  std::string tls_cert;      // server.ssl.cert; empty: generate a self-signed one for localhost
+  std::string tls_key;       // server.ssl.cert_key
+  std::string tls_client_ca; // server.ssl.client_ca: require client certificates signed by it (mTLS)
+  bool plain_http = false;   // server.plain_http: only behind a TLS-terminating proxy
+  std::string generated_cert_dir = "drec-data/tls";  // server.ssl.generated_dir
+  std::int64_t max_body_bytes = 4 * 1024 * 1024;      // server.max_body_bytes
+  std::chrono::milliseconds read_timeout{30'000};     // server.read_timeout_ms
+  std::chrono::milliseconds idle_timeout{60'000};     // server.idle_timeout_ms
+  int threads = 0;                                    // server.threads; 0: one per core
+
+  // auth.*
+  std::vector<std::string> tokens;
+  std::vector<BasicUser> basic_users;
+  bool allow_anonymous = false;
+
+  // storage.*
+  Backend backend = Backend::kSqlite;
+  std::string sqlite_path = "drec-data/drec.db";
+  std::string mongodb_uri;
+  std::string mongodb_database = "drec";
+  std::string mongodb_collection = "repositories";
+
+  // pipeline.*
+  std::int64_t queue_capacity = 1024;      // pipeline.queue_capacity: envelopes waiting to commit
+  std::int64_t max_batch_events = 4096;    // pipeline.max_batch_events: events per group commit
+  std::int64_t retention_days = 7;         // pipeline.retention_days: how long event ids are kept
+
+  // counting.*
+  OnDelete on_delete = OnDelete::kKeep;
+
+  // log.*
+  std::string log_level = "info";
+  LogFormat log_format = LogFormat::kText;
+
+  // True when nobody has to authenticate (no credentials configured).
+  bool anonymous() const { return tokens.empty() && basic_users.empty(); }
+};
+
+}  // namespace drec

@@ -1,0 +1,151 @@
+// Store operations: the output of the event semantics and the input of every
+// store. Each operation names one record and what happens to it; every field is
+// decided by the semantics, so stores hold no counting rules, only storage.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "util/time.h"
+
+namespace drec {
+
+// Counter increments and the time bounds an event contributes to one record.
+struct Delta {
+  std::int64_t numpulls = 0;
+  std::int64_t numpushs = 0;
+  std::int64_t numchecks = 0;
+  std::int64_t numindexpulls = 0;
+  std::int64_t numdeletes = 0;
+  // Time bounds, folded by stores with min (first*) and max (last*), so arrival order does not matter.
+  std::optional<UnixMillis> firstpushed, lastpushed, firstpulled, lastpulled;
+
+  bool operator==(const Delta&) const = default;
+  // Merges another delta into this one: sums counters, widens time bounds.
+  Delta& operator+=(const Delta& other);
+  // Marks a push at `t`.
+  void Pushed(UnixMillis t) { firstpushed = lastpushed = t; }
+  // Marks a pull (or check) at `t`.
+  void Pulled(UnixMillis t) { firstpulled = lastpulled = t; }
+};
+
+// Upserts the repository record: counters, time bounds, and `actor` into the bounded actor list.
+struct RepositoryUpdate {
+  std::string repository;
+  Delta delta;
+  std::string actor;  // empty: no actor to add
+  bool operator==(const RepositoryUpdate&) const = default;
+};
+
+// Upserts one tag's counters.
+struct TagUpdate {
+  std::string repository;
+  std::string tag;
+  Delta delta;
+  bool operator==(const TagUpdate&) const = default;
+};
+
+// Adds `delta` to every live tag whose current digest is `digest`, or is an
+// index that lists `digest` as a child: how a pull by digest reaches its tags.
+struct TagsByDigestUpdate {
+  std::string repository;
+  std::string digest;
+  Delta delta;
+  bool operator==(const TagsByDigestUpdate&) const = default;
+};
+
+// The registry said `tag` resolved to `digest` at time `at`. The newest such
+// statement wins, whatever the arrival order, and makes the tag live again if
+// it is newer than the tag's last delete.
+struct TagPointsAt {
+  std::string repository;
+  std::string tag;
+  std::string digest;
+  UnixMillis at = 0;
+  bool operator==(const TagPointsAt&) const = default;
+};
+
+// Upserts one digest's counters; media type and size are set when known.
+struct DigestUpdate {
+  std::string repository;
+  std::string digest;
+  std::string media_type;
+  std::int64_t size = 0;
+  Delta delta;
+  bool operator==(const DigestUpdate&) const = default;
+};
+
+// Records that index `parent` lists manifest `child` (registry `references`).
+struct DigestParent {
+  std::string repository;
+  std::string child;
+  std::string parent;
+  bool operator==(const DigestParent&) const = default;
+};
+
+// Upserts one actor's counters in one repository; first/last seen come from the delta's times.
+struct ActorUpdate {
+  std::string repository;
+  std::string actor;
+  Delta delta;
+  bool operator==(const ActorUpdate&) const = default;
+};
+
+// Upserts one UTC day's counters in one repository.
+struct DayUpdate {
+  std::string repository;
+  std::string day;  // YYYY-MM-DD
+  Delta delta;
+  bool operator==(const DayUpdate&) const = default;
+};
+
+// Marks a digest deleted at `at`; the tags pointing at it (not re-pointed
+// later than `at`) leave the live tag list.
+struct DigestDeleted {
+  std::string repository;
+  std::string digest;
+  UnixMillis at = 0;
+  bool operator==(const DigestDeleted&) const = default;
+};
+
+// Marks a tag deleted at `at`, unless it was pointed somewhere later than that.
+struct TagDeleted {
+  std::string repository;
+  std::string tag;
+  UnixMillis at = 0;
+  bool operator==(const TagDeleted&) const = default;
+};
+
+// Registry 3.x deleted a whole repository: every tag and digest is marked deleted at `at`.
+struct RepositoryDeleted {
+  std::string repository;
+  UnixMillis at = 0;
+  bool operator==(const RepositoryDeleted&) const = default;
+};
+
+// `on_delete: remove`: forget every record of the repository (the original DREC's behaviour).
+struct RepositoryRemoved {
+  std::string repository;
+  bool operator==(const RepositoryRemoved&) const = default;
+};
+
+using Operation = std::variant<RepositoryUpdate, TagUpdate, TagsByDigestUpdate, TagPointsAt,
+                               DigestUpdate, DigestParent, ActorUpdate, DayUpdate, DigestDeleted,
+                               TagDeleted, RepositoryDeleted, RepositoryRemoved>;
+
+// What one event does: applied all or nothing, at most once per event id.
+struct EventEffect {
+  std::string event_id;
+  UnixMillis timestamp = 0;
+  std::vector<Operation> operations;  // in order: later operations may read what earlier ones wrote
+};
+
+// The effects of one or more envelopes, applied in one store transaction.
+struct Batch {
+  std::vector<EventEffect> effects;
+};
+
+}  // namespace drec
