@@ -20,7 +20,8 @@ struct Delta {
   std::int64_t numchecks = 0;
   std::int64_t numindexpulls = 0;
   std::int64_t numdeletes = 0;
-  // Time bounds, folded by stores with min (first*) and max (last*), so arrival order does not matter.
+  // Time bounds, folded by stores with min (first*) and max (last*), so arrival order does not
+  // matter.
   std::optional<UnixMillis> firstpushed, lastpushed, firstpulled, lastpulled;
 
   bool operator==(const Delta&) const = default;

@@ -25,7 +25,7 @@ struct RepositoryRecord {
   Counters counters;
   std::vector<std::string> actors;  // at most 100, in first-seen order
   std::int64_t numstars = 0;
-  std::vector<std::string> tags;    // live tags, sorted
+  std::vector<std::string> tags;  // live tags, sorted
 };
 
 struct TagRecord {

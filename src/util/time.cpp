@@ -62,9 +62,9 @@ std::string FormatDate(UnixMillis t, bool with_time) {
   } else {
     const auto ms = static_cast<int>(rem % 1000);
     const auto secs = rem / 1000;
-    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<long long>(y), m,
-                  d, static_cast<int>(secs / 3600), static_cast<int>(secs / 60 % 60),
-                  static_cast<int>(secs % 60), ms);
+    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
+                  static_cast<long long>(y), m, d, static_cast<int>(secs / 3600),
+                  static_cast<int>(secs / 60 % 60), static_cast<int>(secs % 60), ms);
   }
   return buf;
 }
@@ -118,7 +118,8 @@ std::optional<UnixMillis> ParseRfc3339(std::string_view s) {
     return std::nullopt;
   }
   if (pos != s.size()) return std::nullopt;
-  const std::int64_t secs = static_cast<std::int64_t>(hh) * 3600 + mm * 60 + ss - offset_minutes * 60;
+  const std::int64_t secs =
+      static_cast<std::int64_t>(hh) * 3600 + mm * 60 + ss - offset_minutes * 60;
   return *day + secs * 1000 + millis;
 }
 

@@ -1,0 +1,21 @@
+// Turns a notification body into typed events. Only the body's shape can make
+// parsing fail (not JSON, no `events` array); an odd event never does, because
+// one rejected envelope stalls every later event of the registry (SPEC 1).
+#pragma once
+
+#include <string_view>
+
+#include "ingest/event.h"
+#include "util/status.h"
+
+namespace drec {
+
+// Accepted Content-Type values, parameters ignored (SPEC 1).
+bool IsAcceptedContentType(std::string_view content_type);
+
+// Parses one envelope. InvalidArgument (-> 400) when the body is not JSON or has
+// no `events` array. Fields of the wrong type inside an event are treated as
+// absent; the semantics then ignore the event with a reason.
+Result<Envelope> ParseEnvelope(std::string_view body);
+
+}  // namespace drec

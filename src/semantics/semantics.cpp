@@ -1,0 +1,155 @@
+#include "semantics/semantics.h"
+
+#include <optional>
+
+namespace drec {
+namespace {
+
+constexpr std::string_view kBlobMediaType = "application/octet-stream";
+
+// What a manifest pull or push counts as, before it is spread over records.
+Delta ManifestDelta(const Event& event, UnixMillis at) {
+  Delta delta;
+  const bool index = IsIndexMediaType(event.media_type);
+  if (event.action == "push") {
+    if (!event.tag.empty()) delta.numpushs = 1;
+    delta.Pushed(at);
+    return delta;
+  }
+  if (event.method == "HEAD") {
+    delta.numchecks = 1;  // a version check: never a pull, and no pull time
+    return delta;
+  }
+  if (index) {
+    delta.numindexpulls = 1;
+  } else {
+    delta.numpulls = 1;
+  }
+  delta.Pulled(at);
+  return delta;
+}
+
+// A digest's own record counts every push of it, tagged or not: a child
+// manifest pushed by digest is still a push of that digest.
+Delta DigestDelta(const Event& event, Delta delta) {
+  if (event.action == "push") delta.numpushs = 1;
+  return delta;
+}
+
+void ManifestOperations(const Event& event, UnixMillis at, std::vector<Operation>& ops) {
+  const Delta delta = ManifestDelta(event, at);
+  const bool counted_for_actor_list = delta.numpulls > 0 || delta.numpushs > 0;
+  // An untagged push is no push of the repository, but the repository exists from then on.
+  const Delta repository_delta = event.action == "push" && event.tag.empty() ? Delta{} : delta;
+  ops.emplace_back(RepositoryUpdate{event.repository, repository_delta,
+                                    counted_for_actor_list ? event.actor : std::string()});
+  ops.emplace_back(DigestUpdate{event.repository, event.digest, event.media_type, event.size,
+                                DigestDelta(event, delta)});
+  if (IsIndexMediaType(event.media_type)) {
+    for (const std::string& child : event.references) {
+      ops.emplace_back(DigestParent{event.repository, child, event.digest});
+    }
+  }
+  if (!event.tag.empty()) {
+    ops.emplace_back(TagPointsAt{event.repository, event.tag, event.digest, at});
+    ops.emplace_back(TagUpdate{event.repository, event.tag, repository_delta});
+  } else if (event.action == "pull") {
+    ops.emplace_back(TagsByDigestUpdate{event.repository, event.digest, delta});
+  }
+  if (repository_delta == Delta{}) return;
+  if (!event.actor.empty())
+    ops.emplace_back(ActorUpdate{event.repository, event.actor, repository_delta});
+  ops.emplace_back(DayUpdate{event.repository, UtcDay(at), repository_delta});
+}
+
+void DeleteOperations(const Event& event, UnixMillis at, DeletePolicy policy,
+                      std::vector<Operation>& ops) {
+  if (policy == DeletePolicy::kRemove) {
+    ops.emplace_back(RepositoryRemoved{event.repository});
+    return;
+  }
+  if (!event.digest.empty()) {
+    Delta delta;
+    delta.numdeletes = 1;
+    ops.emplace_back(RepositoryUpdate{event.repository, delta, std::string()});
+    ops.emplace_back(DigestUpdate{event.repository, event.digest, std::string(), 0, delta});
+    ops.emplace_back(DigestDeleted{event.repository, event.digest, at});
+    if (!event.actor.empty()) ops.emplace_back(ActorUpdate{event.repository, event.actor, delta});
+    ops.emplace_back(DayUpdate{event.repository, UtcDay(at), delta});
+  }
+  if (!event.tag.empty()) ops.emplace_back(TagDeleted{event.repository, event.tag, at});
+  if (event.digest.empty() && event.tag.empty()) {
+    ops.emplace_back(RepositoryDeleted{event.repository, at});
+  }
+}
+
+// The reason an event is ignored, or nullopt when it counts.
+std::optional<IgnoreReason> Classify(const Event& event) {
+  if (event.id.empty()) return IgnoreReason::kMissingId;
+  if (!event.timestamp) return IgnoreReason::kBadTimestamp;
+  if (event.repository.empty()) return IgnoreReason::kNoRepository;
+  if (event.action == "mount") return IgnoreReason::kMount;
+  if (event.action == "delete") return std::nullopt;
+  if (event.action != "push" && event.action != "pull") return IgnoreReason::kUnknownAction;
+  if (event.media_type == kBlobMediaType) return IgnoreReason::kBlob;
+  if (!IsManifestMediaType(event.media_type)) return IgnoreReason::kUnknownMediaType;
+  if (event.digest.empty()) return IgnoreReason::kMissingDigest;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view IgnoreReasonName(IgnoreReason reason) {
+  switch (reason) {
+    case IgnoreReason::kMissingId:
+      return "missing_id";
+    case IgnoreReason::kBadTimestamp:
+      return "bad_timestamp";
+    case IgnoreReason::kNoRepository:
+      return "no_repository";
+    case IgnoreReason::kMissingDigest:
+      return "missing_digest";
+    case IgnoreReason::kBlob:
+      return "blob";
+    case IgnoreReason::kMount:
+      return "mount";
+    case IgnoreReason::kUnknownAction:
+      return "unknown_action";
+    case IgnoreReason::kUnknownMediaType:
+      return "unknown_media_type";
+  }
+  return "unknown";
+}
+
+bool IsIndexMediaType(std::string_view media_type) {
+  return media_type == "application/vnd.docker.distribution.manifest.list.v2+json" ||
+         media_type == "application/vnd.oci.image.index.v1+json";
+}
+
+bool IsManifestMediaType(std::string_view media_type) {
+  return IsIndexMediaType(media_type) ||
+         media_type == "application/vnd.docker.distribution.manifest.v1+json" ||
+         media_type == "application/vnd.docker.distribution.manifest.v1+prettyjws" ||
+         media_type == "application/vnd.docker.distribution.manifest.v2+json" ||
+         media_type == "application/vnd.oci.image.manifest.v1+json";
+}
+
+Interpretation Interpret(const std::vector<Event>& events, DeletePolicy policy) {
+  Interpretation result;
+  for (const Event& event : events) {
+    if (auto reason = Classify(event)) {
+      result.ignored.push_back(*reason);
+      continue;
+    }
+    EventEffect effect{event.id, *event.timestamp, {}};
+    if (event.action == "delete") {
+      DeleteOperations(event, *event.timestamp, policy, effect.operations);
+    } else {
+      ManifestOperations(event, *event.timestamp, effect.operations);
+    }
+    result.effects.push_back(std::move(effect));
+  }
+  return result;
+}
+
+}  // namespace drec

@@ -1,0 +1,47 @@
+// Event semantics: what each registry event counts as (SPEC section 3).
+// Pure code: no I/O, no clock, no globals. Every counting rule of drec lives
+// here and only here; stores only carry out the operations produced.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "ingest/event.h"
+#include "semantics/operations.h"
+
+namespace drec {
+
+// Why an event changed no statistics; exported as a metrics label.
+enum class IgnoreReason {
+  kMissingId,
+  kBadTimestamp,
+  kNoRepository,
+  kMissingDigest,
+  kBlob,
+  kMount,
+  kUnknownAction,
+  kUnknownMediaType,
+};
+inline constexpr int kIgnoreReasonCount = 8;
+
+// Stable, label-safe name of a reason ("blob", "unknown_media_type", ...).
+std::string_view IgnoreReasonName(IgnoreReason reason);
+
+// How deletes are counted (`counting.on_delete`).
+enum class DeletePolicy { kKeep, kRemove };
+
+struct Interpretation {
+  std::vector<EventEffect> effects;   // one per counted event, in input order
+  std::vector<IgnoreReason> ignored;  // one per ignored event
+};
+
+// Turns events into store operations. Ignored events produce no effect, so
+// they cost nothing to store and can never block the events behind them.
+Interpretation Interpret(const std::vector<Event>& events, DeletePolicy policy);
+
+// True for the manifest media types of SPEC section 2.
+bool IsManifestMediaType(std::string_view media_type);
+// True for the index / manifest list media types.
+bool IsIndexMediaType(std::string_view media_type);
+
+}  // namespace drec

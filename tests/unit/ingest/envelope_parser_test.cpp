@@ -1,0 +1,92 @@
+#include "ingest/envelope_parser.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "../example_files.h"
+
+namespace drec {
+namespace {
+
+TEST(EnvelopeParserTest, ParsesEveryFieldOfARealEvent) {
+  auto envelope = ParseEnvelope(testing::ReadExample("index-pull-get.json"));
+  ASSERT_TRUE(envelope.ok()) << envelope.status().message();
+  ASSERT_EQ(envelope->events.size(), 1u);
+  const Event& e = envelope->events[0];
+  EXPECT_EQ(e.id, "93942a88-7eac-44a1-8e0e-d69230ea3339");
+  EXPECT_EQ(FormatRfc3339(*e.timestamp), "2026-11-27T02:25:07.202Z");
+  EXPECT_EQ(e.action, "pull");
+  EXPECT_EQ(e.media_type, "application/vnd.oci.image.index.v1+json");
+  EXPECT_EQ(e.size, 517);
+  EXPECT_EQ(e.digest, "sha256:6238cdcba62ed7474f672529181f8ff53efbd46b654dad6d162c6c23dd3dd9cd");
+  EXPECT_EQ(e.repository, "team/multi");
+  EXPECT_EQ(e.tag, "latest");
+  EXPECT_EQ(e.method, "GET");
+  EXPECT_EQ(e.user_agent, "skopeo/1.9.3");
+  EXPECT_EQ(e.actor, "bob");
+}
+
+TEST(EnvelopeParserTest, AnonymousActorAndMissingMediaType) {
+  auto anonymous = ParseEnvelope(testing::ReadExample("manifest-pull-head.json"));
+  ASSERT_TRUE(anonymous.ok());
+  EXPECT_EQ(anonymous->events[0].actor, "");
+  auto deleted = ParseEnvelope(testing::ReadExample("delete-digest.json"));
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_FALSE(deleted->events[0].has_media_type);
+  EXPECT_EQ(deleted->events[0].tag, "");
+}
+
+TEST(EnvelopeParserTest, KeepsEveryEventOfAnEnvelopeInOrder) {
+  auto envelope = ParseEnvelope(R"({"events":[{"id":"a"},{"id":"b"},{"id":"c"}]})");
+  ASSERT_TRUE(envelope.ok());
+  ASSERT_EQ(envelope->events.size(), 3u);
+  EXPECT_EQ(envelope->events[2].id, "c");
+}
+
+TEST(EnvelopeParserTest, ReferencesOfAnIndex) {
+  auto envelope = ParseEnvelope(
+      R"({"events":[{"id":"a","target":{"references":[{"digest":"sha256:1"},{"digest":"sha256:2"},7]}}]})");
+  ASSERT_TRUE(envelope.ok());
+  EXPECT_EQ(envelope->events[0].references, (std::vector<std::string>{"sha256:1", "sha256:2"}));
+}
+
+TEST(EnvelopeParserTest, RejectsBodiesWithoutEvents) {
+  for (const char* bad : {"", "not json", "[]", "{}", R"({"events":{}})", R"({"events":[)",
+                          "{\"events\":[]} trailing"}) {
+    auto envelope = ParseEnvelope(bad);
+    EXPECT_FALSE(envelope.ok()) << bad;
+    EXPECT_EQ(envelope.status().code(), Status::Code::kInvalidArgument);
+  }
+}
+
+TEST(EnvelopeParserTest, WrongTypesInsideAnEventAreAbsentNotErrors) {
+  auto envelope = ParseEnvelope(
+      R"({"events":[7,{"id":5,"timestamp":"soon","target":"x","actor":[],"request":{"method":9}}]})");
+  ASSERT_TRUE(envelope.ok());
+  ASSERT_EQ(envelope->events.size(), 2u);
+  EXPECT_EQ(envelope->events[1].id, "");
+  EXPECT_FALSE(envelope->events[1].timestamp);
+  EXPECT_EQ(envelope->events[1].method, "");
+}
+
+TEST(EnvelopeParserTest, CutsOverlongFields) {
+  const std::string huge(100'000, 'r');
+  auto envelope =
+      ParseEnvelope(R"({"events":[{"id":"a","target":{"repository":")" + huge + "\"}}]}");
+  ASSERT_TRUE(envelope.ok());
+  EXPECT_EQ(envelope->events[0].repository.size(), 1024u);
+}
+
+TEST(EnvelopeParserTest, ContentTypes) {
+  EXPECT_TRUE(IsAcceptedContentType("application/vnd.docker.distribution.events.v1+json"));
+  EXPECT_TRUE(IsAcceptedContentType("application/vnd.docker.distribution.events.v2+json"));
+  EXPECT_TRUE(IsAcceptedContentType("application/json; charset=utf-8"));
+  EXPECT_TRUE(IsAcceptedContentType("Application/JSON"));
+  EXPECT_FALSE(IsAcceptedContentType("text/plain"));
+  EXPECT_FALSE(IsAcceptedContentType(""));
+  EXPECT_FALSE(IsAcceptedContentType("application/jsonx"));
+}
+
+}  // namespace
+}  // namespace drec

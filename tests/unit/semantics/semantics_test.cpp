@@ -1,0 +1,280 @@
+#include "semantics/semantics.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "../example_files.h"
+#include "ingest/envelope_parser.h"
+
+namespace drec {
+namespace {
+
+constexpr const char* kImage = "application/vnd.oci.image.manifest.v1+json";
+constexpr const char* kIndex = "application/vnd.oci.image.index.v1+json";
+
+Event ExampleEvent(const std::string& file) {
+  auto envelope = ParseEnvelope(testing::ReadExample(file));
+  EXPECT_TRUE(envelope.ok());
+  return envelope->events.at(0);
+}
+
+Event MakeEvent(const std::string& action, const std::string& media_type, const std::string& tag,
+                const std::string& method = "GET") {
+  Event e;
+  e.id = "id-" + action + tag + method;
+  e.timestamp = ParseRfc3339("2026-11-27T10:00:00.123Z");
+  e.action = action;
+  e.media_type = media_type;
+  e.has_media_type = true;
+  e.digest = "sha256:aaa";
+  e.repository = "team/app";
+  e.tag = tag;
+  e.method = method;
+  e.actor = "alice";
+  return e;
+}
+
+Interpretation One(const Event& event, DeletePolicy policy = DeletePolicy::kKeep) {
+  return Interpret({event}, policy);
+}
+
+template <typename Op>
+std::vector<Op> OpsOf(const Interpretation& in) {
+  std::vector<Op> found;
+  for (const auto& effect : in.effects) {
+    for (const auto& op : effect.operations) {
+      if (auto* typed = std::get_if<Op>(&op)) found.push_back(*typed);
+    }
+  }
+  return found;
+}
+
+Delta RepoDelta(const Interpretation& in) {
+  auto repos = OpsOf<RepositoryUpdate>(in);
+  EXPECT_EQ(repos.size(), 1u);
+  return repos.empty() ? Delta{} : repos[0].delta;
+}
+
+TEST(SemanticsTest, TaggedImagePushIsAPushOfRepositoryTagDigestActorAndDay) {
+  auto in = One(ExampleEvent("manifest-push-tagged.json"));
+  ASSERT_EQ(in.effects.size(), 1u);
+  EXPECT_EQ(in.effects[0].event_id, "91e2c4c9-0d51-433a-aacc-81d47322bc5c");
+  const Delta repo = RepoDelta(in);
+  EXPECT_EQ(repo.numpushs, 1);
+  EXPECT_EQ(repo.numpulls, 0);
+  EXPECT_EQ(FormatRfc3339(*repo.firstpushed), "2026-11-27T02:24:26.171Z");
+  EXPECT_EQ(repo.lastpushed, repo.firstpushed);
+  EXPECT_FALSE(repo.lastpulled);
+  auto points = OpsOf<TagPointsAt>(in);
+  ASSERT_EQ(points.size(), 1u);
+  EXPECT_EQ(points[0].tag, "v1");
+  EXPECT_EQ(points[0].digest,
+            "sha256:0d826e9f6f381abed102659d74414ca15a811f2d2ade3709b7201098657f24a9");
+  ASSERT_EQ(OpsOf<TagUpdate>(in).size(), 1u);
+  EXPECT_EQ(OpsOf<TagUpdate>(in)[0].delta.numpushs, 1);
+  ASSERT_EQ(OpsOf<DigestUpdate>(in).size(), 1u);
+  EXPECT_EQ(OpsOf<DigestUpdate>(in)[0].size, 345);
+  EXPECT_EQ(OpsOf<DayUpdate>(in).at(0).day, "2026-11-27");
+  // The example's actor is anonymous: it counts, without an actor.
+  EXPECT_EQ(OpsOf<RepositoryUpdate>(in)[0].actor, "");
+  EXPECT_TRUE(OpsOf<ActorUpdate>(in).empty());
+}
+
+TEST(SemanticsTest, NamedActorOfAPushIsRecorded) {
+  auto in = One(ExampleEvent("index-push-tagged.json"));
+  EXPECT_EQ(OpsOf<RepositoryUpdate>(in).at(0).actor, "alice");
+  ASSERT_EQ(OpsOf<ActorUpdate>(in).size(), 1u);
+  EXPECT_EQ(OpsOf<ActorUpdate>(in)[0].delta.numpushs, 1);
+  EXPECT_EQ(RepoDelta(in).numpushs, 1);  // a tagged index push is a push
+}
+
+TEST(SemanticsTest, ImageGetIsAPull) {
+  auto in = One(ExampleEvent("manifest-pull-get.json"));
+  const Delta repo = RepoDelta(in);
+  EXPECT_EQ(repo.numpulls, 1);
+  EXPECT_EQ(repo.numchecks, 0);
+  EXPECT_EQ(repo.numindexpulls, 0);
+  EXPECT_EQ(FormatRfc3339(*repo.lastpulled), "2026-11-27T02:24:34.208Z");
+  // By tag: counted for that tag, and the tag is learned to point at the digest.
+  ASSERT_EQ(OpsOf<TagUpdate>(in).size(), 1u);
+  EXPECT_EQ(OpsOf<TagUpdate>(in)[0].delta.numpulls, 1);
+  EXPECT_EQ(OpsOf<TagPointsAt>(in).size(), 1u);
+  EXPECT_TRUE(OpsOf<TagsByDigestUpdate>(in).empty());
+}
+
+TEST(SemanticsTest, HeadIsACheckNeverAPull) {
+  auto in = One(ExampleEvent("manifest-pull-head.json"));
+  const Delta repo = RepoDelta(in);
+  EXPECT_EQ(repo.numchecks, 1);
+  EXPECT_EQ(repo.numpulls, 0);
+  EXPECT_FALSE(repo.lastpulled);
+  EXPECT_EQ(OpsOf<TagUpdate>(in).at(0).delta.numchecks, 1);
+  EXPECT_EQ(OpsOf<TagPointsAt>(in).size(), 1u);  // a HEAD by tag still tells where the tag points
+}
+
+TEST(SemanticsTest, HeadOfAnIndexIsACheck) {
+  auto in = One(MakeEvent("pull", kIndex, "latest", "HEAD"));
+  EXPECT_EQ(RepoDelta(in).numchecks, 1);
+  EXPECT_EQ(RepoDelta(in).numindexpulls, 0);
+}
+
+TEST(SemanticsTest, IndexGetIsAnIndexPullNotAPull) {
+  auto in = One(ExampleEvent("index-pull-get.json"));
+  const Delta repo = RepoDelta(in);
+  EXPECT_EQ(repo.numindexpulls, 1);
+  EXPECT_EQ(repo.numpulls, 0);
+  // An index pull fetched nothing runnable: the actor list is for counted pushes and pulls.
+  EXPECT_EQ(OpsOf<RepositoryUpdate>(in)[0].actor, "");
+  EXPECT_EQ(OpsOf<ActorUpdate>(in).at(0).delta.numindexpulls, 1);
+}
+
+TEST(SemanticsTest, ChildPullByDigestIsAPullAttributedThroughTheDigest) {
+  auto in = One(ExampleEvent("child-manifest-pull-by-digest.json"));
+  EXPECT_EQ(RepoDelta(in).numpulls, 1);
+  EXPECT_EQ(OpsOf<RepositoryUpdate>(in)[0].actor, "bob");
+  EXPECT_TRUE(OpsOf<TagUpdate>(in).empty());
+  EXPECT_TRUE(OpsOf<TagPointsAt>(in).empty());
+  auto by_digest = OpsOf<TagsByDigestUpdate>(in);
+  ASSERT_EQ(by_digest.size(), 1u);
+  EXPECT_EQ(by_digest[0].digest,
+            "sha256:40d376986b0d805df215c317431fbc4194c02c912bb35dada2760764c5149850");
+  EXPECT_EQ(by_digest[0].delta.numpulls, 1);
+}
+
+TEST(SemanticsTest, MissingMethodCountsAsGet) {
+  auto in = One(MakeEvent("pull", kImage, "v1", ""));
+  EXPECT_EQ(RepoDelta(in).numpulls, 1);
+}
+
+TEST(SemanticsTest, UntaggedChildPushIsRecordedPerDigestOnly) {
+  auto in = One(MakeEvent("push", kImage, "", "PUT"));
+  EXPECT_EQ(RepoDelta(in), Delta{});  // the repository exists, nothing counted
+  ASSERT_EQ(OpsOf<DigestUpdate>(in).size(), 1u);
+  EXPECT_EQ(OpsOf<DigestUpdate>(in)[0].delta.numpushs, 1);
+  EXPECT_TRUE(OpsOf<DigestUpdate>(in)[0].delta.lastpushed.has_value());
+  EXPECT_TRUE(OpsOf<TagUpdate>(in).empty());
+  EXPECT_TRUE(OpsOf<DayUpdate>(in).empty());
+  EXPECT_TRUE(OpsOf<ActorUpdate>(in).empty());
+}
+
+TEST(SemanticsTest, IndexReferencesMakeParents) {
+  Event index = MakeEvent("push", kIndex, "latest", "PUT");
+  index.references = {"sha256:c1", "sha256:c2"};
+  auto in = One(index);
+  auto parents = OpsOf<DigestParent>(in);
+  ASSERT_EQ(parents.size(), 2u);
+  EXPECT_EQ(parents[1].child, "sha256:c2");
+  EXPECT_EQ(parents[1].parent, "sha256:aaa");
+  // Image manifests list layers as references in registry 3.x: they are no children.
+  Event image = MakeEvent("push", kImage, "v1", "PUT");
+  image.references = {"sha256:layer"};
+  EXPECT_TRUE(OpsOf<DigestParent>(One(image)).empty());
+}
+
+TEST(SemanticsTest, DigestDeleteOfRegistry2) {
+  auto in = One(ExampleEvent("delete-digest.json"));
+  EXPECT_EQ(RepoDelta(in).numdeletes, 1);
+  auto deleted = OpsOf<DigestDeleted>(in);
+  ASSERT_EQ(deleted.size(), 1u);
+  EXPECT_EQ(deleted[0].repository, "team/app");
+  EXPECT_TRUE(OpsOf<TagDeleted>(in).empty());
+  EXPECT_TRUE(OpsOf<RepositoryRemoved>(in).empty());
+}
+
+TEST(SemanticsTest, TagDeleteIsNoDeleteCount) {
+  auto in = One(ExampleEvent("delete-tag.json"));
+  EXPECT_TRUE(OpsOf<RepositoryUpdate>(in).empty());
+  auto deleted = OpsOf<TagDeleted>(in);
+  ASSERT_EQ(deleted.size(), 1u);
+  EXPECT_EQ(deleted[0].tag, "arm");
+}
+
+TEST(SemanticsTest, Registry3DeleteShapes) {
+  Event digest_delete = MakeEvent("delete", "", "", "DELETE");
+  digest_delete.size = 0;
+  EXPECT_EQ(RepoDelta(One(digest_delete)).numdeletes, 1);
+
+  Event repository_delete = MakeEvent("delete", "", "", "DELETE");
+  repository_delete.digest.clear();
+  auto in = One(repository_delete);
+  ASSERT_EQ(OpsOf<RepositoryDeleted>(in).size(), 1u);
+  EXPECT_TRUE(OpsOf<RepositoryUpdate>(in).empty());
+}
+
+TEST(SemanticsTest, RemovePolicyForgetsTheRepositoryOnAnyDelete) {
+  for (const char* file : {"delete-digest.json", "delete-tag.json"}) {
+    auto in = One(ExampleEvent(file), DeletePolicy::kRemove);
+    ASSERT_EQ(in.effects.size(), 1u) << file;
+    ASSERT_EQ(in.effects[0].operations.size(), 1u) << file;
+    EXPECT_EQ(OpsOf<RepositoryRemoved>(in).at(0).repository, "team/app");
+  }
+}
+
+TEST(SemanticsTest, IgnoredEventsHaveReasonsAndNoEffects) {
+  struct Case {
+    Event event;
+    IgnoreReason reason;
+  };
+  Event no_id = MakeEvent("pull", kImage, "v1");
+  no_id.id.clear();
+  Event bad_time = MakeEvent("pull", kImage, "v1");
+  bad_time.timestamp.reset();
+  Event no_repo = MakeEvent("pull", kImage, "v1");
+  no_repo.repository.clear();
+  Event no_digest = MakeEvent("pull", kImage, "v1");
+  no_digest.digest.clear();
+  const Case cases[] = {
+      {ExampleEvent("blob-pull-get.json"), IgnoreReason::kBlob},
+      {ExampleEvent("blob-mount.json"), IgnoreReason::kMount},
+      {MakeEvent("tickle", kImage, "v1"), IgnoreReason::kUnknownAction},
+      {MakeEvent("pull", "application/vnd.example.thing", "v1"), IgnoreReason::kUnknownMediaType},
+      {MakeEvent("pull", "", "v1"), IgnoreReason::kUnknownMediaType},
+      {no_id, IgnoreReason::kMissingId},
+      {bad_time, IgnoreReason::kBadTimestamp},
+      {no_repo, IgnoreReason::kNoRepository},
+      {no_digest, IgnoreReason::kMissingDigest},
+  };
+  for (const Case& c : cases) {
+    auto in = One(c.event);
+    EXPECT_TRUE(in.effects.empty()) << IgnoreReasonName(c.reason);
+    ASSERT_EQ(in.ignored.size(), 1u);
+    EXPECT_EQ(in.ignored[0], c.reason) << IgnoreReasonName(c.reason);
+  }
+}
+
+TEST(SemanticsTest, EveryEventOfAnEnvelopeInOrderIgnoredOnesSkipped) {
+  auto in = Interpret({ExampleEvent("manifest-push-tagged.json"),
+                       ExampleEvent("blob-pull-get.json"), ExampleEvent("manifest-pull-get.json")},
+                      DeletePolicy::kKeep);
+  ASSERT_EQ(in.effects.size(), 2u);
+  EXPECT_EQ(in.effects[0].event_id, "91e2c4c9-0d51-433a-aacc-81d47322bc5c");
+  EXPECT_EQ(in.effects[1].event_id, "1d88f06f-bbb7-4363-a920-422d27c9ac41");
+  EXPECT_EQ(in.ignored.size(), 1u);
+}
+
+TEST(SemanticsTest, TimesAreTheEventsOwnInAnyOffset) {
+  Event e = MakeEvent("pull", kImage, "v1");
+  e.timestamp = ParseRfc3339("2026-11-28T01:30:00.999999+02:00");
+  auto in = One(e);
+  EXPECT_EQ(FormatRfc3339(*RepoDelta(in).lastpulled), "2026-11-27T23:30:00.999Z");
+  EXPECT_EQ(OpsOf<DayUpdate>(in).at(0).day, "2026-11-27");
+}
+
+TEST(SemanticsTest, DeltaMergeSumsAndWidens) {
+  Delta a;
+  a.numpulls = 2;
+  a.Pulled(100);
+  Delta b;
+  b.numpulls = 3;
+  b.Pulled(50);
+  b.Pushed(70);
+  a += b;
+  EXPECT_EQ(a.numpulls, 5);
+  EXPECT_EQ(a.firstpulled, 50);
+  EXPECT_EQ(a.lastpulled, 100);
+  EXPECT_EQ(a.firstpushed, 70);
+}
+
+}  // namespace
+}  // namespace drec
