@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The second command: installs what is missing, then builds and runs every test
+# twice: optimised (unit, integration, end to end with the real registry) and
+# under AddressSanitizer + UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+jobs=${DREC_BUILD_JOBS:-2}
+
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$jobs"
+ctest --preset release -j 1
+
+cmake --preset sanitize >/dev/null
+cmake --build --preset sanitize -j "$jobs"
+ctest --preset sanitize -j 1

@@ -1,0 +1,165 @@
+// drec's entry point: builds the settings, wires the parts together, runs
+// until SIGINT/SIGTERM, then stops in order (stop accepting, finish requests,
+// drain the commit queue). No part constructs another part's dependencies.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "api/router.h"
+#include "app/version.h"
+#include "auth/authenticator.h"
+#include "config/config_loader.h"
+#include "http/server.h"
+#include "http/tls_context.h"
+#include "metrics/metrics.h"
+#include "pipeline/committer.h"
+#include "store/sqlite/sqlite_store.h"
+
+extern char** environ;
+
+namespace drec {
+namespace {
+
+std::map<std::string, std::string> Environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    if (auto eq = entry.find('='); eq != std::string_view::npos) {
+      env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+    }
+  }
+  return env;
+}
+
+void SetUpLogging(const Settings& settings) {
+  auto logger = spdlog::stderr_color_mt("drec");
+  if (settings.log_format == LogFormat::kJson) {
+    logger->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","message":"%v"})",
+                        spdlog::pattern_time_type::utc);
+  } else {
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  }
+  logger->set_level(spdlog::level::from_str(settings.log_level));
+  spdlog::set_default_logger(logger);
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const Settings& settings) {
+  switch (settings.backend) {
+    case Backend::kSqlite: {
+      auto store = SqliteStore::Open(settings.sqlite_path);
+      if (!store.ok()) {
+        return Status::InvalidArgument("storage.sqlite.path: " + store.status().message());
+      }
+      return std::unique_ptr<Store>(std::move(store).value());
+    }
+    case Backend::kMongodb:
+      break;
+  }
+  return Status::InvalidArgument("storage.backend: mongodb is not available in this build");
+}
+
+int Run(const Settings& settings) {
+  SetUpLogging(settings);
+  // Block the stop signals in every thread; the main thread waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto store = OpenStore(settings);
+  if (!store.ok()) {
+    spdlog::critical("{}", store.status().message());
+    return 2;
+  }
+  ServerOptions server_options;
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(
+      settings.address == "localhost" ? "127.0.0.1" : settings.address, ec);
+  if (ec) {
+    spdlog::critical("server.address: \"{}\" is not an IP address", settings.address);
+    return 2;
+  }
+  server_options.endpoint = {address, settings.port};
+  server_options.max_body_bytes = settings.max_body_bytes;
+  server_options.read_timeout = settings.read_timeout;
+  server_options.idle_timeout = settings.idle_timeout;
+  server_options.threads =
+      settings.threads > 0 ? settings.threads
+                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (!settings.plain_http) {
+    auto files = ServerCertificate(settings);
+    if (!files.ok()) {
+      spdlog::critical("{}", files.status().message());
+      return 2;
+    }
+    if (settings.tls_cert.empty()) {
+      spdlog::info("no server.ssl.cert configured: using the self-signed certificate {}",
+                   files->cert);
+    }
+    auto tls = MakeTlsContext(settings, *files);
+    if (!tls.ok()) {
+      spdlog::critical("{}", tls.status().message());
+      return 2;
+    }
+    server_options.tls = std::move(tls).value();
+  }
+  if (settings.anonymous()) {
+    spdlog::warn(
+        "no credentials configured (auth.tokens, auth.basic): anyone who reaches {}:{} "
+        "can send events and read statistics",
+        settings.address, settings.port);
+  }
+
+  Metrics metrics;
+  Authenticator auth(settings.tokens, settings.basic_users);
+  Committer committer(**store, metrics,
+                      {.queue_capacity = settings.queue_capacity,
+                       .max_batch_events = settings.max_batch_events,
+                       .retention_days = settings.retention_days});
+  Router router(
+      settings.route,
+      settings.on_delete == OnDelete::kRemove ? DeletePolicy::kRemove : DeletePolicy::kKeep, auth,
+      committer, **store, metrics);
+  HttpServer server(server_options, router, metrics);
+  if (Status s = server.Start(); !s.ok()) {
+    spdlog::critical("{}", s.message());
+    return 2;
+  }
+  spdlog::info("drec {} listening on {}://{}:{}{} (store: {})", DREC_VERSION,
+               settings.plain_http ? "http" : "https", settings.address, server.port(),
+               settings.route,
+               settings.backend == Backend::kSqlite ? settings.sqlite_path : "mongodb");
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  spdlog::info("signal {}: stopping", signal);
+  server.Stop(std::chrono::seconds(10));
+  committer.Stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace drec
+
+int main(int argc, char** argv) {
+  auto outcome = drec::LoadSettings(argc, argv, drec::Environment());
+  if (!outcome.ok()) {
+    std::cerr << "drec: " << outcome.status().message() << "\n";
+    return 2;
+  }
+  if (auto* early = std::get_if<drec::EarlyExit>(&*outcome)) {
+    std::cout << early->text;
+    return early->exit_code;
+  }
+  return drec::Run(std::get<drec::Settings>(*outcome));
+}

@@ -1,0 +1,75 @@
+#include "metrics/metrics.h"
+
+#include <fmt/format.h>
+
+namespace drec {
+
+void Metrics::Commit(bool ok, double seconds) {
+  (ok ? commits_ok_ : commits_failed_).fetch_add(1, kRelaxed);
+  for (size_t i = 0; i < kCommitBuckets.size(); ++i) {
+    if (seconds <= kCommitBuckets[i]) commit_buckets_[i].fetch_add(1, kRelaxed);
+  }
+  commit_count_.fetch_add(1, kRelaxed);
+  commit_micros_sum_.fetch_add(static_cast<std::int64_t>(seconds * 1e6), kRelaxed);
+}
+
+void Metrics::HttpResponse(unsigned status) {
+  if (status < responses_.size()) responses_[status].fetch_add(1, kRelaxed);
+}
+
+std::string Metrics::Render() const {
+  std::string out;
+  auto counter = [&out](std::string_view name, std::string_view help, std::int64_t value) {
+    fmt::format_to(std::back_inserter(out), "# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name,
+                   help, value);
+  };
+  counter("drec_events_received_total", "Events in accepted envelopes.",
+          events_received_.load(kRelaxed));
+  counter("drec_events_applied_total", "Events applied to the store.",
+          events_applied_.load(kRelaxed));
+  counter("drec_events_duplicate_total", "Events already applied before (registry retries).",
+          events_duplicate_.load(kRelaxed));
+
+  out += "# HELP drec_events_ignored_total Events that change no statistics, by reason.\n";
+  out += "# TYPE drec_events_ignored_total counter\n";
+  for (int i = 0; i < kIgnoreReasonCount; ++i) {
+    fmt::format_to(std::back_inserter(out), "drec_events_ignored_total{{reason=\"{}\"}} {}\n",
+                   IgnoreReasonName(static_cast<IgnoreReason>(i)), ignored_[i].load(kRelaxed));
+  }
+
+  out += "# HELP drec_commits_total Store transactions, by result.\n";
+  out += "# TYPE drec_commits_total counter\n";
+  fmt::format_to(std::back_inserter(out), "drec_commits_total{{result=\"ok\"}} {}\n",
+                 commits_ok_.load(kRelaxed));
+  fmt::format_to(std::back_inserter(out), "drec_commits_total{{result=\"error\"}} {}\n",
+                 commits_failed_.load(kRelaxed));
+
+  out += "# HELP drec_commit_duration_seconds Time of one store transaction.\n";
+  out += "# TYPE drec_commit_duration_seconds histogram\n";
+  for (size_t i = 0; i < kCommitBuckets.size(); ++i) {
+    fmt::format_to(std::back_inserter(out), "drec_commit_duration_seconds_bucket{{le=\"{}\"}} {}\n",
+                   kCommitBuckets[i], commit_buckets_[i].load(kRelaxed));
+  }
+  const auto count = commit_count_.load(kRelaxed);
+  fmt::format_to(std::back_inserter(out),
+                 "drec_commit_duration_seconds_bucket{{le=\"+Inf\"}} {0}\n"
+                 "drec_commit_duration_seconds_sum {1}\n"
+                 "drec_commit_duration_seconds_count {0}\n",
+                 count, static_cast<double>(commit_micros_sum_.load(kRelaxed)) / 1e6);
+
+  out += "# HELP drec_http_responses_total HTTP replies, by status code.\n";
+  out += "# TYPE drec_http_responses_total counter\n";
+  for (size_t status = 0; status < responses_.size(); ++status) {
+    if (auto n = responses_[status].load(kRelaxed)) {
+      fmt::format_to(std::back_inserter(out), "drec_http_responses_total{{code=\"{}\"}} {}\n",
+                     status, n);
+    }
+  }
+  fmt::format_to(std::back_inserter(out),
+                 "# HELP drec_queue_depth Envelopes waiting for the committer.\n"
+                 "# TYPE drec_queue_depth gauge\ndrec_queue_depth {}\n",
+                 queue_depth_.load(kRelaxed));
+  return out;
+}
+
+}  // namespace drec

@@ -1,0 +1,53 @@
+// Process-wide counters and histograms, rendered as Prometheus text on /metrics.
+// Labels are only fixed vocabularies (reasons, status codes), never repository,
+// tag or actor names: /metrics needs no credentials (SPEC 5).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "semantics/semantics.h"
+
+namespace drec {
+
+class Metrics {
+ public:
+  // Every event of every accepted envelope, before semantics.
+  void EventsReceived(std::int64_t n) { events_received_.fetch_add(n, kRelaxed); }
+  void EventIgnored(IgnoreReason reason) {
+    ignored_[static_cast<size_t>(reason)].fetch_add(1, kRelaxed);
+  }
+  void EventsApplied(std::int64_t n) { events_applied_.fetch_add(n, kRelaxed); }
+  // Events whose id had been applied before (registry retries).
+  void EventsDuplicate(std::int64_t n) { events_duplicate_.fetch_add(n, kRelaxed); }
+  // One store transaction, successful or not, and how long it took.
+  void Commit(bool ok, double seconds);
+  void HttpResponse(unsigned status);
+  void QueueDepth(std::int64_t depth) { queue_depth_.store(depth, kRelaxed); }
+
+  std::int64_t events_duplicate() const { return events_duplicate_.load(kRelaxed); }
+
+  // Prometheus text exposition format 0.0.4.
+  std::string Render() const;
+
+ private:
+  static constexpr auto kRelaxed = std::memory_order_relaxed;
+  static constexpr std::array<double, 12> kCommitBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+
+  std::atomic<std::int64_t> events_received_{0};
+  std::array<std::atomic<std::int64_t>, kIgnoreReasonCount> ignored_{};
+  std::atomic<std::int64_t> events_applied_{0};
+  std::atomic<std::int64_t> events_duplicate_{0};
+  std::atomic<std::int64_t> commits_ok_{0};
+  std::atomic<std::int64_t> commits_failed_{0};
+  std::array<std::atomic<std::int64_t>, kCommitBuckets.size()> commit_buckets_{};
+  std::atomic<std::int64_t> commit_count_{0};
+  std::atomic<std::int64_t> commit_micros_sum_{0};
+  std::array<std::atomic<std::int64_t>, 600> responses_{};
+  std::atomic<std::int64_t> queue_depth_{0};
+};
+
+}  // namespace drec

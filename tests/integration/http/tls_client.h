@@ -1,0 +1,76 @@
+// A small synchronous HTTPS client for tests: real TLS, verifying drec's
+// certificate against the test's trust anchor.
+#pragma once
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <map>
+#include <string>
+
+namespace drec::testing {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+
+class TlsClient {
+ public:
+  using Response = http::response<http::string_body>;
+
+  TlsClient(std::uint16_t port, const std::string& trust_anchor_pem, int max_tls_version = 0)
+      : ctx_(net::ssl::context::tls_client), stream_(ioc_, ctx_) {
+    ctx_.load_verify_file(trust_anchor_pem);
+    ctx_.set_verify_mode(net::ssl::verify_peer);
+    if (max_tls_version != 0) SSL_CTX_set_max_proto_version(ctx_.native_handle(), max_tls_version);
+    SSL_set_tlsext_host_name(stream_.native_handle(), "localhost");
+    stream_.set_verify_callback(net::ssl::host_name_verification("localhost"));
+    beast::get_lowest_layer(stream_).connect(
+        net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(10));
+    stream_.handshake(net::ssl::stream_base::client);
+  }
+
+  Response Send(http::verb verb, const std::string& target, const std::string& body = "",
+                const std::map<std::string, std::string>& headers = {}) {
+    http::request<http::string_body> req{verb, target, 11};
+    req.set(http::field::host, "localhost");
+    for (const auto& [k, v] : headers) req.set(k, v);
+    req.body() = body;
+    if (verb == http::verb::post || !body.empty()) req.prepare_payload();
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(10));
+    http::write(stream_, req);
+    Response res;
+    http::read(stream_, buffer_, res);
+    return res;
+  }
+
+  // Sends raw bytes and reads one response (for malformed or oversized requests).
+  Response SendRaw(const std::string& bytes) {
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(10));
+    net::write(stream_, net::buffer(bytes));
+    Response res;
+    http::read(stream_, buffer_, res);
+    return res;
+  }
+
+  // Reads until the server closes; returns the error that ended the read.
+  beast::error_code WaitForClose() {
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(10));
+    char byte;
+    beast::error_code ec;
+    stream_.read_some(net::buffer(&byte, 1), ec);
+    return ec;
+  }
+
+ private:
+  net::io_context ioc_;
+  net::ssl::context ctx_;
+  beast::ssl_stream<beast::tcp_stream> stream_;
+  beast::flat_buffer buffer_;
+};
+
+}  // namespace drec::testing
