@@ -1,0 +1,68 @@
+// Throughput of the write path's two halves: the pure semantics, and SQLite
+// commits of different batch sizes (what group commit buys). Run:
+//   build/release/bench/ingest_bench --benchmark_counters_tabular=true
+#include <benchmark/benchmark.h>
+
+#include <filesystem>
+#include <string>
+
+#include "semantics/semantics.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace drec {
+namespace {
+
+Event PullEvent(std::int64_t n) {
+  Event e;
+  e.id = "bench-" + std::to_string(n);
+  e.timestamp = 1'790'000'000'000 + n;
+  e.action = "pull";
+  e.media_type = "application/vnd.oci.image.manifest.v1+json";
+  e.has_media_type = true;
+  e.digest = "sha256:" + std::to_string(n % 50);
+  e.repository = "team/app-" + std::to_string(n % 200);
+  e.tag = n % 2 == 0 ? "v" + std::to_string(n % 10) : "";
+  e.method = "GET";
+  e.actor = "user-" + std::to_string(n % 30);
+  return e;
+}
+
+void BM_Semantics(benchmark::State& state) {
+  std::vector<Event> events;
+  for (int i = 0; i < 1000; ++i) events.push_back(PullEvent(i));
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(Interpret(events, DeletePolicy::kKeep));
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(events.size()));
+}
+BENCHMARK(BM_Semantics);
+
+// Events per second committed to SQLite (synchronous=FULL) with `range(0)`
+// events per transaction: 1 is what a store without group commit does.
+void BM_SqliteCommit(benchmark::State& state) {
+  const auto dir = std::filesystem::temp_directory_path() / "drec-bench-sqlite";
+  std::filesystem::remove_all(dir);
+  auto store = SqliteStore::Open((dir / "bench.db").string());
+  if (!store.ok()) {
+    state.SkipWithError(store.status().message().c_str());
+    return;
+  }
+  std::int64_t next = 0;
+  const std::int64_t batch_size = state.range(0);
+  for (auto _ : state) {
+    std::vector<Event> events;
+    for (std::int64_t i = 0; i < batch_size; ++i) events.push_back(PullEvent(next++));
+    Batch batch{Interpret(events, DeletePolicy::kKeep).effects};
+    ApplyOutcome outcome;
+    if (!(*store)->Apply(batch, &outcome).ok()) state.SkipWithError("apply failed");
+  }
+  state.SetItemsProcessed(next);
+  store->reset();
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_SqliteCommit)->Arg(1)->Arg(16)->Arg(256)->MinTime(2.0)->UseRealTime();
+
+}  // namespace
+}  // namespace drec
+
+BENCHMARK_MAIN();
