@@ -304,6 +304,7 @@ TEST_F(IngestApiTest, IdleConnectionsAreClosed) {
 
 TEST_F(IngestApiTest, OldTlsIsRefused) {
   EXPECT_ANY_THROW(TlsClient(server_->port(), files_.cert, TLS1_1_VERSION));
+  EXPECT_NO_THROW(TlsClient(server_->port(), files_.cert, TLS1_2_VERSION));
 }
 
 }  // namespace

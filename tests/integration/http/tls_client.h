@@ -25,7 +25,12 @@ class TlsClient {
       : ctx_(net::ssl::context::tls_client), stream_(ioc_, ctx_) {
     ctx_.load_verify_file(trust_anchor_pem);
     ctx_.set_verify_mode(net::ssl::verify_peer);
-    if (max_tls_version != 0) SSL_CTX_set_max_proto_version(ctx_.native_handle(), max_tls_version);
+    if (max_tls_version != 0) {
+      // Level 0 lets this client offer old versions, so a refusal can only come from the server.
+      SSL_set_security_level(stream_.native_handle(), 0);
+      SSL_set_min_proto_version(stream_.native_handle(), TLS1_VERSION);
+      SSL_set_max_proto_version(stream_.native_handle(), max_tls_version);
+    }
     SSL_set_tlsext_host_name(stream_.native_handle(), "localhost");
     stream_.set_verify_callback(net::ssl::host_name_verification("localhost"));
     beast::get_lowest_layer(stream_).connect(

@@ -1,0 +1,47 @@
+// The embedded store: one SQLite file in WAL mode, the default backend, so drec runs with no
+// database server to operate. Tables mirror the MongoDB collections of SPEC section 4.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "store/store.h"
+
+namespace drec {
+namespace sqlite {
+class Connection;
+class ConnectionPool;
+}  // namespace sqlite
+
+class SqliteStore final : public Store {
+ public:
+  // Opens the database at `path`, creating it and its parent directories if needed, and brings
+  // its schema up to date. Commits are fsynced (WAL, synchronous=FULL) because an acknowledged
+  // event must survive kill -9.
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+  ~SqliteStore() override;
+
+  Status Apply(const Batch& batch, ApplyOutcome* outcome) override;
+  Status Ping() override;
+  Status PruneEventIds(UnixMillis cutoff) override;
+  Result<RepositoryPage> ListRepositories(const RepositoryQuery& query) override;
+  Result<std::optional<RepositoryRecord>> GetRepository(const std::string& name) override;
+  Result<std::vector<TagRecord>> ListTags(const std::string& repository) override;
+  Result<std::vector<DigestRecord>> ListDigests(const std::string& repository) override;
+  Result<std::vector<ActorRecord>> ListActors(const std::string& repository) override;
+  Result<std::vector<DayRecord>> ListDays(const std::string& repository,
+                                          const std::string& from_day,
+                                          const std::string& to_day) override;
+
+ private:
+  SqliteStore(std::unique_ptr<sqlite::Connection> writer,
+              std::unique_ptr<sqlite::ConnectionPool> readers);
+
+  // Apply and pruning share one write connection; SQLite allows a single writer anyway.
+  std::mutex writer_mutex_;
+  std::unique_ptr<sqlite::Connection> writer_;
+  std::unique_ptr<sqlite::ConnectionPool> readers_;
+};
+
+}  // namespace drec

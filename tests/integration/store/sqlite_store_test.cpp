@@ -1,0 +1,135 @@
+// What only the SQLite store promises beyond the store contract: its file, its journal mode,
+// its schema versioning, and all-or-nothing batches when SQLite itself fails mid-batch.
+#include "store/sqlite/sqlite_store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+namespace drec {
+namespace {
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string dir = (std::filesystem::path(::testing::TempDir()) / "drec-sqlite-XXXXXX");
+    ASSERT_NE(mkdtemp(dir.data()), nullptr);
+    dir_ = dir;
+    path_ = (dir_ / "nested" / "deeper" / "drec.db").string();
+  }
+
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<SqliteStore> OpenStore() {
+    auto store = SqliteStore::Open(path_);
+    EXPECT_TRUE(store.ok()) << store.status().message();
+    return store.ok() ? std::move(*store) : nullptr;
+  }
+
+  // Runs SQL on a connection of its own, as another process would, and returns the first
+  // column of the first row.
+  std::string RawQuery(const std::string& sql) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    std::string value;
+    char* error = nullptr;
+    const int rc = sqlite3_exec(
+        db, sql.c_str(),
+        [](void* out, int, char** columns, char**) {
+          if (columns[0] != nullptr) *static_cast<std::string*>(out) = columns[0];
+          return 0;
+        },
+        &value, &error);
+    EXPECT_EQ(rc, SQLITE_OK) << (error ? error : "");
+    sqlite3_free(error);
+    sqlite3_close(db);
+    return value;
+  }
+
+  static Batch PullBatch(const std::string& id, const std::string& repository) {
+    Delta pull;
+    pull.numpulls = 1;
+    pull.Pulled(1000);
+    return Batch{{EventEffect{id, 1000, {RepositoryUpdate{repository, pull, ""}}}}};
+  }
+
+  std::filesystem::path dir_;
+  std::string path_;
+};
+
+TEST_F(SqliteStoreTest, CreatesItsDirectoryAndUsesWalAtTheCurrentSchemaVersion) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(std::filesystem::exists(path_));
+  EXPECT_EQ(RawQuery("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(RawQuery("PRAGMA user_version"), "1");
+}
+
+TEST_F(SqliteStoreTest, ReopeningKeepsDataAndSchemaVersion) {
+  {
+    auto store = OpenStore();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Apply(PullBatch("id-1", "app"), nullptr).ok());
+  }
+  // A column another tool added must survive: migrations never recreate tables.
+  RawQuery("ALTER TABLE repositories ADD COLUMN description TEXT");
+  RawQuery("UPDATE repositories SET numstars = 7, description = 'kept'");
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(RawQuery("PRAGMA user_version"), "1");
+  EXPECT_EQ(RawQuery("SELECT description FROM repositories"), "kept");
+  auto repository = store->GetRepository("app");
+  ASSERT_TRUE(repository.ok());
+  ASSERT_TRUE(repository->has_value());
+  EXPECT_EQ((*repository)->counters.numpulls, 1);
+  EXPECT_EQ((*repository)->numstars, 7);
+}
+
+TEST_F(SqliteStoreTest, RefusesADatabaseFromANewerDrec) {
+  ASSERT_NE(OpenStore(), nullptr);
+  RawQuery("PRAGMA user_version = 99");
+  auto store = SqliteStore::Open(path_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), Status::Code::kInternal);
+  EXPECT_NE(store.status().message().find("99"), std::string::npos) << store.status().message();
+}
+
+TEST_F(SqliteStoreTest, FailsWhenTheDirectoryCannotBeCreated) {
+  const std::string blocker = (dir_ / "file").string();
+  std::ofstream(blocker) << "not a directory";
+  auto store = SqliteStore::Open(blocker + "/sub/drec.db");
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), Status::Code::kUnavailable);
+}
+
+TEST_F(SqliteStoreTest, AFailingEffectLeavesNoTraceOfItsBatch) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  RawQuery(
+      "CREATE TRIGGER fail BEFORE INSERT ON repositories WHEN NEW.repositoryname = 'poison' "
+      "BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+  Batch batch = PullBatch("id-1", "app");
+  batch.effects.push_back(PullBatch("id-2", "poison").effects[0]);
+  ApplyOutcome outcome{.applied = -1, .duplicates = -1};
+  const Status failed = store->Apply(batch, &outcome);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.code(), Status::Code::kInternal);
+  EXPECT_NE(failed.message().find("injected failure"), std::string::npos) << failed.message();
+  EXPECT_EQ(outcome.applied, -1);
+  auto app = store->GetRepository("app");
+  ASSERT_TRUE(app.ok());
+  EXPECT_FALSE(app->has_value());
+
+  RawQuery("DROP TRIGGER fail");
+  ASSERT_TRUE(store->Apply(batch, &outcome).ok());
+  EXPECT_EQ(outcome.applied, 2);
+  EXPECT_EQ(outcome.duplicates, 0);
+}
+
+}  // namespace
+}  // namespace drec

@@ -1,0 +1,716 @@
+// The store contract: what every backend must do with the operations of
+// semantics/operations.h and the queries of store.h. Parameterised over backends, so a new
+// store is checked by adding one StoreBackend and one INSTANTIATE line.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <array>
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/sqlite/sqlite_store.h"
+#include "store/store.h"
+
+namespace drec {
+
+// Readable failure messages for record comparisons.
+void PrintTo(const Counters& c, std::ostream* os) {
+  const auto time = [](const std::optional<UnixMillis>& t) {
+    return t ? std::to_string(*t) : std::string("unset");
+  };
+  *os << "{pulls " << c.numpulls << ", pushs " << c.numpushs << ", checks " << c.numchecks
+      << ", indexpulls " << c.numindexpulls << ", deletes " << c.numdeletes << ", pushed "
+      << time(c.firstpushed) << ".." << time(c.lastpushed) << ", pulled " << time(c.firstpulled)
+      << ".." << time(c.lastpulled) << "}";
+}
+
+namespace {
+
+// How the suite reaches one backend.
+struct StoreBackend {
+  std::string name;
+  // A fresh, empty place for one test's data (a directory, a database name).
+  std::function<std::string()> fresh_location;
+  // Opens the store at a location; opening the same location again sees the same data.
+  std::function<Result<std::unique_ptr<Store>>(const std::string& location)> open;
+  // Removes whatever a test left at its location.
+  std::function<void(const std::string& location)> drop;
+};
+
+void PrintTo(const StoreBackend& backend, std::ostream* os) { *os << backend.name; }
+
+StoreBackend SqliteBackend() {
+  return {
+      "Sqlite",
+      [] {
+        std::string dir = (std::filesystem::path(::testing::TempDir()) / "drec-store-XXXXXX");
+        if (mkdtemp(dir.data()) == nullptr) return std::string();
+        return dir;
+      },
+      [](const std::string& dir) -> Result<std::unique_ptr<Store>> {
+        auto store = SqliteStore::Open(dir + "/data/drec.db");
+        if (!store.ok()) return store.status();
+        return std::unique_ptr<Store>(std::move(*store));
+      },
+      [](const std::string& dir) { std::filesystem::remove_all(dir); },
+  };
+}
+
+constexpr UnixMillis kT = 1'764'210'266'171;  // 2025-11-27T02:24:26.171Z
+
+Delta Pull(UnixMillis t) {
+  Delta d;
+  d.numpulls = 1;
+  d.Pulled(t);
+  return d;
+}
+
+Delta Push(UnixMillis t) {
+  Delta d;
+  d.numpushs = 1;
+  d.Pushed(t);
+  return d;
+}
+
+EventEffect Effect(std::string id, std::vector<Operation> operations) {
+  return EventEffect{std::move(id), kT, std::move(operations)};
+}
+
+// Pushes and pulls with their time bounds: the shape most expectations take.
+Counters Activity(std::int64_t pushs, std::optional<UnixMillis> first_push,
+                  std::optional<UnixMillis> last_push, std::int64_t pulls,
+                  std::optional<UnixMillis> first_pull, std::optional<UnixMillis> last_pull) {
+  Counters c;
+  c.numpushs = pushs;
+  c.firstpushed = first_push;
+  c.lastpushed = last_push;
+  c.numpulls = pulls;
+  c.firstpulled = first_pull;
+  c.lastpulled = last_pull;
+  return c;
+}
+
+Counters Pulled(std::int64_t n, UnixMillis first, UnixMillis last) {
+  return Activity(0, std::nullopt, std::nullopt, n, first, last);
+}
+
+Counters Pushed(std::int64_t n, UnixMillis first, UnixMillis last) {
+  return Activity(n, first, last, 0, std::nullopt, std::nullopt);
+}
+
+RepositoryQuery Prefixed(std::string prefix) {
+  RepositoryQuery query;
+  query.name_prefix = std::move(prefix);
+  return query;
+}
+
+RepositoryQuery Sorted(std::string field, bool descending) {
+  RepositoryQuery query;
+  query.sort_field = std::move(field);
+  query.descending = descending;
+  return query;
+}
+
+RepositoryQuery Paged(RepositoryQuery query, std::int64_t offset, std::int64_t limit) {
+  query.offset = offset;
+  query.limit = limit;
+  return query;
+}
+
+class StoreContractTest : public ::testing::TestWithParam<StoreBackend> {
+ protected:
+  void SetUp() override {
+    location_ = GetParam().fresh_location();
+    ASSERT_FALSE(location_.empty());
+    Reopen();
+  }
+
+  void TearDown() override {
+    store_.reset();
+    GetParam().drop(location_);
+  }
+
+  void Reopen() {
+    store_.reset();
+    auto store = GetParam().open(location_);
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    store_ = std::move(*store);
+  }
+
+  ApplyOutcome Apply(std::vector<EventEffect> effects) {
+    ApplyOutcome outcome;
+    const Status status = store_->Apply(Batch{std::move(effects)}, &outcome);
+    EXPECT_TRUE(status.ok()) << status.message();
+    return outcome;
+  }
+
+  // Applies each operation as an event of its own, all in one batch.
+  void ApplyEach(std::vector<Operation> operations) {
+    std::vector<EventEffect> effects;
+    for (auto& op : operations) {
+      effects.push_back(Effect("e" + std::to_string(next_id_++), {std::move(op)}));
+    }
+    const ApplyOutcome outcome = Apply(std::move(effects));
+    EXPECT_EQ(outcome.applied, static_cast<std::int64_t>(operations.size()));
+  }
+
+  RepositoryRecord Repository(const std::string& name) {
+    auto repository = store_->GetRepository(name);
+    EXPECT_TRUE(repository.ok()) << repository.status().message();
+    if (!repository.ok() || !repository->has_value()) {
+      ADD_FAILURE() << "no repository " << name;
+      return {};
+    }
+    return **repository;
+  }
+
+  std::vector<TagRecord> Tags(const std::string& repository) {
+    auto tags = store_->ListTags(repository);
+    EXPECT_TRUE(tags.ok()) << tags.status().message();
+    return tags.ok() ? *tags : std::vector<TagRecord>();
+  }
+
+  TagRecord Tag(const std::string& repository, const std::string& tag) {
+    for (const auto& record : Tags(repository)) {
+      if (record.tag == tag) return record;
+    }
+    ADD_FAILURE() << "no tag " << repository << ":" << tag;
+    return {};
+  }
+
+  std::vector<DigestRecord> Digests(const std::string& repository) {
+    auto digests = store_->ListDigests(repository);
+    EXPECT_TRUE(digests.ok()) << digests.status().message();
+    return digests.ok() ? *digests : std::vector<DigestRecord>();
+  }
+
+  RepositoryPage List(RepositoryQuery query) {
+    auto page = store_->ListRepositories(query);
+    EXPECT_TRUE(page.ok()) << page.status().message();
+    return page.ok() ? *page : RepositoryPage();
+  }
+
+  static std::vector<std::string> Names(const RepositoryPage& page) {
+    std::vector<std::string> names;
+    for (const auto& item : page.items) names.push_back(item.repositoryname);
+    return names;
+  }
+
+  std::string location_;
+  std::unique_ptr<Store> store_;
+  int next_id_ = 0;
+};
+
+TEST_P(StoreContractTest, EmptyStoreAnswersEmpty) {
+  EXPECT_TRUE(store_->Ping().ok());
+  const RepositoryPage page = List({});
+  EXPECT_TRUE(page.items.empty());
+  EXPECT_EQ(page.total, 0);
+  auto repository = store_->GetRepository("nope");
+  ASSERT_TRUE(repository.ok());
+  EXPECT_FALSE(repository->has_value());
+  EXPECT_TRUE(Tags("nope").empty());
+  EXPECT_TRUE(Digests("nope").empty());
+  auto actors = store_->ListActors("nope");
+  ASSERT_TRUE(actors.ok());
+  EXPECT_TRUE(actors->empty());
+  auto days = store_->ListDays("nope", "2000-01-01", "2100-01-01");
+  ASSERT_TRUE(days.ok());
+  EXPECT_TRUE(days->empty());
+}
+
+TEST_P(StoreContractTest, RepositoryUpdateFoldsCountersAndTimesInAnyOrder) {
+  Delta all;
+  all.numpulls = 2;
+  all.numpushs = 3;
+  all.numchecks = 4;
+  all.numindexpulls = 5;
+  all.numdeletes = 6;
+  ApplyEach({
+      RepositoryUpdate{"library/app", Pull(kT + 20), ""},
+      RepositoryUpdate{"library/app", Push(kT + 5), ""},
+      RepositoryUpdate{"library/app", all, ""},
+      RepositoryUpdate{"library/app", Pull(kT + 10), ""},
+      RepositoryUpdate{"library/app", Push(kT + 1), ""},
+      RepositoryUpdate{"library/app", Pull(kT + 30), ""},
+  });
+  const RepositoryRecord repository = Repository("library/app");
+  EXPECT_EQ(repository.repositoryname, "library/app");
+  Counters expected = Activity(5, kT + 1, kT + 5, 5, kT + 10, kT + 30);
+  expected.numchecks = 4;
+  expected.numindexpulls = 5;
+  expected.numdeletes = 6;
+  EXPECT_EQ(repository.counters, expected);
+  EXPECT_EQ(repository.numstars, 0);
+  EXPECT_TRUE(repository.actors.empty());
+  EXPECT_TRUE(repository.tags.empty());
+}
+
+TEST_P(StoreContractTest, RepositoryActorsAreDistinctInFirstSeenOrderAndAtMost100) {
+  std::vector<Operation> updates;
+  std::vector<std::string> expected;
+  for (int i = 0; i < 105; ++i) {
+    const std::string actor = "ci.bot/" + std::to_string(104 - i);
+    if (expected.size() < 100) expected.push_back(actor);
+    updates.push_back(RepositoryUpdate{"app", Pull(kT), actor});
+    updates.push_back(RepositoryUpdate{"app", Pull(kT), "ci.bot/104"});
+    updates.push_back(RepositoryUpdate{"app", Pull(kT), ""});
+  }
+  ApplyEach(std::move(updates));
+  const RepositoryRecord repository = Repository("app");
+  EXPECT_EQ(repository.actors, expected);
+  EXPECT_EQ(repository.counters.numpulls, 315);
+}
+
+TEST_P(StoreContractTest, TagUpdatesAreListedSortedByTag) {
+  ApplyEach({
+      TagUpdate{"app", "v2", Push(kT + 2)},
+      TagUpdate{"app", "latest", Pull(kT + 9)},
+      TagUpdate{"app", "v2", Pull(kT + 7)},
+      TagUpdate{"app", "v2", Pull(kT + 3)},
+      TagUpdate{"other", "v1", Push(kT)},
+  });
+  const auto tags = Tags("app");
+  ASSERT_EQ(tags.size(), 2u);
+  EXPECT_EQ(tags[0].tag, "latest");
+  EXPECT_EQ(tags[0].digest, "");
+  EXPECT_FALSE(tags[0].deleted);
+  EXPECT_EQ(tags[0].counters, Pulled(1, kT + 9, kT + 9));
+  EXPECT_EQ(tags[1].tag, "v2");
+  EXPECT_EQ(tags[1].counters, Activity(1, kT + 2, kT + 2, 2, kT + 3, kT + 7));
+}
+
+TEST_P(StoreContractTest, TagPointsAtTheNewestDigestWhateverTheArrivalOrder) {
+  ApplyEach({
+      TagPointsAt{"app", "latest", "sha256:b", kT + 20},
+      TagPointsAt{"app", "latest", "sha256:a", kT + 10},
+  });
+  EXPECT_EQ(Tag("app", "latest").digest, "sha256:b");
+  ApplyEach({TagPointsAt{"app", "latest", "sha256:c", kT + 20}});
+  EXPECT_EQ(Tag("app", "latest").digest, "sha256:c");
+  ApplyEach({
+      TagPointsAt{"app", "latest", "sha256:d", kT + 30},
+      TagPointsAt{"app", "latest", "sha256:e", kT + 25},
+  });
+  EXPECT_EQ(Tag("app", "latest").digest, "sha256:d");
+  ApplyEach({RepositoryUpdate{"app", Push(kT + 20), ""}});
+  EXPECT_EQ(Repository("app").tags, std::vector<std::string>{"latest"});
+}
+
+TEST_P(StoreContractTest, DeletedTagLeavesLiveListAndOnlyANewerPushBringsItBack) {
+  ApplyEach({
+      RepositoryUpdate{"app", Push(kT + 10), ""},
+      TagPointsAt{"app", "v1", "sha256:a", kT + 10},
+      TagPointsAt{"app", "v2", "sha256:a", kT + 10},
+      TagDeleted{"app", "v1", kT + 20},
+  });
+  EXPECT_TRUE(Tag("app", "v1").deleted);
+  EXPECT_EQ(Repository("app").tags, std::vector<std::string>{"v2"});
+
+  ApplyEach({TagPointsAt{"app", "v1", "sha256:a", kT + 15}});
+  EXPECT_TRUE(Tag("app", "v1").deleted);
+  EXPECT_EQ(Tag("app", "v1").digest, "sha256:a");
+
+  ApplyEach({TagPointsAt{"app", "v1", "sha256:b", kT + 30}});
+  EXPECT_FALSE(Tag("app", "v1").deleted);
+  EXPECT_EQ(Tag("app", "v1").digest, "sha256:b");
+  EXPECT_EQ(Repository("app").tags, (std::vector<std::string>{"v1", "v2"}));
+}
+
+TEST_P(StoreContractTest, TagDeleteOlderThanThePointingItRacedWithIsOverruled) {
+  ApplyEach({
+      RepositoryUpdate{"app", Push(kT), ""},
+      TagPointsAt{"app", "v1", "sha256:a", kT + 20},
+      TagDeleted{"app", "v1", kT + 10},
+      TagDeleted{"app", "never-pushed", kT + 10},
+  });
+  EXPECT_FALSE(Tag("app", "v1").deleted);
+  EXPECT_TRUE(Tag("app", "never-pushed").deleted);
+  EXPECT_EQ(Tag("app", "never-pushed").digest, "");
+  EXPECT_EQ(Repository("app").tags, std::vector<std::string>{"v1"});
+  // The delete at +10 is remembered: a pointing older than it cannot revive the tag.
+  ApplyEach({TagPointsAt{"app", "never-pushed", "sha256:a", kT + 5}});
+  EXPECT_TRUE(Tag("app", "never-pushed").deleted);
+}
+
+TEST_P(StoreContractTest, DigestUpdateKeepsKnownMediaTypeAndSize) {
+  constexpr char kManifest[] = "application/vnd.oci.image.manifest.v1+json";
+  ApplyEach({
+      DigestUpdate{"app", "sha256:a", "", 0, Pull(kT + 5)},
+      DigestUpdate{"app", "sha256:a", kManifest, 1234, Push(kT)},
+      DigestUpdate{"app", "sha256:a", "", 0, Pull(kT + 9)},
+      DigestUpdate{"app", "sha256:0", "", 0, Pull(kT)},
+  });
+  const auto digests = Digests("app");
+  ASSERT_EQ(digests.size(), 2u);
+  EXPECT_EQ(digests[0].digest, "sha256:0");
+  EXPECT_EQ(digests[0].media_type, "");
+  EXPECT_EQ(digests[0].size, 0);
+  EXPECT_EQ(digests[1].digest, "sha256:a");
+  EXPECT_EQ(digests[1].media_type, kManifest);
+  EXPECT_EQ(digests[1].size, 1234);
+  EXPECT_FALSE(digests[1].deleted);
+  EXPECT_EQ(digests[1].counters, Activity(1, kT, kT, 2, kT + 5, kT + 9));
+
+  // What is known is set: the latest known value wins.
+  constexpr char kDockerManifest[] = "application/vnd.docker.distribution.manifest.v2+json";
+  ApplyEach({DigestUpdate{"app", "sha256:a", kDockerManifest, 99, Delta{}}});
+  EXPECT_EQ(Digests("app")[1].media_type, kDockerManifest);
+  EXPECT_EQ(Digests("app")[1].size, 99);
+}
+
+TEST_P(StoreContractTest, DeletedDigestTakesItsTagsOutOfTheLiveList) {
+  ApplyEach({
+      RepositoryUpdate{"app", Push(kT), ""},
+      DigestUpdate{"app", "sha256:a", "", 10, Push(kT)},
+      TagPointsAt{"app", "latest", "sha256:a", kT + 10},
+      TagPointsAt{"app", "v1", "sha256:a", kT + 10},
+      TagPointsAt{"app", "v2", "sha256:b", kT + 10},
+      TagPointsAt{"app", "v3", "sha256:a", kT + 30},
+      TagPointsAt{"other", "v1", "sha256:a", kT + 10},
+      DigestDeleted{"app", "sha256:a", kT + 20},
+      DigestDeleted{"app", "sha256:unknown", kT + 20},
+  });
+  EXPECT_EQ(Repository("app").tags, (std::vector<std::string>{"v2", "v3"}));
+  EXPECT_TRUE(Tag("app", "latest").deleted);
+  EXPECT_TRUE(Tag("app", "v1").deleted);
+  EXPECT_FALSE(Tag("other", "v1").deleted);
+  const auto digests = Digests("app");
+  ASSERT_EQ(digests.size(), 2u);
+  EXPECT_EQ(digests[0].digest, "sha256:a");
+  EXPECT_TRUE(digests[0].deleted);
+  EXPECT_EQ(digests[0].size, 10);
+  EXPECT_EQ(digests[0].counters, Pushed(1, kT, kT));
+  EXPECT_EQ(digests[1].digest, "sha256:unknown");
+  EXPECT_TRUE(digests[1].deleted);
+  // A push newer than the delete makes the tag live again.
+  ApplyEach({TagPointsAt{"app", "latest", "sha256:a", kT + 40}});
+  EXPECT_EQ(Repository("app").tags, (std::vector<std::string>{"latest", "v2", "v3"}));
+}
+
+TEST_P(StoreContractTest, TagsByDigestUpdateReachesLiveTagsDirectlyAndThroughIndexes) {
+  ApplyEach({
+      TagPointsAt{"app", "latest", "sha256:index", kT},
+      TagPointsAt{"app", "amd64", "sha256:child", kT},
+      TagPointsAt{"app", "gone", "sha256:child", kT},
+      TagDeleted{"app", "gone", kT + 1},
+      TagPointsAt{"app", "unrelated", "sha256:x", kT},
+      DigestParent{"app", "sha256:child", "sha256:index"},
+      DigestParent{"app", "sha256:child", "sha256:index"},
+      DigestParent{"app", "sha256:child", "sha256:untagged-index"},
+      TagPointsAt{"other", "latest", "sha256:index", kT},
+      TagPointsAt{"other", "amd64", "sha256:child", kT},
+      DigestParent{"other", "sha256:x", "sha256:index"},
+  });
+  ApplyEach({TagsByDigestUpdate{"app", "sha256:child", Pull(kT + 5)}});
+  EXPECT_EQ(Tag("app", "latest").counters, Pulled(1, kT + 5, kT + 5));
+  EXPECT_EQ(Tag("app", "amd64").counters, Pulled(1, kT + 5, kT + 5));
+  EXPECT_EQ(Tag("app", "gone").counters, Counters{});
+  EXPECT_EQ(Tag("app", "unrelated").counters, Counters{});
+  EXPECT_EQ(Tag("other", "latest").counters, Counters{});
+  EXPECT_EQ(Tag("other", "amd64").counters, Counters{});
+
+  ApplyEach({
+      TagsByDigestUpdate{"app", "sha256:index", Pull(kT + 9)},
+      TagsByDigestUpdate{"app", "sha256:nothing", Pull(kT + 9)},
+  });
+  EXPECT_EQ(Tag("app", "latest").counters, Pulled(2, kT + 5, kT + 9));
+  EXPECT_EQ(Tag("app", "amd64").counters, Pulled(1, kT + 5, kT + 5));
+  EXPECT_EQ(Tags("app").size(), 4u);
+}
+
+TEST_P(StoreContractTest, ActorRecordsCountAndSpanPushesAndPulls) {
+  Delta pulls;
+  pulls.numpulls = 2;
+  pulls.firstpulled = kT + 10;
+  pulls.lastpulled = kT + 20;
+  ApplyEach({
+      ActorUpdate{"app", "zed", Push(kT + 50)},
+      ActorUpdate{"app", "zed", pulls},
+      ActorUpdate{"app", "zed", Pull(kT + 70)},
+      ActorUpdate{"app", "amy", Push(kT)},
+      ActorUpdate{"other", "zed", Push(kT)},
+  });
+  auto actors = store_->ListActors("app");
+  ASSERT_TRUE(actors.ok());
+  ASSERT_EQ(actors->size(), 2u);
+  EXPECT_EQ((*actors)[0].actor, "amy");
+  EXPECT_EQ((*actors)[0].counters, Pushed(1, kT, kT));
+  EXPECT_EQ((*actors)[0].firstseen, kT);
+  EXPECT_EQ((*actors)[0].lastseen, kT);
+  EXPECT_EQ((*actors)[1].actor, "zed");
+  EXPECT_EQ((*actors)[1].counters, Activity(1, kT + 50, kT + 50, 3, kT + 10, kT + 70));
+  EXPECT_EQ((*actors)[1].firstseen, kT + 10);
+  EXPECT_EQ((*actors)[1].lastseen, kT + 70);
+}
+
+TEST_P(StoreContractTest, DaysAreListedInAnInclusiveRange) {
+  ApplyEach({
+      DayUpdate{"app", "2026-01-05", Pull(kT)},
+      DayUpdate{"app", "2026-01-01", Pull(kT)},
+      DayUpdate{"app", "2026-01-02", Pull(kT + 1)},
+      DayUpdate{"app", "2026-01-02", Pull(kT)},
+      DayUpdate{"app", "2026-01-03", Push(kT)},
+      DayUpdate{"app", "2026-01-06", Pull(kT)},
+      DayUpdate{"other", "2026-01-04", Pull(kT)},
+  });
+  auto days = store_->ListDays("app", "2026-01-02", "2026-01-05");
+  ASSERT_TRUE(days.ok());
+  ASSERT_EQ(days->size(), 3u);
+  EXPECT_EQ((*days)[0].day, "2026-01-02");
+  EXPECT_EQ((*days)[0].counters, Pulled(2, kT, kT + 1));
+  EXPECT_EQ((*days)[1].day, "2026-01-03");
+  EXPECT_EQ((*days)[1].counters, Pushed(1, kT, kT));
+  EXPECT_EQ((*days)[2].day, "2026-01-05");
+}
+
+TEST_P(StoreContractTest, RepositoryDeletedMarksTagsAndDigestsButKeepsStatistics) {
+  ApplyEach({
+      RepositoryUpdate{"app", Push(kT), ""},
+      TagPointsAt{"app", "old", "sha256:a", kT + 10},
+      TagPointsAt{"app", "new", "sha256:b", kT + 30},
+      DigestUpdate{"app", "sha256:a", "", 0, Push(kT)},
+      DigestUpdate{"app", "sha256:b", "", 0, Push(kT)},
+      RepositoryDeleted{"app", kT + 20},
+  });
+  EXPECT_TRUE(Tag("app", "old").deleted);
+  EXPECT_FALSE(Tag("app", "new").deleted);
+  EXPECT_EQ(Repository("app").tags, std::vector<std::string>{"new"});
+  for (const auto& digest : Digests("app")) EXPECT_TRUE(digest.deleted) << digest.digest;
+  EXPECT_EQ(Repository("app").counters, Pushed(1, kT, kT));
+}
+
+TEST_P(StoreContractTest, RepositoryRemovedForgetsEveryRecordButNotEventIds) {
+  const std::vector<Operation> records = {
+      RepositoryUpdate{"app", Push(kT), "amy"},
+      TagPointsAt{"app", "latest", "sha256:index", kT},
+      TagUpdate{"app", "latest", Push(kT)},
+      DigestUpdate{"app", "sha256:index", "", 0, Push(kT)},
+      DigestParent{"app", "sha256:child", "sha256:index"},
+      ActorUpdate{"app", "amy", Push(kT)},
+      DayUpdate{"app", "2026-01-01", Push(kT)},
+  };
+  std::vector<Operation> both = records;
+  for (Operation op : records) {
+    std::visit([](auto& o) { o.repository = "app/sub"; }, op);
+    both.push_back(op);
+  }
+  Apply({Effect("first", both)});
+  Apply({Effect("remove", {RepositoryRemoved{"app"}})});
+
+  auto gone = store_->GetRepository("app");
+  ASSERT_TRUE(gone.ok());
+  EXPECT_FALSE(gone->has_value());
+  EXPECT_TRUE(Tags("app").empty());
+  EXPECT_TRUE(Digests("app").empty());
+  EXPECT_TRUE(store_->ListActors("app")->empty());
+  EXPECT_TRUE(store_->ListDays("app", "2026-01-01", "2026-01-01")->empty());
+  EXPECT_EQ(Names(List({})), std::vector<std::string>{"app/sub"});
+  EXPECT_EQ(Repository("app/sub").actors, std::vector<std::string>{"amy"});
+  EXPECT_EQ(Tags("app/sub").size(), 1u);
+
+  const ApplyOutcome again = Apply({Effect("first", both)});
+  EXPECT_EQ(again.duplicates, 1);
+  EXPECT_EQ(again.applied, 0);
+  // The index link went too: a child pull no longer reaches the re-created tag.
+  ApplyEach({
+      TagPointsAt{"app", "latest", "sha256:index", kT},
+      TagsByDigestUpdate{"app", "sha256:child", Pull(kT)},
+  });
+  EXPECT_EQ(Tag("app", "latest").counters, Counters{});
+}
+
+TEST_P(StoreContractTest, EventIdsApplyOnceWithinAndAcrossBatches) {
+  const ApplyOutcome first = Apply({
+      Effect("id-1", {RepositoryUpdate{"app", Pull(kT), ""}}),
+      Effect("id-1", {RepositoryUpdate{"app", Push(kT), ""}}),
+      Effect("id-2", {RepositoryUpdate{"app", Pull(kT + 1), ""}}),
+  });
+  EXPECT_EQ(first.applied, 2);
+  EXPECT_EQ(first.duplicates, 1);
+  const ApplyOutcome second = Apply({
+      Effect("id-2", {RepositoryUpdate{"app", Pull(kT + 1), ""}}),
+      Effect("id-3", {RepositoryUpdate{"app", Pull(kT + 2), ""}}),
+      Effect("id-1", {RepositoryUpdate{"app", Pull(kT), ""}}),
+  });
+  EXPECT_EQ(second.applied, 1);
+  EXPECT_EQ(second.duplicates, 2);
+  EXPECT_EQ(Repository("app").counters, Pulled(3, kT, kT + 2));
+  const ApplyOutcome empty = Apply({});
+  EXPECT_EQ(empty.applied, 0);
+  EXPECT_EQ(empty.duplicates, 0);
+}
+
+TEST_P(StoreContractTest, LaterOperationsOfAnEffectSeeEarlierOnes) {
+  Apply({Effect("push", {
+                            TagPointsAt{"app", "latest", "sha256:a", kT},
+                            TagsByDigestUpdate{"app", "sha256:a", Push(kT)},
+                            TagDeleted{"app", "latest", kT + 1},
+                            TagsByDigestUpdate{"app", "sha256:a", Pull(kT + 2)},
+                        })});
+  EXPECT_EQ(Tag("app", "latest").counters, Pushed(1, kT, kT));
+}
+
+TEST_P(StoreContractTest, EverythingSurvivesAReopen) {
+  Apply({Effect("id-1",
+                {RepositoryUpdate{"app", Push(kT), "amy"}, TagPointsAt{"app", "v1", "sha256:a", kT},
+                 TagUpdate{"app", "v1", Push(kT)}, DayUpdate{"app", "2025-11-27", Push(kT)}})});
+  Reopen();
+  const RepositoryRecord repository = Repository("app");
+  EXPECT_EQ(repository.counters, Pushed(1, kT, kT));
+  EXPECT_EQ(repository.actors, std::vector<std::string>{"amy"});
+  EXPECT_EQ(repository.tags, std::vector<std::string>{"v1"});
+  EXPECT_EQ(Tag("app", "v1").digest, "sha256:a");
+  EXPECT_EQ(store_->ListDays("app", "2025-11-27", "2025-11-27")->size(), 1u);
+  EXPECT_EQ(Apply({Effect("id-1", {RepositoryUpdate{"app", Push(kT), ""}})}).duplicates, 1);
+  EXPECT_EQ(Repository("app").counters.numpushs, 1);
+}
+
+TEST_P(StoreContractTest, ListFiltersByLiteralPrefixAndPages) {
+  const std::string u = "\xc3\xbc";  // ü; its successor ý is "\xc3\xbd"
+  for (const std::string& name :
+       {std::string("alpha"), std::string("alpha/one"), std::string("alpha/two"),
+        std::string("alphabet"), std::string("al%pha"), std::string("al_pha"), std::string("beta"),
+        u + "ber", u + "ber/x", std::string("\xc3\xbd")}) {
+    ApplyEach({RepositoryUpdate{name, Pull(kT), ""}});
+  }
+  EXPECT_EQ(Names(List(Prefixed("alpha/"))), (std::vector<std::string>{"alpha/one", "alpha/two"}));
+  EXPECT_EQ(Names(List(Prefixed("al%"))), std::vector<std::string>{"al%pha"});
+  EXPECT_EQ(Names(List(Prefixed("al_"))), std::vector<std::string>{"al_pha"});
+  EXPECT_EQ(Names(List(Prefixed(u))), (std::vector<std::string>{u + "ber", u + "ber/x"}));
+  EXPECT_TRUE(List(Prefixed("gamma")).items.empty());
+
+  const RepositoryPage page = List(Paged(Prefixed("al"), 1, 3));
+  EXPECT_EQ(page.total, 6);
+  EXPECT_EQ(Names(page), (std::vector<std::string>{"al_pha", "alpha", "alpha/one"}));
+  const RepositoryPage last = List(Paged(Prefixed("al"), 5, 3));
+  EXPECT_EQ(last.total, 6);
+  EXPECT_EQ(Names(last), std::vector<std::string>{"alphabet"});
+  const RepositoryPage counted = List(Paged({}, 0, 0));
+  EXPECT_TRUE(counted.items.empty());
+  EXPECT_EQ(counted.total, 10);
+  const RepositoryPage beyond = List(Paged({}, 50, 10));
+  EXPECT_TRUE(beyond.items.empty());
+  EXPECT_EQ(beyond.total, 10);
+}
+
+TEST_P(StoreContractTest, ListItemsCarryTheirRecords) {
+  ApplyEach({RepositoryUpdate{"app", Push(kT), "amy"}, TagPointsAt{"app", "v1", "sha256:a", kT}});
+  const RepositoryPage page = List({});
+  ASSERT_EQ(page.items.size(), 1u);
+  EXPECT_EQ(page.items[0].counters, Pushed(1, kT, kT));
+  EXPECT_EQ(page.items[0].actors, std::vector<std::string>{"amy"});
+  EXPECT_EQ(page.items[0].numstars, 0);
+}
+
+TEST_P(StoreContractTest, ListSortsByCountersWithTiesByName) {
+  Delta three = Pull(kT);
+  three.numpulls = 3;
+  ApplyEach({
+      RepositoryUpdate{"b", three, ""},
+      RepositoryUpdate{"a", Pull(kT), ""},
+      RepositoryUpdate{"c", three, ""},
+      RepositoryUpdate{"d", Push(kT), ""},
+  });
+  EXPECT_EQ(Names(List(Sorted("numpulls", true))), (std::vector<std::string>{"b", "c", "a", "d"}));
+  EXPECT_EQ(Names(List(Sorted("numpulls", false))), (std::vector<std::string>{"d", "a", "b", "c"}));
+  EXPECT_EQ(Names(List(Sorted("repositoryname", true))),
+            (std::vector<std::string>{"d", "c", "b", "a"}));
+  EXPECT_EQ(Names(List(Paged(Sorted("numpulls", true), 1, 2))),
+            (std::vector<std::string>{"c", "a"}));
+}
+
+TEST_P(StoreContractTest, ListSortsByEveryFieldWithUnsetTimesFirst) {
+  // No two repositories tie on any field; "none" never had a push or pull.
+  const auto delta = [](std::array<std::int64_t, 5> counts, std::array<UnixMillis, 4> times) {
+    return Delta{counts[0],     counts[1],     counts[2],     counts[3],    counts[4],
+                 kT + times[0], kT + times[1], kT + times[2], kT + times[3]};
+  };
+  ApplyEach({
+      RepositoryUpdate{"w", delta({2, 1, 3, 4, 1}, {1, 3, 4, 5}), ""},
+      RepositoryUpdate{"x", delta({1, 3, 1, 2, 3}, {6, 7, 1, 2}), ""},
+      RepositoryUpdate{"y", delta({3, 2, 2, 1, 2}, {2, 9, 3, 8}), ""},
+      RepositoryUpdate{"none", Delta{}, ""},
+  });
+  const std::vector<std::pair<std::string, std::vector<std::string>>> expected = {
+      {"repositoryname", {"none", "w", "x", "y"}}, {"numpulls", {"none", "x", "w", "y"}},
+      {"numpushs", {"none", "w", "y", "x"}},       {"numchecks", {"none", "x", "y", "w"}},
+      {"numindexpulls", {"none", "y", "x", "w"}},  {"numdeletes", {"none", "w", "y", "x"}},
+      {"firstpushed", {"none", "w", "y", "x"}},    {"lastpushed", {"none", "w", "x", "y"}},
+      {"firstpulled", {"none", "x", "y", "w"}},    {"lastpulled", {"none", "x", "w", "y"}},
+  };
+  for (const auto& [field, order] : expected) {
+    EXPECT_EQ(Names(List(Sorted(field, false))), order) << field;
+    const std::vector<std::string> reversed(order.rbegin(), order.rend());
+    EXPECT_EQ(Names(List(Sorted(field, true))), reversed) << field;
+  }
+}
+
+TEST_P(StoreContractTest, UnknownSortFieldIsRejectedByName) {
+  auto page = store_->ListRepositories(Sorted("numpulls; DROP TABLE repositories", false));
+  ASSERT_FALSE(page.ok());
+  EXPECT_EQ(page.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(page.status().message().find("numpulls; DROP TABLE repositories"), std::string::npos);
+  EXPECT_FALSE(store_->ListRepositories(Sorted("actors", false)).ok());
+}
+
+TEST_P(StoreContractTest, PruneForgetsOnlyIdsAppliedBeforeTheCutoff) {
+  const UnixMillis before = NowMillis();
+  Apply({Effect("id-1", {RepositoryUpdate{"app", Pull(kT), ""}})});
+  ASSERT_TRUE(store_->PruneEventIds(before).ok());
+  EXPECT_EQ(Apply({Effect("id-1", {RepositoryUpdate{"app", Pull(kT), ""}})}).duplicates, 1);
+
+  ASSERT_TRUE(store_->PruneEventIds(NowMillis() + 1).ok());
+  const ApplyOutcome after = Apply({Effect("id-1", {RepositoryUpdate{"app", Pull(kT), ""}})});
+  EXPECT_EQ(after.applied, 1);
+  EXPECT_EQ(after.duplicates, 0);
+  EXPECT_EQ(Repository("app").counters.numpulls, 2);
+}
+
+TEST_P(StoreContractTest, QueriesRunWhileBatchesCommit) {
+  constexpr int kBatches = 200;
+  std::atomic<bool> done = false;
+  std::vector<std::thread> readers;
+  std::atomic<int> failures = 0;
+  for (int r = 0; r < 3; ++r) {
+    readers.emplace_back([&] {
+      std::int64_t seen = 0;
+      while (!done) {
+        auto page = store_->ListRepositories(Sorted("numpulls", true));
+        auto tags = store_->ListTags("app");
+        if (!page.ok() || !tags.ok()) {
+          ++failures;
+          continue;
+        }
+        // Each batch adds one pull to the repository and its tag in one transaction.
+        if (page->items.empty()) continue;
+        const std::int64_t pulls = page->items[0].counters.numpulls;
+        if (pulls < seen || tags->empty() || tags->at(0).counters.numpulls < pulls) ++failures;
+        seen = pulls;
+      }
+    });
+  }
+  for (int i = 0; i < kBatches; ++i) {
+    Apply({Effect("id-" + std::to_string(i), {TagUpdate{"app", "latest", Pull(kT + i)},
+                                              RepositoryUpdate{"app", Pull(kT + i), ""}})});
+  }
+  done = true;
+  for (auto& reader : readers) reader.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(Repository("app").counters, Pulled(kBatches, kT, kT + kBatches - 1));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest, ::testing::Values(SqliteBackend()),
+                         [](const ::testing::TestParamInfo<StoreBackend>& info) {
+                           return info.param.name;
+                         });
+
+}  // namespace
+}  // namespace drec
