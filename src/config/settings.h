@@ -24,15 +24,16 @@ struct Settings {
   std::string address = "127.0.0.1";
   std::uint16_t port = 8443;
   std::string route = "/events";
-  std::string tls_cert;      // server.ssl.cert; empty: generate a self-signed one for localhost
-  std::string tls_key;       // server.ssl.cert_key
-  std::string tls_client_ca; // server.ssl.client_ca: require client certificates signed by it (mTLS)
-  bool plain_http = false;   // server.plain_http: only behind a TLS-terminating proxy
+  std::string tls_cert;  // server.ssl.cert; empty: generate a self-signed one for localhost
+  std::string tls_key;   // server.ssl.cert_key
+  std::string
+      tls_client_ca;        // server.ssl.client_ca: require client certificates signed by it (mTLS)
+  bool plain_http = false;  // server.plain_http: only behind a TLS-terminating proxy
   std::string generated_cert_dir = "drec-data/tls";  // server.ssl.generated_dir
-  std::int64_t max_body_bytes = 4 * 1024 * 1024;      // server.max_body_bytes
-  std::chrono::milliseconds read_timeout{30'000};     // server.read_timeout_ms
-  std::chrono::milliseconds idle_timeout{60'000};     // server.idle_timeout_ms
-  int threads = 0;                                    // server.threads; 0: one per core
+  std::int64_t max_body_bytes = std::int64_t{4} * 1024 * 1024;    // server.max_body_bytes
+  std::chrono::milliseconds read_timeout{30'000};    // server.read_timeout_ms
+  std::chrono::milliseconds idle_timeout{60'000};    // server.idle_timeout_ms
+  int threads = 0;                                   // server.threads; 0: one per core
 
   // auth.*
   std::vector<std::string> tokens;
@@ -47,9 +48,9 @@ struct Settings {
   std::string mongodb_collection = "repositories";
 
   // pipeline.*
-  std::int64_t queue_capacity = 1024;      // pipeline.queue_capacity: envelopes waiting to commit
-  std::int64_t max_batch_events = 4096;    // pipeline.max_batch_events: events per group commit
-  std::int64_t retention_days = 7;         // pipeline.retention_days: how long event ids are kept
+  std::int64_t queue_capacity = 1024;    // pipeline.queue_capacity: envelopes waiting to commit
+  std::int64_t max_batch_events = 4096;  // pipeline.max_batch_events: events per group commit
+  std::int64_t retention_days = 7;       // pipeline.retention_days: how long event ids are kept
 
   // counting.*
   OnDelete on_delete = OnDelete::kKeep;
