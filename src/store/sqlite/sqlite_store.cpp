@@ -190,12 +190,15 @@ constexpr const char kTagPointsAt[] =
     "digest_at = CASE WHEN digest_at IS NULL OR :at >= digest_at THEN :at ELSE digest_at END, "
     "deleted = CASE WHEN deleted_at IS NULL OR :at > deleted_at THEN 0 ELSE deleted END";
 
+// A push newer than the digest's delete brings the digest back, whichever arrived first.
 constexpr const char kUpsertDigest[] =
     "INSERT INTO digests (repository, digest, media_type, size, " DREC_COUNTER_COLUMNS
     ") VALUES (:repository, :digest, :media_type, :size, " DREC_DELTA_PARAMS
     ") ON CONFLICT (repository, digest) DO UPDATE SET "
     "media_type = coalesce(:media_type, media_type), "
-    "size = coalesce(:size, size), " DREC_FOLD_DELTA;
+    "size = coalesce(:size, size), "
+    "deleted = CASE WHEN deleted_at IS NOT NULL AND :lastpushed > deleted_at THEN 0 "
+    "ELSE deleted END, " DREC_FOLD_DELTA;
 
 constexpr const char kInsertDigestParent[] =
     "INSERT OR IGNORE INTO digest_parents (repository, child, parent) "
@@ -216,7 +219,8 @@ constexpr const char kUpsertDay[] =
 constexpr const char kDigestDeleted[] =
     "INSERT INTO digests (repository, digest, deleted, deleted_at) "
     "VALUES (:repository, :digest, 1, :at) ON CONFLICT (repository, digest) DO UPDATE SET "
-    "deleted = 1, deleted_at = coalesce(max(deleted_at, :at), :at)";
+    "deleted = CASE WHEN lastpushed IS NULL OR lastpushed <= :at THEN 1 ELSE deleted END, "
+    "deleted_at = coalesce(max(deleted_at, :at), :at)";
 
 // A tag re-pointed after the delete keeps its new digest and stays live.
 constexpr const char kDeleteTagsOfDigest[] =

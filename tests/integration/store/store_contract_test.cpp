@@ -395,6 +395,25 @@ TEST_P(StoreContractTest, DeletedDigestTakesItsTagsOutOfTheLiveList) {
   EXPECT_EQ(Repository("app").tags, (std::vector<std::string>{"latest", "v2", "v3"}));
 }
 
+TEST_P(StoreContractTest, APushNewerThanItsDeleteBringsTheDigestBackInEitherOrder) {
+  ApplyEach({
+      DigestUpdate{"app", "sha256:a", "", 10, Push(kT)},
+      DigestDeleted{"app", "sha256:a", kT + 10},
+      DigestUpdate{"app", "sha256:a", "", 10, Push(kT + 20)},
+      // The same story arriving out of order: the newer push first.
+      DigestUpdate{"app", "sha256:b", "", 10, Push(kT + 20)},
+      DigestDeleted{"app", "sha256:b", kT + 10},
+      // A delete newer than every push stands.
+      DigestUpdate{"app", "sha256:c", "", 10, Push(kT)},
+      DigestDeleted{"app", "sha256:c", kT + 10},
+  });
+  const auto digests = Digests("app");
+  ASSERT_EQ(digests.size(), 3u);
+  EXPECT_FALSE(digests[0].deleted);
+  EXPECT_FALSE(digests[1].deleted);
+  EXPECT_TRUE(digests[2].deleted);
+}
+
 TEST_P(StoreContractTest, TagsByDigestUpdateReachesLiveTagsDirectlyAndThroughIndexes) {
   ApplyEach({
       TagPointsAt{"app", "latest", "sha256:index", kT},
