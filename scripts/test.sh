@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 jobs=${DREC_BUILD_JOBS:-2}
+# Registry 3.x for the end-to-end test: built from the Go module proxy, cached outside the clone.
+scripts/build-registry3.sh >/dev/null
 
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$jobs"

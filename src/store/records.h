@@ -20,10 +20,21 @@ struct Counters {
   bool operator==(const Counters&) const = default;
 };
 
+// Counts within a window of days, summed from the per-day records.
+struct WindowCounters {
+  std::int64_t numpulls = 0;
+  std::int64_t numpushs = 0;
+  std::int64_t numchecks = 0;
+  std::int64_t numindexpulls = 0;
+  std::int64_t numdeletes = 0;
+  bool operator==(const WindowCounters&) const = default;
+};
+
 struct RepositoryRecord {
   std::string repositoryname;
   Counters counters;
-  std::vector<std::string> actors;  // at most 100, in first-seen order
+  std::optional<WindowCounters> window;  // set when the query asked for a window
+  std::vector<std::string> actors;       // at most 100, in first-seen order
   std::int64_t numstars = 0;
   std::vector<std::string> tags;  // live tags, sorted
 };
@@ -57,10 +68,25 @@ struct DayRecord {
 // Parameters of the repository list; the API validates them before a store sees them.
 struct RepositoryQuery {
   std::string name_prefix;
-  std::string sort_field = "repositoryname";  // a counter, a time field, or repositoryname
+  // The cleanup question: repositories last pulled before this time, or never pulled.
+  std::optional<UnixMillis> pulled_before;
+  std::optional<UnixMillis> pushed_after;  // last pushed after this time
+  std::string actor;                       // only repositories this actor pushed or pulled
+  // First day (YYYY-MM-DD) of a window up to today: fills RepositoryRecord::window and allows
+  // sorting by "window.numpulls" and the other window counters (the trending question).
+  std::optional<std::string> window_from_day;
+  // A counter, a time field, repositoryname, or window.<counter> with a window.
+  std::string sort_field = "repositoryname";
   bool descending = false;
   std::int64_t offset = 0;
   std::int64_t limit = 100;
+};
+
+// Totals across every repository: all time, and per day of a range.
+struct Summary {
+  std::int64_t repositories = 0;
+  Counters totals;              // counters summed; times are the earliest first* and latest last*
+  std::vector<DayRecord> days;  // days of the range that have records, ascending
 };
 
 struct RepositoryPage {

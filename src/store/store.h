@@ -35,7 +35,11 @@ class Store {
   // Forgets event ids recorded before `cutoff` (the retention window).
   virtual Status PruneEventIds(UnixMillis cutoff) = 0;
 
+  // InvalidArgument for an unknown sort field or a window sort without a window.
   virtual Result<RepositoryPage> ListRepositories(const RepositoryQuery& query) = 0;
+  // Totals of all repositories, and per-day totals in [from_day, to_day]; the overview's query,
+  // so it must not scan per-repository records.
+  virtual Result<Summary> Summarize(const std::string& from_day, const std::string& to_day) = 0;
   // nullopt when the repository is unknown.
   virtual Result<std::optional<RepositoryRecord>> GetRepository(const std::string& name) = 0;
   virtual Result<std::vector<TagRecord>> ListTags(const std::string& repository) = 0;

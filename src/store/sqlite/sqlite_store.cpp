@@ -25,7 +25,7 @@ constexpr std::int64_t kPruneChunk = 5000;
 // Schema migrations: entry i takes the database from user_version i to i + 1. Never edit an
 // entry once released, databases in the field already ran it; append a new one instead.
 // Times are unix milliseconds, NULL until the first such event; names are values, never columns.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     R"sql(
 CREATE TABLE repositories (
   repositoryname TEXT NOT NULL PRIMARY KEY,
@@ -135,6 +135,22 @@ CREATE TABLE event_ids (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX event_ids_by_applied_at ON event_ids (applied_at);
 )sql",
+    // Per-day totals of all repositories, so the overview reads one row per day instead of
+    // summing every repository's days; and days by day, for windowed counts.
+    R"sql(
+CREATE TABLE total_days (
+  day TEXT NOT NULL PRIMARY KEY,
+  numpulls INTEGER NOT NULL DEFAULT 0,
+  numpushs INTEGER NOT NULL DEFAULT 0,
+  numchecks INTEGER NOT NULL DEFAULT 0,
+  numindexpulls INTEGER NOT NULL DEFAULT 0,
+  numdeletes INTEGER NOT NULL DEFAULT 0
+) STRICT, WITHOUT ROWID;
+INSERT INTO total_days
+  SELECT day, sum(numpulls), sum(numpushs), sum(numchecks), sum(numindexpulls), sum(numdeletes)
+  FROM days GROUP BY day;
+CREATE INDEX days_by_day ON days (day, repository);
+)sql",
 };
 
 // The counter columns in the order ReadCounters expects them.
@@ -216,6 +232,13 @@ constexpr const char kUpsertDay[] =
     ") VALUES (:repository, :day, " DREC_DELTA_PARAMS
     ") ON CONFLICT (repository, day) DO UPDATE SET " DREC_FOLD_DELTA;
 
+constexpr const char kUpsertTotalDay[] =
+    "INSERT INTO total_days (day, numpulls, numpushs, numchecks, numindexpulls, numdeletes) "
+    "VALUES (:day, :numpulls, :numpushs, :numchecks, :numindexpulls, :numdeletes) "
+    "ON CONFLICT (day) DO UPDATE SET numpulls = numpulls + :numpulls, "
+    "numpushs = numpushs + :numpushs, numchecks = numchecks + :numchecks, "
+    "numindexpulls = numindexpulls + :numindexpulls, numdeletes = numdeletes + :numdeletes";
+
 constexpr const char kDigestDeleted[] =
     "INSERT INTO digests (repository, digest, deleted, deleted_at) "
     "VALUES (:repository, :digest, 1, :at) ON CONFLICT (repository, digest) DO UPDATE SET "
@@ -245,7 +268,14 @@ constexpr const char kDeleteRepositoryDigests[] =
     "UPDATE digests SET deleted = 1, deleted_at = coalesce(max(deleted_at, :at), :at) "
     "WHERE repository = :repository";
 
-constexpr std::array<const char*, 6> kRemoveRepository = {
+constexpr std::array<const char*, 7> kRemoveRepository = {
+    // Forgotten statistics leave the totals too; this must run before the days are deleted.
+    "UPDATE total_days SET numpulls = total_days.numpulls - d.numpulls, "
+    "numpushs = total_days.numpushs - d.numpushs, numchecks = total_days.numchecks - d.numchecks, "
+    "numindexpulls = total_days.numindexpulls - d.numindexpulls, "
+    "numdeletes = total_days.numdeletes - d.numdeletes "
+    "FROM (SELECT day, numpulls, numpushs, numchecks, numindexpulls, numdeletes FROM days "
+    "WHERE repository = :repository) AS d WHERE total_days.day = d.day",
     "DELETE FROM repositories WHERE repositoryname = :repository",
     "DELETE FROM tags WHERE repository = :repository",
     "DELETE FROM digests WHERE repository = :repository",
@@ -287,6 +317,16 @@ constexpr const char kSelectDays[] =
     "SELECT day, " DREC_COUNTER_COLUMNS
     " FROM days WHERE repository = :repository AND day >= :from AND day <= :to ORDER BY day";
 
+// count, then the counters in ReadCounters' order: sums, and the extremes of the times.
+constexpr const char kSummarizeRepositories[] =
+    "SELECT count(*), coalesce(sum(numpulls), 0), coalesce(sum(numpushs), 0), "
+    "coalesce(sum(numchecks), 0), coalesce(sum(numindexpulls), 0), coalesce(sum(numdeletes), 0), "
+    "min(firstpushed), max(lastpushed), min(firstpulled), max(lastpulled) FROM repositories";
+
+constexpr const char kSelectTotalDays[] =
+    "SELECT day, numpulls, numpushs, numchecks, numindexpulls, numdeletes FROM total_days "
+    "WHERE day >= :from AND day <= :to ORDER BY day";
+
 #undef DREC_COUNTER_COLUMNS
 #undef DREC_REPOSITORY_COLUMNS
 #undef DREC_DELTA_PARAMS
@@ -298,6 +338,10 @@ constexpr std::array<const char*, 10> kSortFields = {
     "repositoryname", "numpulls",    "numpushs",   "numchecks",   "numindexpulls",
     "numdeletes",     "firstpushed", "lastpushed", "firstpulled", "lastpulled",
 };
+
+// The counters a window sums, in the order ListRepositories reads them.
+constexpr std::array<const char*, 5> kWindowCounters = {"numpulls", "numpushs", "numchecks",
+                                                        "numindexpulls", "numdeletes"};
 
 void BindDelta(Statement& stmt, const Delta& delta) {
   stmt.Bind(":numpulls", delta.numpulls);
@@ -429,10 +473,19 @@ Status ApplyOperation(Connection& db, const ActorUpdate& op) {
 }
 
 Status ApplyOperation(Connection& db, const DayUpdate& op) {
-  return Execute(db, kUpsertDay, [&](Statement& s) {
+  Status status = Execute(db, kUpsertDay, [&](Statement& s) {
     s.Bind(":repository", op.repository);
     s.Bind(":day", op.day);
     BindDelta(s, op.delta);
+  });
+  if (!status.ok()) return status;
+  return Execute(db, kUpsertTotalDay, [&](Statement& s) {
+    s.Bind(":day", op.day);
+    s.Bind(":numpulls", op.delta.numpulls);
+    s.Bind(":numpushs", op.delta.numpushs);
+    s.Bind(":numchecks", op.delta.numchecks);
+    s.Bind(":numindexpulls", op.delta.numindexpulls);
+    s.Bind(":numdeletes", op.delta.numdeletes);
   });
 }
 
@@ -657,23 +710,68 @@ Status SqliteStore::PruneEventIds(UnixMillis cutoff) {
 }
 
 Result<RepositoryPage> SqliteStore::ListRepositories(const RepositoryQuery& query) {
-  const auto field = std::find_if(kSortFields.begin(), kSortFields.end(),
-                                  [&](const char* f) { return query.sort_field == f; });
-  if (field == kSortFields.end()) {
-    return Status::InvalidArgument("unknown sort field: " + query.sort_field);
+  const bool windowed = query.window_from_day.has_value();
+  std::string order_column;
+  if (query.sort_field.starts_with("window.")) {
+    const std::string counter = query.sort_field.substr(7);
+    const auto known = std::find(kWindowCounters.begin(), kWindowCounters.end(), counter);
+    if (known == kWindowCounters.end()) {
+      return Status::InvalidArgument("unknown sort field: " + query.sort_field);
+    }
+    if (!windowed)
+      return Status::InvalidArgument("sort by " + query.sort_field + " needs a window");
+    order_column = std::string("coalesce(w.") + *known + ", 0)";
+  } else {
+    const auto field = std::find_if(kSortFields.begin(), kSortFields.end(),
+                                    [&](const char* f) { return query.sort_field == f; });
+    if (field == kSortFields.end()) {
+      return Status::InvalidArgument("unknown sort field: " + query.sort_field);
+    }
+    order_column = std::string("r.") + *field;
   }
   if (query.offset < 0 || query.limit < 0) {
     return Status::InvalidArgument("offset and limit must not be negative");
   }
   const std::optional<std::string> prefix_end = PrefixEnd(query.name_prefix);
-  std::string where = " FROM repositories WHERE repositoryname >= :prefix";
-  if (prefix_end) where += " AND repositoryname < :prefix_end";
+  // Only literals of this function enter the text; every value is a bound parameter.
+  std::string from = " FROM repositories AS r";
+  if (windowed) {
+    from +=
+        " LEFT JOIN (SELECT repository, sum(numpulls) AS numpulls, sum(numpushs) AS numpushs, "
+        "sum(numchecks) AS numchecks, sum(numindexpulls) AS numindexpulls, "
+        "sum(numdeletes) AS numdeletes FROM days WHERE day >= :window_from GROUP BY repository) "
+        "AS w ON w.repository = r.repositoryname";
+  }
+  std::string where = " WHERE r.repositoryname >= :prefix";
+  if (prefix_end) where += " AND r.repositoryname < :prefix_end";
+  if (query.pulled_before) where += " AND (r.lastpulled IS NULL OR r.lastpulled < :pulled_before)";
+  if (query.pushed_after) where += " AND r.lastpushed > :pushed_after";
+  if (!query.actor.empty()) {
+    where +=
+        " AND EXISTS (SELECT 1 FROM actors AS a WHERE a.repository = r.repositoryname "
+        "AND a.actor = :actor)";
+  }
   // Ties sort by name, ascending whatever the direction, so pages are stable.
-  std::string order = std::string(" ORDER BY ") + *field + (query.descending ? " DESC" : " ASC");
-  if (field != kSortFields.begin()) order += ", repositoryname ASC";
-  const std::string count_sql = "SELECT count(*)" + where;
+  std::string order = " ORDER BY " + order_column + (query.descending ? " DESC" : " ASC");
+  if (order_column != "r.repositoryname") order += ", r.repositoryname ASC";
+  const std::string count_sql = "SELECT count(*) FROM repositories AS r" + where;
+  std::string columns = "r.repositoryname";
+  for (const char* c : kSortFields) {
+    if (std::string_view(c) != "repositoryname") columns += std::string(", r.") + c;
+  }
+  columns += ", r.numstars";
+  if (windowed) {
+    for (const char* c : kWindowCounters) columns += std::string(", coalesce(w.") + c + ", 0)";
+  }
   const std::string page_sql =
-      std::string("SELECT ") + kRepositoryColumns + where + order + " LIMIT :limit OFFSET :offset";
+      "SELECT " + columns + from + where + order + " LIMIT :limit OFFSET :offset";
+  const auto bind = [&](Statement& stmt) {
+    stmt.Bind(":prefix", query.name_prefix);
+    if (prefix_end) stmt.Bind(":prefix_end", *prefix_end);
+    if (query.pulled_before) stmt.Bind(":pulled_before", *query.pulled_before);
+    if (query.pushed_after) stmt.Bind(":pushed_after", *query.pushed_after);
+    if (!query.actor.empty()) stmt.Bind(":actor", query.actor);
+  };
 
   auto db = readers_->Acquire();
   // One snapshot for the count and the page, so `total` describes the items returned.
@@ -684,16 +782,15 @@ Result<RepositoryPage> SqliteStore::ListRepositories(const RepositoryQuery& quer
   {
     auto stmt = db->Prepare(count_sql);
     if (!stmt.ok()) return stmt.status();
-    stmt->Bind(":prefix", query.name_prefix);
-    if (prefix_end) stmt->Bind(":prefix_end", *prefix_end);
+    bind(*stmt);
     auto row = stmt->Step();
     if (!row.ok()) return row.status();
     page.total = stmt->Int(0);
   }
   auto stmt = db->Prepare(page_sql);
   if (!stmt.ok()) return stmt.status();
-  stmt->Bind(":prefix", query.name_prefix);
-  if (prefix_end) stmt->Bind(":prefix_end", *prefix_end);
+  bind(*stmt);
+  if (windowed) stmt->Bind(":window_from", *query.window_from_day);
   stmt->Bind(":limit", query.limit);
   stmt->Bind(":offset", query.offset);
   for (;;) {
@@ -702,9 +799,46 @@ Result<RepositoryPage> SqliteStore::ListRepositories(const RepositoryQuery& quer
     if (!*row) break;
     auto record = ReadRepository(*db, *stmt);
     if (!record.ok()) return record.status();
+    if (windowed) {
+      record->window =
+          WindowCounters{stmt->Int(11), stmt->Int(12), stmt->Int(13), stmt->Int(14), stmt->Int(15)};
+    }
     page.items.push_back(std::move(*record));
   }
   return page;
+}
+
+Result<Summary> SqliteStore::Summarize(const std::string& from_day, const std::string& to_day) {
+  auto db = readers_->Acquire();
+  Transaction tx(*db);
+  Status status = tx.Begin("BEGIN");
+  if (!status.ok()) return status;
+  Summary summary;
+  {
+    auto stmt = db->Prepare(kSummarizeRepositories);
+    if (!stmt.ok()) return stmt.status();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    summary.repositories = stmt->Int(0);
+    summary.totals = ReadCounters(*stmt, 1);
+  }
+  auto stmt = db->Prepare(kSelectTotalDays);
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(":from", from_day);
+  stmt->Bind(":to", to_day);
+  for (;;) {
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    DayRecord day{stmt->Text(0), {}};
+    day.counters.numpulls = stmt->Int(1);
+    day.counters.numpushs = stmt->Int(2);
+    day.counters.numchecks = stmt->Int(3);
+    day.counters.numindexpulls = stmt->Int(4);
+    day.counters.numdeletes = stmt->Int(5);
+    summary.days.push_back(std::move(day));
+  }
+  return summary;
 }
 
 Result<std::optional<RepositoryRecord>> SqliteStore::GetRepository(const std::string& name) {

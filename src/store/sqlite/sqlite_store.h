@@ -26,6 +26,7 @@ class SqliteStore final : public Store {
   Status Ping() override;
   Status PruneEventIds(UnixMillis cutoff) override;
   Result<RepositoryPage> ListRepositories(const RepositoryQuery& query) override;
+  Result<Summary> Summarize(const std::string& from_day, const std::string& to_day) override;
   Result<std::optional<RepositoryRecord>> GetRepository(const std::string& name) override;
   Result<std::vector<TagRecord>> ListTags(const std::string& repository) override;
   Result<std::vector<DigestRecord>> ListDigests(const std::string& repository) override;

@@ -46,6 +46,9 @@ class SwitchableStore : public Store {
   Result<RepositoryPage> ListRepositories(const RepositoryQuery& q) override {
     return real_.ListRepositories(q);
   }
+  Result<Summary> Summarize(const std::string& f, const std::string& t) override {
+    return real_.Summarize(f, t);
+  }
   Result<std::optional<RepositoryRecord>> GetRepository(const std::string& n) override {
     return real_.GetRepository(n);
   }

@@ -36,6 +36,7 @@ class RecordingStore : public Store {
     ++prunes;
     return Status::Ok();
   }
+  Result<Summary> Summarize(const std::string&, const std::string&) override { return Summary{}; }
   Result<RepositoryPage> ListRepositories(const RepositoryQuery&) override {
     return RepositoryPage{};
   }

@@ -1,0 +1,82 @@
+#include "api/dashboard.h"
+
+#include <algorithm>
+
+#include "api/json_views.h"
+#include "api/router.h"
+
+namespace drec {
+namespace {
+
+namespace http = boost::beast::http;
+
+constexpr std::string_view kAssetPrefix = "/ui/";
+
+// Only the dashboard's own files: no inline script or style, no eval (Chart.js needs
+// none), no other origin, not framed. connect-src 'self' lets it reach the API.
+constexpr std::string_view kContentSecurityPolicy =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; font-src 'none'; object-src 'none'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'";
+
+void SetSecurityHeaders(HttpResponse& res) {
+  res.set(http::field::content_security_policy, kContentSecurityPolicy);
+  res.set("X-Content-Type-Options", "nosniff");
+  res.set("X-Frame-Options", "DENY");
+  res.set("Referrer-Policy", "no-referrer");
+  res.set("Cross-Origin-Opener-Policy", "same-origin");
+}
+
+const EmbeddedAsset* Find(std::string_view name) {
+  const auto assets = DashboardAssets();
+  auto it = std::find_if(assets.begin(), assets.end(),
+                         [&](const EmbeddedAsset& a) { return a.name == name; });
+  return it == assets.end() ? nullptr : &*it;
+}
+
+// True if an If-None-Match list names `etag` (or is "*").
+bool Matches(std::string_view if_none_match, std::string_view etag) {
+  while (!if_none_match.empty()) {
+    const size_t comma = if_none_match.find(',');
+    std::string_view candidate = if_none_match.substr(0, comma);
+    while (candidate.starts_with(' ')) candidate.remove_prefix(1);
+    while (candidate.ends_with(' ')) candidate.remove_suffix(1);
+    if (candidate.starts_with("W/")) candidate.remove_prefix(2);  // weak comparison
+    if (candidate == etag || candidate == "*") return true;
+    if (comma == std::string_view::npos) break;
+    if_none_match.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+}  // namespace
+
+bool IsDashboardPath(std::string_view path) {
+  return path == "/" || path.starts_with(kAssetPrefix);
+}
+
+HttpResponse AnswerDashboard(const HttpRequest& request, std::string_view path) {
+  if (request.method() != http::verb::get && request.method() != http::verb::head) {
+    auto res = MakeResponse(405, ErrorJson("method not allowed"));
+    res.set(http::field::allow, "GET, HEAD");
+    return res;
+  }
+  const EmbeddedAsset* asset =
+      path == "/"
+          ? Find("index.html")
+          : (path.starts_with(kAssetPrefix) ? Find(path.substr(kAssetPrefix.size())) : nullptr);
+  if (asset == nullptr) return MakeResponse(404, ErrorJson("no such file"));
+
+  // The files change only with the binary; revalidating each time costs a 304 and
+  // means an upgraded drec never meets a stale script in a browser cache.
+  const bool unchanged = Matches(request[http::field::if_none_match], asset->etag);
+  HttpResponse res{unchanged ? http::status::not_modified : http::status::ok, 11};
+  res.set(http::field::content_type, asset->content_type);
+  res.set(http::field::cache_control, "no-cache");
+  res.set(http::field::etag, asset->etag);
+  SetSecurityHeaders(res);
+  if (!unchanged && request.method() == http::verb::get) res.body() = std::string(asset->body);
+  return res;
+}
+
+}  // namespace drec

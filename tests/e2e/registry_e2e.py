@@ -1,0 +1,1222 @@
+#!/usr/bin/env python3
+"""End-to-end test of drec against a real CNCF Distribution registry driven by skopeo.
+
+Why this test exists: drec's unit tests feed it captured events, but only a real registry shows
+what really arrives (HEAD-then-GET, children pushed by digest, deletes fanning out to tags,
+retries with the same id). This program starts drec, two registries that notify it (one with
+htpasswd users, one anonymous behind a fault-injecting TCP proxy) and a capture server that
+receives every notification as well, then drives the registries with skopeo and asserts drec's
+HTTP API against a model of the operations performed.
+
+The expectations are never copied from a run. Each operation tells the model which manifest
+requests it makes (what skopeo is known to do); the model turns them into the events the
+registry sends and applies SPEC section 3 to them. The capture server checks the first half
+(a mismatch there means skopeo or the registry changed, not drec); the API checks drec.
+
+Usage: registry_e2e.py --drec PATH --store sqlite --workdir DIR [--registry BINARY]
+Only the Python standard library is used. Exit status 0 when every check passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import dataclasses
+import hashlib
+import http.server
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import warnings
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+TOKEN = "e2e-token-0123456789abcdef"
+WAIT_S = 20.0  # bound of every wait for asynchronous delivery
+POLL_S = 0.05
+PROMPT_S = 10.0  # "promptly": events behind ignored ones must not wait for retries
+NOTIFY_TIMEOUT_S = 1.0  # registry endpoint timeout; the proxy delays longer than this
+PROXY_DELAY_S = 2.5
+WORKDIR_MARKER = ".registry_e2e"
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+INDEX_TYPES = {OCI_INDEX, "application/vnd.docker.distribution.manifest.list.v2+json"}
+BLOB_TYPE = "application/octet-stream"
+COUNTERS = ("numpulls", "numpushs", "numchecks", "numindexpulls", "numdeletes")
+TAG_COUNTERS = ("numpulls", "numpushs", "numchecks", "numindexpulls")
+API_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+class TestFailure(Exception):
+    """A check failed, or the test environment could not be set up."""
+
+
+def fail(message: str):
+    raise TestFailure(message)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def wait_until(what: str, probe, timeout: float = WAIT_S):
+    """Polls `probe` until it returns a truthy value; the registry delivers asynchronously."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TestFailure(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(POLL_S)
+
+
+def free_port() -> int:
+    """A loopback port for a child process that cannot bind port 0 and report it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def parse_time_ms(text: str) -> int:
+    """RFC 3339 (any offset, any fraction digits) to Unix milliseconds, truncating."""
+    m = re.fullmatch(r"(.{19})(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text)
+    if not m:
+        raise TestFailure(f"not an RFC 3339 time: {text!r}")
+    offset = "+00:00" if m[3] == "Z" else m[3]
+    seconds = int(datetime.fromisoformat(m[1] + offset).timestamp())
+    return seconds * 1000 + int((m[2] or "0")[:3].ljust(3, "0"))
+
+
+def differences(before, after, path: str = "") -> list[str]:
+    """Where two JSON values differ, as `path: before -> after` lines."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        return [line for key in sorted(before.keys() | after.keys())
+                for line in differences(before.get(key), after.get(key), f"{path}/{key}")]
+    if isinstance(before, (list, tuple)) and isinstance(after, (list, tuple)) \
+            and len(before) == len(after):
+        return [line for i, (b, a) in enumerate(zip(before, after))
+                for line in differences(b, a, f"{path}/{i}")]
+    return [] if before == after else [f"{path}: {repr(before)[:160]} -> {repr(after)[:160]}"]
+
+
+def run(*argv: str, capture: bool = False) -> str:
+    """Runs a tool; a failure names the command and shows its output."""
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        raise TestFailure(f"{' '.join(argv)} did not finish in 120 s") from None
+    if proc.returncode != 0:
+        raise TestFailure(f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stderr}{proc.stdout}")
+    return proc.stdout if capture else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes and in-process servers
+
+
+class Processes:
+    """Every child process the test starts, so that `stop_all` in a `finally` ends them all.
+
+    setpriv (util-linux) gives each child a parent-death signal, so even a SIGKILL of this
+    program (a ctest timeout) leaves no drec or registry behind.
+    """
+
+    def __init__(self, logdir: Path):
+        self.logdir = logdir
+        self.running: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+        with open(self.logdir / f"{name}.log", "ab") as log:
+            self.running[name] = subprocess.Popen(
+                ["setpriv", "--pdeathsig", "TERM", *argv], stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env=env)
+
+    def kill9(self, name: str) -> None:
+        proc = self.running.pop(name)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def check_alive(self, name: str) -> None:
+        proc = self.running[name]
+        if proc.poll() is not None:
+            raise TestFailure(f"{name} exited with {proc.returncode}:\n{self.log_tail(name)}")
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        path = self.logdir / f"{name}.log"
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop_all(self) -> None:
+        for name, proc in list(self.running.items()):
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+            del self.running[name]
+
+
+class CaptureServer:
+    """Plain-HTTP notification endpoint that records every event, by registry (the URL path).
+
+    Each registry notifies it as a second endpoint beside drec, so the test sees exactly what
+    the registry sent and can tell a changed registry or skopeo from a drec bug.
+    """
+
+    def __init__(self):
+        self.events: dict[str, list[dict]] = {}
+        self.lock = threading.Lock()
+        capture = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with capture.lock:
+                    capture.events.setdefault(self.path.strip("/"), []).extend(body["events"])
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def received(self, source: str) -> list[dict]:
+        with self.lock:
+            return list(self.events.get(source, []))
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class TlsRecordScanner:
+    """Follows TLS record boundaries in one direction of a connection, without decrypting.
+
+    Lets the proxy find the first application-data record (type 23) a registry sends: the
+    request (or, in TLS 1.3, the Finished message just before it) rather than the handshake.
+    """
+
+    def __init__(self):
+        self.header = b""
+        self.skip = 0
+
+    def feed(self, data: bytes) -> bool:
+        """True if a record header of type application_data starts in `data`."""
+        seen, i = False, 0
+        while i < len(data):
+            if self.skip:
+                step = min(self.skip, len(data) - i)
+                self.skip -= step
+                i += step
+                continue
+            take = data[i:i + 5 - len(self.header)]
+            self.header += take
+            i += len(take)
+            if len(self.header) == 5:
+                seen |= self.header[0] == 23
+                self.skip = int.from_bytes(self.header[3:5], "big")
+                self.header = b""
+        return seen
+
+
+class DelayingProxy:
+    """TCP proxy between a registry and drec; TLS passes through untouched.
+
+    Once armed, it holds drec's reply to the next request longer than the registry's endpoint
+    timeout, so the registry gives up and sends the same event (same id) again: the way
+    duplicates happen in production when drec answers slowly.
+    """
+
+    def __init__(self, upstream_port: int, delay: float):
+        self.upstream_port = upstream_port
+        self.delay = delay
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        self.armed = False
+        self.delayed = threading.Event()
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+
+    def arm(self) -> None:
+        with self.lock:
+            self.armed = True
+            self.delayed.clear()
+
+    def _claim(self) -> bool:
+        with self.lock:
+            claimed, self.armed = self.armed, False
+            return claimed
+
+    def _accept_loop(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # listener closed by stop()
+            threading.Thread(target=self._connect, args=(client,), daemon=True).start()
+
+    def _connect(self, client: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=5)
+            upstream.settimeout(None)
+        except OSError:
+            client.close()  # drec is down: the registry sees a failure and retries
+            return
+        with self.lock:
+            self.sockets += [client, upstream]
+        hold = threading.Event()
+        threading.Thread(target=self._to_upstream, args=(client, upstream, hold),
+                         daemon=True).start()
+        self._to_client(upstream, client, hold)
+
+    def _to_upstream(self, client, upstream, hold) -> None:
+        scanner = TlsRecordScanner()
+        with contextlib.suppress(OSError):
+            while data := client.recv(65536):
+                if scanner.feed(data) and not hold.is_set() and self._claim():
+                    hold.set()  # before forwarding, so the reply cannot slip through
+                upstream.sendall(data)
+        with contextlib.suppress(OSError):
+            upstream.shutdown(socket.SHUT_WR)
+
+    def _to_client(self, upstream, client, hold) -> None:
+        with contextlib.suppress(OSError):
+            while data := upstream.recv(65536):
+                if hold.is_set():
+                    time.sleep(self.delay)
+                    hold.clear()
+                    self.delayed.set()
+                client.sendall(data)
+        for s in (client, upstream):
+            s.close()
+
+    def stop(self) -> None:
+        self.listener.close()
+        with self.lock:
+            for s in self.sockets:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# TLS material, images
+
+
+@dataclasses.dataclass
+class Pki:
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def make_pki(directory: Path) -> Pki:
+    """A throw-away CA and a server certificate for 127.0.0.1/localhost (openssl CLI).
+
+    The registry is Go: it verifies drec against SSL_CERT_FILE=ca and needs the IP in the SAN.
+    """
+    directory.mkdir()
+    ca, ca_key = directory / "ca.pem", directory / "ca.key"
+    cert, key, csr = directory / "server.pem", directory / "server.key", directory / "server.csr"
+    ext = directory / "server.ext"
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run("openssl", "req", "-x509", *ec, "-keyout", str(ca_key), "-out", str(ca), "-days", "2",
+        "-subj", "/CN=drec e2e test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    run("openssl", "req", *ec, "-keyout", str(key), "-out", str(csr), "-subj", "/CN=localhost")
+    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
+    run("openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
+        "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(cert))
+    return Pki(ca, cert, key)
+
+
+@dataclasses.dataclass
+class Image:
+    ref: str  # name inside the OCI layout
+    digest: str
+    index: bool
+    children: list[str]  # child manifest digests of an index
+    layer: str  # a layer digest, for raw blob requests (images only)
+
+
+def build_images(layout: Path, scratch: Path) -> dict[str, Image]:
+    """Two small single-arch images (umoci) and a hand-written OCI index referencing both."""
+    run("umoci", "init", "--layout", str(layout))
+    images = {}
+    for ref, arch in (("amd64", "amd64"), ("arm64", "arm64")):
+        image = f"{layout}:{ref}"
+        content = scratch / f"{ref}.txt"
+        content.write_text(f"drec e2e image for linux/{arch}\n")
+        run("umoci", "new", "--image", image)
+        run("umoci", "insert", "--image", image, str(content), "/drec-e2e.txt")
+        run("umoci", "config", "--image", image, "--os", "linux", "--architecture", arch)
+    index_json = json.loads((layout / "index.json").read_text())
+    descriptors = {d["annotations"]["org.opencontainers.image.ref.name"]: d
+                   for d in index_json["manifests"]}
+    for ref, descriptor in descriptors.items():
+        manifest = json.loads((layout / "blobs" / "sha256" / descriptor["digest"][7:]).read_bytes())
+        images[ref] = Image(ref, descriptor["digest"], False, [], manifest["layers"][0]["digest"])
+    children = []
+    for ref, arch in (("amd64", "amd64"), ("arm64", "arm64")):
+        child = {k: v for k, v in descriptors[ref].items() if k != "annotations"}
+        children.append(child | {"platform": {"architecture": arch, "os": "linux"}})
+    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children}).encode()
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    (layout / "blobs" / "sha256" / digest[7:]).write_bytes(body)
+    index_json["manifests"].append({"mediaType": OCI_INDEX, "digest": digest, "size": len(body),
+                                    "annotations": {"org.opencontainers.image.ref.name": "multi"}})
+    (layout / "index.json").write_text(json.dumps(index_json))
+    images["multi"] = Image("multi", digest, True, [c["digest"] for c in children], "")
+    return images
+
+
+def bcrypt_hash(password: str) -> str | None:
+    """The registry's htpasswd accepts bcrypt only; Python has it via `crypt` up to 3.12.
+
+    Cost 4 (the minimum) because the registry checks the password on every request.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt
+        return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)) or None
+    except (ImportError, ValueError, OSError):
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# drec and the registries
+
+
+class Drec:
+    """The drec process under test and its HTTP API."""
+
+    def __init__(self, args, processes: Processes, pki: Pki, workdir: Path):
+        self.processes = processes
+        self.port = free_port()
+        self.base = f"https://127.0.0.1:{self.port}"
+        self.tls = ssl.create_default_context(cafile=str(pki.ca))
+        self.argv = [args.drec, "--server-address", "127.0.0.1", "--server-port", str(self.port),
+                     "--server-ssl-cert", str(pki.cert), "--server-ssl-cert-key", str(pki.key),
+                     "--auth-tokens", TOKEN, *store_flags(args, workdir)]
+
+    def start(self) -> None:
+        self.processes.start("drec", self.argv)
+        wait_until("drec /readyz", self._ready)
+
+    def kill9(self) -> None:
+        self.processes.kill9("drec")
+
+    def _ready(self) -> bool:
+        self.processes.check_alive("drec")
+        with contextlib.suppress(OSError):
+            return self.request("/readyz", auth=False)[0] == 200
+        return False
+
+    def request(self, path: str, auth: bool = True) -> tuple[int, bytes]:
+        headers = {"Authorization": f"Bearer {TOKEN}"} if auth else {}
+        req = urllib.request.Request(self.base + path, headers=headers)
+        try:
+            with urllib.request.urlopen(req, context=self.tls, timeout=10) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def api(self, path: str):
+        """JSON of an API resource, or None for 404."""
+        status, body = self.request("/api/v1/" + path)
+        if status == 404:
+            return None
+        if status != 200:
+            raise TestFailure(f"GET /api/v1/{path}: status {status}: {body[:200]!r}")
+        return json.loads(body)
+
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of the samples of a Prometheus metric whose labels include `labels`."""
+        status, body = self.request("/metrics", auth=False)
+        if status != 200:
+            raise TestFailure(f"GET /metrics: status {status}")
+        total = 0.0
+        for line in body.decode().splitlines():
+            m = re.fullmatch(rf"{re.escape(name)}(?:\{{(.*)\}})? (\S+)", line)
+            if m and all(f'{k}="{v}"' in (m[1] or "") for k, v in labels.items()):
+                total += float(m[2])
+        return total
+
+
+def store_flags(args, workdir: Path) -> list[str]:
+    if args.store == "sqlite":
+        return ["--storage-backend", "sqlite", "--storage-sqlite-path", str(workdir / "drec.db")]
+    # A database of its own per run: MongoDB outlives the workdir.
+    database = f"drec_e2e_{os.getpid()}_{int(time.time())}"
+    return ["--storage-backend", "mongodb", "--storage-mongodb-uri", args.mongodb_uri,
+            "--storage-mongodb-database", database]
+
+
+class Registry:
+    """One registry process; it notifies drec (directly or through the proxy) and the capture
+    server."""
+
+    def __init__(self, name: str, binary: str, workdir: Path, drec_url: str, capture: CaptureServer,
+                 users: dict[str, str] | None):
+        self.name = name
+        self.binary = binary
+        self.workdir = workdir / name
+        self.workdir.mkdir()
+        self.port, self.debug_port = free_port(), free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.users = users
+        self.capture = capture
+        self.config = self._write_config(drec_url, capture.url + "/" + name)
+
+    def _write_config(self, drec_url: str, capture_url: str) -> Path:
+        """Registry configuration; JSON is YAML, and 2.8 and 3.x read the same keys here."""
+        endpoint = {"timeout": f"{int(NOTIFY_TIMEOUT_S * 1000)}ms", "threshold": 3,
+                    "backoff": "100ms"}
+        config = {
+            "version": "0.1",
+            "log": {"level": "warn", "accesslog": {"disabled": True}},
+            "storage": {"filesystem": {"rootdirectory": str(self.workdir / "storage")},
+                        "delete": {"enabled": True}},
+            "http": {"addr": self.host, "debug": {"addr": f"127.0.0.1:{self.debug_port}"}},
+            "notifications": {"endpoints": [
+                {"name": "drec", "url": drec_url,
+                 "headers": {"Authorization": [f"Bearer {TOKEN}"]}, **endpoint},
+                {"name": "capture", "url": capture_url, **endpoint},
+            ]},
+        }
+        if self.users:
+            htpasswd = self.workdir / "htpasswd"
+            htpasswd.write_text("".join(f"{u}:{bcrypt_hash(p)}\n" for u, p in self.users.items()))
+            config["auth"] = {"htpasswd": {"realm": "drec-e2e", "path": str(htpasswd)}}
+        path = self.workdir / "config.yml"
+        path.write_text(json.dumps(config, indent=2))
+        return path
+
+    def start(self, processes: Processes, ca: Path) -> None:
+        """Starts it trusting the test CA; REGISTRY_* variables would override the config, and
+        3.x would export traces over OTLP unless told not to."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("REGISTRY_", "OTEL_"))}
+        env |= {"SSL_CERT_FILE": str(ca), "OTEL_TRACES_EXPORTER": "none"}
+        processes.start(f"registry-{self.name}", [self.binary, "serve", str(self.config)], env=env)
+
+        def ready():
+            processes.check_alive(f"registry-{self.name}")
+            try:
+                urllib.request.urlopen(f"http://{self.host}/v2/", timeout=2).close()
+            except urllib.error.HTTPError as e:
+                return e.code == 401
+            except OSError:
+                return False
+            return True
+
+        wait_until(f"registry {self.name} /v2/", ready)
+
+    def captured(self) -> list[dict]:
+        """Every event this registry sent to the capture server so far."""
+        return self.capture.received(self.name)
+
+    def endpoint_metrics(self, endpoint: str) -> dict:
+        """The registry's own delivery counters (expvar): Pending, Events, Successes, Errors..."""
+        url = f"http://127.0.0.1:{self.debug_port}/debug/vars"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            endpoints = json.load(resp)["registry"]["notifications"]["endpoints"]
+        return next(e["Metrics"] for e in endpoints if e["name"] == endpoint)
+
+    def delivery_failures(self) -> int:
+        """Failed POSTs to drec (error statuses and timeouts); each one is retried."""
+        metrics = self.endpoint_metrics("drec")
+        return metrics["Failures"] + metrics["Errors"]
+
+    def wait_drained(self, endpoint: str) -> None:
+        wait_until(f"registry {self.name} to deliver every event to {endpoint}",
+                   lambda: self.endpoint_metrics(endpoint)["Pending"] == 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The model: operations -> registry events -> SPEC section 3
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Ev:
+    """The fields of one registry event that matter for counting."""
+    action: str
+    repository: str
+    kind: str  # image, index, blob, or "-" (deletes carry no media type)
+    method: str
+    tag: str
+    digest: str
+    actor: str
+
+    @staticmethod
+    def from_json(event: dict) -> Ev:
+        target = event["target"]
+        media_type = target.get("mediaType") or ""
+        kind = ("index" if media_type in INDEX_TYPES else "blob" if media_type == BLOB_TYPE
+                else "image" if media_type else "-")
+        return Ev(event["action"], target.get("repository", ""), kind,
+                  event.get("request", {}).get("method", ""), target.get("tag", ""),
+                  target.get("digest", ""), event.get("actor", {}).get("name", ""))
+
+
+@dataclasses.dataclass
+class Window:
+    """Wall-clock interval of one operation: its events' timestamps fall inside."""
+    name: str
+    start: int
+    end: int = 0
+
+
+@dataclasses.dataclass
+class TagModel:
+    digest: str
+    live: bool = True
+    counters: Counter = dataclasses.field(default_factory=Counter)
+
+
+@dataclasses.dataclass
+class RepoModel:
+    counters: Counter = dataclasses.field(default_factory=Counter)
+    tags: dict[str, TagModel] = dataclasses.field(default_factory=dict)
+    actors: set[str] = dataclasses.field(default_factory=set)
+    first_push: Window | None = None
+    last_push: Window | None = None
+    first_pull: Window | None = None
+    last_pull: Window | None = None
+
+
+class Model:
+    """What drec's API must show, derived from the operations performed and SPEC section 3."""
+
+    def __init__(self):
+        self.repos: dict[str, RepoModel] = {}
+        self.absent: set[str] = set()  # repositories that only saw ignored events
+        self.index_children: dict[str, list[str]] = {}
+        self.indexes_with_references: set[str] = set()  # learned from captured index pushes
+        self.ignored = 0
+
+    def tags_at(self, repo: RepoModel, digest: str) -> list[TagModel]:
+        """Live tags a by-digest request counts for: pointing at it, or at an index listing it
+        when the registry sent that index's `references`."""
+        parents = {i for i in self.indexes_with_references
+                   if digest in self.index_children.get(i, [])}
+        return [t for t in repo.tags.values()
+                if t.live and (t.digest == digest or t.digest in parents)]
+
+    def apply(self, ev: Ev, window: Window) -> None:
+        if ev.kind == "blob" or ev.action == "mount":
+            self.ignored += 1
+            if ev.repository not in self.repos:
+                self.absent.add(ev.repository)
+            return
+        repo = self.repos.setdefault(ev.repository, RepoModel())
+        self.absent.discard(ev.repository)
+        if ev.action == "push":
+            self._push(repo, ev, window)
+        elif ev.action == "pull":
+            self._pull(repo, ev, window)
+        elif ev.action == "delete":
+            self._delete(repo, ev)
+
+    @staticmethod
+    def _push(repo: RepoModel, ev: Ev, window: Window) -> None:
+        if not ev.tag:
+            return  # a child pushed by digest is no push of the repository
+        repo.counters["numpushs"] += 1
+        repo.first_push = repo.first_push or window
+        repo.last_push = window
+        tag = repo.tags.setdefault(ev.tag, TagModel(ev.digest))
+        tag.digest, tag.live = ev.digest, True
+        tag.counters["numpushs"] += 1
+        if ev.actor:
+            repo.actors.add(ev.actor)
+
+    def _pull(self, repo: RepoModel, ev: Ev, window: Window) -> None:
+        counter = ("numchecks" if ev.method == "HEAD"
+                   else "numindexpulls" if ev.kind == "index" else "numpulls")
+        repo.counters[counter] += 1
+        if counter != "numchecks":  # a check is never a pull
+            repo.first_pull = repo.first_pull or window
+            repo.last_pull = window
+        if counter == "numpulls" and ev.actor:
+            repo.actors.add(ev.actor)
+        if ev.tag:
+            tag = repo.tags.setdefault(ev.tag, TagModel(ev.digest))
+            tag.digest = ev.digest
+            tags = [tag]
+        else:
+            tags = self.tags_at(repo, ev.digest)
+        for tag in tags:
+            tag.counters[counter] += 1
+
+    @staticmethod
+    def _delete(repo: RepoModel, ev: Ev) -> None:
+        if ev.digest:
+            repo.counters["numdeletes"] += 1
+            for tag in repo.tags.values():
+                if tag.digest == ev.digest:
+                    tag.live = False
+        if ev.tag:
+            repo.tags[ev.tag].live = False
+
+
+class Operation:
+    """One client action: the manifest requests it makes, as the events the registry sends.
+
+    Each helper records the expected event and applies it to the model at once, so later
+    requests in the same operation see the state it leaves (a delete fans out to the tags).
+    """
+
+    def __init__(self, model: Model, registry: Registry, name: str, actor: str, with_blobs: bool):
+        self.model = model
+        self.registry = registry
+        self.window = Window(name, now_ms())
+        self.actor = actor
+        self.with_blobs = with_blobs  # compare blob events too (raw requests make a known set)
+        self.expected: list[Ev] = []
+        self.seen_before = len(registry.captured())
+
+    def _event(self, action, repo, kind, method, tag="", digest="") -> None:
+        ev = Ev(action, repo, kind, method, tag, digest, self.actor)
+        self.expected.append(ev)
+        self.model.apply(ev, self.window)
+
+    def put(self, repo: str, image: Image, tag: str = "") -> None:
+        self._event("push", repo, "index" if image.index else "image", "PUT", tag, image.digest)
+
+    def get(self, repo: str, digest: str, index: bool = False, tag: str = "") -> None:
+        self._event("pull", repo, "index" if index else "image", "GET", tag, digest)
+
+    def head(self, repo: str, digest: str, tag: str = "") -> None:
+        self._event("pull", repo, "image", "HEAD", tag, digest)
+
+    def delete(self, repo: str, digest: str) -> None:
+        """Deleting a manifest: one event with the digest, then one per tag that pointed at it."""
+        tags = [t for t, m in self.model.repos[repo].tags.items() if m.live and m.digest == digest]
+        self._event("delete", repo, "-", "DELETE", "", digest)
+        for tag in tags:
+            self._event("delete", repo, "-", "DELETE", tag)
+
+    def blob(self, action: str, repo: str, method: str, digest: str) -> None:
+        self._event(action, repo, "blob", method, "", digest)
+
+
+# ---------------------------------------------------------------------------------------------
+# Test context: checks, operations, state comparison
+
+
+class Checks:
+    """Counts checks; a failed check is reported and the run goes on."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def run(self, name: str, fn, *args) -> None:
+        try:
+            fn(*args)
+        except TestFailure as e:
+            self.failed += 1
+            details = str(e).replace("\n", "\n     ")
+            print(f"FAIL {name}\n     {details}", flush=True)
+            return
+        self.passed += 1
+        print(f"ok   {name}", flush=True)
+
+
+class Context:
+    """Everything the scenarios share."""
+
+    def __init__(self, args, workdir: Path, processes: Processes):
+        self.args = args
+        self.workdir = workdir
+        self.processes = processes
+        self.checks = Checks()
+        self.model = Model()
+        self.pki = make_pki(workdir / "pki")
+        self.layout = workdir / "oci"
+        self.images = build_images(self.layout, workdir)
+        for image in self.images.values():
+            if image.index:
+                self.model.index_children[image.digest] = image.children
+        self.capture = CaptureServer()
+        self.drec = Drec(args, processes, self.pki, workdir)
+        self.proxy: DelayingProxy | None = None
+        self.registries: list[Registry] = []
+
+    def start(self) -> None:
+        self.drec.start()
+        self.proxy = DelayingProxy(self.drec.port, PROXY_DELAY_S)
+        users = {"alice": "alice-secret", "bob": "bob-secret"}
+        if not bcrypt_hash("probe"):
+            print("note: this Python cannot make bcrypt hashes; every registry is anonymous")
+            users = None
+        named = Registry("named", self.args.registry, self.workdir, f"{self.drec.base}/events",
+                         self.capture, users)
+        anonymous = Registry("anon", self.args.registry, self.workdir,
+                             f"https://127.0.0.1:{self.proxy.port}/events", self.capture, None)
+        for registry in (named, anonymous):
+            registry.start(self.processes, self.pki.ca)
+            self.registries.append(registry)
+
+    def image_by_digest(self, digest: str) -> Image:
+        return next(i for i in self.images.values() if i.digest == digest)
+
+    def stop(self) -> None:
+        if self.proxy:
+            self.proxy.stop()
+        self.capture.stop()
+
+    @contextlib.contextmanager
+    def operation(self, client: Client, name: str, with_blobs: bool = False):
+        """Runs one operation, then checks the registry sent exactly the modelled events."""
+        op = Operation(self.model, client.registry, name, client.user or "", with_blobs)
+        yield op
+        op.window.end = now_ms()
+        self.checks.run(f"events of: {name}", self._verify_stream, op)
+
+    def _verify_stream(self, op: Operation) -> None:
+        def relevant(events):
+            evs = (Ev.from_json(e) for e in events)
+            return sorted(e for e in evs
+                          if op.with_blobs or (e.kind != "blob" and e.action != "mount"))
+
+        def captured():
+            return op.registry.captured()[op.seen_before:]
+
+        with contextlib.suppress(TestFailure):
+            wait_until("the modelled events", lambda: len(relevant(captured())) >= len(op.expected))
+        op.registry.wait_drained("capture")
+        events = captured()
+        for target in (e["target"] for e in events):
+            if target.get("mediaType") in INDEX_TYPES and target.get("references"):
+                self.model.indexes_with_references.add(target["digest"])
+        got, want = relevant(events), sorted(op.expected)
+        if got != want:
+            raise TestFailure("the registry's events differ from the model (skopeo or registry "
+                              f"behaviour changed?)\n expected: {want}\n got:      {got}")
+
+    # -- drec's state against the model --
+
+    def state_diff(self, names: list[str] | None) -> list[str]:
+        """Mismatches between drec and the model, for `names` or (None) for everything."""
+        problems = []
+        for name, repo in sorted(self.model.repos.items()):
+            if names is None or name in names:
+                problems += self._repository_diff(name, repo)
+        for name in sorted(self.model.absent):
+            if names is not None and name not in names:
+                continue
+            if self.drec.api(f"repositories/{name}") is not None:
+                problems.append(f"{name}: exists, but it only ever saw ignored events")
+        if names is not None:
+            return problems
+        listing = self.drec.api("repositories") or {}
+        listed = sorted(r.get("repositoryname") for r in listing.get("repositories", []))
+        if listed != sorted(self.model.repos) or listing.get("total") != len(self.model.repos):
+            problems.append(f"listing: {listed} total {listing.get('total')}, "
+                            f"expected {sorted(self.model.repos)}")
+        return problems
+
+    def _repository_diff(self, name: str, repo: RepoModel) -> list[str]:
+        doc = self.drec.api(f"repositories/{name}")
+        if doc is None:
+            return [f"{name}: 404"]
+        problems = []
+
+        def expect(what, got, want):
+            if got != want:
+                problems.append(f"{name}: {what} is {got!r}, expected {want!r}")
+
+        expect("repositoryname", doc.get("repositoryname"), name)
+        for counter in COUNTERS:
+            expect(counter, doc.get(counter), repo.counters[counter])
+        expect("numstars", doc.get("numstars"), 0)
+        expect("actors", sorted(doc.get("actors") or []), sorted(repo.actors))
+        expect("tags", doc.get("tags"), sorted(t for t, m in repo.tags.items() if m.live))
+        problems += self._times_diff(name, doc, repo)
+        tags = self.drec.api(f"repositories/{name}/-/tags") or {}
+        expect("tags resource repository", tags.get("repository"), name)
+        entries = {t.get("tag"): t for t in tags.get("tags", [])}
+        expect("tag names", sorted(entries), sorted(repo.tags))
+        for tag, model in repo.tags.items():
+            entry = entries.get(tag, {})
+            expect(f"tag {tag} digest", entry.get("digest"), model.digest)
+            expect(f"tag {tag} deleted", entry.get("deleted"), not model.live)
+            for counter in TAG_COUNTERS:
+                expect(f"tag {tag} {counter}", entry.get(counter), model.counters[counter])
+        return problems
+
+    def _times_diff(self, name: str, doc: dict, repo: RepoModel) -> list[str]:
+        """Each time is an event's own timestamp (ms), inside the operation that set it."""
+        event_ms = {parse_time_ms(e["timestamp"]) for r in self.registries for e in r.captured()
+                    if e["target"].get("repository") == name}
+        problems, values = [], {}
+        for field, window in (("firstpushed", repo.first_push), ("lastpushed", repo.last_push),
+                              ("firstpulled", repo.first_pull), ("lastpulled", repo.last_pull)):
+            text = doc.get(field)
+            if window is None:
+                if text is not None:
+                    problems.append(f"{name}: {field} is {text!r}, expected null")
+                continue
+            if not isinstance(text, str) or not API_TIME.match(text):
+                problems.append(f"{name}: {field} is {text!r}, expected RFC 3339 UTC with ms")
+                continue
+            values[field] = ms = parse_time_ms(text)
+            if not window.start <= ms <= window.end:
+                problems.append(f"{name}: {field} {text} is outside operation '{window.name}'")
+            elif not any(abs(ms - e) <= 1 for e in event_ms):
+                problems.append(f"{name}: {field} {text} is no event's timestamp")
+        for first, last in (("firstpushed", "lastpushed"), ("firstpulled", "lastpulled")):
+            if first in values and last in values and values[first] > values[last]:
+                problems.append(f"{name}: {first} is after {last}")
+        return problems
+
+    def expect_state(self, names: list[str] | None = None, timeout: float = WAIT_S) -> None:
+        """Waits for drec to show the modelled state of `names` (None: all, and the listing);
+        then, once every registry has delivered everything, checks it still does (no late
+        over-counting). Scoping keeps one miscount from failing every later check."""
+        problems = []
+
+        def matches():
+            nonlocal problems
+            problems = self.state_diff(names)
+            return not problems
+
+        try:
+            wait_until("drec's statistics to match the model", matches, timeout)
+        except TestFailure as e:
+            raise TestFailure(f"{e}:\n" + "\n".join(problems)) from None
+        self.drained()
+        problems = self.state_diff(names)
+        if problems:
+            raise TestFailure("after delivery finished:\n" + "\n".join(problems))
+
+    def snapshot(self) -> dict:
+        """Everything drec shows about the modelled repositories."""
+        state = {"listing": self.drec.api("repositories")}
+        for name in self.model.repos:
+            state[name] = (self.drec.api(f"repositories/{name}"),
+                           self.drec.api(f"repositories/{name}/-/tags"))
+        return state
+
+    def drained(self) -> None:
+        for registry in self.registries:
+            registry.wait_drained("drec")
+
+
+class Client:
+    """skopeo (and raw HTTP) against one registry as one user; tells the model what it requests.
+
+    What each skopeo 1.9 command requests was learned by capturing notifications; the methods
+    below encode it, and every operation checks it against the real event stream again.
+    """
+
+    def __init__(self, ctx: Context, registry: Registry, user: str | None):
+        self.ctx = ctx
+        self.registry = registry
+        self.user = user if registry.users else None
+        self.who = self.user or "anonymous"
+        self.password = registry.users[user] if self.user else None
+
+    def push(self, image: Image, repo: str, tag: str) -> None:
+        """oci -> registry: blobs, then (for an index) each child by digest, then the tagged
+        manifest."""
+        with self.ctx.operation(self, f"{self.who} pushes {image.ref} to {repo}:{tag}") as op:
+            self._skopeo("copy", *(["--all"] if image.index else []), "--dest-tls-verify=false",
+                         *self._creds("--dest-creds"), f"oci:{self.ctx.layout}:{image.ref}",
+                         self._docker(repo, tag))
+            for child in image.children:
+                op.put(repo, self.ctx.image_by_digest(child))
+            op.put(repo, image, tag)
+
+    def pull(self, repo: str, ref: str, image: Image, arch: str | None = None) -> None:
+        """registry -> oci: GET of the reference (no HEAD first); from an index, GET of the one
+        child for `arch`, by digest."""
+        name = f"{self.who} pulls {self._reference(repo, ref)}" + (f" for {arch}" if arch else "")
+        with self.ctx.operation(self, name) as op:
+            destination = f"oci:{self.ctx.workdir / 'pulled'}:{repo.replace('/', '-')}"
+            self._skopeo("copy", "--src-tls-verify=false", *self._creds("--src-creds"),
+                         self._docker(repo, ref), destination, arch=arch)
+            op.get(repo, image.digest, image.index, tag="" if ref.startswith("sha256:") else ref)
+            if image.index:
+                op.get(repo, self.ctx.images[arch].digest)
+
+    def inspect_digest(self, repo: str, tag: str, image: Image) -> str:
+        """`skopeo inspect` GETs the manifest (and the config blob)."""
+        with self.ctx.operation(self, f"{self.who} inspects {repo}:{tag}") as op:
+            digest = self._skopeo("inspect", "--tls-verify=false", *self._creds("--creds"),
+                                  "--format", "{{.Digest}}", self._docker(repo, tag), capture=True)
+            op.get(repo, image.digest, tag=tag)
+        return digest.strip()
+
+    def copy(self, image: Image, src: str, dst: str, tag: str) -> None:
+        """registry -> same registry: GET of the source, blobs mounted or copied, tagged PUT."""
+        with self.ctx.operation(self, f"{self.who} copies {src}:{tag} to {dst}:{tag}") as op:
+            self._skopeo("copy", "--src-tls-verify=false", "--dest-tls-verify=false",
+                         *self._creds("--src-creds"), *self._creds("--dest-creds"),
+                         self._docker(src, tag), self._docker(dst, tag))
+            op.get(src, image.digest, tag=tag)
+            op.put(dst, image, tag)
+
+    def delete(self, repo: str, tag: str, image: Image) -> None:
+        """`skopeo delete` GETs the tag to learn the digest, then deletes by digest, which
+        removes every tag pointing at it."""
+        with self.ctx.operation(self, f"{self.who} deletes {repo}:{tag}") as op:
+            self._skopeo("delete", "--tls-verify=false", *self._creds("--creds"),
+                         self._docker(repo, tag))
+            op.get(repo, image.digest, tag=tag)
+            op.delete(repo, image.digest)
+
+    def head_manifest(self, repo: str, tag: str, image: Image) -> None:
+        """A version check as docker and tooling make it: HEAD of the tag."""
+        with self.ctx.operation(self, f"{self.who} HEADs {repo}:{tag}") as op:
+            self._http("HEAD", f"/v2/{repo}/manifests/{tag}", 200,
+                       accept=f"{OCI_MANIFEST}, {OCI_INDEX}")
+            op.head(repo, image.digest, tag)
+
+    def blob_requests(self, repo: str, image: Image, mount_into: str) -> None:
+        """HEAD and GET of a layer and a cross-repository mount of it: events drec ignores."""
+        name = f"{self.who} fetches and mounts a blob of {repo}"
+        with self.ctx.operation(self, name, with_blobs=True) as op:
+            self._http("HEAD", f"/v2/{repo}/blobs/{image.layer}", 200)
+            op.blob("pull", repo, "HEAD", image.layer)
+            self._http("GET", f"/v2/{repo}/blobs/{image.layer}", 200)
+            op.blob("pull", repo, "GET", image.layer)
+            query = urllib.parse.urlencode({"mount": image.layer, "from": repo})
+            self._http("POST", f"/v2/{mount_into}/blobs/uploads/?{query}", 201)
+            op.blob("mount", mount_into, "POST", image.layer)
+
+    def _skopeo(self, *argv: str, capture: bool = False, arch: str | None = None) -> str:
+        global_flags = ["--insecure-policy", "--tmpdir", str(self.ctx.workdir / "tmp")]
+        if arch:
+            global_flags += ["--override-arch", arch]
+        return run("skopeo", *global_flags, *argv, capture=capture)
+
+    def _creds(self, flag: str) -> list[str]:
+        return [flag, f"{self.user}:{self.password}"] if self.user else []
+
+    @staticmethod
+    def _reference(repo: str, ref: str) -> str:
+        return f"{repo}{'@' if ref.startswith('sha256:') else ':'}{ref}"
+
+    def _docker(self, repo: str, ref: str) -> str:
+        return f"docker://{self.registry.host}/{self._reference(repo, ref)}"
+
+    def _http(self, method: str, path: str, status: int, accept: str | None = None) -> None:
+        headers = {"Accept": accept} if accept else {}
+        if self.user:
+            token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        url = f"http://{self.registry.host}{path}"
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, method=method, headers=headers),
+                                        timeout=10) as resp:
+                resp.read()
+                got = resp.status
+        except urllib.error.HTTPError as e:
+            got = e.code
+        if got != status:
+            fail(f"{method} {path}: status {got}, expected {status}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenarios
+
+
+def scenario_registry_operations(ctx: Context) -> None:
+    """Pushes, pulls, checks, a multi-arch index, a cross-repository copy and a delete, by
+    named users where the Python can make bcrypt hashes."""
+    named = ctx.registries[0]
+    alice, bob = Client(ctx, named, "alice"), Client(ctx, named, "bob")
+    amd64, arm64, multi = ctx.images["amd64"], ctx.images["arm64"], ctx.images["multi"]
+
+    alice.push(amd64, "team/app", "v1")
+    alice.push(arm64, "team/app", "v2")
+    alice.push(arm64, "team/app", "rc")  # the same image under a second tag
+    bob.pull("team/app", "v1", amd64)
+    digest = bob.inspect_digest("team/app", "v1", amd64)
+
+    def same_digest():
+        if digest != amd64.digest:
+            fail(f"skopeo reports {digest}, the OCI layout has {amd64.digest}")
+
+    ctx.checks.run("skopeo inspect reports the digest of the OCI layout", same_digest)
+    bob.head_manifest("team/app", "v1", amd64)
+    alice.push(multi, "team/multi", "latest")
+    bob.pull("team/multi", "latest", multi, arch="arm64")
+    alice.copy(amd64, "team/app", "team/copy", "v1")  # blobs are mounted: must not count
+    alice.delete("team/app", "rc", arm64)  # deletes the digest, so v2 goes too
+    bob.pull("team/app", amd64.digest, amd64)  # by digest: counts for v1, the tag pointing at it
+    ctx.checks.run("statistics after registry operations (counters, tags, times, actors)",
+                   ctx.expect_state, ["team/app", "team/multi", "team/copy"])
+
+
+def scenario_ignored_events(ctx: Context) -> None:
+    """Anonymous events count without an actor; blob and mount events are acknowledged and
+    ignored, and a manifest event queued behind them is still counted promptly."""
+    anonymous = Client(ctx, ctx.registries[1], None)
+    amd64 = ctx.images["amd64"]
+    anonymous.push(amd64, "ops/anon", "v1")
+    anonymous.pull("ops/anon", "v1", amd64)
+    ctx.checks.run("anonymous operations count without an actor", ctx.expect_state, ["ops/anon"])
+
+    ignored_before = ctx.drec.metric("drec_events_ignored_total")
+    ignored_in_model = ctx.model.ignored
+    retries_before = anonymous.registry.delivery_failures()
+    anonymous.blob_requests("ops/anon", amd64, mount_into="ops/mounted")
+    anonymous.head_manifest("ops/anon", "v1", amd64)
+    ctx.checks.run("a manifest event behind ignored ones is counted promptly",
+                   ctx.expect_state, ["ops/anon", "ops/mounted"], PROMPT_S)
+
+    def ignored_metric():
+        delta = ctx.drec.metric("drec_events_ignored_total") - ignored_before
+        want = ctx.model.ignored - ignored_in_model
+        retried = anonymous.registry.delivery_failures() > retries_before  # may count again
+        if delta < want or (delta > want and not retried):
+            fail(f"drec_events_ignored_total grew by {delta:g}, expected {want}")
+        if ctx.drec.metric("drec_events_ignored_total", reason="mount") < 1:
+            fail("no ignored event with reason mount")
+
+    ctx.checks.run("/metrics counts the blob and mount events as ignored", ignored_metric)
+
+
+def scenario_duplicate_delivery(ctx: Context) -> None:
+    """The proxy holds drec's reply past the registry's timeout: the registry resends the same
+    event; drec must count it once and report a duplicate."""
+    anonymous_registry = ctx.registries[1]
+    anonymous = Client(ctx, anonymous_registry, None)
+    ctx.drained()  # the next event the registry sends is the HEAD below
+    duplicates_before = ctx.drec.metric("drec_events_duplicate_total")
+    failed_before = anonymous_registry.delivery_failures()
+    ctx.proxy.arm()
+    anonymous.head_manifest("ops/anon", "v1", ctx.images["amd64"])
+
+    def resent_and_counted_once():
+        if not ctx.proxy.delayed.wait(WAIT_S):
+            fail("the proxy never delayed a reply")
+        ctx.expect_state(["ops/anon"])
+        if anonymous_registry.delivery_failures() <= failed_before:
+            fail("the registry did not time out, so it never resent the event")
+        duplicates = ctx.drec.metric("drec_events_duplicate_total") - duplicates_before
+        if duplicates < 1:
+            fail(f"drec_events_duplicate_total grew by {duplicates:g}, expected at least 1")
+
+    ctx.checks.run("a resent event is counted once and reported as duplicate",
+                   resent_and_counted_once)
+
+
+def scenario_kill9(ctx: Context) -> None:
+    """Acknowledged means committed: after kill -9 and a restart on the same store every count
+    is unchanged, and events sent while drec was down arrive once it is back."""
+    ctx.drained()
+    before = ctx.snapshot()
+    ctx.drec.kill9()
+    ctx.drec.start()
+
+    def unchanged():
+        changes = differences(before, ctx.snapshot())
+        if changes:
+            fail("changed across kill -9:\n" + "\n".join(changes[:20]))
+
+    ctx.checks.run("every statistic survives kill -9 and restart", unchanged)
+
+    ctx.drec.kill9()
+    Client(ctx, ctx.registries[0], "bob").pull("team/app", "v1", ctx.images["amd64"])
+    ctx.drec.start()
+    ctx.checks.run("events sent while drec was down are counted once after restart",
+                   ctx.expect_state, ["team/app"])
+    ctx.checks.run("every repository and the listing at the end", ctx.expect_state)
+
+
+SCENARIOS = (scenario_registry_operations, scenario_ignored_events, scenario_duplicate_delivery,
+             scenario_kill9)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def prepare_workdir(path: Path) -> Path:
+    """Starts from an empty directory, but only deletes one this test created before."""
+    if path.exists() and any(path.iterdir()):
+        if not (path / WORKDIR_MARKER).exists():
+            fail(f"{path} is not empty and was not made by this test; refusing to clear it")
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / WORKDIR_MARKER).touch()
+    (path / "tmp").mkdir()
+    return path.resolve()
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--drec", required=True, help="drec binary")
+    p.add_argument("--store", choices=("sqlite", "mongodb"), default="sqlite")
+    p.add_argument("--mongodb-uri", help="MongoDB URI, with --store mongodb")
+    p.add_argument("--workdir", required=True, type=Path, help="scratch directory (cleared)")
+    p.add_argument("--registry", default=shutil.which("docker-registry") or "docker-registry",
+                   help="registry binary: Debian's docker-registry 2.8 or a 3.x `registry`")
+    args = p.parse_args()
+    if args.store == "mongodb" and not args.mongodb_uri:
+        p.error("--store mongodb needs --mongodb-uri")
+    return args
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))  # run `finally`
+    args = parse_args()
+    args.drec = str(Path(args.drec).resolve())
+    ctx, processes, setup_failed = None, None, False
+    try:
+        workdir = prepare_workdir(args.workdir)
+        processes = Processes(workdir)
+        ctx = Context(args, workdir, processes)
+        ctx.start()
+        for scenario in SCENARIOS:
+            try:
+                scenario(ctx)
+            except TestFailure as e:
+                ctx.checks.failed += 1
+                print(f"FAIL {scenario.__name__} aborted: {e}", flush=True)
+    except TestFailure as e:
+        print(f"e2e: setup failed: {e}", flush=True)
+        setup_failed = True
+    finally:
+        if ctx:
+            ctx.stop()
+        if processes:
+            processes.stop_all()
+            if setup_failed or ctx is None or ctx.checks.failed:
+                for name in ("drec", "registry-named", "registry-anon"):
+                    if tail := processes.log_tail(name):
+                        print(f"--- last lines of {name}.log ---\n{tail}")
+    if setup_failed:
+        return 2
+    print(f"e2e: {ctx.checks.passed} passed, {ctx.checks.failed} failed")
+    return 1 if ctx.checks.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
