@@ -20,7 +20,7 @@ namespace drec {
 
 struct ServerOptions {
   boost::asio::ip::tcp::endpoint endpoint;
-  std::int64_t max_body_bytes = 4 * 1024 * 1024;
+  std::int64_t max_body_bytes = std::int64_t{4} * 1024 * 1024;
   std::uint32_t max_header_bytes = 16 * 1024;
   std::chrono::milliseconds read_timeout{30'000};  // header and body of one request
   std::chrono::milliseconds idle_timeout{60'000};  // between requests of a keep-alive connection

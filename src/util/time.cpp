@@ -119,7 +119,7 @@ std::optional<UnixMillis> ParseRfc3339(std::string_view s) {
   }
   if (pos != s.size()) return std::nullopt;
   const std::int64_t secs =
-      static_cast<std::int64_t>(hh) * 3600 + mm * 60 + ss - offset_minutes * 60;
+      std::int64_t{hh} * 3600 + std::int64_t{mm} * 60 + ss - std::int64_t{offset_minutes} * 60;
   return *day + secs * 1000 + millis;
 }
 
