@@ -1,11 +1,14 @@
 #include "api/query_api.h"
 
+#include <fmt/format.h>
+
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 #include <charconv>
 #include <variant>
 
 #include "api/json_views.h"
+#include "api/openapi.h"
 #include "api/router.h"
 #include "util/time.h"
 
@@ -66,20 +69,22 @@ std::string Csv(const RepositoryPage& page, bool windowed) {
   std::string out =
       "repositoryname,numpulls,numpushs,numchecks,numindexpulls,numdeletes,firstpushed,"
       "lastpushed,firstpulled,lastpulled";
-  if (windowed) out += ",window_numpulls,window_numpushs,window_numchecks,window_numindexpulls";
+  if (windowed) {
+    out +=
+        ",window_numpulls,window_numpushs,window_numchecks,window_numindexpulls,window_numdeletes";
+  }
   out += "\r\n";
   auto time = [](const std::optional<UnixMillis>& t) { return t ? FormatRfc3339(*t) : ""; };
   for (const auto& r : page.items) {
     const Counters& c = r.counters;
-    out += CsvField(r.repositoryname) + "," + std::to_string(c.numpulls) + "," +
-           std::to_string(c.numpushs) + "," + std::to_string(c.numchecks) + "," +
-           std::to_string(c.numindexpulls) + "," + std::to_string(c.numdeletes) + "," +
-           time(c.firstpushed) + "," + time(c.lastpushed) + "," + time(c.firstpulled) + "," +
-           time(c.lastpulled);
+    fmt::format_to(std::back_inserter(out), "{},{},{},{},{},{},{},{},{},{}",
+                   CsvField(r.repositoryname), c.numpulls, c.numpushs, c.numchecks, c.numindexpulls,
+                   c.numdeletes, time(c.firstpushed), time(c.lastpushed), time(c.firstpulled),
+                   time(c.lastpulled));
     if (windowed && r.window) {
-      out += "," + std::to_string(r.window->numpulls) + "," + std::to_string(r.window->numpushs) +
-             "," + std::to_string(r.window->numchecks) + "," +
-             std::to_string(r.window->numindexpulls);
+      fmt::format_to(std::back_inserter(out), ",{},{},{},{},{}", r.window->numpulls,
+                     r.window->numpushs, r.window->numchecks, r.window->numindexpulls,
+                     r.window->numdeletes);
     }
     out += "\r\n";
   }
@@ -103,17 +108,19 @@ HttpResponse ListRepositories(Store& store, const boost::urls::params_view& para
     } else if (key == "offset" || key == "limit") {
       auto n = ParseInt(value);
       if (!n || *n < 0 || (key == "limit" && (*n < 1 || *n > kMaxLimit))) {
-        return Error(400,
-                     key + " must be an integer" +
-                         (key == "limit" ? " from 1 to " + std::to_string(kMaxLimit) : " >= 0"));
+        return Error(400, key == "limit"
+                              ? fmt::format("limit must be an integer from 1 to {}", kMaxLimit)
+                              : std::string("offset must be an integer >= 0"));
       }
       (key == "offset" ? query.offset : query.limit) = *n;
     } else if (key == "window" || key == "not_pulled_since") {
       auto days = ParseDays(value);
-      if (!days)
-        return Error(400, key + " must be a number of days like 30d, not \"" + value + "\"");
+      if (!days) {
+        return Error(400,
+                     fmt::format("{} must be a number of days like 30d, not \"{}\"", key, value));
+      }
       if (*days > kMaxDays) {
-        return Error(400, key + " is too large: at most " + std::to_string(kMaxDays) + "d");
+        return Error(400, fmt::format("{} is too large: at most {}d", key, kMaxDays));
       }
       if (key == "window") {
         window_days = days;
@@ -124,7 +131,8 @@ HttpResponse ListRepositories(Store& store, const boost::urls::params_view& para
       auto t = ParseTime(value);
       if (!t) {
         return Error(
-            400, key + " must be a date (YYYY-MM-DD) or an RFC 3339 time, not \"" + value + "\"");
+            400, fmt::format("{} must be a date (YYYY-MM-DD) or an RFC 3339 time, not \"{}\"", key,
+                             value));
       }
       (key == "pulled_before" ? query.pulled_before : query.pushed_after) = t;
     } else if (key == "format") {
@@ -142,6 +150,7 @@ HttpResponse ListRepositories(Store& store, const boost::urls::params_view& para
   boost::json::array items;
   for (const auto& record : page->items) {
     auto item = RepositoryJson(record);
+    item.erase("tags");  // live tags are a per-repository question: GET {name} or {name}/-/tags
     if (record.window) {
       item["window"] = boost::json::object{{"days", *window_days},
                                            {"from", *query.window_from_day},
@@ -164,17 +173,22 @@ struct DayRange {
   UnixMillis from = 0, to = 0;
 };
 std::variant<DayRange, HttpResponse> ParseDayRange(const boost::urls::params_view& params) {
-  DayRange range{Today() - 29 * kDayMillis, Today()};
+  std::optional<UnixMillis> from, to;
   for (const auto& param : params) {
     if (param.key != "from" && param.key != "to") {
-      return Error(400, "unknown parameter \"" + param.key + "\"");
+      return Error(400, fmt::format("unknown parameter \"{}\"", param.key));
     }
     auto day = ParseDay(param.value);
     if (!day) {
-      return Error(400, param.key + " must be a date YYYY-MM-DD, not \"" + param.value + "\"");
+      return Error(400,
+                   fmt::format("{} must be a date YYYY-MM-DD, not \"{}\"", param.key, param.value));
     }
-    (param.key == "from" ? range.from : range.to) = *day;
+    (param.key == "from" ? from : to) = *day;
   }
+  // Without `from`, the 30 days ending at `to` (by default today).
+  DayRange range;
+  range.to = to.value_or(Today());
+  range.from = from.value_or(range.to - 29 * kDayMillis);
   if (range.from > range.to) return Error(400, "from is after to");
   if ((range.to - range.from) / kDayMillis >= kMaxDays) {
     return Error(400, "range is longer than " + std::to_string(kMaxDays) + " days");
@@ -237,6 +251,7 @@ HttpResponse AnswerQuery(Store& store, std::string_view target) {
   if (!url) return Error(400, "malformed request target");
   const std::string path = url->path();  // percent-decoded
   const auto params = url->params();
+  if (path == "/api/v1/openapi.json") return MakeResponse(200, std::string(OpenApiDocument()));
   if (path == "/api/v1/summary") return Summarize(store, params);
   if (path == kRepositories || path == std::string(kRepositories) + "/") {
     return ListRepositories(store, params);
@@ -245,9 +260,11 @@ HttpResponse AnswerQuery(Store& store, std::string_view target) {
 
   std::string name = path.substr(kRepositories.size() + 1);
   std::string sub;
-  if (auto marker = name.find("/-/"); marker != std::string::npos) {
+  const auto marker = name.find("/-/");
+  if (marker != std::string::npos) {
     sub = name.substr(marker + 3);
     name.resize(marker);
+    if (sub.empty()) return Error(404, "no sub-resource after /-/");
   }
   if (name.empty()) return Error(404, "no repository name");
 

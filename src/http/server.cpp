@@ -160,6 +160,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     HttpRequest request = parser_->release();
     keep_alive_ = request.keep_alive();
     version_ = request.version();
+    head_ = request.method() == http::verb::head;
     auto self = this->shared_from_this();
     handler_.Handle(std::move(request), [self](HttpResponse response) {
       net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
@@ -174,14 +175,21 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     response.prepare_payload();
     metrics_.HttpResponse(response.result_int());
     response_ = std::make_shared<HttpResponse>(std::move(response));
+    serializer_.emplace(*response_);
     beast::get_lowest_layer(stream_).expires_after(options_.read_timeout);
-    http::async_write(stream_, *response_,
-                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                        const bool keep = self->response_->keep_alive();
-                        self->response_.reset();
-                        if (ec || !keep) return self->Close();
-                        self->ReadHeader();
-                      });
+    auto written = [self = this->shared_from_this()](beast::error_code ec, size_t) {
+      const bool keep = self->response_->keep_alive();
+      self->serializer_.reset();
+      self->response_.reset();
+      if (ec || !keep) return self->Close();
+      self->ReadHeader();
+    };
+    // A HEAD answer has the GET answer's headers, Content-Length included, and no body.
+    if (head_) {
+      http::async_write_header(stream_, *serializer_, std::move(written));
+    } else {
+      http::async_write(stream_, *serializer_, std::move(written));
+    }
   }
 
   void Close() {
@@ -205,7 +213,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<HttpResponse> response_;
+  std::optional<http::response_serializer<http::string_body>> serializer_;
   bool keep_alive_ = false;
+  bool head_ = false;
   unsigned version_ = 11;
   bool idle_ = false;
 };

@@ -53,7 +53,7 @@ Status GenerateSelfSignedCertificate(const CertificateFiles& files, int days) {
   X509_set_issuer_name(cert.get(), name);
   if (!AddExtension(cert.get(), NID_basic_constraints, "critical,CA:TRUE") ||
       !AddExtension(cert.get(), NID_key_usage, "critical,digitalSignature,keyCertSign") ||
-      !AddExtension(cert.get(), NID_ext_key_usage, "serverAuth") ||
+      !AddExtension(cert.get(), NID_ext_key_usage, "serverAuth,clientAuth") ||
       !AddExtension(cert.get(), NID_subject_key_identifier, "hash") ||
       !AddExtension(cert.get(), NID_subject_alt_name,
                     "DNS:localhost,IP:127.0.0.1,IP:0:0:0:0:0:0:0:1") ||

@@ -298,6 +298,19 @@ TEST_F(IngestApiTest, ApiErrorsAreJsonWithAMessage) {
   EXPECT_NE(bad_limit["error"].as_string().find("limit"), std::string::npos);
 }
 
+TEST_F(IngestApiTest, HeadAnswersHeadersWithoutABodyAndKeepsTheConnectionUsable) {
+  TlsClient client = Client();
+  const auto get = client.Send(http::verb::get, "/metrics");
+  const auto head_response = client.Send(http::verb::head, "/healthz");
+  EXPECT_EQ(head_response.result_int(), 200);
+  EXPECT_EQ(head_response[http::field::content_length], "3");
+  EXPECT_EQ(head_response.body(), "");
+  // The next answer on the same connection is intact.
+  const auto after = client.Send(http::verb::get, "/healthz");
+  EXPECT_EQ(after.body(), "ok\n");
+  EXPECT_FALSE(get.body().empty());
+}
+
 TEST_F(IngestApiTest, IdleConnectionsAreClosed) {
   TlsClient client = Client();
   EXPECT_EQ(client.Send(http::verb::get, "/healthz").result_int(), 200);

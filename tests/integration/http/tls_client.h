@@ -21,8 +21,15 @@ class TlsClient {
  public:
   using Response = http::response<http::string_body>;
 
-  TlsClient(std::uint16_t port, const std::string& trust_anchor_pem, int max_tls_version = 0)
-      : ctx_(net::ssl::context::tls_client), stream_(ioc_, ctx_) {
+  // A client certificate, for servers that ask for one (mTLS).
+  struct Identity {
+    std::string cert;
+    std::string key;
+  };
+
+  TlsClient(std::uint16_t port, const std::string& trust_anchor_pem, int max_tls_version = 0,
+            const Identity* identity = nullptr)
+      : ctx_(net::ssl::context::tls_client), stream_(MakeStream(ioc_, ctx_, identity)) {
     ctx_.load_verify_file(trust_anchor_pem);
     ctx_.set_verify_mode(net::ssl::verify_peer);
     if (max_tls_version != 0) {
@@ -48,9 +55,11 @@ class TlsClient {
     if (verb == http::verb::post || !body.empty()) req.prepare_payload();
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(10));
     http::write(stream_, req);
-    Response res;
-    http::read(stream_, buffer_, res);
-    return res;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 * 1024 * 1024);
+    parser.skip(verb == http::verb::head);  // a HEAD answer announces a body it does not send
+    http::read(stream_, buffer_, parser);
+    return parser.release();
   }
 
   // Sends raw bytes and reads one response (for malformed or oversized requests).
@@ -72,6 +81,17 @@ class TlsClient {
   }
 
  private:
+  // The identity goes into the context before the stream's SSL object copies it.
+  static beast::ssl_stream<beast::tcp_stream> MakeStream(net::io_context& ioc,
+                                                         net::ssl::context& ctx,
+                                                         const Identity* identity) {
+    if (identity != nullptr) {
+      ctx.use_certificate_chain_file(identity->cert);
+      ctx.use_private_key_file(identity->key, net::ssl::context::pem);
+    }
+    return beast::ssl_stream<beast::tcp_stream>(ioc, ctx);
+  }
+
   net::io_context ioc_;
   net::ssl::context ctx_;
   beast::ssl_stream<beast::tcp_stream> stream_;

@@ -1,0 +1,1715 @@
+#!/usr/bin/env python3
+"""HTTP query API test of drec: every route and parameter against a known data set.
+
+Why this test exists: the unit and store tests check counting and storage; this one checks what
+a client of the HTTP API sees. It starts the drec binary on a free loopback port with real TLS
+(the generated certificate, verified as `localhost`), feeds a known data set of registry
+notifications through POST /events, then asks every route with every parameter, good and bad,
+and compares the answers with values worked out by hand from the data set (written down below,
+never copied from a run). Every JSON answer is also validated against drec's own OpenAPI
+document (GET /api/v1/openapi.json) with the small validator in this file, so the document and
+the implementation cannot drift apart.
+
+Usage: api_test.py --drec PATH --store sqlite|mongodb [--mongodb-uri URI] --workdir DIR
+Only the Python standard library is used. Prints `api: N passed, M failed`; exit status 0 when
+every check passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import dataclasses
+import datetime as dt
+import http.client
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import traceback
+import urllib.parse
+import uuid
+from pathlib import Path
+
+TOKEN = "api-test-token-7f3c2a9e51d04b68"
+BASIC_USER, BASIC_PASSWORD = "reader", "pass:word"  # the password may contain ':'
+MAX_BODY = 1 << 20  # --server-max-body-bytes, to test 413 without sending megabytes
+START_TIMEOUT_S = 30.0
+POLL_S = 0.05
+HTTP_TIMEOUT_S = 15.0
+WORKDIR_MARKER = ".api_test"
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+BLOB = "application/octet-stream"
+V1_EVENTS = "application/vnd.docker.distribution.events.v1+json"
+V2_EVENTS = "application/vnd.docker.distribution.events.v2+json"
+
+COUNTERS = ("numpulls", "numpushs", "numchecks", "numindexpulls", "numdeletes")
+TIMES = ("firstpushed", "lastpushed", "firstpulled", "lastpulled")
+SORT_FIELDS = ("repositoryname",) + COUNTERS + TIMES
+CSV_HEADER = ["repositoryname", *COUNTERS, *TIMES]
+CSV_WINDOW_HEADER = [f"window_{c}" for c in COUNTERS]
+MAX_DAYS = 3660
+
+# "Today" (UTC) for the data set; fixed at start so that every expectation uses the same day.
+TODAY = dt.datetime.now(dt.timezone.utc).date()
+
+
+class Failure(Exception):
+    """A check failed."""
+
+
+def fail(message: str):
+    raise Failure(message)
+
+
+def expect_equal(what: str, actual, expected):
+    """Equal values of equal JSON types (1 is not true, 1.0 is not 1)."""
+    lines = differences(expected, actual)
+    if lines:
+        detail = "\n    ".join(lines[:40])
+        fail(f"{what}: expected -> actual:\n    {detail}")
+
+
+def differences(expected, actual, path: str = "") -> list[str]:
+    """Where two JSON values differ, as `path: expected -> actual` lines."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return [line for key in sorted(expected.keys() | actual.keys())
+                for line in differences(expected.get(key, "<missing>"),
+                                        actual.get(key, "<missing>"), f"{path}/{key}")]
+    if isinstance(expected, list) and isinstance(actual, list):
+        lines = [line for i, (e, a) in enumerate(zip(expected, actual))
+                 for line in differences(e, a, f"{path}/{i}")]
+        if len(expected) != len(actual):
+            lines.append(f"{path or '/'}: {len(expected)} items -> {len(actual)} items")
+            for i in range(len(actual), len(expected)):
+                lines.append(f"{path}/{i}: {repr(expected[i])[:200]} -> <missing>")
+            for i in range(len(expected), len(actual)):
+                lines.append(f"{path}/{i}: <not expected> -> {repr(actual[i])[:200]}")
+        return lines
+    if expected == actual and type(expected) is type(actual):
+        return []
+    return [f"{path or '/'}: {repr(expected)[:200]} -> {repr(actual)[:200]}"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The data set. Day k is k days before today (UTC); D(0) is today.
+
+
+def day(k: int) -> str:
+    return (TODAY - dt.timedelta(days=k)).isoformat()
+
+
+def T(k: int, hms: str) -> str:
+    """A time as the API shows it: UTC, milliseconds."""
+    return f"{day(k)}T{hms}Z"
+
+
+def digest(tag: str) -> str:
+    return "sha256:" + (tag * 64)[:64]
+
+
+A1, A2, A3 = digest("a1"), digest("a2"), digest("a3")
+C1, C2, IX = digest("c1"), digest("c2"), digest("e1")
+O1, N1, H1, X1, Z1 = digest("0f"), digest("4e"), digest("b1"), digest("d1"), digest("f0")
+
+_event_count = 0
+
+
+def event(action: str, repo: str | None, stamp: str, *, media: str | None = OCI_MANIFEST,
+          dig: str | None = None, tag: str | None = None, size: int | None = None,
+          method: str | None = None, actor: str | None = None,
+          references: list[tuple[str, str, int]] | None = None) -> dict:
+    """One registry event, shaped like the captured examples in shared/examples."""
+    global _event_count
+    _event_count += 1
+    target: dict = {}
+    if media is not None:
+        target["mediaType"] = media
+    if size is not None:
+        target["size"] = size
+        target["length"] = size
+    if dig is not None:
+        target["digest"] = dig
+    if repo is not None:
+        target["repository"] = repo
+        kind = "blobs" if media == BLOB else "manifests"
+        target["url"] = f"http://registry.test:5000/v2/{repo}/{kind}/{dig or tag}"
+    if tag is not None:
+        target["tag"] = tag
+    if references:
+        target["references"] = [{"mediaType": m, "digest": d, "size": s}
+                                for d, m, s in references]
+    if method is None:
+        method = {"push": "PUT", "pull": "GET", "delete": "DELETE", "mount": "POST"}.get(action,
+                                                                                        "GET")
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"drec-api-test/{_event_count}")),
+        "timestamp": stamp,
+        "action": action,
+        "target": target,
+        "request": {"id": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"req{_event_count}")),
+                    "addr": "127.0.0.1:40000", "host": "registry.test:5000", "method": method,
+                    "useragent": "skopeo/1.9.3"},
+        "actor": {"name": actor} if actor else {},
+        "source": {"addr": "vm:5000", "instanceID": "3b04ff5e-e729-4070-9c0e-cd9ae552261b"},
+    }
+
+
+def at(k: int, hms: str) -> str:
+    """An event timestamp in UTC; `hms` may carry nanoseconds."""
+    return f"{day(k)}T{hms}Z"
+
+
+def at_offset(k: int, local_hms: str, offset: str) -> str:
+    """An event timestamp with a UTC offset; the caller picks a local time on the same UTC day."""
+    return f"{day(k)}T{local_hms}{offset}"
+
+
+def push(repo, stamp, dig, size, tag=None, actor=None, media=OCI_MANIFEST, references=None):
+    return event("push", repo, stamp, media=media, dig=dig, tag=tag, size=size, actor=actor,
+                 references=references)
+
+
+def get(repo, stamp, dig, size, tag=None, actor=None, media=OCI_MANIFEST):
+    return event("pull", repo, stamp, media=media, dig=dig, tag=tag, size=size, actor=actor)
+
+
+def head(repo, stamp, dig, size, tag=None, actor=None, media=OCI_MANIFEST):
+    return event("pull", repo, stamp, media=media, dig=dig, tag=tag, size=size, actor=actor,
+                 method="HEAD")
+
+
+def delete(repo, stamp, dig=None, tag=None, actor=None):
+    return event("delete", repo, stamp, media=None, dig=dig, tag=tag, actor=actor)
+
+
+# Envelopes in the order they are POSTed: (content type, events, expected ignored count). The
+# order matters where the counting rules read earlier state: a pull by digest reaches the tags
+# known to point at that digest when it is applied.
+ENVELOPES: list[tuple[str, list[dict], int]] = [
+    # team/app: two tagged pushes and a third today, pulls by tag, by digest, a HEAD check,
+    # a digest delete (which takes v1 out of the live tags) and a tag delete.
+    (V1_EVENTS, [push("team/app", at(40, "10:00:00.123456789"), A1, 345, "v1", "alice")], 0),
+    (V2_EVENTS, [get("team/app", at(35, "08:00:00.5"), A1, 345, "v1"),
+                 push("team/app", at(10, "09:00:00"), A2, 400, "v2", "alice")], 0),
+    ("application/json; charset=utf-8",
+     [get("team/app", at(5, "07:00:00.000"), A2, 400, None, "bob"),
+      head("team/app", at(5, "07:00:01"), A2, 400, "v2", "bob"),
+      event("pull", "team/app", at(5, "07:00:02"), media=BLOB, dig=digest("bb"), size=102),
+      get("team/app", at(4, "10:00:00"), A2, 400, "v2", "bob")], 1),
+    ("application/json",
+     [get("team/app", at_offset(3, "08:00:00.000", "+02:00"), A1, 345, "v1", "carol")], 0),
+    (V2_EVENTS, [delete("team/app", at(1, "12:00:00"), dig=A1, actor="alice"),
+                 delete("team/app", at(1, "12:00:01"), tag="v1", actor="alice")], 0),
+    (V2_EVENTS, [push("team/app", at(0, "08:00:00"), A3, 500, "v3", "alice")], 0),
+    # team/multi: a multi-arch push (children by digest, anonymous; the index tagged, with
+    # references), an index pull by tag and a child pull by digest, a HEAD of the index today.
+    # Ignored events travel in the same envelope and change nothing.
+    (V1_EVENTS,
+     [push("team/multi", at(20, "11:00:00"), C1, 345),
+      event("mount", "team/multi", at(20, "11:00:00.5"), media=BLOB, dig=digest("cc"), size=9,
+            actor="alice"),
+      event("fetch", "team/multi", at(20, "11:00:00.6"), dig=C1, size=345),
+      event("push", None, at(20, "11:00:00.7"), dig=C1, size=345, tag="x"),
+      event("push", "team/multi", "not a time", dig=C1, size=345, tag="y")], 4),
+    (V1_EVENTS,
+     [push("team/multi", at(20, "11:00:01"), C2, 346),
+      push("team/multi", at(20, "11:00:02"), IX, 517, "latest", "alice", media=OCI_INDEX,
+           references=[(C1, OCI_MANIFEST, 345), (C2, OCI_MANIFEST, 346)])], 0),
+    (V1_EVENTS, [get("team/multi", at(2, "15:00:00"), IX, 517, "latest", "bob", media=OCI_INDEX),
+                 get("team/multi", at(2, "15:00:01"), C1, 345, None, "bob")], 0),
+    (V1_EVENTS, [head("team/multi", at(0, "09:00:00"), IX, 517, "latest", media=OCI_INDEX)], 0),
+    # An envelope of ignored events only.
+    (V1_EVENTS, [event("pull", "team/app", at(0, "09:30:00"), media=BLOB, dig=digest("bb"),
+                       size=102)], 1),
+    # team/old: pushed and pulled long ago (the cleanup candidate).
+    (V2_EVENTS, [push("team/old", at(100, "10:00:00"), O1, 300, "1.0", "carol",
+                      media=DOCKER_MANIFEST),
+                 get("team/old", at(90, "10:00:00"), O1, 300, "1.0", "carol",
+                     media=DOCKER_MANIFEST)], 0),
+    # lib/never: pushed, checked, never pulled; anonymous.
+    (V2_EVENTS, [push("lib/never", at(50, "09:00:00"), N1, 310, "main"),
+                 head("lib/never", at(6, "09:00:00"), N1, 310, "main")], 0),
+    # lib/hot: pulled often, around the 30- and 7-day window boundaries.
+    (V2_EVENTS, [push("lib/hot", at(60, "12:00:00"), H1, 320, "stable", "dave"),
+                 get("lib/hot", at(45, "12:00:00"), H1, 320, "stable"),
+                 get("lib/hot", at(30, "23:59:59.999"), H1, 320, "stable"),
+                 get("lib/hot", at(29, "00:00:00"), H1, 320, "stable", "eve"),
+                 get("lib/hot", at(15, "01:00:00"), H1, 320, "stable"),
+                 get("lib/hot", at(15, "02:00:00"), H1, 320, "stable"),
+                 get("lib/hot", at(7, "23:59:59.999999"), H1, 320, "stable", "eve"),
+                 get("lib/hot", at(0, "00:00:00"), H1, 320, "stable")], 0),
+    # teams/x: shares the "team" prefix but not "team/".
+    (V2_EVENTS, [push("teams/x", at(12, "10:00:00"), X1, 330, "a", "alice"),
+                 get("teams/x", at(11, "10:00:00"), X1, 330, "a", "alice")], 0),
+    # zeta: only an untagged push: the repository exists with nothing counted.
+    (V2_EVENTS, [push("zeta", at(8, "10:00:00"), Z1, 528, media=DOCKER_MANIFEST)], 0),
+]
+
+
+def counters(**values) -> dict:
+    c = {name: 0 for name in COUNTERS}
+    c.update({name: None for name in TIMES})
+    for key, value in values.items():
+        if key not in c:
+            raise KeyError(key)
+        c[key] = value
+    return c
+
+
+# Expected records, worked out by hand from ENVELOPES and SPEC section 3.
+REPOS: dict[str, dict] = {
+    "team/app": {**counters(numpulls=4, numpushs=3, numchecks=1, numdeletes=1,
+                            firstpushed=T(40, "10:00:00.123"), lastpushed=T(0, "08:00:00.000"),
+                            firstpulled=T(35, "08:00:00.500"), lastpulled=T(3, "06:00:00.000")),
+                 "actors": ["alice", "bob", "carol"], "numstars": 0, "tags": ["v2", "v3"]},
+    "team/multi": {**counters(numpulls=1, numpushs=1, numchecks=1, numindexpulls=1,
+                              firstpushed=T(20, "11:00:02.000"), lastpushed=T(20, "11:00:02.000"),
+                              firstpulled=T(2, "15:00:00.000"), lastpulled=T(2, "15:00:01.000")),
+                   "actors": ["alice", "bob"], "numstars": 0, "tags": ["latest"]},
+    "team/old": {**counters(numpulls=1, numpushs=1,
+                            firstpushed=T(100, "10:00:00.000"), lastpushed=T(100, "10:00:00.000"),
+                            firstpulled=T(90, "10:00:00.000"), lastpulled=T(90, "10:00:00.000")),
+                 "actors": ["carol"], "numstars": 0, "tags": ["1.0"]},
+    "lib/never": {**counters(numpushs=1, numchecks=1,
+                             firstpushed=T(50, "09:00:00.000"), lastpushed=T(50, "09:00:00.000")),
+                  "actors": [], "numstars": 0, "tags": ["main"]},
+    "lib/hot": {**counters(numpulls=7, numpushs=1,
+                           firstpushed=T(60, "12:00:00.000"), lastpushed=T(60, "12:00:00.000"),
+                           firstpulled=T(45, "12:00:00.000"), lastpulled=T(0, "00:00:00.000")),
+                "actors": ["dave", "eve"], "numstars": 0, "tags": ["stable"]},
+    "teams/x": {**counters(numpulls=1, numpushs=1,
+                           firstpushed=T(12, "10:00:00.000"), lastpushed=T(12, "10:00:00.000"),
+                           firstpulled=T(11, "10:00:00.000"), lastpulled=T(11, "10:00:00.000")),
+                "actors": ["alice"], "numstars": 0, "tags": ["a"]},
+    "zeta": {**counters(), "actors": [], "numstars": 0, "tags": []},
+}
+for _name, _record in REPOS.items():
+    _record["repositoryname"] = _name
+NAMES = sorted(REPOS)
+
+
+def tag(name, dig, deleted, **c):
+    return {"tag": name, "digest": dig, "deleted": deleted, **counters(**c)}
+
+
+def dgst(name, media, size, deleted, **c):
+    return {"digest": name, "mediaType": media, "size": size, "deleted": deleted, **counters(**c)}
+
+
+def actor(name, firstseen, lastseen, **c):
+    return {"actor": name, "firstseen": firstseen, "lastseen": lastseen, **counters(**c)}
+
+
+TAGS: dict[str, list[dict]] = {
+    "team/app": [
+        tag("v1", A1, True, numpulls=2, numpushs=1,
+            firstpushed=T(40, "10:00:00.123"), lastpushed=T(40, "10:00:00.123"),
+            firstpulled=T(35, "08:00:00.500"), lastpulled=T(3, "06:00:00.000")),
+        tag("v2", A2, False, numpulls=2, numpushs=1, numchecks=1,
+            firstpushed=T(10, "09:00:00.000"), lastpushed=T(10, "09:00:00.000"),
+            firstpulled=T(5, "07:00:00.000"), lastpulled=T(4, "10:00:00.000")),
+        tag("v3", A3, False, numpushs=1,
+            firstpushed=T(0, "08:00:00.000"), lastpushed=T(0, "08:00:00.000")),
+    ],
+    "team/multi": [
+        tag("latest", IX, False, numpulls=1, numpushs=1, numchecks=1, numindexpulls=1,
+            firstpushed=T(20, "11:00:02.000"), lastpushed=T(20, "11:00:02.000"),
+            firstpulled=T(2, "15:00:00.000"), lastpulled=T(2, "15:00:01.000")),
+    ],
+    "team/old": [
+        tag("1.0", O1, False, numpulls=1, numpushs=1,
+            firstpushed=T(100, "10:00:00.000"), lastpushed=T(100, "10:00:00.000"),
+            firstpulled=T(90, "10:00:00.000"), lastpulled=T(90, "10:00:00.000")),
+    ],
+    "lib/never": [
+        tag("main", N1, False, numpushs=1, numchecks=1,
+            firstpushed=T(50, "09:00:00.000"), lastpushed=T(50, "09:00:00.000")),
+    ],
+    "lib/hot": [
+        tag("stable", H1, False, numpulls=7, numpushs=1,
+            firstpushed=T(60, "12:00:00.000"), lastpushed=T(60, "12:00:00.000"),
+            firstpulled=T(45, "12:00:00.000"), lastpulled=T(0, "00:00:00.000")),
+    ],
+    "teams/x": [
+        tag("a", X1, False, numpulls=1, numpushs=1,
+            firstpushed=T(12, "10:00:00.000"), lastpushed=T(12, "10:00:00.000"),
+            firstpulled=T(11, "10:00:00.000"), lastpulled=T(11, "10:00:00.000")),
+    ],
+    "zeta": [],
+}
+
+DIGESTS: dict[str, list[dict]] = {
+    "team/app": [
+        dgst(A1, OCI_MANIFEST, 345, True, numpulls=2, numpushs=1, numdeletes=1,
+             firstpushed=T(40, "10:00:00.123"), lastpushed=T(40, "10:00:00.123"),
+             firstpulled=T(35, "08:00:00.500"), lastpulled=T(3, "06:00:00.000")),
+        dgst(A2, OCI_MANIFEST, 400, False, numpulls=2, numpushs=1, numchecks=1,
+             firstpushed=T(10, "09:00:00.000"), lastpushed=T(10, "09:00:00.000"),
+             firstpulled=T(5, "07:00:00.000"), lastpulled=T(4, "10:00:00.000")),
+        dgst(A3, OCI_MANIFEST, 500, False, numpushs=1,
+             firstpushed=T(0, "08:00:00.000"), lastpushed=T(0, "08:00:00.000")),
+    ],
+    "team/multi": [
+        dgst(C1, OCI_MANIFEST, 345, False, numpulls=1, numpushs=1,
+             firstpushed=T(20, "11:00:00.000"), lastpushed=T(20, "11:00:00.000"),
+             firstpulled=T(2, "15:00:01.000"), lastpulled=T(2, "15:00:01.000")),
+        dgst(C2, OCI_MANIFEST, 346, False, numpushs=1,
+             firstpushed=T(20, "11:00:01.000"), lastpushed=T(20, "11:00:01.000")),
+        dgst(IX, OCI_INDEX, 517, False, numpushs=1, numchecks=1, numindexpulls=1,
+             firstpushed=T(20, "11:00:02.000"), lastpushed=T(20, "11:00:02.000"),
+             firstpulled=T(2, "15:00:00.000"), lastpulled=T(2, "15:00:00.000")),
+    ],
+    "team/old": [
+        dgst(O1, DOCKER_MANIFEST, 300, False, numpulls=1, numpushs=1,
+             firstpushed=T(100, "10:00:00.000"), lastpushed=T(100, "10:00:00.000"),
+             firstpulled=T(90, "10:00:00.000"), lastpulled=T(90, "10:00:00.000")),
+    ],
+    "lib/never": [
+        dgst(N1, OCI_MANIFEST, 310, False, numpushs=1, numchecks=1,
+             firstpushed=T(50, "09:00:00.000"), lastpushed=T(50, "09:00:00.000")),
+    ],
+    "lib/hot": [
+        dgst(H1, OCI_MANIFEST, 320, False, numpulls=7, numpushs=1,
+             firstpushed=T(60, "12:00:00.000"), lastpushed=T(60, "12:00:00.000"),
+             firstpulled=T(45, "12:00:00.000"), lastpulled=T(0, "00:00:00.000")),
+    ],
+    "teams/x": [
+        dgst(X1, OCI_MANIFEST, 330, False, numpulls=1, numpushs=1,
+             firstpushed=T(12, "10:00:00.000"), lastpushed=T(12, "10:00:00.000"),
+             firstpulled=T(11, "10:00:00.000"), lastpulled=T(11, "10:00:00.000")),
+    ],
+    "zeta": [
+        dgst(Z1, DOCKER_MANIFEST, 528, False, numpushs=1,
+             firstpushed=T(8, "10:00:00.000"), lastpushed=T(8, "10:00:00.000")),
+    ],
+}
+
+# Check and delete events of an actor fall inside the span of the actor's pushes and pulls, so
+# firstseen/lastseen do not depend on whether they count as "seen".
+ACTORS: dict[str, list[dict]] = {
+    "team/app": [
+        actor("alice", T(40, "10:00:00.123"), T(0, "08:00:00.000"), numpushs=3, numdeletes=1,
+              firstpushed=T(40, "10:00:00.123"), lastpushed=T(0, "08:00:00.000")),
+        actor("bob", T(5, "07:00:00.000"), T(4, "10:00:00.000"), numpulls=2, numchecks=1,
+              firstpulled=T(5, "07:00:00.000"), lastpulled=T(4, "10:00:00.000")),
+        actor("carol", T(3, "06:00:00.000"), T(3, "06:00:00.000"), numpulls=1,
+              firstpulled=T(3, "06:00:00.000"), lastpulled=T(3, "06:00:00.000")),
+    ],
+    "team/multi": [
+        actor("alice", T(20, "11:00:02.000"), T(20, "11:00:02.000"), numpushs=1,
+              firstpushed=T(20, "11:00:02.000"), lastpushed=T(20, "11:00:02.000")),
+        actor("bob", T(2, "15:00:00.000"), T(2, "15:00:01.000"), numpulls=1, numindexpulls=1,
+              firstpulled=T(2, "15:00:00.000"), lastpulled=T(2, "15:00:01.000")),
+    ],
+    "team/old": [
+        actor("carol", T(100, "10:00:00.000"), T(90, "10:00:00.000"), numpulls=1, numpushs=1,
+              firstpushed=T(100, "10:00:00.000"), lastpushed=T(100, "10:00:00.000"),
+              firstpulled=T(90, "10:00:00.000"), lastpulled=T(90, "10:00:00.000")),
+    ],
+    "lib/never": [],
+    "lib/hot": [
+        actor("dave", T(60, "12:00:00.000"), T(60, "12:00:00.000"), numpushs=1,
+              firstpushed=T(60, "12:00:00.000"), lastpushed=T(60, "12:00:00.000")),
+        actor("eve", T(29, "00:00:00.000"), T(7, "23:59:59.999"), numpulls=2,
+              firstpulled=T(29, "00:00:00.000"), lastpulled=T(7, "23:59:59.999")),
+    ],
+    "teams/x": [
+        actor("alice", T(12, "10:00:00.000"), T(11, "10:00:00.000"), numpulls=1, numpushs=1,
+              firstpushed=T(12, "10:00:00.000"), lastpushed=T(12, "10:00:00.000"),
+              firstpulled=T(11, "10:00:00.000"), lastpulled=T(11, "10:00:00.000")),
+    ],
+    "zeta": [],
+}
+
+# Per repository: days ago -> counts of that UTC day.
+DAYS: dict[str, dict[int, dict[str, int]]] = {
+    "team/app": {40: {"numpushs": 1}, 35: {"numpulls": 1}, 10: {"numpushs": 1},
+                 5: {"numpulls": 1, "numchecks": 1}, 4: {"numpulls": 1}, 3: {"numpulls": 1},
+                 1: {"numdeletes": 1}, 0: {"numpushs": 1}},
+    "team/multi": {20: {"numpushs": 1}, 2: {"numindexpulls": 1, "numpulls": 1},
+                   0: {"numchecks": 1}},
+    "team/old": {100: {"numpushs": 1}, 90: {"numpulls": 1}},
+    "lib/never": {50: {"numpushs": 1}, 6: {"numchecks": 1}},
+    "lib/hot": {60: {"numpushs": 1}, 45: {"numpulls": 1}, 30: {"numpulls": 1},
+                29: {"numpulls": 1}, 15: {"numpulls": 2}, 7: {"numpulls": 1}, 0: {"numpulls": 1}},
+    "teams/x": {12: {"numpushs": 1}, 11: {"numpulls": 1}},
+    "zeta": {},
+}
+
+
+def day_entry(repo_days: dict[int, dict[str, int]], k: int) -> dict:
+    counts = repo_days.get(k, {})
+    return {"day": day(k), **{c: counts.get(c, 0) for c in COUNTERS}}
+
+
+def expected_days(repos: list[str], newest: int, oldest: int) -> list[dict]:
+    """Zero-filled entries from `oldest` days ago to `newest` days ago, summed over `repos`."""
+    out = []
+    for k in range(oldest, newest - 1, -1):
+        entry = {"day": day(k), **{c: 0 for c in COUNTERS}}
+        for repo in repos:
+            for c, n in DAYS[repo].get(k, {}).items():
+                entry[c] += n
+        out.append(entry)
+    return out
+
+
+def expected_window(repo: str, n: int) -> dict:
+    w = {"days": n, "from": day(n - 1), **{c: 0 for c in COUNTERS}}
+    for k, counts in DAYS[repo].items():
+        if k < n:
+            for c, v in counts.items():
+                w[c] += v
+    return w
+
+
+def check_data_set() -> None:
+    """The hand-written tables must agree with each other before they judge drec."""
+    for repo, record in REPOS.items():
+        for c in COUNTERS:
+            total = sum(counts.get(c, 0) for counts in DAYS[repo].values())
+            if total != record[c]:
+                raise AssertionError(f"data set: {repo} {c} {record[c]} != days {total}")
+        live = sorted(t["tag"] for t in TAGS[repo] if not t["deleted"])
+        if live != record["tags"]:
+            raise AssertionError(f"data set: {repo} live tags {live} != {record['tags']}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sorting rules (README): ties by name ascending whatever the direction; unset times lowest.
+
+
+def sort_names(field: str, descending: bool, names=None, value=None) -> list[str]:
+    names = sorted(names if names is not None else REPOS)
+    if field == "repositoryname":
+        return sorted(names, reverse=descending)
+    value = value or (lambda n: REPOS[n][field])
+
+    def key(n):
+        v = value(n)
+        return (0, "") if v is None else (1, v)
+
+    return sorted(names, key=key, reverse=descending)  # stable: ties keep the name order
+
+
+# ---------------------------------------------------------------------------------------------
+# A small OpenAPI 3.0 schema validator: type (with nullable), required, properties,
+# additionalProperties: false, items, enum, $ref, format date/date-time, pattern, minimum,
+# maximum, minItems, maxItems.
+
+DATE_RE = re.compile(r"^\d{4}-\d\d-\d\d$")
+DATE_TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+class OpenApi:
+    def __init__(self, doc: dict):
+        self.doc = doc
+        self.templates = []
+        for template in doc.get("paths", {}):
+            literal = re.split(r"\{[^}]+\}", template)
+            pattern = "^" + "(.+)".join(re.escape(part) for part in literal) + "$"
+            self.templates.append((sum(len(p) for p in literal), template, re.compile(pattern)))
+        self.templates.sort(key=lambda t: -t[0])  # most literal characters first
+
+    def resolve(self, node: dict) -> dict:
+        seen = 0
+        while isinstance(node, dict) and "$ref" in node:
+            ref = node["$ref"]
+            if not ref.startswith("#/"):
+                raise ValueError(f"unsupported $ref {ref}")
+            node = self.doc
+            for part in ref[2:].split("/"):
+                node = node[part.replace("~1", "/").replace("~0", "~")]
+            seen += 1
+            if seen > 20:
+                raise ValueError(f"$ref loop at {ref}")
+        return node
+
+    def validate(self, schema: dict, value, where: str = "$") -> list[str]:
+        schema = self.resolve(schema)
+        for unsupported in ("allOf", "oneOf", "anyOf", "not"):
+            if unsupported in schema:
+                return [f"{where}: validator does not support {unsupported}"]
+        if value is None:
+            if schema.get("nullable") or "type" not in schema:
+                return []
+            return [f"{where}: null, but the schema does not allow null"]
+        kind = schema.get("type")
+        ok = {
+            None: True,
+            "object": isinstance(value, dict),
+            "array": isinstance(value, list),
+            "string": isinstance(value, str),
+            "integer": isinstance(value, int) and not isinstance(value, bool),
+            "number": isinstance(value, (int, float)) and not isinstance(value, bool),
+            "boolean": isinstance(value, bool),
+        }.get(kind)
+        if ok is None:
+            return [f"{where}: unknown schema type {kind!r}"]
+        if not ok:
+            return [f"{where}: expected {kind}, got {type(value).__name__} {json.dumps(value)[:80]}"]
+        errors = []
+        if "enum" in schema and value not in schema["enum"]:
+            errors.append(f"{where}: {value!r} is not one of {schema['enum']}")
+        if isinstance(value, dict):
+            for name in schema.get("required", []):
+                if name not in value:
+                    errors.append(f"{where}: required property {name!r} is missing")
+            properties = schema.get("properties", {})
+            for name, item in value.items():
+                if name in properties:
+                    errors += self.validate(properties[name], item, f"{where}.{name}")
+                elif schema.get("additionalProperties") is False:
+                    errors.append(f"{where}: property {name!r} is not allowed")
+                elif isinstance(schema.get("additionalProperties"), dict):
+                    errors += self.validate(schema["additionalProperties"], item,
+                                            f"{where}.{name}")
+        if isinstance(value, list):
+            if "minItems" in schema and len(value) < schema["minItems"]:
+                errors.append(f"{where}: fewer than {schema['minItems']} items")
+            if "maxItems" in schema and len(value) > schema["maxItems"]:
+                errors.append(f"{where}: more than {schema['maxItems']} items")
+            if "items" in schema:
+                for i, item in enumerate(value):
+                    errors += self.validate(schema["items"], item, f"{where}[{i}]")
+        if isinstance(value, str):
+            fmt = schema.get("format")
+            if fmt == "date" and not DATE_RE.match(value):
+                errors.append(f"{where}: {value!r} is not a date")
+            if fmt == "date-time" and not DATE_TIME_RE.match(value):
+                errors.append(f"{where}: {value!r} is not a date-time")
+            if "pattern" in schema and not re.search(schema["pattern"], value):
+                errors.append(f"{where}: {value!r} does not match {schema['pattern']}")
+        if kind in ("integer", "number"):
+            if "minimum" in schema and value < schema["minimum"]:
+                errors.append(f"{where}: {value} < minimum {schema['minimum']}")
+            if "maximum" in schema and value > schema["maximum"]:
+                errors.append(f"{where}: {value} > maximum {schema['maximum']}")
+        return errors
+
+    def template_of(self, path: str) -> str | None:
+        for _, template, pattern in self.templates:
+            if pattern.match(path):
+                return template
+        return None
+
+    def check_response(self, method: str, path: str, status: int, content_type: str,
+                       headers, body) -> list[str]:
+        """Problems of one response against the document; body is parsed JSON or None."""
+        template = self.template_of(path)
+        if template is None:
+            return []  # not a documented route (404 for unknown paths)
+        item = self.doc["paths"][template]
+        operation = item.get("head" if method == "HEAD" else method.lower())
+        if operation is None and method == "HEAD":
+            operation = item.get("get")
+        if operation is None:
+            # A method the route does not take: 405, documented on the route's operations.
+            operation = next((op for op in item.values()
+                              if isinstance(op, dict) and str(status) in op.get("responses", {})),
+                             None)
+            if operation is None:
+                return [f"{method} {template}: no operation documents status {status}"]
+        responses = operation.get("responses", {})
+        response = responses.get(str(status)) or responses.get("default")
+        if response is None:
+            return [f"{method} {template}: status {status} is not documented"]
+        response = self.resolve(response)
+        problems = []
+        for name in response.get("headers", {}):
+            if headers.get(name) is None:
+                problems.append(f"{method} {template} {status}: header {name} is documented but "
+                                "missing")
+        media = content_type.split(";")[0].strip().lower()
+        content = response.get("content", {})
+        if media not in content:
+            return problems + [f"{method} {template} {status}: content type {media!r} is not "
+                               f"documented (documented: {sorted(content)})"]
+        if body is not None:
+            schema = content[media].get("schema")
+            if schema is None:
+                return problems + [f"{method} {template} {status}: no schema for {media}"]
+            problems += [f"{method} {template} {status}: {e}"
+                         for e in self.validate(schema, body)]
+        return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# drec and HTTP
+
+
+@dataclasses.dataclass
+class Response:
+    method: str
+    target: str
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "")
+
+    @property
+    def json(self):
+        if not self.content_type.startswith("application/json"):
+            fail(f"{self.method} {self.target}: status {self.status}, content type "
+                 f"{self.content_type!r}, not JSON: {self.body[:200]!r}")
+        return json.loads(self.body)
+
+    def expect(self, status: int) -> "Response":
+        if self.status != status:
+            fail(f"{self.method} {self.target}: expected status {status}, got {self.status}: "
+                 f"{self.body[:300]!r}")
+        return self
+
+
+class LoopbackHttps(http.client.HTTPSConnection):
+    """Connects to 127.0.0.1 but verifies the certificate for `localhost`."""
+
+    def __init__(self, port: int, context: ssl.SSLContext):
+        super().__init__("localhost", port, context=context, timeout=HTTP_TIMEOUT_S)
+        self._tls = context
+
+    def connect(self):
+        sock = socket.create_connection(("127.0.0.1", self.port), HTTP_TIMEOUT_S)
+        self.sock = self._tls.wrap_socket(sock, server_hostname="localhost")
+
+
+class Drec:
+    def __init__(self, args, workdir: Path):
+        self.args = args
+        self.workdir = workdir
+        self.port = free_port()
+        self.cert = workdir / "tls" / "cert.pem"
+        self.log = workdir / "drec.log"
+        self.proc: subprocess.Popen | None = None
+        self.tls: ssl.SSLContext | None = None
+        self.openapi: OpenApi | None = None
+        self.validated = 0
+        self.unvalidated: list[Response] = []
+        self.database = None
+
+    def argv(self) -> list[str]:
+        argv = [self.args.drec, "--server-address", "127.0.0.1", "--server-port", str(self.port),
+                "--server-ssl-generated-dir", str(self.workdir / "tls"),
+                "--storage-sqlite-path", str(self.workdir / "drec.db"),
+                "--auth-tokens", TOKEN, "--auth-basic", f"{BASIC_USER}:{BASIC_PASSWORD}",
+                "--server-max-body-bytes", str(MAX_BODY)]
+        if self.args.store == "mongodb":
+            # A database of its own per run: MongoDB outlives the workdir.
+            self.database = f"drec_api_{os.getpid()}_{int(time.time())}"
+            argv += ["--storage-backend", "mongodb", "--storage-mongodb-uri",
+                     self.args.mongodb_uri, "--storage-mongodb-database", self.database]
+        return argv
+
+    def start(self) -> None:
+        prefix = ["setpriv", "--pdeathsig", "TERM"] if shutil.which("setpriv") else []
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(prefix + self.argv(), stdout=log,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        last_error = "no answer"
+        while True:
+            if self.proc.poll() is not None:
+                raise Failure(f"drec exited with {self.proc.returncode}:\n{self.log_tail()}")
+            if self.tls is None and self.cert.exists() and self.cert.stat().st_size > 0:
+                try:
+                    self.tls = ssl.create_default_context(cafile=str(self.cert))
+                except ssl.SSLError as e:  # the file may be half written
+                    last_error = str(e)
+            if self.tls is not None:
+                try:
+                    if self.request("GET", "/readyz", auth=None).status == 200:
+                        return
+                    last_error = "/readyz not 200"
+                except OSError as e:
+                    last_error = str(e)
+            if time.monotonic() > deadline:
+                raise Failure(f"drec not ready after {START_TIMEOUT_S:.0f} s ({last_error}):\n"
+                              f"{self.log_tail()}")
+            time.sleep(POLL_S)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def log_tail(self, lines: int = 30) -> str:
+        if not self.log.exists():
+            return ""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def auth_header(self, auth) -> dict:
+        if auth is None:
+            return {}
+        if auth == "bearer":
+            return {"Authorization": f"Bearer {TOKEN}"}
+        if auth == "basic":
+            pair = base64.b64encode(f"{BASIC_USER}:{BASIC_PASSWORD}".encode()).decode()
+            return {"Authorization": f"Basic {pair}"}
+        return {"Authorization": auth}
+
+    def request(self, method: str, target: str, *, auth="bearer", headers=None,
+                body: bytes | None = None) -> Response:
+        conn = LoopbackHttps(self.port, self.tls)
+        try:
+            all_headers = {**self.auth_header(auth), **(headers or {})}
+            conn.request(method, target, body=body, headers=all_headers)
+            resp = conn.getresponse()
+            response = Response(method, target, resp.status, resp.headers, resp.read())
+        finally:
+            conn.close()
+        self.check_openapi(response)
+        return response
+
+    def check_openapi(self, response: Response) -> None:
+        """Validates a response against the OpenAPI document, or keeps it for later."""
+        if self.openapi is None:
+            self.unvalidated.append(response)
+            return
+        body = None
+        if response.content_type.startswith("application/json") and response.body:
+            try:
+                body = json.loads(response.body)
+            except ValueError:
+                fail(f"{response.method} {response.target}: invalid JSON: {response.body[:200]!r}")
+        path = urllib.parse.urlsplit(response.target).path
+        problems = self.openapi.check_response(response.method, path, response.status,
+                                               response.content_type, response.headers, body)
+        if problems:
+            fail("response does not match the OpenAPI document:\n    " + "\n    ".join(problems))
+        if body is not None:
+            self.validated += 1
+
+    def get(self, target: str, status: int = 200, **kw) -> Response:
+        return self.request("GET", target, **kw).expect(status)
+
+    def api(self, target: str, status: int = 200, **kw):
+        return self.get(target, status, **kw).json
+
+    def error(self, target: str, status: int, *mentions: str, method: str = "GET", **kw) -> str:
+        """Asks for an error; the answer must be {"error": message} naming `mentions`."""
+        body = self.request(method, target, **kw).expect(status).json
+        if not isinstance(body, dict) or not isinstance(body.get("error"), str):
+            fail(f"{method} {target}: error body is not {{\"error\": string}}: {body!r}")
+        message = body["error"]
+        for word in mentions:
+            if word.lower() not in message.lower():
+                fail(f"{method} {target}: error message {message!r} does not name {word!r}")
+        return message
+
+    def post_events(self, events: list[dict], content_type: str = V1_EVENTS, **kw) -> Response:
+        body = json.dumps({"events": events}).encode()
+        return self.request("POST", "/events", headers={"Content-Type": content_type},
+                            body=body, **kw)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def q(**params) -> str:
+    return "?" + urllib.parse.urlencode(params) if params else ""
+
+
+def list_names(drec: Drec, query: str) -> list[str]:
+    body = drec.api("/api/v1/repositories" + query)
+    return [r["repositoryname"] for r in body["repositories"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks
+
+
+class Checks:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def run(self, name: str, fn, *args) -> None:
+        try:
+            fn(*args)
+        except Failure as e:
+            self.failed += 1
+            print(f"FAIL {name}: {e}", flush=True)
+        except Exception:  # a bug in the test or an unexpected answer shape
+            self.failed += 1
+            print(f"FAIL {name}: unexpected error\n{traceback.format_exc()}", flush=True)
+        else:
+            self.passed += 1
+            print(f"ok   {name}", flush=True)
+
+
+def check_probes(drec: Drec) -> None:
+    r = drec.get("/healthz", auth=None)
+    expect_equal("/healthz body", r.body, b"ok\n")
+    r = drec.get("/readyz", auth=None)
+    expect_equal("/readyz body", r.body, b"ready\n")
+    r = drec.get("/metrics", auth=None)
+    if not r.content_type.startswith("text/plain"):
+        fail(f"/metrics content type {r.content_type!r}")
+    for name in ("drec_events_received_total", "drec_http_responses_total", "drec_queue_depth"):
+        if name not in r.body.decode():
+            fail(f"/metrics lacks {name}")
+    # Probes take no other method.
+    r = drec.request("POST", "/healthz", auth=None).expect(405)
+    expect_equal("Allow of /healthz", r.headers.get("Allow"), "GET, HEAD")
+
+
+def check_openapi_document(drec: Drec) -> None:
+    drec.error("/api/v1/openapi.json", 401, auth=None)
+    r = drec.get("/api/v1/openapi.json")
+    doc = r.json
+    if not str(doc.get("openapi", "")).startswith("3.0."):
+        fail(f"openapi version {doc.get('openapi')!r}, expected 3.0.x")
+    expected_paths = {
+        "/events": "post",
+        "/api/v1/repositories": "get",
+        "/api/v1/repositories/{name}": "get",
+        "/api/v1/repositories/{name}/-/tags": "get",
+        "/api/v1/repositories/{name}/-/digests": "get",
+        "/api/v1/repositories/{name}/-/actors": "get",
+        "/api/v1/repositories/{name}/-/daily": "get",
+        "/api/v1/summary": "get",
+        "/api/v1/openapi.json": "get",
+        "/healthz": "get",
+        "/readyz": "get",
+        "/metrics": "get",
+    }
+    for path, method in expected_paths.items():
+        if method not in doc["paths"].get(path, {}):
+            fail(f"the document lacks {method.upper()} {path}")
+    api = OpenApi(doc)
+
+    def parameters(path):
+        return {api.resolve(p)["name"]: api.resolve(p) for p in
+                doc["paths"][path]["get"].get("parameters", [])}
+
+    listed = parameters("/api/v1/repositories")
+    wanted = {"sort", "prefix", "actor", "pulled_before", "pushed_after", "not_pulled_since",
+              "window", "offset", "limit", "format"}
+    if set(listed) != wanted:
+        fail(f"list parameters {sorted(listed)}, expected {sorted(wanted)}")
+    expect_equal("limit schema", {k: listed["limit"]["schema"].get(k) for k in
+                                  ("type", "minimum", "maximum")},
+                 {"type": "integer", "minimum": 1, "maximum": 1000})
+    expect_equal("format enum", listed["format"]["schema"].get("enum"), ["json", "csv"])
+    sort_values = [prefix + field for field in SORT_FIELDS + tuple(f"window.{c}" for c in COUNTERS)
+                   for prefix in ("", "-")]
+    expect_equal("sort enum", sorted(listed["sort"]["schema"].get("enum", [])),
+                 sorted(sort_values))
+    for path in ("/api/v1/repositories/{name}/-/daily", "/api/v1/summary"):
+        if not {"from", "to"} <= set(parameters(path)):
+            fail(f"{path} lacks from/to parameters")
+    schemes = doc.get("components", {}).get("securitySchemes", {})
+    if {(s.get("type"), s.get("scheme")) for s in schemes.values()} != {("http", "bearer"),
+                                                                        ("http", "basic")}:
+        fail(f"security schemes {schemes}")
+    for probe in ("/healthz", "/readyz", "/metrics"):
+        if doc["paths"][probe]["get"].get("security") != []:
+            fail(f"{probe} must be documented without security")
+    schemas = doc["components"]["schemas"]
+    for name in ("Repository", "Tag", "Digest", "Actor", "Day", "Summary", "Error"):
+        if name not in schemas:
+            fail(f"schema {name} missing")
+    for name, schema in schemas.items():
+        for field in schema.get("required", []):
+            if field not in schema.get("properties", {}):
+                fail(f"schema {name}: required {field!r} is not a property")
+    for field in TIMES:
+        prop = api.resolve(schemas["Repository"]["properties"][field])
+        if not (prop.get("type") == "string" and prop.get("nullable") is True
+                and prop.get("format") == "date-time"):
+            fail(f"Repository.{field} must be a nullable date-time string: {prop}")
+    drec.openapi = api
+    # The responses received before the document was known.
+    pending, drec.unvalidated = drec.unvalidated, []
+    for response in pending:
+        drec.check_openapi(response)
+
+
+def check_validator_catches_errors(drec: Drec) -> None:
+    """The validator must reject a repository with a field missing or of the wrong type."""
+    api = drec.openapi
+    if api is None:
+        fail("no OpenAPI document")
+    good = drec.api("/api/v1/repositories/team/app")
+    schema = {"$ref": "#/components/schemas/Repository"}
+    expect_equal("errors of a real repository", api.validate(schema, good), [])
+    mutations = {
+        "numpulls missing": lambda r: r.pop("numpulls"),
+        "numpulls a string": lambda r: r.__setitem__("numpulls", "4"),
+        "numpulls a boolean": lambda r: r.__setitem__("numpulls", True),
+        "numpulls negative": lambda r: r.__setitem__("numpulls", -1),
+        "repositoryname null": lambda r: r.__setitem__("repositoryname", None),
+        "lastpulled a number": lambda r: r.__setitem__("lastpulled", 1700000000000),
+        "lastpulled not a time": lambda r: r.__setitem__("lastpulled", "yesterday"),
+        "actors an object": lambda r: r.__setitem__("actors", {"alice": 1}),
+        "an actor a number": lambda r: r.__setitem__("actors", ["alice", 7]),
+        "tags missing": lambda r: r.pop("tags"),
+    }
+    for what, mutate in mutations.items():
+        bad = json.loads(json.dumps(good))
+        mutate(bad)
+        if not api.validate(schema, bad):
+            fail(f"the validator accepts a repository with {what}")
+    # null where the schema allows it is fine.
+    nulled = dict(good, lastpulled=None)
+    expect_equal("errors with a null time", api.validate(schema, nulled), [])
+    # enum, through the list's format parameter schema
+    fmt = {"$ref": "#/components/parameters/format"}
+    if not api.validate(api.resolve(fmt)["schema"], "xml"):
+        fail("the validator accepts a value outside an enum")
+    # a wrong tag entry inside a list
+    tags = drec.api("/api/v1/repositories/team/app/-/tags")
+    tags["tags"][0]["deleted"] = "yes"
+    if not api.validate({"$ref": "#/components/schemas/TagList"}, tags):
+        fail("the validator accepts a tag whose deleted is a string")
+    # a summary day without its day
+    summary = drec.api("/api/v1/summary")
+    del summary["days"][0]["day"]
+    if not api.validate({"$ref": "#/components/schemas/Summary"}, summary):
+        fail("the validator accepts a day without its day")
+
+
+def check_ingest(drec: Drec) -> None:
+    for i, (content_type, events, ignored) in enumerate(ENVELOPES):
+        r = drec.post_events(events, content_type)
+        if r.status != 200:
+            fail(f"envelope {i}: status {r.status}: {r.body[:300]!r}")
+        expect_equal(f"envelope {i} answer", r.json, {"events": len(events), "ignored": ignored})
+
+
+def check_ingest_duplicates(drec: Drec) -> None:
+    # Redelivered envelopes (the registry retries with the same ids) change nothing; the
+    # exact counts checked later would show a double count.
+    for i in (1, 2, 13):
+        content_type, events, ignored = ENVELOPES[i]
+        r = drec.post_events(events, content_type).expect(200)
+        expect_equal(f"redelivered envelope {i}", r.json,
+                     {"events": len(events), "ignored": ignored})
+
+
+def check_ingest_errors(drec: Drec) -> None:
+    stray = [push("bad/body", at(0, "01:00:00"), digest("99"), 1, "t", "mallory")]
+    # 401: no credentials, wrong token, wrong basic password.
+    for auth in (None, "Bearer wrong-token", "Basic " + base64.b64encode(b"reader:nope").decode()):
+        r = drec.post_events(stray, auth=auth).expect(401)
+        if "bearer" not in r.headers.get("WWW-Authenticate", "").lower():
+            fail(f"401 without a Bearer WWW-Authenticate: {r.headers.get('WWW-Authenticate')!r}")
+        r.json  # noqa: B018 - the error body is JSON (validated against the document)
+    # 415
+    drec.error("/events", 415, "Content-Type", method="POST",
+               headers={"Content-Type": "text/plain"},
+               body=json.dumps({"events": stray}).encode())
+    # 400: not JSON (a truncated envelope), and no events array.
+    truncated = json.dumps({"events": stray}).encode()[:-3]
+    drec.error("/events", 400, method="POST", headers={"Content-Type": V1_EVENTS},
+               body=truncated)
+    drec.error("/events", 400, method="POST", headers={"Content-Type": V1_EVENTS},
+               body=json.dumps({"events": stray[0]}).encode())
+    drec.error("/events", 400, method="POST", headers={"Content-Type": V1_EVENTS},
+               body=json.dumps({"event": stray}).encode())
+    # 405 for other methods on the route.
+    r = drec.request("GET", "/events").expect(405)
+    expect_equal("Allow of /events", r.headers.get("Allow"), "POST")
+    r.json  # noqa: B018
+    drec.request("PUT", "/events", headers={"Content-Type": V1_EVENTS},
+                 body=json.dumps({"events": stray}).encode()).expect(405)
+    # 413: a Content-Length over the limit is refused before the body is read.
+    response = raw_oversized_post(drec)
+    drec.check_openapi(response)
+    response.expect(413)
+    response.json  # noqa: B018
+    # Nothing of these bodies was stored.
+    drec.error("/api/v1/repositories/bad/body", 404, "bad/body")
+
+
+def raw_oversized_post(drec: Drec) -> Response:
+    """Announces a body over the limit and sends only a little of it."""
+    sock = socket.create_connection(("127.0.0.1", drec.port), HTTP_TIMEOUT_S)
+    tls = drec.tls.wrap_socket(sock, server_hostname="localhost")
+    try:
+        head_ = (f"POST /events HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {TOKEN}\r\n"
+                 f"Content-Type: {V1_EVENTS}\r\nContent-Length: {MAX_BODY + 1}\r\n\r\n")
+        tls.sendall(head_.encode() + b'{"events": [')
+        resp = http.client.HTTPResponse(tls, method="POST")
+        resp.begin()
+        return Response("POST", "/events", resp.status, resp.headers, resp.read())
+    finally:
+        tls.close()
+
+
+def check_api_auth(drec: Drec) -> None:
+    targets = ["/api/v1/repositories", "/api/v1/repositories/team/app",
+               "/api/v1/repositories/team/app/-/tags", "/api/v1/repositories/team/app/-/daily",
+               "/api/v1/summary", "/api/v1/repositories/nope"]
+    wrong = [None, "Bearer wrong-token", "Bearer", "Basic " +
+             base64.b64encode(f"{BASIC_USER}:wrong".encode()).decode(), f"Token {TOKEN}",
+             "Basic !!!notbase64"]
+    for target in targets:
+        for auth in wrong:
+            r = drec.request("GET", target, auth=auth)
+            if r.status != 401:
+                fail(f"GET {target} with Authorization {auth!r}: status {r.status}, expected 401")
+            challenge = r.headers.get("WWW-Authenticate", "")
+            if "bearer" not in challenge.lower() or "basic" not in challenge.lower():
+                fail(f"GET {target}: WWW-Authenticate {challenge!r} should offer Bearer and Basic")
+            if "error" not in r.json:
+                fail(f"GET {target}: 401 body {r.body!r}")
+    # basic credentials are as good as the token
+    expect_equal("list with basic auth", drec.api("/api/v1/repositories", auth="basic"),
+                 drec.api("/api/v1/repositories"))
+
+
+def check_head(drec: Drec) -> None:
+    """HEAD is accepted like GET (Allow: GET, HEAD) and its answer carries no body (RFC 9110
+    9.3.2): a body would be read as the next response on a kept-alive connection. The HEAD and
+    a GET are sent together on one connection, the GET with `Connection: close`, and the bytes
+    are read to the end: right after the HEAD answer's header must come the GET's status line."""
+    for target, auth in (("/api/v1/repositories", "bearer"),
+                         ("/api/v1/repositories/team/app", "bearer"),
+                         ("/api/v1/summary", "bearer"), ("/healthz", None), ("/metrics", None)):
+        authorization = "".join(f"{k}: {v}\r\n" for k, v in drec.auth_header(auth).items())
+        sock = socket.create_connection(("127.0.0.1", drec.port), HTTP_TIMEOUT_S)
+        tls = drec.tls.wrap_socket(sock, server_hostname="localhost")
+        try:
+            tls.sendall(f"HEAD {target} HTTP/1.1\r\nHost: localhost\r\n{authorization}\r\n"
+                        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+                        .encode())
+            data = b""
+            while len(data) < 1 << 20:
+                chunk = tls.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            tls.close()
+        head_end = data.find(b"\r\n\r\n")
+        if not data.startswith(b"HTTP/1.1 200 ") or head_end < 0:
+            fail(f"HEAD {target}: answer {data[:200]!r}")
+        rest = data[head_end + 4:]
+        if not rest.startswith(b"HTTP/1.1 200 "):
+            fail(f"HEAD {target}: the answer carries a body: {rest[:80]!r}...")
+        if not rest.endswith(b"\r\n\r\nok\n"):
+            fail(f"GET /healthz after HEAD {target}: {rest[:200]!r}")
+
+
+def check_api_methods(drec: Drec) -> None:
+    for method, target in (("POST", "/api/v1/repositories"),
+                           ("PUT", "/api/v1/repositories/team/app"),
+                           ("DELETE", "/api/v1/repositories/team/app"),
+                           ("PATCH", "/api/v1/repositories/team/app/-/tags"),
+                           ("POST", "/api/v1/summary"),
+                           ("POST", "/api/v1/openapi.json")):
+        r = drec.request(method, target, headers={"Content-Type": "application/json"},
+                         body=b"{}")
+        r.expect(405)
+        expect_equal(f"Allow of {method} {target}", r.headers.get("Allow"), "GET, HEAD")
+        if "error" not in r.json:
+            fail(f"{method} {target}: 405 body {r.body!r}")
+    # Without credentials the method does not matter: 401 first, nothing is revealed.
+    drec.request("POST", "/api/v1/repositories", auth=None).expect(401)
+
+
+def check_repository(drec: Drec, name: str) -> None:
+    expect_equal(f"GET /api/v1/repositories/{name}",
+                 drec.api(f"/api/v1/repositories/{name}"), REPOS[name])
+
+
+def check_repository_encoded(drec: Drec) -> None:
+    expect_equal("team%2Fapp", drec.api("/api/v1/repositories/team%2Fapp"), REPOS["team/app"])
+    expect_equal("team%2Fmulti/-/tags", drec.api("/api/v1/repositories/team%2Fmulti/-/tags"),
+                 {"repository": "team/multi", "tags": TAGS["team/multi"]})
+    expect_equal("%74eam/old", drec.api("/api/v1/repositories/%74eam/old")["repositoryname"],
+                 "team/old")
+
+
+def check_not_found(drec: Drec) -> None:
+    drec.error("/api/v1/repositories/nope", 404, "nope")
+    drec.error("/api/v1/repositories/team", 404, "team")  # a prefix, not a repository
+    drec.error("/api/v1/repositories/team/app/extra", 404)
+    drec.error("/api/v1/repositories/TEAM/APP", 404)  # names are case-sensitive
+    for sub in ("tags", "digests", "actors", "daily"):
+        drec.error(f"/api/v1/repositories/nope/x/-/{sub}", 404, "nope/x")
+    drec.error("/api/v1/repositories/team/app/-/bogus", 404, "bogus")
+    drec.error("/api/v1/bogus", 404)
+    drec.error("/api/v2/repositories", 404)
+    drec.error("/nothing-here", 404)
+
+
+def check_sub_resource_parameters(drec: Drec) -> None:
+    for target in ("/api/v1/repositories/team/app?x=1",
+                   "/api/v1/repositories/team/app/-/tags?sort=tag",
+                   "/api/v1/repositories/team/app/-/digests?limit=1",
+                   "/api/v1/repositories/team/app/-/actors?offset=0"):
+        drec.error(target, 400, "parameter")
+
+
+def check_tags(drec: Drec, name: str) -> None:
+    expect_equal(f"tags of {name}", drec.api(f"/api/v1/repositories/{name}/-/tags"),
+                 {"repository": name, "tags": TAGS[name]})
+
+
+def check_digests(drec: Drec, name: str) -> None:
+    expect_equal(f"digests of {name}", drec.api(f"/api/v1/repositories/{name}/-/digests"),
+                 {"repository": name, "digests": DIGESTS[name]})
+
+
+def check_actors(drec: Drec, name: str) -> None:
+    expect_equal(f"actors of {name}", drec.api(f"/api/v1/repositories/{name}/-/actors"),
+                 {"repository": name, "actors": ACTORS[name]})
+
+
+def check_daily_default(drec: Drec, name: str) -> None:
+    body = drec.api(f"/api/v1/repositories/{name}/-/daily")
+    expected = expected_days([name], 0, 29)
+    if len(expected) != 30 or expected[-1]["day"] != TODAY.isoformat():
+        raise AssertionError("test bug: default range")
+    expect_equal(f"daily of {name} (default: the 30 days ending today)", body,
+                 {"repository": name, "days": expected})
+
+
+def check_daily_ranges(drec: Drec) -> None:
+    def daily(name, frm, to):
+        return drec.api(f"/api/v1/repositories/{name}/-/daily" + q(**{"from": day(frm),
+                                                                        "to": day(to)}))
+
+    expect_equal("team/app 40..35 days ago", daily("team/app", 40, 35),
+                 {"repository": "team/app", "days": expected_days(["team/app"], 35, 40)})
+    expect_equal("lib/hot 100..0 days ago", daily("lib/hot", 100, 0),
+                 {"repository": "lib/hot", "days": expected_days(["lib/hot"], 0, 100)})
+    body = daily("lib/hot", 15, 15)
+    expect_equal("lib/hot one day", body["days"],
+                 [{"day": day(15), "numpulls": 2, "numpushs": 0, "numchecks": 0,
+                   "numindexpulls": 0, "numdeletes": 0}])
+    # Only `from`: up to today. Only `to`: the 30 days ending at `to`.
+    body = drec.api("/api/v1/repositories/team/app/-/daily" + q(**{"from": day(40)}))
+    expect_equal("team/app from 40 days ago", body["days"], expected_days(["team/app"], 0, 40))
+    body = drec.api("/api/v1/repositories/team/app/-/daily" + q(to=day(3)))
+    expect_equal("team/app to 3 days ago", body["days"], expected_days(["team/app"], 3, 32))
+    # The longest range allowed: 3660 days.
+    body = drec.api("/api/v1/repositories/team/old/-/daily" + q(**{"from": day(MAX_DAYS - 1),
+                                                                   "to": day(0)}))
+    if len(body["days"]) != MAX_DAYS:
+        fail(f"{MAX_DAYS}-day range: {len(body['days'])} entries")
+    expect_equal("team/old in a 3660-day range",
+                 [d for d in body["days"] if d["numpulls"] or d["numpushs"]],
+                 [day_entry(DAYS["team/old"], 100), day_entry(DAYS["team/old"], 90)])
+
+
+def check_daily_errors(drec: Drec) -> None:
+    base = "/api/v1/repositories/team/app/-/daily"
+    drec.error(base + q(**{"from": day(1), "to": day(2)}), 400, "from", "to")
+    drec.error(base + q(**{"from": "2024-13-01"}), 400, "from", "2024-13-01")
+    drec.error(base + q(to="2023-02-29"), 400, "to")
+    drec.error(base + q(**{"from": "yesterday"}), 400, "from")
+    drec.error(base + q(**{"from": day(1) + "T00:00:00Z"}), 400, "from")
+    drec.error(base + q(window="30d"), 400, "window")
+    drec.error(base + q(**{"from": day(MAX_DAYS), "to": day(0)}), 400, str(MAX_DAYS))
+    drec.error(base + q(**{"from": "0001-01-01", "to": "9999-12-31"}), 400)
+
+
+def check_summary(drec: Drec) -> None:
+    body = drec.api("/api/v1/summary")
+    totals = {"repositories": len(REPOS)}
+    for c in COUNTERS:
+        totals[c] = sum(r[c] for r in REPOS.values())
+    for t in TIMES:
+        values = [r[t] for r in REPOS.values() if r[t] is not None]
+        totals[t] = (min if t.startswith("first") else max)(values) if values else None
+    # By hand, as a cross-check of the computation above.
+    expect_equal("summary totals (hand)", totals, {
+        "repositories": 7, "numpulls": 14, "numpushs": 8, "numchecks": 3, "numindexpulls": 1,
+        "numdeletes": 1, "firstpushed": T(100, "10:00:00.000"),
+        "lastpushed": T(0, "08:00:00.000"), "firstpulled": T(90, "10:00:00.000"),
+        "lastpulled": T(0, "00:00:00.000")})
+    expect_equal("summary (default: the 30 days ending today)", body,
+                 {"from": day(29), "to": day(0), "totals": totals,
+                  "days": expected_days(NAMES, 0, 29)})
+    body = drec.api("/api/v1/summary" + q(**{"from": day(100), "to": day(90)}))
+    expect_equal("summary 100..90 days ago", body,
+                 {"from": day(100), "to": day(90), "totals": totals,
+                  "days": expected_days(NAMES, 90, 100)})
+    # A hand-computed day across repositories: today.
+    today = drec.api("/api/v1/summary" + q(**{"from": day(0), "to": day(0)}))["days"]
+    expect_equal("summary of today", today, [{"day": day(0), "numpulls": 1, "numpushs": 1,
+                                              "numchecks": 1, "numindexpulls": 0,
+                                              "numdeletes": 0}])
+
+
+def check_summary_errors(drec: Drec) -> None:
+    drec.error("/api/v1/summary" + q(**{"from": day(0), "to": day(1)}), 400, "from", "to")
+    drec.error("/api/v1/summary" + q(**{"from": "2024-02-30"}), 400, "from", "2024-02-30")
+    drec.error("/api/v1/summary" + q(to="tomorrow"), 400, "to")
+    drec.error("/api/v1/summary" + q(days="30"), 400, "days")
+    drec.error("/api/v1/summary" + q(**{"from": day(MAX_DAYS), "to": day(0)}), 400,
+               str(MAX_DAYS))
+
+
+def check_list_default(drec: Drec) -> None:
+    body = drec.api("/api/v1/repositories")
+    expect_equal("list envelope", {k: body[k] for k in ("total", "offset", "limit")},
+                 {"total": 7, "offset": 0, "limit": 100})
+    expect_equal("list names (default sort: repositoryname)",
+                 [r["repositoryname"] for r in body["repositories"]], NAMES)
+    for item in body["repositories"]:
+        name = item["repositoryname"]
+        expected = {k: v for k, v in REPOS[name].items() if k != "tags"}
+        got = {k: v for k, v in item.items() if k != "tags"}
+        expect_equal(f"list item {name}", got, expected)
+        if "window" in item:
+            fail(f"list item {name} has a window without the window parameter")
+    # trailing slash is the same list
+    expect_equal("list with a trailing slash", drec.api("/api/v1/repositories/"), body)
+
+
+def check_list_item_tags(drec: Drec) -> None:
+    """A listed repository must not claim to have no tags when it has live tags: `tags` is either
+    left out of list items or the live tag list, as in GET /api/v1/repositories/{name}."""
+    body = drec.api("/api/v1/repositories")
+    wrong = [f"{r['repositoryname']}: {r['tags']} (live: {REPOS[r['repositoryname']]['tags']})"
+             for r in body["repositories"]
+             if "tags" in r and r["tags"] != REPOS[r["repositoryname"]]["tags"]]
+    if wrong:
+        fail("list items carry wrong tags:\n    " + "\n    ".join(wrong))
+
+
+def check_sort(drec: Drec, field: str) -> None:
+    for descending in (False, True):
+        value = ("-" if descending else "") + field
+        expect_equal(f"sort={value}", list_names(drec, q(sort=value)),
+                     sort_names(field, descending))
+    # Hand-written orders for two fields, as a cross-check of sort_names.
+    if field == "numpulls":
+        expect_equal("sort=-numpulls (hand)", list_names(drec, q(sort="-numpulls")),
+                     ["lib/hot", "team/app", "team/multi", "team/old", "teams/x", "lib/never",
+                      "zeta"])
+    if field == "lastpulled":
+        expect_equal("sort=lastpulled (hand)", list_names(drec, q(sort="lastpulled")),
+                     ["lib/never", "zeta", "team/old", "teams/x", "team/app", "team/multi",
+                      "lib/hot"])
+
+
+def check_sort_errors(drec: Drec) -> None:
+    base = "/api/v1/repositories"
+    drec.error(base + q(sort="stars"), 400, "stars")
+    drec.error(base + q(sort="-bogus"), 400, "bogus")
+    drec.error(base + q(sort=""), 400, "sort")
+    drec.error(base + q(sort="--numpulls"), 400, "numpulls")
+    drec.error(base + q(sort="NumPulls"), 400, "NumPulls")
+    drec.error(base + q(sort="numstars"), 400, "numstars")
+    drec.error(base + q(sort="window.numpulls"), 400, "window")
+    drec.error(base + q(sort="-window.numchecks"), 400, "window")
+    drec.error(base + q(sort="window.bogus", window="30d"), 400, "window.bogus")
+    drec.error(base + q(sort="window.repositoryname", window="30d"), 400,
+               "window.repositoryname")
+
+
+def check_prefix(drec: Drec) -> None:
+    cases = {"team/": ["team/app", "team/multi", "team/old"],
+             "team": ["team/app", "team/multi", "team/old", "teams/x"],
+             "lib/": ["lib/hot", "lib/never"],
+             "team/app": ["team/app"],
+             "z": ["zeta"],
+             "": NAMES,
+             "nothing": [],
+             "team/%": [],
+             "team/_": []}
+    for prefix, names in cases.items():
+        body = drec.api("/api/v1/repositories" + q(prefix=prefix))
+        expect_equal(f"prefix={prefix!r}", [r["repositoryname"] for r in body["repositories"]],
+                     names)
+        expect_equal(f"total of prefix={prefix!r}", body["total"], len(names))
+    expect_equal("prefix=team%2F", list_names(drec, "?prefix=team%2F"),
+                 ["team/app", "team/multi", "team/old"])
+    expect_equal("prefix=team/ sort=-numpulls",
+                 list_names(drec, q(prefix="team/", sort="-numpulls")),
+                 ["team/app", "team/multi", "team/old"])
+
+
+def check_actor_filter(drec: Drec) -> None:
+    cases = {"alice": ["team/app", "team/multi", "teams/x"],
+             "bob": ["team/app", "team/multi"],
+             "carol": ["team/app", "team/old"],
+             "dave": ["lib/hot"],
+             "eve": ["lib/hot"],
+             "mallory": [],
+             "Alice": []}
+    for name, repos in cases.items():
+        body = drec.api("/api/v1/repositories" + q(actor=name))
+        expect_equal(f"actor={name}", [r["repositoryname"] for r in body["repositories"]], repos)
+        expect_equal(f"total of actor={name}", body["total"], len(repos))
+    expect_equal("actor=alice prefix=team/", list_names(drec, q(actor="alice", prefix="team/")),
+                 ["team/app", "team/multi"])
+
+
+def check_pulled_before(drec: Drec) -> None:
+    cases = {
+        day(30): ["lib/never", "team/old", "zeta"],
+        day(3): ["lib/never", "team/old", "teams/x", "zeta"],  # team/app: pulled on day 3
+        day(2): ["lib/never", "team/app", "team/old", "teams/x", "zeta"],
+        # RFC 3339 times: strictly before.
+        T(3, "06:00:00.000"): ["lib/never", "team/old", "teams/x", "zeta"],
+        T(3, "06:00:00.001"): ["lib/never", "team/app", "team/old", "teams/x", "zeta"],
+        f"{day(3)}T08:00:00.001+02:00": ["lib/never", "team/app", "team/old", "teams/x", "zeta"],
+        f"{day(3)}T06:00:00.0009Z": ["lib/never", "team/old", "teams/x", "zeta"],
+        "1970-01-01": ["lib/never", "zeta"],  # never pulled counts as pulled before anything
+    }
+    for value, names in cases.items():
+        body = drec.api("/api/v1/repositories" + q(pulled_before=value))
+        expect_equal(f"pulled_before={value}", [r["repositoryname"] for r in body["repositories"]],
+                     names)
+        expect_equal(f"total of pulled_before={value}", body["total"], len(names))
+
+
+def check_pushed_after(drec: Drec) -> None:
+    cases = {
+        day(20): ["team/app", "team/multi", "teams/x"],
+        day(19): ["team/app", "teams/x"],
+        day(0): ["team/app"],
+        T(20, "11:00:02.000"): ["team/app", "teams/x"],  # strictly after
+        T(20, "11:00:01.999"): ["team/app", "team/multi", "teams/x"],
+        f"{day(20)}T13:00:01.999+02:00": ["team/app", "team/multi", "teams/x"],
+        "1970-01-01": [n for n in NAMES if n != "zeta"],  # zeta was never pushed with a tag
+        "2999-01-01": [],
+    }
+    for value, names in cases.items():
+        body = drec.api("/api/v1/repositories" + q(pushed_after=value))
+        expect_equal(f"pushed_after={value}", [r["repositoryname"] for r in body["repositories"]],
+                     names)
+        expect_equal(f"total of pushed_after={value}", body["total"], len(names))
+    expect_equal("pushed_after and pulled_before (pushed lately, not pulled lately)",
+                 list_names(drec, q(pushed_after=day(15), pulled_before=day(2))),
+                 ["team/app", "teams/x"])
+
+
+def check_not_pulled_since(drec: Drec) -> None:
+    """The cleanup question: N days = today and the N - 1 days before."""
+    cases = {
+        "1d": ["lib/never", "team/app", "team/multi", "team/old", "teams/x", "zeta"],
+        "2d": ["lib/never", "team/app", "team/multi", "team/old", "teams/x", "zeta"],
+        "3d": ["lib/never", "team/app", "team/old", "teams/x", "zeta"],
+        "4d": ["lib/never", "team/old", "teams/x", "zeta"],
+        "30d": ["lib/never", "team/old", "zeta"],
+        "90d": ["lib/never", "team/old", "zeta"],  # team/old: last pulled on day 90
+        "91d": ["lib/never", "zeta"],
+        "92d": ["lib/never", "zeta"],
+        f"{MAX_DAYS}d": ["lib/never", "zeta"],
+    }
+    for value, names in cases.items():
+        body = drec.api("/api/v1/repositories" + q(not_pulled_since=value))
+        expect_equal(f"not_pulled_since={value}",
+                     [r["repositoryname"] for r in body["repositories"]], names)
+        expect_equal(f"total of not_pulled_since={value}", body["total"], len(names))
+    expect_equal("cleanup: team/ not pulled in 30 days, least recently pulled first",
+                 list_names(drec, q(prefix="team/", not_pulled_since="30d", sort="lastpulled")),
+                 ["team/old"])
+    expect_equal("cleanup: not pulled in 4 days, by lastpulled",
+                 list_names(drec, q(not_pulled_since="4d", sort="lastpulled")),
+                 ["lib/never", "zeta", "team/old", "teams/x"])
+
+
+def check_window(drec: Drec, n: int) -> None:
+    body = drec.api("/api/v1/repositories" + q(window=f"{n}d"))
+    expect_equal(f"window={n}d names", [r["repositoryname"] for r in body["repositories"]], NAMES)
+    for item in body["repositories"]:
+        name = item["repositoryname"]
+        expect_equal(f"window={n}d of {name}", item.get("window"), expected_window(name, n))
+        expect_equal(f"window={n}d {name} all-time counters",
+                     {c: item[c] for c in COUNTERS}, {c: REPOS[name][c] for c in COUNTERS})
+
+
+def check_window_hand(drec: Drec) -> None:
+    """Boundaries written out by hand: day 29 is in a 30-day window, day 30 is not."""
+    def window(n, name):
+        body = drec.api("/api/v1/repositories" + q(window=f"{n}d", prefix=name))
+        return body["repositories"][0]["window"]
+
+    expect_equal("lib/hot 30d", window(30, "lib/hot"),
+                 {"days": 30, "from": day(29), "numpulls": 5, "numpushs": 0, "numchecks": 0,
+                  "numindexpulls": 0, "numdeletes": 0})
+    expect_equal("lib/hot 7d", window(7, "lib/hot")["numpulls"], 1)
+    expect_equal("lib/hot 31d", window(31, "lib/hot")["numpulls"], 6)
+    expect_equal("team/app 30d", window(30, "team/app"),
+                 {"days": 30, "from": day(29), "numpulls": 3, "numpushs": 2, "numchecks": 1,
+                  "numindexpulls": 0, "numdeletes": 1})
+    expect_equal("lib/never 7d checks", window(7, "lib/never")["numchecks"], 1)
+    expect_equal("lib/never 6d checks", window(6, "lib/never")["numchecks"], 0)
+
+
+def check_window_sort(drec: Drec) -> None:
+    expect_equal("trending: window=30d sort=-window.numpulls",
+                 list_names(drec, q(window="30d", sort="-window.numpulls")),
+                 ["lib/hot", "team/app", "team/multi", "teams/x", "lib/never", "team/old", "zeta"])
+    for n in (30, 7):
+        for c in COUNTERS:
+            for descending in (False, True):
+                value = ("-" if descending else "") + "window." + c
+                expected = sort_names(c, descending,
+                                      value=lambda name, c=c, n=n: expected_window(name, n)[c])
+                expect_equal(f"window={n}d sort={value}",
+                             list_names(drec, q(window=f"{n}d", sort=value)), expected)
+    # a window with an ordinary sort and a filter
+    body = drec.api("/api/v1/repositories" + q(window="7d", sort="-numpulls", prefix="team/"))
+    expect_equal("window=7d prefix=team/ sort=-numpulls",
+                 [(r["repositoryname"], r["window"]["numpulls"]) for r in body["repositories"]],
+                 [("team/app", 3), ("team/multi", 1), ("team/old", 0)])
+
+
+def check_day_parameter_errors(drec: Drec) -> None:
+    base = "/api/v1/repositories"
+    drec.error(base + q(window="99999d"), 400, "window")
+    drec.error(base + q(window=f"{MAX_DAYS + 1}d"), 400, "window", str(MAX_DAYS))
+    drec.error(base + q(not_pulled_since="99999d"), 400, "not_pulled_since")
+    for bad in ("0d", "30", "d", "-5d", "30D", "1w", "3.5d", " 30d", ""):
+        drec.error(base + q(window=bad), 400, "window")
+        drec.error(base + q(not_pulled_since=bad), 400, "not_pulled_since")
+    for key in ("pulled_before", "pushed_after"):
+        for bad in ("2024-13-01", "2023-02-29", "yesterday", "2024-1-5", "1700000000",
+                    f"{day(1)}T25:00:00Z", f"{day(1)}T10:00:00", ""):
+            drec.error(base + q(**{key: bad}), 400, key)
+
+
+def check_paging(drec: Drec) -> None:
+    full = sort_names("numpulls", True)
+    pages = []
+    for offset in range(0, 10, 2):
+        body = drec.api("/api/v1/repositories" + q(sort="-numpulls", limit=2, offset=offset))
+        expect_equal(f"page at offset {offset}", {k: body[k] for k in ("total", "offset", "limit")},
+                     {"total": 7, "offset": offset, "limit": 2})
+        names = [r["repositoryname"] for r in body["repositories"]]
+        expect_equal(f"page at offset {offset} names", names, full[offset:offset + 2])
+        pages += names
+    expect_equal("pages together", pages, full)
+    for limit in (1, 7, 1000):
+        body = drec.api("/api/v1/repositories" + q(limit=limit))
+        expect_equal(f"limit={limit}", [r["repositoryname"] for r in body["repositories"]],
+                     NAMES[:limit])
+        expect_equal(f"limit={limit} echo", body["limit"], limit)
+    body = drec.api("/api/v1/repositories" + q(offset=100))
+    expect_equal("offset past the end", (body["repositories"], body["total"], body["offset"]),
+                 ([], 7, 100))
+    body = drec.api("/api/v1/repositories" + q(prefix="team/", offset=1, limit=1))
+    expect_equal("filtered page", ([r["repositoryname"] for r in body["repositories"]],
+                                   body["total"]), (["team/multi"], 3))
+
+
+def check_paging_errors(drec: Drec) -> None:
+    base = "/api/v1/repositories"
+    drec.error(base + q(limit=0), 400, "limit")
+    drec.error(base + q(limit=1001), 400, "limit", "1000")
+    drec.error(base + q(limit=-1), 400, "limit")
+    drec.error(base + q(limit="ten"), 400, "limit")
+    drec.error(base + q(limit=""), 400, "limit")
+    drec.error(base + q(limit="1.5"), 400, "limit")
+    drec.error(base + q(offset=-1), 400, "offset")
+    drec.error(base + q(offset="x"), 400, "offset")
+    drec.error(base + q(offset="99999999999999999999999"), 400, "offset")
+
+
+def check_unknown_parameters(drec: Drec) -> None:
+    base = "/api/v1/repositories"
+    drec.error(base + q(foo="1"), 400, "foo")
+    drec.error(base + q(Sort="numpulls"), 400, "Sort")
+    drec.error(base + q(sort="numpulls", page="2"), 400, "page")
+    drec.error(base + q(**{"from": day(1)}), 400, "from")
+
+
+def check_format(drec: Drec) -> None:
+    base = "/api/v1/repositories"
+    drec.error(base + q(format="xml"), 400, "format")
+    drec.error(base + q(format="CSV"), 400, "format")
+    drec.error(base + q(format=""), 400, "format")
+    expect_equal("format=json", drec.api(base + q(format="json")), drec.api(base))
+
+
+def parse_csv(drec: Drec, query: str) -> list[dict]:
+    r = drec.get("/api/v1/repositories" + query)
+    if not r.content_type.startswith("text/csv"):
+        fail(f"format=csv content type {r.content_type!r}")
+    text = r.body.decode("utf-8")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    return rows
+
+
+def csv_row(name: str, window: int | None = None) -> list[str]:
+    record = REPOS[name]
+    row = [name] + [str(record[c]) for c in COUNTERS] + [record[t] or "" for t in TIMES]
+    if window is not None:
+        w = expected_window(name, window)
+        row += [str(w[c]) for c in COUNTERS]
+    return row
+
+
+def check_csv(drec: Drec) -> None:
+    rows = parse_csv(drec, q(format="csv"))
+    expect_equal("csv header", rows[0], CSV_HEADER)
+    expect_equal("csv rows", rows[1:], [csv_row(n) for n in NAMES])
+    rows = parse_csv(drec, q(format="csv", prefix="team/", sort="-numpulls", limit=2, offset=1))
+    expect_equal("csv filtered, sorted, paged", rows[1:],
+                 [csv_row("team/multi"), csv_row("team/old")])
+    rows = parse_csv(drec, q(format="csv", prefix="nothing"))
+    expect_equal("csv of nothing", rows, [CSV_HEADER])
+
+
+def check_csv_window(drec: Drec) -> None:
+    rows = parse_csv(drec, q(format="csv", window="30d", sort="-window.numpulls"))
+    expect_equal("csv window header", rows[0], CSV_HEADER + CSV_WINDOW_HEADER)
+    expect_equal("csv window rows", rows[1:],
+                 [csv_row(n, 30) for n in sort_names("numpulls", True, value=lambda name:
+                                                       expected_window(name, 30)["numpulls"])])
+
+
+def check_metrics_names(drec: Drec) -> None:
+    text = drec.get("/metrics", auth=None).body.decode()
+    names = set(REPOS) | {"alice", "bob", "carol", "dave", "eve", "mallory"}
+    names |= {t["tag"] for tags in TAGS.values() for t in tags}
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        for value in re.findall(r'="((?:[^"\\]|\\.)*)"', line):
+            if value in names or "/" in value or "sha256:" in value:
+                fail(f"/metrics carries a name in a label: {line}")
+    counts = {}
+    for line in text.splitlines():
+        m = re.fullmatch(r'drec_http_responses_total\{code="(\d+)"\} (\S+)', line)
+        if m:
+            counts[m[1]] = float(m[2])
+    for code in ("200", "400", "401", "404", "405", "413", "415"):
+        if counts.get(code, 0) < 1:
+            fail(f"drec_http_responses_total has no code={code}: {counts}")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def prepare_workdir(path: Path) -> Path:
+    """Starts from an empty directory, but only deletes one this test created before."""
+    if path.exists() and any(path.iterdir()):
+        if not (path / WORKDIR_MARKER).exists():
+            raise Failure(f"{path} is not empty and was not made by this test; refusing to "
+                          "clear it")
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / WORKDIR_MARKER).touch()
+    return path.resolve()
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--drec", required=True, help="drec binary")
+    p.add_argument("--store", choices=("sqlite", "mongodb"), default="sqlite")
+    p.add_argument("--mongodb-uri", help="MongoDB URI, with --store mongodb")
+    p.add_argument("--workdir", required=True, type=Path, help="scratch directory (cleared)")
+    args = p.parse_args()
+    if args.store == "mongodb" and not args.mongodb_uri:
+        p.error("--store mongodb needs --mongodb-uri")
+    return args
+
+
+def run_checks(drec: Drec, checks: Checks) -> None:
+    checks.run("probes without credentials", check_probes, drec)
+    checks.run("openapi document", check_openapi_document, drec)
+    checks.run("ingest the data set", check_ingest, drec)
+    checks.run("ingest redelivered envelopes", check_ingest_duplicates, drec)
+    checks.run("ingest errors 400/401/405/413/415", check_ingest_errors, drec)
+    checks.run("openapi validator rejects wrong responses", check_validator_catches_errors, drec)
+    checks.run("api credentials 401", check_api_auth, drec)
+    checks.run("api methods 405", check_api_methods, drec)
+    checks.run("HEAD without a body", check_head, drec)
+    for name in NAMES:
+        checks.run(f"repository {name}", check_repository, drec, name)
+    checks.run("repository percent-encoded", check_repository_encoded, drec)
+    checks.run("404 unknown repository and sub-resource", check_not_found, drec)
+    checks.run("400 parameters on single resources", check_sub_resource_parameters, drec)
+    for name in NAMES:
+        checks.run(f"tags of {name}", check_tags, drec, name)
+        checks.run(f"digests of {name}", check_digests, drec, name)
+        checks.run(f"actors of {name}", check_actors, drec, name)
+        checks.run(f"daily of {name}", check_daily_default, drec, name)
+    checks.run("daily ranges", check_daily_ranges, drec)
+    checks.run("daily errors", check_daily_errors, drec)
+    checks.run("summary", check_summary, drec)
+    checks.run("summary errors", check_summary_errors, drec)
+    checks.run("list default", check_list_default, drec)
+    checks.run("list items' tags", check_list_item_tags, drec)
+    for field in SORT_FIELDS:
+        checks.run(f"sort by {field} both ways", check_sort, drec, field)
+    checks.run("sort errors", check_sort_errors, drec)
+    checks.run("prefix", check_prefix, drec)
+    checks.run("actor", check_actor_filter, drec)
+    checks.run("pulled_before", check_pulled_before, drec)
+    checks.run("pushed_after", check_pushed_after, drec)
+    checks.run("not_pulled_since (cleanup)", check_not_pulled_since, drec)
+    for n in (1, 7, 30, 31, 365):
+        checks.run(f"window={n}d", check_window, drec, n)
+    checks.run("window boundaries by hand", check_window_hand, drec)
+    checks.run("window sort (trending)", check_window_sort, drec)
+    checks.run("window/not_pulled_since/date errors", check_day_parameter_errors, drec)
+    checks.run("offset/limit paging", check_paging, drec)
+    checks.run("offset/limit errors", check_paging_errors, drec)
+    checks.run("unknown parameters", check_unknown_parameters, drec)
+    checks.run("format", check_format, drec)
+    checks.run("format=csv", check_csv, drec)
+    checks.run("format=csv with window", check_csv_window, drec)
+    checks.run("metrics carry no names", check_metrics_names, drec)
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))  # run `finally`
+    args = parse_args()
+    args.drec = str(Path(args.drec).resolve())
+    check_data_set()
+    checks = Checks()
+    drec = None
+    setup_error = None
+    try:
+        workdir = prepare_workdir(args.workdir)
+        drec = Drec(args, workdir)
+        drec.start()
+        run_checks(drec, checks)
+    except Failure as e:
+        setup_error = str(e)
+    finally:
+        if drec is not None:
+            drec.stop()
+    if setup_error:
+        print(f"api: setup failed: {setup_error}")
+        print("api: 0 passed, 1 failed")
+        return 2
+    if dt.datetime.now(dt.timezone.utc).date() != TODAY:
+        print("note: the UTC day changed during the run; day-relative checks may have failed "
+              "for that reason alone")
+    if checks.failed and drec is not None:
+        print(f"--- last lines of {drec.log} ---\n{drec.log_tail()}")
+    if drec is not None and drec.database:
+        print(f"note: MongoDB database {drec.database} was left for inspection")
+    print(f"api: {drec.validated if drec else 0} JSON responses validated against the OpenAPI "
+          "document")
+    print(f"api: {checks.passed} passed, {checks.failed} failed")
+    return 1 if checks.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
