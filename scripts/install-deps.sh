@@ -13,7 +13,14 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   docker-registry skopeo umoci openssl curl sqlite3 python3 jq
+  # the dashboard's browser test (tests/browser): headless Chromium, driven by playwright-core
+  chromium
 )
+# Node.js and npm build the dashboard (web/, `npm ci` runs in the CMake build). A machine
+# with its own Node.js keeps it; the browser test's playwright-core needs Node.js >= 20.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

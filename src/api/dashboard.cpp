@@ -20,7 +20,7 @@ constexpr std::string_view kContentSecurityPolicy =
     "form-action 'none'; frame-ancestors 'none'";
 
 void SetSecurityHeaders(HttpResponse& res) {
-  res.set(http::field::content_security_policy, kContentSecurityPolicy);
+  res.set("Content-Security-Policy", kContentSecurityPolicy);
   res.set("X-Content-Type-Options", "nosniff");
   res.set("X-Frame-Options", "DENY");
   res.set("Referrer-Policy", "no-referrer");

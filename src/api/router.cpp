@@ -4,6 +4,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "api/dashboard.h"
 #include "api/json_views.h"
 #include "api/query_api.h"
 #include "ingest/envelope_parser.h"
@@ -65,6 +66,7 @@ void Router::Handle(HttpRequest request, Respond respond) {
     if (!get) return method_not_allowed("GET, HEAD");
     return respond(AnswerQuery(store_, target));
   }
+  if (IsDashboardPath(path)) return respond(AnswerDashboard(request, path));  // no credentials
   respond(MakeResponse(404, ErrorJson("no such route")));
 }
 
@@ -92,7 +94,8 @@ void Router::Ingest(const HttpRequest& request, Respond respond) {
   // `respond` is needed by whichever of Submit's outcomes happens, so it is shared.
   auto shared_respond = std::make_shared<Respond>(std::move(respond));
   Status queued = committer_.Submit(
-      std::move(interpretation.effects), [shared_respond, accepted, unavailable](Status committed) {
+      std::move(interpretation.effects),
+      [shared_respond, accepted, unavailable](const Status& committed) {
         (*shared_respond)(committed.ok() ? MakeResponse(200, accepted) : unavailable(committed));
       });
   if (!queued.ok()) (*shared_respond)(unavailable(queued));

@@ -1,0 +1,481 @@
+// Browser test of the dashboard: starts the drec binary on a free loopback port with a
+// fresh SQLite file, feeds it the captured registry events (shared/examples) plus
+// generated ones with known counts, then drives Debian's headless Chromium through
+// playwright-core: sign in, overview, search, a repository page, cleanup. Numbers on the
+// page are checked against both the known feed and drec's API; screenshots are saved.
+//
+//   DREC_BINARY=build/web/drec DREC_NODE_MODULES=build/web/node_modules \
+//     node --test tests/browser/dashboard.test.mjs
+//
+// Environment: DREC_BINARY (the drec executable), DREC_NODE_MODULES (where `npm ci` put
+// playwright-core), DREC_EXAMPLES_DIR, DREC_BROWSER_OUTPUT (screenshots and drec's log),
+// CHROMIUM (default /usr/bin/chromium).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import https from 'node:https';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const DREC = path.resolve(process.env.DREC_BINARY ?? path.join(repoRoot, 'build', 'release', 'drec'));
+const NODE_MODULES = path.resolve(process.env.DREC_NODE_MODULES ?? path.join(repoRoot, 'web', 'node_modules'));
+const EXAMPLES = path.resolve(process.env.DREC_EXAMPLES_DIR ?? path.join(repoRoot, '..', 'shared', 'examples'));
+const OUTPUT = path.resolve(process.env.DREC_BROWSER_OUTPUT ?? path.join(os.tmpdir(), 'drec-browser'));
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const SCREENSHOTS = path.join(OUTPUT, 'screenshots');
+
+const TOKEN = 'dashboard-test-token';
+const BASIC_USER = 'ops';
+const BASIC_PASSWORD = 'pässwörd'; // non-ASCII on purpose: the form must send UTF-8
+const DAY = 86_400_000;
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const IMAGE_MANIFESTS = [OCI_MANIFEST, 'application/vnd.docker.distribution.manifest.v2+json'];
+
+// ------------------------------------------------------------------------ the feed
+
+const todayMidnight = Math.floor(Date.now() / DAY) * DAY;
+// A time `daysAgo` whole UTC days before today, at `hour`; generated events are never in
+// the future (daysAgo >= 1).
+const at = (daysAgo, hour = 12) => new Date(todayMidnight - daysAgo * DAY + hour * 3_600_000);
+const dayOf = (date) => date.toISOString().slice(0, 10);
+const fakeDigest = (text) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
+
+let seq = 0;
+function event({ action = 'pull', repository, tag, digest, method = 'GET', time, actor }) {
+  seq += 1;
+  const n = String(seq).padStart(12, '0');
+  return {
+    id: `d45b0a2d-0000-4000-8000-${n}`,
+    timestamp: time.toISOString(),
+    action,
+    target: {
+      mediaType: OCI_MANIFEST,
+      size: 345,
+      length: 345,
+      digest: digest ?? fakeDigest(`${repository}:${tag}`),
+      repository,
+      url: `http://registry.test/v2/${repository}/manifests/${tag ?? digest}`,
+      ...(tag ? { tag } : {}),
+    },
+    request: { id: `req-${n}`, addr: '127.0.0.1:40000', host: 'registry.test', method, useragent: 'drec-browser-test' },
+    actor: actor ? { name: actor } : {},
+    source: { addr: 'registry.test:5000', instanceID: 'drec-browser-test' },
+  };
+}
+
+// team/app gets 3 GET pulls of v1 by bob on known days, on top of what the captured
+// examples did to it (1 tagged push, 1 GET pull and 1 HEAD of v1, 1 delete).
+const APP = 'team/app';
+const APP_DIGEST = 'sha256:0d826e9f6f381abed102659d74414ca15a811f2d2ade3709b7201098657f24a9';
+const appPulls = [at(2, 10), at(1, 9), at(1, 15)];
+
+// Other repositories so that the tables and charts have something to rank: `pulls` GET
+// pulls spread over the last 28 days, every third also checked with HEAD.
+const FILLER = [
+  ['base/debian', 60],
+  ['platform/api', 41],
+  ['tools/ci-runner', 32],
+  ['platform/web', 25],
+  ['base/alpine', 18],
+  ['data/etl', 9],
+  ['ml/trainer', 5],
+];
+const ACTORS = ['ci-bot', 'alice', 'bob', 'deploy'];
+
+function generatedEvents() {
+  const events = appPulls.map((time) =>
+    event({ repository: APP, tag: 'v1', digest: APP_DIGEST, time, actor: 'bob' }),
+  );
+  FILLER.forEach(([repository, pulls], r) => {
+    for (const tag of ['latest', `v${r + 1}.0.0`]) {
+      events.push(event({ action: 'push', repository, tag, time: at(28, 8 + r), actor: 'ci-bot' }));
+    }
+    for (let i = 0; i < pulls; i++) {
+      const time = at(1 + ((i * 7 + r * 3) % 27), 1 + ((i * 5 + r) % 22));
+      const tag = i % 3 === 0 ? `v${r + 1}.0.0` : 'latest';
+      events.push(event({ repository, tag, time, actor: ACTORS[(i + r) % 4] }));
+      if (i % 3 === 0) events.push(event({ repository, tag, time, method: 'HEAD' }));
+    }
+  });
+  // Cleanup candidates: pulled long ago, and never pulled at all.
+  events.push(event({ action: 'push', repository: 'legacy/old-app', tag: 'v0.9', time: at(200), actor: 'alice' }));
+  events.push(event({ repository: 'legacy/old-app', tag: 'v0.9', time: at(150) }));
+  events.push(event({ repository: 'legacy/old-app', tag: 'v0.9', time: at(150, 13) }));
+  events.push(event({ action: 'push', repository: 'sandbox/never', tag: 'test', time: at(100), actor: 'bob' }));
+  return events;
+}
+
+// ------------------------------------------------------------------------ drec
+
+let port;
+let ca;
+let drec;
+let drecExit;
+let workdir;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port: p } = server.address();
+      server.close(() => resolve(p));
+    });
+  });
+}
+
+function request(method, target, { body, headers = {} } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      // agent: false, one connection per request: none is left open when drec is stopped.
+      { host: '127.0.0.1', port, path: target, method, headers, ca, rejectUnauthorized: Boolean(ca), timeout: 10_000, agent: false },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${target}: timed out`)));
+    req.on('error', reject);
+    if (body) req.write(body);
+    req.end();
+  });
+}
+
+async function api(target) {
+  const res = await request('GET', target, { headers: { Authorization: `Bearer ${TOKEN}` } });
+  assert.equal(res.status, 200, `${target}: ${res.body}`);
+  return JSON.parse(res.body);
+}
+
+async function postEvents(events) {
+  const res = await request('POST', '/events', {
+    body: JSON.stringify({ events }),
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` },
+  });
+  assert.equal(res.status, 200, `POST /events: ${res.body}`);
+}
+
+async function startDrec() {
+  workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'drec-browser-'));
+  port = await freePort();
+  fs.mkdirSync(OUTPUT, { recursive: true });
+  const log = fs.openSync(path.join(OUTPUT, 'drec.log'), 'w');
+  drec = spawn(
+    DREC,
+    [
+      '--server-address', '127.0.0.1',
+      '--server-port', String(port),
+      '--storage-sqlite-path', path.join(workdir, 'drec.db'),
+      '--server-ssl-generated-dir', path.join(workdir, 'tls'),
+      '--auth-tokens', TOKEN,
+      '--auth-basic', `${BASIC_USER}:${BASIC_PASSWORD}`,
+    ],
+    { stdio: ['ignore', log, log] },
+  );
+  drecExit = new Promise((resolve) => drec.on('exit', (code, signal) => resolve({ code, signal })));
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (drec.exitCode !== null) throw new Error(`drec exited with ${drec.exitCode}; see ${OUTPUT}/drec.log`);
+    const certificate = path.join(workdir, 'tls', 'cert.pem');
+    if (fs.existsSync(certificate)) {
+      ca = fs.readFileSync(certificate);
+      const ready = await request('GET', '/readyz').catch(() => null);
+      if (ready?.status === 200) return;
+    }
+    if (Date.now() > deadline) throw new Error(`drec not ready after 20 s; see ${OUTPUT}/drec.log`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function stopDrec() {
+  if (!drec || drec.exitCode !== null) return;
+  drec.kill('SIGTERM');
+  let timer;
+  const stopped = await Promise.race([drecExit, new Promise((r) => (timer = setTimeout(() => r(null), 15_000)))]);
+  clearTimeout(timer);
+  if (!stopped) {
+    drec.kill('SIGKILL');
+    await drecExit;
+  }
+}
+
+// ------------------------------------------------------------------------ browser
+
+let context;
+let page;
+const problems = []; // console errors that are not the expected 401s, CSP violations, exceptions
+
+async function launchBrowser() {
+  const require = createRequire(path.join(NODE_MODULES, '..', 'noop.js'));
+  const { chromium } = require('playwright-core');
+  // A persistent context is how Playwright takes a --user-data-dir; a fresh one each run.
+  context = await chromium.launchPersistentContext(path.join(workdir, 'chromium-profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+    ignoreHTTPSErrors: true, // drec's self-signed certificate
+    viewport: { width: 1280, height: 800 },
+    locale: 'en-US',
+    timezoneId: 'UTC',
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  watch(page);
+}
+
+function watch(p) {
+  p.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  p.on('console', (message) => {
+    const text = message.text();
+    if (message.type() === 'error' && !/status of 401/.test(text)) problems.push(`console: ${text}`);
+  });
+}
+
+const base = () => `https://127.0.0.1:${port}`;
+
+async function settled(p = page) {
+  await p.waitForSelector('main[aria-busy="false"]');
+}
+
+async function chartData(selector, p = page) {
+  const canvas = p.locator(selector);
+  // Chart.js sizes the canvas once it is attached; then the chart is drawn.
+  await p.waitForFunction((s) => document.querySelector(s)?.style.width !== '', selector);
+  return JSON.parse(await canvas.getAttribute('data-chart'));
+}
+
+// Rows of a table as arrays of cell texts.
+async function rows(selector, p = page) {
+  return p.locator(`${selector} tbody tr`).evaluateAll((trs) =>
+    trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent.trim())),
+  );
+}
+
+async function screenshot(name) {
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+const fmt = (n) => new Intl.NumberFormat('en-US').format(n);
+
+// ------------------------------------------------------------------------ the tests
+
+describe('dashboard', { timeout: 240_000 }, () => {
+  const generated = generatedEvents();
+  const exampleGetPulls = []; // {repository, day} of the examples' counted pulls
+  const examplePulls = []; // days of those of team/app
+
+  before(async () => {
+    await startDrec();
+    for (const file of fs.readdirSync(EXAMPLES).filter((f) => f.endsWith('.json')).sort()) {
+      const body = fs.readFileSync(path.join(EXAMPLES, file), 'utf8');
+      const res = await request('POST', '/events', {
+        body,
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` },
+      });
+      assert.equal(res.status, 200, `${file}: ${res.body}`);
+      for (const e of JSON.parse(body).events) {
+        // A pull is a GET of an image manifest (not an index, not a blob): SPEC 3.
+        if (e.action === 'pull' && e.request.method === 'GET' && IMAGE_MANIFESTS.includes(e.target.mediaType)) {
+          exampleGetPulls.push({ repository: e.target.repository, day: e.timestamp.slice(0, 10) });
+          if (e.target.repository === APP) examplePulls.push(e.timestamp.slice(0, 10));
+        }
+      }
+    }
+    for (let i = 0; i < generated.length; i += 100) await postEvents(generated.slice(i, i + 100));
+    await launchBrowser();
+  });
+
+  after(async () => {
+    await context?.close().catch(() => {});
+    await stopDrec();
+    if (workdir) fs.rmSync(workdir, { recursive: true, force: true });
+  });
+
+  it('serves the page without credentials, with strict headers; the API needs them', async () => {
+    const index = await request('GET', '/');
+    assert.equal(index.status, 200);
+    assert.match(index.headers['content-type'], /^text\/html/);
+    assert.match(index.headers['content-security-policy'], /default-src 'self'/);
+    assert.doesNotMatch(index.headers['content-security-policy'], /unsafe-(inline|eval)/);
+    assert.equal(index.headers['x-content-type-options'], 'nosniff');
+    assert.equal(index.headers['cache-control'], 'no-cache');
+    assert.doesNotMatch(index.body, /https?:\/\//, 'the page loads nothing from elsewhere');
+    const script = await request('GET', '/ui/app.js');
+    assert.equal(script.status, 200);
+    assert.match(script.headers['content-type'], /^text\/javascript/);
+    assert.ok(script.body.includes('Chart.js v4'), 'Chart.js is bundled in');
+    const again = await request('GET', '/ui/app.js', { headers: { 'If-None-Match': script.headers.etag } });
+    assert.equal(again.status, 304);
+    assert.match((await request('GET', '/ui/app.css')).headers['content-type'], /^text\/css/);
+    assert.equal((await request('GET', '/ui/missing.js')).status, 404);
+    assert.equal((await request('GET', '/api/v1/repositories')).status, 401);
+  });
+
+  it('asks for credentials, refuses a wrong token, accepts the right one', async () => {
+    await page.goto(`${base()}/`);
+    await page.waitForSelector('#signin');
+    await screenshot('signin');
+    await page.fill('#signin-token', 'not-the-token');
+    await page.click('#signin-submit');
+    await page.waitForSelector('#signin .error:not([hidden])');
+    assert.equal(await page.textContent('#signin .error'), 'Wrong credentials.');
+    await page.fill('#signin-token', TOKEN);
+    await page.click('#signin-submit');
+    await page.waitForSelector('#overview');
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('drec.authorization')), `Bearer ${TOKEN}`);
+  });
+
+  it('overview: totals, per-day chart, top, trending and recently pushed', async () => {
+    await settled();
+    const from = dayOf(new Date(todayMidnight - 29 * DAY));
+    const to = dayOf(new Date(todayMidnight));
+    const summary = await api(`/api/v1/summary?from=${from}&to=${to}`);
+
+    // Totals: what the feed implies, and what the API says.
+    const isGetPull = (e) => e.action === 'pull' && e.request.method === 'GET';
+    const pulls = generated.filter(isGetPull).length + exampleGetPulls.length;
+    assert.equal(summary.totals.numpulls, pulls);
+    assert.equal(await page.textContent('#total-numpulls .stat-value'), fmt(pulls));
+    assert.equal(await page.textContent('#total-repositories .stat-value'), fmt(summary.totals.repositories));
+    assert.equal(await page.textContent('#total-numpushs .stat-value'), fmt(summary.totals.numpushs));
+    assert.equal(await page.textContent('#total-numchecks .stat-value'), fmt(summary.totals.numchecks));
+
+    // The chart draws the API's zero-filled days.
+    const chart = await chartData('#overview-chart');
+    assert.equal(chart.labels.length, 30);
+    assert.equal(chart.labels.at(-1), to);
+    const [pullSeries, pushSeries] = chart.datasets;
+    assert.equal(pullSeries.counter, 'numpulls');
+    assert.deepEqual(pullSeries.data, summary.days.map((d) => d.numpulls));
+    assert.deepEqual(pushSeries.data, summary.days.map((d) => d.numpushs));
+    const inWindow =
+      generated.filter((e) => isGetPull(e) && e.timestamp.slice(0, 10) >= from).length +
+      exampleGetPulls.filter((p) => p.day >= from && p.day <= to).length;
+    assert.equal(pullSeries.data.reduce((a, b) => a + b, 0), inWindow);
+
+    // Top repositories: base/debian leads with 60; team/app has 4.
+    const top = await rows('#top-table');
+    assert.deepEqual(top[0].slice(0, 2), ['base/debian', '60']);
+    assert.deepEqual(top.find((r) => r[0] === APP)?.slice(0, 2), [APP, '4']);
+    // Trending: pulls of the last 30 days, as the API counts them.
+    const trending = await api('/api/v1/repositories?window=30d&sort=-window.numpulls&limit=10');
+    const shown = await rows('#trending-table');
+    const expected = trending.repositories.filter((r) => r.window.numpulls > 0);
+    assert.deepEqual(shown.map((r) => [r[0], r[1]]), expected.map((r) => [r.repositoryname, fmt(r.window.numpulls)]));
+    assert.equal(shown.find((r) => r[0] === APP)?.[1], String(3 + examplePulls.filter((d) => d >= from).length));
+    // Recently pushed, newest first.
+    const recent = await api('/api/v1/repositories?sort=-lastpushed&limit=10');
+    assert.deepEqual(
+      (await rows('#recent-table')).map((r) => r[0]),
+      recent.repositories.filter((r) => r.lastpushed).map((r) => r.repositoryname),
+    );
+    await screenshot('overview');
+  });
+
+  it('search filters repositories by prefix', async () => {
+    await page.fill('#search', 'team/');
+    await page.waitForURL(/#\/repositories\?prefix=team%2F/);
+    await page.waitForFunction(() => document.querySelector('#repositories-total')?.textContent.includes('team/'));
+    const names = (await rows('#repositories-table')).map((r) => r[0]);
+    assert.deepEqual(names, ['team/app', 'team/multi']);
+    await page.fill('#search', 'platform/');
+    await page.waitForFunction(() => document.querySelector('#repositories-total')?.textContent.includes('platform/'));
+    assert.deepEqual((await rows('#repositories-table')).map((r) => r[0]), ['platform/api', 'platform/web']);
+    await screenshot('search');
+  });
+
+  it('repository page: counters, per-day chart, tags and actors', async () => {
+    await page.goto(`${base()}/#/`);
+    await page.waitForSelector('#top-table');
+    await page.click(`#top-table a:text-is("${APP}")`);
+    await page.waitForSelector('#repository');
+    await settled();
+    assert.equal(await page.textContent('#repository-name'), APP);
+    const repo = await api('/api/v1/repositories/team/app');
+    assert.equal(repo.numpulls, 4);
+    assert.equal(await page.textContent('#repo-numpulls .stat-value'), '4');
+    assert.equal(await page.textContent('#repo-numpushs .stat-value'), fmt(repo.numpushs));
+    assert.equal(await page.textContent('#repo-numchecks .stat-value'), fmt(repo.numchecks));
+
+    // Per day: 1 pull two days ago, 2 yesterday (plus the examples' own, on their day).
+    const chart = await chartData('#repository-chart');
+    assert.equal(chart.labels.length, 30);
+    const pullsOn = (day) => chart.datasets[0].data[chart.labels.indexOf(day)];
+    const expectedOn = (d) => appPulls.filter((t) => dayOf(t) === d).length + examplePulls.filter((x) => x === d).length;
+    for (const d of [dayOf(at(2)), dayOf(at(1))]) assert.equal(pullsOn(d), expectedOn(d), `pulls on ${d}`);
+    assert.equal(chart.datasets[0].data.reduce((a, b) => a + b, 0), [...chart.labels].reduce((a, d) => a + expectedOn(d), 0));
+
+    // Tags: v1 pulled 4 times, live, its digest in full in the title.
+    const tags = await rows('#tags-table');
+    const v1 = tags.find((r) => r[0] === 'v1');
+    assert.ok(v1, `v1 in ${JSON.stringify(tags)}`);
+    assert.equal(v1[2], 'live');
+    assert.equal(v1[3], '4');
+    assert.equal(await page.getAttribute('#tags-table tbody tr:first-child code', 'title'), APP_DIGEST);
+    // Actors: bob pulled 3 times.
+    const bob = (await rows('#actors-table')).find((r) => r[0] === 'bob');
+    assert.deepEqual(bob?.slice(0, 3), ['bob', '3', '0']);
+    await screenshot('repository');
+
+    // Another range re-reads the daily series.
+    await page.click('.segmented a:text-is("90 days")');
+    await page.waitForURL(/days=90/);
+    await settled();
+    assert.equal((await chartData('#repository-chart')).labels.length, 90);
+  });
+
+  it('cleanup lists what was not pulled for N days', async () => {
+    await page.goto(`${base()}/#/cleanup?days=90`);
+    await page.waitForSelector('#cleanup-table');
+    await settled();
+    const shown = await rows('#cleanup-table');
+    const names = shown.map((r) => r[0]);
+    assert.ok(names.includes('legacy/old-app'), names.join());
+    assert.ok(names.includes('sandbox/never'), names.join());
+    assert.ok(!names.includes(APP));
+    assert.equal(shown.find((r) => r[0] === 'sandbox/never')[2], 'never pulled');
+    const idle = Math.floor((Date.now() - at(150, 13).getTime()) / DAY);
+    assert.equal(shown.find((r) => r[0] === 'legacy/old-app')[2], `${idle} days`);
+    const api90 = await api('/api/v1/repositories?not_pulled_since=90d&sort=lastpulled&limit=50');
+    assert.deepEqual(names, api90.repositories.map((r) => r.repositoryname));
+    await screenshot('cleanup');
+
+    await page.fill('#cleanup-days', '160');
+    await page.click('#cleanup-form button');
+    await page.waitForURL(/days=160/);
+    await page.waitForFunction(() => !document.querySelector('#cleanup-table')?.textContent.includes('legacy/old-app'));
+  });
+
+  it('a 401 brings back the sign-in form; basic auth signs in too', async () => {
+    await page.evaluate(() => sessionStorage.setItem('drec.authorization', 'Bearer revoked'));
+    await page.goto(`${base()}/#/`);
+    await page.waitForSelector('#signin .error:not([hidden])');
+    assert.match(await page.textContent('#signin .error'), /not accepted/);
+
+    await page.click('#signin-mode-basic');
+    await page.fill('#signin-user', BASIC_USER);
+    await page.fill('#signin-password', BASIC_PASSWORD);
+    await page.click('#signin-submit');
+    await page.waitForSelector('#overview #top-table');
+    const stored = await page.evaluate(() => sessionStorage.getItem('drec.authorization'));
+    assert.equal(stored, `Basic ${Buffer.from(`${BASIC_USER}:${BASIC_PASSWORD}`).toString('base64')}`);
+
+    await page.click('#signout');
+    await page.waitForSelector('#signin .notice');
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('drec.authorization')), null);
+  });
+
+  it('no script errors and no Content-Security-Policy violations', () => {
+    assert.deepEqual(problems, []);
+  });
+});
