@@ -8,6 +8,9 @@ scripts/install-deps.sh
 jobs=${DREC_BUILD_JOBS:-2}
 # Registry 3.x for the end-to-end test: built from the Go module proxy, cached outside the clone.
 scripts/build-registry3.sh >/dev/null
+# FerretDB, the MongoDB-protocol server the MongoDB store is tested against (same cache).
+DREC_FERRETDB="$(scripts/build-ferretdb.sh)"
+export DREC_FERRETDB
 
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$jobs"

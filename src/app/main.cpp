@@ -20,6 +20,7 @@
 #include "http/tls_context.h"
 #include "metrics/metrics.h"
 #include "pipeline/committer.h"
+#include "store/mongo/mongo_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 extern char** environ;
@@ -59,10 +60,18 @@ Result<std::unique_ptr<Store>> OpenStore(const Settings& settings) {
       }
       return std::unique_ptr<Store>(std::move(store).value());
     }
-    case Backend::kMongodb:
-      break;
+    case Backend::kMongodb: {
+      auto store = MongoStore::Open(settings.mongodb_uri, settings.mongodb_database,
+                                    settings.mongodb_collection, settings.retention_days);
+      if (!store.ok()) {
+        const std::string why = "storage.mongodb: " + store.status().message();
+        return store.status().code() == Status::Code::kUnavailable ? Status::Unavailable(why)
+                                                                   : Status::InvalidArgument(why);
+      }
+      return std::unique_ptr<Store>(std::move(store).value());
+    }
   }
-  return Status::InvalidArgument("storage.backend: mongodb is not available in this build");
+  return Status::InvalidArgument("storage.backend: unknown backend");
 }
 
 int Run(const Settings& settings) {
@@ -75,7 +84,15 @@ int Run(const Settings& settings) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  // A store that is down at start-up is waited for, as it would be once running: the
+  // registry keeps its events meanwhile. A store that is misconfigured stops start-up.
   auto store = OpenStore(settings);
+  while (!store.ok() && store.status().code() == Status::Code::kUnavailable) {
+    spdlog::warn("{}; retrying in 2 s", store.status().message());
+    const timespec retry{2, 0};
+    if (sigtimedwait(&stop_signals, nullptr, &retry) > 0) return 0;
+    store = OpenStore(settings);
+  }
   if (!store.ok()) {
     spdlog::critical("{}", store.status().message());
     return 2;

@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "mongo_test_server.h"
+#include "store/mongo/mongo_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 
@@ -60,6 +62,35 @@ StoreBackend SqliteBackend() {
         return std::unique_ptr<Store>(std::move(*store));
       },
       [](const std::string& dir) { std::filesystem::remove_all(dir); },
+  };
+}
+
+// A fresh database on the shared MongoDB test server; the test is skipped when there is none.
+StoreBackend MongoBackend() {
+  return {
+      "Mongo",
+      [] {
+        std::string why;
+        testing::MongoTestServer* server = testing::MongoTestServer::Shared(&why);
+        if (server == nullptr) {
+          [&] { GTEST_SKIP() << why; }();
+          return std::string();
+        }
+        return server->FreshDatabase();
+      },
+      [](const std::string& database) -> Result<std::unique_ptr<Store>> {
+        std::string why;
+        auto store = MongoStore::Open(testing::MongoTestServer::Shared(&why)->uri(), database,
+                                      "repositories");
+        if (!store.ok()) return store.status();
+        return std::unique_ptr<Store>(std::move(*store));
+      },
+      [](const std::string& database) {
+        std::string why;
+        if (auto* server = testing::MongoTestServer::Shared(&why); server != nullptr) {
+          server->DropDatabase(database);
+        }
+      },
   };
 }
 
@@ -128,13 +159,14 @@ class StoreContractTest : public ::testing::TestWithParam<StoreBackend> {
  protected:
   void SetUp() override {
     location_ = GetParam().fresh_location();
+    if (IsSkipped()) return;  // the backend has no server here
     ASSERT_FALSE(location_.empty());
     Reopen();
   }
 
   void TearDown() override {
     store_.reset();
-    GetParam().drop(location_);
+    if (!location_.empty()) GetParam().drop(location_);
   }
 
   void Reopen() {
@@ -726,7 +758,8 @@ TEST_P(StoreContractTest, QueriesRunWhileBatchesCommit) {
   EXPECT_EQ(Repository("app").counters, Pulled(kBatches, kT, kT + kBatches - 1));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest, ::testing::Values(SqliteBackend()),
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest,
+                         ::testing::Values(SqliteBackend(), MongoBackend()),
                          [](const ::testing::TestParamInfo<StoreBackend>& info) {
                            return info.param.name;
                          });

@@ -1,0 +1,93 @@
+// The MongoDB store: the integration point for other tools (SPEC section 4), which read the
+// repository collection and its companions directly. Exactly once without transactions, through
+// a journal and per-document guards; docs/mongodb.md describes the collections and the argument.
+#pragma once
+
+#include <bson/bson.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "store/store.h"
+
+namespace drec {
+namespace mongo {
+class Client;
+class ClientPool;
+struct StoredState;
+}  // namespace mongo
+
+class MongoStore final : public Store {
+ public:
+  // Connects to `uri`, creates the indexes (idempotently) and finishes a batch that a previous
+  // run left half-applied, before anything else can read or write. The repository documents
+  // live in `repository_collection`, the per-tag, per-digest, ... documents in collections
+  // named after it. With `retention_days` > 0 the server also expires event ids itself (a TTL
+  // index) where it can; PruneEventIds deletes them either way.
+  static Result<std::unique_ptr<MongoStore>> Open(const std::string& uri,
+                                                  const std::string& database,
+                                                  const std::string& repository_collection,
+                                                  std::int64_t retention_days = 0);
+  ~MongoStore() override;
+
+  Status Apply(const Batch& batch, ApplyOutcome* outcome) override;
+  Status Ping() override;
+  Status PruneEventIds(UnixMillis cutoff) override;
+  Result<RepositoryPage> ListRepositories(const RepositoryQuery& query) override;
+  Result<Summary> Summarize(const std::string& from_day, const std::string& to_day) override;
+  Result<std::optional<RepositoryRecord>> GetRepository(const std::string& name) override;
+  Result<std::vector<TagRecord>> ListTags(const std::string& repository) override;
+  Result<std::vector<DigestRecord>> ListDigests(const std::string& repository) override;
+  Result<std::vector<ActorRecord>> ListActors(const std::string& repository) override;
+  Result<std::vector<DayRecord>> ListDays(const std::string& repository,
+                                          const std::string& from_day,
+                                          const std::string& to_day) override;
+
+  // Test hook: after `writes` more writes succeed, every write fails as if drec had died right
+  // there (negative: never). Lets tests crash a batch between any two of its writes.
+  void SetFaultPointForTesting(std::int64_t writes);
+  // Test hook: the writes the last Apply sent (journal, event ids, updates), to check coalescing.
+  std::int64_t last_apply_writes_for_testing() const;
+
+ private:
+  MongoStore(std::unique_ptr<mongo::ClientPool> pool, std::string database,
+             std::string repository_collection);
+
+  std::string CollectionName(std::string_view role) const;
+  // Learns which server this is, for the workarounds one needs.
+  Status DetectServer(mongo::Client& client);
+  Status CreateIndexes(mongo::Client& client, std::int64_t retention_days);
+  // Finishes every pending journal, oldest first: until then, a known event id could belong to
+  // a batch only half applied.
+  Status Recover(mongo::Client& client);
+  // Journals and applies effects none of which was applied before, in several journals when one
+  // cannot hold them.
+  Status Commit(mongo::Client& client, std::span<const EventEffect* const> effects);
+  // Reads what the journal of `effects` depends on (see mongo::StoredState).
+  Status ReadStoredState(mongo::Client& client, std::span<const EventEffect* const> effects,
+                         mongo::StoredState* stored);
+  // Applies a journal (event ids, writes) and deletes it; safe to repeat, interrupted anywhere.
+  Status Execute(mongo::Client& client, const bson_t* journal);
+  // Counts one write against the fault point; false when the simulated crash has happened.
+  bool Spend();
+
+  const std::unique_ptr<mongo::ClientPool> pool_;
+  const std::string database_;
+  const std::string repository_collection_;
+  // Most write statements sent in one request; 0: as many as the server's limits allow.
+  std::size_t request_limit_ = 0;
+
+  // Apply and pruning write one at a time: the journal design (and FerretDB, which can lose
+  // concurrent updates of one document) wants a single writer.
+  std::mutex writer_mutex_;
+  // A journal may be pending: set before a journal is written, cleared once none is left.
+  bool recovery_needed_ = true;
+  std::int64_t fault_budget_ = -1;
+  std::int64_t writes_ = 0;
+};
+
+}  // namespace drec

@@ -1,0 +1,54 @@
+// Turns the effects of a batch into a journal: the literal MongoDB writes that apply them,
+// coalesced per document and made safe to repeat. Pure (no I/O), so the rules that make the
+// MongoDB store exact can be tested without a server. docs/mongodb.md gives the argument.
+#pragma once
+
+#include <bson/bson.h>
+
+#include <array>
+#include <map>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "semantics/operations.h"
+#include "store/mongo/mongo_driver.h"
+#include "store/records.h"
+
+namespace drec::mongo {
+
+// The collections a journal writes to, named in journals by role; in the order a journal's
+// writes are sent, the repository document last, so a reader who sees a repository's counts
+// finds its tags, digests, actors and days at least as far along.
+inline constexpr std::array<std::string_view, 7> kWriteTargets = {
+    "tags", "digests", "digestparents", "actors", "days", "totaldays", "repositories"};
+
+// What the journal of a batch depends on beyond the batch itself: read from the database just
+// before the journal is built, so that replaying it later needs no reads and cannot differ.
+struct StoredState {
+  // Index parents by (repository, child digest), for the digests of DigestsPulledByDigest.
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> parents;
+  // Per-day counters by repository and day, for the repositories of RepositoriesRemoved: what
+  // removing them takes off the all-repository daily totals.
+  std::map<std::string, std::map<std::string, WindowCounters>> days;
+};
+
+// The (repository, digest) pairs whose stored parents BuildJournal needs: pulls by digest.
+std::set<std::pair<std::string, std::string>> DigestsPulledByDigest(
+    std::span<const EventEffect* const> effects);
+
+// The repositories whose stored days BuildJournal needs: those the effects remove.
+std::set<std::string> RepositoriesRemoved(std::span<const EventEffect* const> effects);
+
+// The journal document for `effects` (none of whose ids was applied before), applied as batch
+// `batch` at `now`: {_id: batch, created_at, events: [ids], writes: [{coll, filter, update,
+// upsert, multi} | {coll, filter, remove: true}]}, filter and update as raw BSON (binary). Every
+// update that changes a document is guarded by the document's `lastop`, so that applying the
+// writes again changes nothing twice.
+Bson BuildJournal(const bson_oid_t& batch, UnixMillis now,
+                  std::span<const EventEffect* const> effects, StoredState stored);
+
+}  // namespace drec::mongo

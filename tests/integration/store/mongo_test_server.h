@@ -1,0 +1,67 @@
+// A MongoDB-protocol server for the tests: an external MongoDB when DREC_TEST_MONGODB_URI names
+// one, otherwise FerretDB (scripts/build-ferretdb.sh) on its embedded SQLite backend, started on
+// a free loopback port and stopped again by the test process.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace drec::testing {
+
+// One FerretDB process with its own data directory.
+class FerretDb {
+ public:
+  // Starts `binary` on a free loopback port, with its data in a new directory; nullptr (and
+  // the reason in `why`) when it does not come up.
+  static std::unique_ptr<FerretDb> Start(const std::string& binary, std::string* why);
+  // Stops the process and removes its data.
+  ~FerretDb();
+  FerretDb(const FerretDb&) = delete;
+  FerretDb& operator=(const FerretDb&) = delete;
+
+  // Stops the process and keeps its data, as an outage would.
+  void Stop();
+  // Starts it again on the same port with the same data; false when it does not come up.
+  bool Restart(std::string* why);
+
+  std::string uri() const;
+
+ private:
+  FerretDb(std::string binary, std::string dir)
+      : binary_(std::move(binary)), dir_(std::move(dir)) {}
+  bool Launch(std::string* why);
+
+  std::string binary_;
+  std::string dir_;
+  std::uint16_t port_ = 0;
+  pid_t pid_ = -1;
+};
+
+// The FerretDB binary the tests use: $DREC_FERRETDB, else the one scripts/build-ferretdb.sh
+// caches; empty when there is neither.
+std::string FerretDbBinary();
+
+// The server the MongoDB tests of this process share, started on first use.
+class MongoTestServer {
+ public:
+  // nullptr, with the reason in `why`, when no server is configured or it does not start.
+  static MongoTestServer* Shared(std::string* why);
+
+  const std::string& uri() const { return uri_; }
+  // A database name no other test of any process on this server uses.
+  std::string FreshDatabase();
+  void DropDatabase(const std::string& name);
+
+ private:
+  explicit MongoTestServer(std::string uri, std::unique_ptr<FerretDb> process)
+      : uri_(std::move(uri)), process_(std::move(process)) {}
+
+  std::string uri_;
+  std::unique_ptr<FerretDb> process_;
+  int next_database_ = 0;
+};
+
+}  // namespace drec::testing
