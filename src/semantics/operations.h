@@ -87,11 +87,14 @@ struct DigestParent {
   bool operator==(const DigestParent&) const = default;
 };
 
-// Upserts one actor's counters in one repository; first/last seen come from the delta's times.
+// Upserts one actor's counters in one repository. Seen times fold with min (firstseen) and max
+// (lastseen); they cover every counted action, checks and deletes included, which carry no
+// push or pull time.
 struct ActorUpdate {
   std::string repository;
   std::string actor;
   Delta delta;
+  std::optional<UnixMillis> firstseen, lastseen;
   bool operator==(const ActorUpdate&) const = default;
 };
 

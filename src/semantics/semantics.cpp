@@ -58,7 +58,7 @@ void ManifestOperations(const Event& event, UnixMillis at, std::vector<Operation
   }
   if (repository_delta == Delta{}) return;
   if (!event.actor.empty())
-    ops.emplace_back(ActorUpdate{event.repository, event.actor, repository_delta});
+    ops.emplace_back(ActorUpdate{event.repository, event.actor, repository_delta, at, at});
   ops.emplace_back(DayUpdate{event.repository, UtcDay(at), repository_delta});
 }
 
@@ -74,7 +74,9 @@ void DeleteOperations(const Event& event, UnixMillis at, DeletePolicy policy,
     ops.emplace_back(RepositoryUpdate{event.repository, delta, std::string()});
     ops.emplace_back(DigestUpdate{event.repository, event.digest, std::string(), 0, delta});
     ops.emplace_back(DigestDeleted{event.repository, event.digest, at});
-    if (!event.actor.empty()) ops.emplace_back(ActorUpdate{event.repository, event.actor, delta});
+    if (!event.actor.empty()) {
+      ops.emplace_back(ActorUpdate{event.repository, event.actor, delta, at, at});
+    }
     ops.emplace_back(DayUpdate{event.repository, UtcDay(at), delta});
   }
   if (!event.tag.empty()) ops.emplace_back(TagDeleted{event.repository, event.tag, at});

@@ -1,5 +1,6 @@
 #include "util/time.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -126,6 +127,18 @@ std::optional<UnixMillis> ParseRfc3339(std::string_view s) {
 std::string FormatRfc3339(UnixMillis t) { return FormatDate(t, true); }
 
 std::string UtcDay(UnixMillis t) { return FormatDate(t, false); }
+
+std::optional<UnixMillis> Earliest(std::optional<UnixMillis> a, std::optional<UnixMillis> b) {
+  if (!a) return b;
+  if (!b) return a;
+  return std::min(*a, *b);
+}
+
+std::optional<UnixMillis> Latest(std::optional<UnixMillis> a, std::optional<UnixMillis> b) {
+  if (!a) return b;
+  if (!b) return a;
+  return std::max(*a, *b);
+}
 
 UnixMillis NowMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

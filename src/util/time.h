@@ -25,6 +25,11 @@ std::string UtcDay(UnixMillis t);
 // Parses "YYYY-MM-DD" to the millisecond at that day's UTC midnight.
 std::optional<UnixMillis> ParseDay(std::string_view day);
 
+// The earlier / later of two optional times; an absent time loses to a present one. This is
+// how first* and last* times fold, so arrival order never matters.
+std::optional<UnixMillis> Earliest(std::optional<UnixMillis> a, std::optional<UnixMillis> b);
+std::optional<UnixMillis> Latest(std::optional<UnixMillis> a, std::optional<UnixMillis> b);
+
 // Wall clock; the only clock read in drec, so pure code can take time as an argument.
 UnixMillis NowMillis();
 

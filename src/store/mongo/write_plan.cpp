@@ -94,8 +94,11 @@ class Coalescer {
   }
 
   void Add(const ActorUpdate& op) {
-    Fold(op.repository, kActorKind, op.actor, ActorUpdate{op.repository, op.actor, {}}).delta +=
-        op.delta;
+    auto& fold =
+        Fold(op.repository, kActorKind, op.actor, ActorUpdate{op.repository, op.actor, {}, {}, {}});
+    fold.delta += op.delta;
+    fold.firstseen = Earliest(fold.firstseen, op.firstseen);
+    fold.lastseen = Latest(fold.lastseen, op.lastseen);
   }
 
   void Add(const DayUpdate& op) {
@@ -445,23 +448,10 @@ void Emit(Writes& w, const DigestParent& s) {
            Update().SetOnInsert("parent", s.parent));
 }
 
-std::optional<UnixMillis> Earliest(std::optional<UnixMillis> a, std::optional<UnixMillis> b) {
-  if (!a || !b) return a ? a : b;
-  return std::min(*a, *b);
-}
-
-std::optional<UnixMillis> Latest(std::optional<UnixMillis> a, std::optional<UnixMillis> b) {
-  if (!a || !b) return a ? a : b;
-  return std::max(*a, *b);
-}
-
 void Emit(Writes& w, const ActorUpdate& s) {
   w.Ensure("actors", Key(s.repository, "actor", s.actor), Update().ZeroCounters());
   w.Change("actors", Key(s.repository, "actor", s.actor),
-           Update()
-               .Fold(s.delta)
-               .Min("firstseen", Earliest(s.delta.firstpushed, s.delta.firstpulled))
-               .Max("lastseen", Latest(s.delta.lastpushed, s.delta.lastpulled)));
+           Update().Fold(s.delta).Min("firstseen", s.firstseen).Max("lastseen", s.lastseen));
 }
 
 void Emit(Writes& w, const DayUpdate& s) {

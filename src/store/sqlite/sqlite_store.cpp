@@ -369,18 +369,6 @@ Counters ReadCounters(const Statement& stmt, int first) {
   return c;
 }
 
-std::optional<UnixMillis> Earliest(std::optional<UnixMillis> a, std::optional<UnixMillis> b) {
-  if (!a) return b;
-  if (!b) return a;
-  return std::min(*a, *b);
-}
-
-std::optional<UnixMillis> Latest(std::optional<UnixMillis> a, std::optional<UnixMillis> b) {
-  if (!a) return b;
-  if (!b) return a;
-  return std::max(*a, *b);
-}
-
 // The least string greater than every string that starts with `prefix` (SQLite compares TEXT
 // bytewise), or nullopt when there is none: an index range instead of LIKE, whose wildcards
 // would need escaping in user input.
@@ -466,8 +454,8 @@ Status ApplyOperation(Connection& db, const ActorUpdate& op) {
   return Execute(db, kUpsertActor, [&](Statement& s) {
     s.Bind(":repository", op.repository);
     s.Bind(":actor", op.actor);
-    s.Bind(":firstseen", Earliest(op.delta.firstpushed, op.delta.firstpulled));
-    s.Bind(":lastseen", Latest(op.delta.lastpushed, op.delta.lastpulled));
+    s.Bind(":firstseen", op.firstseen);
+    s.Bind(":lastseen", op.lastseen);
     BindDelta(s, op.delta);
   });
 }

@@ -49,12 +49,13 @@ Delta Check(UnixMillis t) {
 // The operations the event semantics makes of a pull by digest.
 EventEffect PullByDigest(std::string id, const std::string& repository, const std::string& digest,
                          const std::string& actor, UnixMillis t) {
-  return {std::move(id),
-          t,
-          {RepositoryUpdate{repository, Pull(t), actor},
-           DigestUpdate{repository, digest, "", 0, Pull(t)},
-           TagsByDigestUpdate{repository, digest, Pull(t)}, ActorUpdate{repository, actor, Pull(t)},
-           DayUpdate{repository, UtcDay(t), Pull(t)}}};
+  return {
+      std::move(id),
+      t,
+      {RepositoryUpdate{repository, Pull(t), actor},
+       DigestUpdate{repository, digest, "", 0, Pull(t)},
+       TagsByDigestUpdate{repository, digest, Pull(t)},
+       ActorUpdate{repository, actor, Pull(t), t, t}, DayUpdate{repository, UtcDay(t), Pull(t)}}};
 }
 
 // ... and of a tagged push.
@@ -66,7 +67,7 @@ EventEffect TaggedPush(std::string id, const std::string& repository, const std:
       {RepositoryUpdate{repository, Push(t), actor},
        DigestUpdate{repository, digest, "application/vnd.oci.image.index.v1+json", 500, Push(t)},
        TagPointsAt{repository, tag, digest, t}, TagUpdate{repository, tag, Push(t)},
-       ActorUpdate{repository, actor, Push(t)}, DayUpdate{repository, UtcDay(t), Push(t)}}};
+       ActorUpdate{repository, actor, Push(t), t, t}, DayUpdate{repository, UtcDay(t), Push(t)}}};
 }
 
 std::string Time(const std::optional<UnixMillis>& t) { return t ? FormatRfc3339(*t) : "-"; }

@@ -110,6 +110,12 @@ Delta Push(UnixMillis t) {
   return d;
 }
 
+Delta Deleted() {
+  Delta d;
+  d.numdeletes = 1;
+  return d;
+}
+
 EventEffect Effect(std::string id, std::vector<Operation> operations) {
   return EventEffect{std::move(id), kT, std::move(operations)};
 }
@@ -483,11 +489,13 @@ TEST_P(StoreContractTest, ActorRecordsCountAndSpanPushesAndPulls) {
   pulls.firstpulled = kT + 10;
   pulls.lastpulled = kT + 20;
   ApplyEach({
-      ActorUpdate{"app", "zed", Push(kT + 50)},
-      ActorUpdate{"app", "zed", pulls},
-      ActorUpdate{"app", "zed", Pull(kT + 70)},
-      ActorUpdate{"app", "amy", Push(kT)},
-      ActorUpdate{"other", "zed", Push(kT)},
+      ActorUpdate{"app", "zed", Push(kT + 50), kT + 50, kT + 50},
+      ActorUpdate{"app", "zed", pulls, kT + 10, kT + 20},
+      ActorUpdate{"app", "zed", Pull(kT + 70), kT + 70, kT + 70},
+      ActorUpdate{"app", "amy", Push(kT), kT, kT},
+      ActorUpdate{"other", "zed", Push(kT), kT, kT},
+      // A delete counts no push or pull, but the actor was seen doing it.
+      ActorUpdate{"app", "zed", Deleted(), kT + 90, kT + 90},
   });
   auto actors = store_->ListActors("app");
   ASSERT_TRUE(actors.ok());
@@ -497,9 +505,11 @@ TEST_P(StoreContractTest, ActorRecordsCountAndSpanPushesAndPulls) {
   EXPECT_EQ((*actors)[0].firstseen, kT);
   EXPECT_EQ((*actors)[0].lastseen, kT);
   EXPECT_EQ((*actors)[1].actor, "zed");
-  EXPECT_EQ((*actors)[1].counters, Activity(1, kT + 50, kT + 50, 3, kT + 10, kT + 70));
+  Counters zed = Activity(1, kT + 50, kT + 50, 3, kT + 10, kT + 70);
+  zed.numdeletes = 1;
+  EXPECT_EQ((*actors)[1].counters, zed);
   EXPECT_EQ((*actors)[1].firstseen, kT + 10);
-  EXPECT_EQ((*actors)[1].lastseen, kT + 70);
+  EXPECT_EQ((*actors)[1].lastseen, kT + 90);
 }
 
 TEST_P(StoreContractTest, DaysAreListedInAnInclusiveRange) {
@@ -545,7 +555,7 @@ TEST_P(StoreContractTest, RepositoryRemovedForgetsEveryRecordButNotEventIds) {
       TagUpdate{"app", "latest", Push(kT)},
       DigestUpdate{"app", "sha256:index", "", 0, Push(kT)},
       DigestParent{"app", "sha256:child", "sha256:index"},
-      ActorUpdate{"app", "amy", Push(kT)},
+      ActorUpdate{"app", "amy", Push(kT), kT, kT},
       DayUpdate{"app", "2026-01-01", Push(kT)},
   };
   std::vector<Operation> both = records;

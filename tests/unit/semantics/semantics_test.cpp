@@ -175,6 +175,11 @@ TEST(SemanticsTest, IndexReferencesMakeParents) {
 TEST(SemanticsTest, DigestDeleteOfRegistry2) {
   auto in = One(ExampleEvent("delete-digest.json"));
   EXPECT_EQ(RepoDelta(in).numdeletes, 1);
+  // The actor of a delete is seen then, though nothing was pushed or pulled.
+  const auto actor = OpsOf<ActorUpdate>(in).at(0);
+  EXPECT_EQ(actor.actor, "alice");
+  EXPECT_EQ(FormatRfc3339(*actor.lastseen), "2026-11-27T02:24:54.175Z");
+  EXPECT_EQ(actor.firstseen, actor.lastseen);
   auto deleted = OpsOf<DigestDeleted>(in);
   ASSERT_EQ(deleted.size(), 1u);
   EXPECT_EQ(deleted[0].repository, "team/app");
