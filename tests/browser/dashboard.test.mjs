@@ -7,27 +7,31 @@
 //   DREC_BINARY=build/web/drec DREC_NODE_MODULES=build/web/node_modules \
 //     node --test tests/browser/dashboard.test.mjs
 //
-// Environment: DREC_BINARY (the drec executable), DREC_NODE_MODULES (where `npm ci` put
-// playwright-core), DREC_EXAMPLES_DIR, DREC_BROWSER_OUTPUT (screenshots and drec's log),
-// CHROMIUM (default /usr/bin/chromium).
+// Environment: DREC_BINARY (the drec executable), DREC_EXAMPLES_DIR, and those of
+// support.mjs: DREC_NODE_MODULES, DREC_BROWSER_OUTPUT (screenshots and drec's log), CHROMIUM.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import https from 'node:https';
-import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import {
+  OUTPUT,
+  chartData,
+  fmt,
+  httpsRequest,
+  launchBrowser,
+  repoRoot,
+  rows,
+  screenshot as saveScreenshot,
+  settled,
+  signIn,
+} from './support.mjs';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DREC = path.resolve(process.env.DREC_BINARY ?? path.join(repoRoot, 'build', 'release', 'drec'));
-const NODE_MODULES = path.resolve(process.env.DREC_NODE_MODULES ?? path.join(repoRoot, 'web', 'node_modules'));
 const EXAMPLES = path.resolve(process.env.DREC_EXAMPLES_DIR ?? path.join(repoRoot, '..', 'shared', 'examples'));
-const OUTPUT = path.resolve(process.env.DREC_BROWSER_OUTPUT ?? path.join(os.tmpdir(), 'drec-browser'));
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const SCREENSHOTS = path.join(OUTPUT, 'screenshots');
 
 const TOKEN = 'dashboard-test-token';
@@ -130,22 +134,8 @@ function freePort() {
   });
 }
 
-function request(method, target, { body, headers = {} } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      // agent: false, one connection per request: none is left open when drec is stopped.
-      { host: '127.0.0.1', port, path: target, method, headers, ca, rejectUnauthorized: Boolean(ca), timeout: 10_000, agent: false },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${target}: timed out`)));
-    req.on('error', reject);
-    if (body) req.write(body);
-    req.end();
-  });
+function request(method, target, { body, headers } = {}) {
+  return httpsRequest(`${base()}${target}`, { method, body, headers, ca });
 }
 
 async function api(target) {
@@ -210,62 +200,10 @@ async function stopDrec() {
 
 let context;
 let page;
-const problems = []; // console errors that are not the expected 401s, CSP violations, exceptions
-
-async function launchBrowser() {
-  const require = createRequire(path.join(NODE_MODULES, '..', 'noop.js'));
-  const { chromium } = require('playwright-core');
-  // A persistent context is how Playwright takes a --user-data-dir; a fresh one each run.
-  context = await chromium.launchPersistentContext(path.join(workdir, 'chromium-profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-    ignoreHTTPSErrors: true, // drec's self-signed certificate
-    viewport: { width: 1280, height: 800 },
-    locale: 'en-US',
-    timezoneId: 'UTC',
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  watch(page);
-}
-
-function watch(p) {
-  p.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  p.on('console', (message) => {
-    const text = message.text();
-    if (message.type() === 'error' && !/status of 401/.test(text)) problems.push(`console: ${text}`);
-  });
-}
+let problems; // console errors that are not the expected 401s, CSP violations, exceptions
 
 const base = () => `https://127.0.0.1:${port}`;
-
-async function settled(p = page) {
-  await p.waitForSelector('main[aria-busy="false"]');
-}
-
-async function chartData(selector, p = page) {
-  const canvas = p.locator(selector);
-  // Chart.js sizes the canvas once it is attached; then the chart is drawn.
-  await p.waitForFunction((s) => document.querySelector(s)?.style.width !== '', selector);
-  return JSON.parse(await canvas.getAttribute('data-chart'));
-}
-
-// Rows of a table as arrays of cell texts.
-async function rows(selector, p = page) {
-  return p.locator(`${selector} tbody tr`).evaluateAll((trs) =>
-    trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent.trim())),
-  );
-}
-
-async function screenshot(name) {
-  fs.mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
-}
-
-const fmt = (n) => new Intl.NumberFormat('en-US').format(n);
+const screenshot = (name) => saveScreenshot(page, SCREENSHOTS, name);
 
 // ------------------------------------------------------------------------ the tests
 
@@ -292,7 +230,8 @@ describe('dashboard', { timeout: 240_000 }, () => {
       }
     }
     for (let i = 0; i < generated.length; i += 100) await postEvents(generated.slice(i, i + 100));
-    await launchBrowser();
+    // A fresh profile each run.
+    ({ context, page, problems } = await launchBrowser(path.join(workdir, 'chromium-profile')));
   });
 
   after(async () => {
@@ -329,14 +268,12 @@ describe('dashboard', { timeout: 240_000 }, () => {
     await page.click('#signin-submit');
     await page.waitForSelector('#signin .error:not([hidden])');
     assert.equal(await page.textContent('#signin .error'), 'Wrong credentials.');
-    await page.fill('#signin-token', TOKEN);
-    await page.click('#signin-submit');
-    await page.waitForSelector('#overview');
+    await signIn(page, TOKEN);
     assert.equal(await page.evaluate(() => sessionStorage.getItem('drec.authorization')), `Bearer ${TOKEN}`);
   });
 
   it('overview: totals, per-day chart, top, trending and recently pushed', async () => {
-    await settled();
+    await settled(page);
     const from = dayOf(new Date(todayMidnight - 29 * DAY));
     const to = dayOf(new Date(todayMidnight));
     const summary = await api(`/api/v1/summary?from=${from}&to=${to}`);
@@ -351,7 +288,7 @@ describe('dashboard', { timeout: 240_000 }, () => {
     assert.equal(await page.textContent('#total-numchecks .stat-value'), fmt(summary.totals.numchecks));
 
     // The chart draws the API's zero-filled days.
-    const chart = await chartData('#overview-chart');
+    const chart = await chartData(page, '#overview-chart');
     assert.equal(chart.labels.length, 30);
     assert.equal(chart.labels.at(-1), to);
     const [pullSeries, pushSeries] = chart.datasets;
@@ -364,19 +301,19 @@ describe('dashboard', { timeout: 240_000 }, () => {
     assert.equal(pullSeries.data.reduce((a, b) => a + b, 0), inWindow);
 
     // Top repositories: base/debian leads with 60; team/app has 4.
-    const top = await rows('#top-table');
+    const top = await rows(page, '#top-table');
     assert.deepEqual(top[0].slice(0, 2), ['base/debian', '60']);
     assert.deepEqual(top.find((r) => r[0] === APP)?.slice(0, 2), [APP, '4']);
     // Trending: pulls of the last 30 days, as the API counts them.
     const trending = await api('/api/v1/repositories?window=30d&sort=-window.numpulls&limit=10');
-    const shown = await rows('#trending-table');
+    const shown = await rows(page, '#trending-table');
     const expected = trending.repositories.filter((r) => r.window.numpulls > 0);
     assert.deepEqual(shown.map((r) => [r[0], r[1]]), expected.map((r) => [r.repositoryname, fmt(r.window.numpulls)]));
     assert.equal(shown.find((r) => r[0] === APP)?.[1], String(3 + examplePulls.filter((d) => d >= from).length));
     // Recently pushed, newest first.
     const recent = await api('/api/v1/repositories?sort=-lastpushed&limit=10');
     assert.deepEqual(
-      (await rows('#recent-table')).map((r) => r[0]),
+      (await rows(page, '#recent-table')).map((r) => r[0]),
       recent.repositories.filter((r) => r.lastpushed).map((r) => r.repositoryname),
     );
     await screenshot('overview');
@@ -386,11 +323,11 @@ describe('dashboard', { timeout: 240_000 }, () => {
     await page.fill('#search', 'team/');
     await page.waitForURL(/#\/repositories\?prefix=team%2F/);
     await page.waitForFunction(() => document.querySelector('#repositories-total')?.textContent.includes('team/'));
-    const names = (await rows('#repositories-table')).map((r) => r[0]);
+    const names = (await rows(page, '#repositories-table')).map((r) => r[0]);
     assert.deepEqual(names, ['team/app', 'team/multi']);
     await page.fill('#search', 'platform/');
     await page.waitForFunction(() => document.querySelector('#repositories-total')?.textContent.includes('platform/'));
-    assert.deepEqual((await rows('#repositories-table')).map((r) => r[0]), ['platform/api', 'platform/web']);
+    assert.deepEqual((await rows(page, '#repositories-table')).map((r) => r[0]), ['platform/api', 'platform/web']);
     await screenshot('search');
   });
 
@@ -399,7 +336,7 @@ describe('dashboard', { timeout: 240_000 }, () => {
     await page.waitForSelector('#top-table');
     await page.click(`#top-table a:text-is("${APP}")`);
     await page.waitForSelector('#repository');
-    await settled();
+    await settled(page);
     assert.equal(await page.textContent('#repository-name'), APP);
     const repo = await api('/api/v1/repositories/team/app');
     assert.equal(repo.numpulls, 4);
@@ -408,7 +345,7 @@ describe('dashboard', { timeout: 240_000 }, () => {
     assert.equal(await page.textContent('#repo-numchecks .stat-value'), fmt(repo.numchecks));
 
     // Per day: 1 pull two days ago, 2 yesterday (plus the examples' own, on their day).
-    const chart = await chartData('#repository-chart');
+    const chart = await chartData(page, '#repository-chart');
     assert.equal(chart.labels.length, 30);
     const pullsOn = (day) => chart.datasets[0].data[chart.labels.indexOf(day)];
     const expectedOn = (d) => appPulls.filter((t) => dayOf(t) === d).length + examplePulls.filter((x) => x === d).length;
@@ -416,29 +353,29 @@ describe('dashboard', { timeout: 240_000 }, () => {
     assert.equal(chart.datasets[0].data.reduce((a, b) => a + b, 0), [...chart.labels].reduce((a, d) => a + expectedOn(d), 0));
 
     // Tags: v1 pulled 4 times, live, its digest in full in the title.
-    const tags = await rows('#tags-table');
+    const tags = await rows(page, '#tags-table');
     const v1 = tags.find((r) => r[0] === 'v1');
     assert.ok(v1, `v1 in ${JSON.stringify(tags)}`);
     assert.equal(v1[2], 'live');
     assert.equal(v1[3], '4');
     assert.equal(await page.getAttribute('#tags-table tbody tr:first-child code', 'title'), APP_DIGEST);
     // Actors: bob pulled 3 times.
-    const bob = (await rows('#actors-table')).find((r) => r[0] === 'bob');
+    const bob = (await rows(page, '#actors-table')).find((r) => r[0] === 'bob');
     assert.deepEqual(bob?.slice(0, 3), ['bob', '3', '0']);
     await screenshot('repository');
 
     // Another range re-reads the daily series.
     await page.click('.segmented a:text-is("90 days")');
     await page.waitForURL(/days=90/);
-    await settled();
-    assert.equal((await chartData('#repository-chart')).labels.length, 90);
+    await settled(page);
+    assert.equal((await chartData(page, '#repository-chart')).labels.length, 90);
   });
 
   it('cleanup lists what was not pulled for N days', async () => {
     await page.goto(`${base()}/#/cleanup?days=90`);
     await page.waitForSelector('#cleanup-table');
-    await settled();
-    const shown = await rows('#cleanup-table');
+    await settled(page);
+    const shown = await rows(page, '#cleanup-table');
     const names = shown.map((r) => r[0]);
     assert.ok(names.includes('legacy/old-app'), names.join());
     assert.ok(names.includes('sandbox/never'), names.join());

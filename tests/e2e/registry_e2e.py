@@ -14,7 +14,13 @@ registry sends and applies SPEC section 3 to them. The capture server checks the
 (a mismatch there means skopeo or the registry changed, not drec); the API checks drec.
 
 Usage: registry_e2e.py --drec PATH --store sqlite --workdir DIR [--registry BINARY]
+                       [--after-scenario CMD [ARGS...]]
 Only the Python standard library is used. Exit status 0 when every check passed.
+
+--after-scenario (last option: everything after it is the command) runs a further test against
+the drec the scenarios fed, once every check passed and while drec still runs: the command gets
+DREC_URL, DREC_TOKEN, DREC_CA_FILE and DREC_E2E_EXPECTED (a JSON file of the model's numbers for
+EXPECTED_REPOSITORY, see `Context.expectations`), and its failure fails this run.
 """
 
 from __future__ import annotations
@@ -41,10 +47,12 @@ import urllib.parse
 import urllib.request
 import warnings
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 TOKEN = "e2e-token-0123456789abcdef"
+EXPECTED_REPOSITORY = "team/app"  # the repository whose numbers --after-scenario gets
+AFTER_SCENARIO_TIMEOUT_S = 600.0
 WAIT_S = 20.0  # bound of every wait for asynchronous delivery
 POLL_S = 0.05
 PROMPT_S = 10.0  # "promptly": events behind ignored ones must not wait for retries
@@ -139,12 +147,33 @@ class Processes:
     def __init__(self, logdir: Path):
         self.logdir = logdir
         self.running: dict[str, subprocess.Popen] = {}
+        self.groups: set[str] = set()  # those started in a process group of their own
 
     def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         with open(self.logdir / f"{name}.log", "ab") as log:
             self.running[name] = subprocess.Popen(
                 ["setpriv", "--pdeathsig", "TERM", *argv], stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, env=env)
+
+    def run_foreground(self, name: str, argv: list[str], env: dict[str, str],
+                       timeout: float) -> int:
+        """Runs a command to its end with this program's stdout and stderr (a test whose report
+        belongs in ours). It gets a process group (session) of its own, so that `stop_all`, if
+        this program is stopped meanwhile, ends its children too (node --test runs each file
+        in a child process)."""
+        sys.stdout.flush()
+        proc = subprocess.Popen(["setpriv", "--pdeathsig", "TERM", *argv],
+                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        self.running[name] = proc
+        self.groups.add(name)
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TestFailure(f"{argv[0]} did not finish in {timeout:.0f} s") from None
+        finally:
+            if proc.returncode is not None:  # otherwise stop_all ends it
+                del self.running[name]
+                self.groups.discard(name)
 
     def kill9(self, name: str) -> None:
         proc = self.running.pop(name)
@@ -162,15 +191,24 @@ class Processes:
             return ""
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
+    def _signal(self, name: str, sig: int) -> None:
+        proc = self.running[name]
+        if name in self.groups:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
+
     def stop_all(self) -> None:
         for name, proc in list(self.running.items()):
-            proc.terminate()
+            self._signal(name, signal.SIGTERM)
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                self._signal(name, signal.SIGKILL)
                 proc.wait(timeout=10)
             del self.running[name]
+            self.groups.discard(name)
 
 
 class CaptureServer:
@@ -600,7 +638,9 @@ class TagModel:
 class RepoModel:
     counters: Counter = dataclasses.field(default_factory=Counter)
     tags: dict[str, TagModel] = dataclasses.field(default_factory=dict)
-    actors: set[str] = dataclasses.field(default_factory=set)
+    actors: set[str] = dataclasses.field(default_factory=set)  # of counted pushes and pulls
+    # Per named actor, every counted action: pushes, pulls, checks, index pulls, deletes.
+    actor_counters: dict[str, Counter] = dataclasses.field(default_factory=dict)
     first_push: Window | None = None
     last_push: Window | None = None
     first_pull: Window | None = None
@@ -645,6 +685,7 @@ class Model:
         if not ev.tag:
             return  # a child pushed by digest is no push of the repository
         repo.counters["numpushs"] += 1
+        Model._count_actor(repo, ev, "numpushs")
         repo.first_push = repo.first_push or window
         repo.last_push = window
         tag = repo.tags.setdefault(ev.tag, TagModel(ev.digest))
@@ -657,6 +698,7 @@ class Model:
         counter = ("numchecks" if ev.method == "HEAD"
                    else "numindexpulls" if ev.kind == "index" else "numpulls")
         repo.counters[counter] += 1
+        self._count_actor(repo, ev, counter)
         if counter != "numchecks":  # a check is never a pull
             repo.first_pull = repo.first_pull or window
             repo.last_pull = window
@@ -672,9 +714,15 @@ class Model:
             tag.counters[counter] += 1
 
     @staticmethod
+    def _count_actor(repo: RepoModel, ev: Ev, counter: str) -> None:
+        if ev.actor:
+            repo.actor_counters.setdefault(ev.actor, Counter())[counter] += 1
+
+    @staticmethod
     def _delete(repo: RepoModel, ev: Ev) -> None:
         if ev.digest:
             repo.counters["numdeletes"] += 1
+            Model._count_actor(repo, ev, "numdeletes")
             for tag in repo.tags.values():
                 if tag.digest == ev.digest:
                     tag.live = False
@@ -867,6 +915,13 @@ class Context:
             expect(f"tag {tag} deleted", entry.get("deleted"), not model.live)
             for counter in TAG_COUNTERS:
                 expect(f"tag {tag} {counter}", entry.get(counter), model.counters[counter])
+        actors = self.drec.api(f"repositories/{name}/-/actors") or {}
+        entries = {a.get("actor"): a for a in actors.get("actors", [])}
+        expect("actor names", sorted(entries), sorted(repo.actor_counters))
+        for actor, counters in repo.actor_counters.items():
+            for counter in COUNTERS:
+                expect(f"actor {actor} {counter}", entries.get(actor, {}).get(counter),
+                       counters[counter])
         return problems
 
     def _times_diff(self, name: str, doc: dict, repo: RepoModel) -> list[str]:
@@ -913,6 +968,58 @@ class Context:
         problems = self.state_diff(names)
         if problems:
             raise TestFailure("after delivery finished:\n" + "\n".join(problems))
+
+    def expectations(self, name: str) -> dict:
+        """What the model knows exactly, for a test of what drec shows (the dashboard): `name`'s
+        counters, tags (digest, live, counters), actors (the repository's list, and every
+        actor's counters), the windows its times fall in; every repository's counters and the
+        totals. The API matched all of it at the last check."""
+        repo = self.model.repos[name]
+
+        def iso(ms: int) -> str:
+            return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(
+                timespec="milliseconds").replace("+00:00", "Z")
+
+        def window(w: Window | None):
+            return {"operation": w.name, "from": iso(w.start), "to": iso(w.end)} if w else None
+
+        def counters(c: Counter, names=COUNTERS) -> dict:
+            return {k: c[k] for k in names}
+
+        repositories = {
+            n: {**counters(r.counters), "pushed": r.last_push is not None,
+                "pulled": r.last_pull is not None}
+            for n, r in sorted(self.model.repos.items())}
+        return {
+            "repository": name,
+            **counters(repo.counters),
+            "tags": [{"tag": tag, "digest": t.digest, "live": t.live,
+                      **counters(t.counters, TAG_COUNTERS)}
+                     for tag, t in sorted(repo.tags.items())],
+            "actors": sorted(repo.actors),
+            "actor_counters": [{"actor": a, **counters(c)}
+                               for a, c in sorted(repo.actor_counters.items())],
+            "times": {"firstpushed": window(repo.first_push), "lastpushed": window(repo.last_push),
+                      "firstpulled": window(repo.first_pull), "lastpulled": window(repo.last_pull)},
+            "repositories": repositories,
+            "totals": {"repositories": len(repositories),
+                       **{k: sum(r[k] for r in repositories.values()) for k in COUNTERS}},
+        }
+
+    def after_scenario(self, argv: list[str]) -> None:
+        """Runs `argv` against drec as the scenarios left it; see the module's docstring."""
+        expected = self.workdir / "expected.json"
+        expected.write_text(json.dumps(self.expectations(EXPECTED_REPOSITORY), indent=2) + "\n")
+        env = os.environ | {"DREC_URL": f"https://localhost:{self.drec.port}",
+                            "DREC_TOKEN": TOKEN, "DREC_CA_FILE": str(self.pki.ca),
+                            "DREC_E2E_EXPECTED": str(expected)}
+        print(f"---- {' '.join(argv)} (DREC_E2E_EXPECTED={expected})", flush=True)
+        status = self.processes.run_foreground("after-scenario", argv, env,
+                                               AFTER_SCENARIO_TIMEOUT_S)
+        print(f"---- exit status {status}", flush=True)
+        self.processes.check_alive("drec")
+        if status != 0:
+            fail(f"{argv[0]} exited {status}")
 
     def snapshot(self) -> dict:
         """Everything drec shows about the modelled repositories."""
@@ -1178,7 +1285,13 @@ def parse_args():
     p.add_argument("--workdir", required=True, type=Path, help="scratch directory (cleared)")
     p.add_argument("--registry", default=shutil.which("docker-registry") or "docker-registry",
                    help="registry binary: Debian's docker-registry 2.8 or a 3.x `registry`")
+    p.add_argument("--after-scenario", nargs=argparse.REMAINDER, metavar="CMD",
+                   help="last option: a command (and its arguments) to run against drec once "
+                        "every scenario passed; gets DREC_URL, DREC_TOKEN, DREC_CA_FILE and "
+                        "DREC_E2E_EXPECTED; its failure fails the run")
     args = p.parse_args()
+    if args.after_scenario == []:
+        p.error("--after-scenario needs a command")
     if args.store == "mongodb" and not args.mongodb_uri:
         p.error("--store mongodb needs --mongodb-uri")
     return args
@@ -1200,6 +1313,12 @@ def main() -> int:
             except TestFailure as e:
                 ctx.checks.failed += 1
                 print(f"FAIL {scenario.__name__} aborted: {e}", flush=True)
+        if args.after_scenario:
+            if ctx.checks.failed:
+                print(f"skip {' '.join(args.after_scenario)}: a check failed", flush=True)
+            else:
+                ctx.checks.run(f"after the scenarios: {' '.join(args.after_scenario)}",
+                               ctx.after_scenario, args.after_scenario)
     except TestFailure as e:
         print(f"e2e: setup failed: {e}", flush=True)
         setup_failed = True
