@@ -52,8 +52,19 @@ struct Index {
   bool unique;
 };
 
-const std::array<Index, 10> kIndexes = {{
+const std::array<Index, 19> kIndexes = {{
     {"repositories", {"repositoryname"}, true},
+    // The list's sorts, ties by name ascending: descending for the counters (top lists), both
+    // ways for the last times (recently pushed or pulled; the cleanup's oldest first).
+    {"repositories", {"-numpulls", "repositoryname"}, false},
+    {"repositories", {"-numpushs", "repositoryname"}, false},
+    {"repositories", {"-numchecks", "repositoryname"}, false},
+    {"repositories", {"-numindexpulls", "repositoryname"}, false},
+    {"repositories", {"-numdeletes", "repositoryname"}, false},
+    {"repositories", {"-lastpushed", "repositoryname"}, false},
+    {"repositories", {"lastpushed", "repositoryname"}, false},
+    {"repositories", {"-lastpulled", "repositoryname"}, false},
+    {"repositories", {"lastpulled", "repositoryname"}, false},
     {"tags", {"repository", "tag"}, true},
     {"tags", {"repository", "digest"}, false},
     {"digests", {"repository", "digest"}, true},
@@ -73,8 +84,11 @@ Bson IndexSpec(const std::vector<std::string_view>& keys, bool unique,
   std::string name;
   AppendDocument(spec.get(), "key", [&](bson_t* key) {
     for (std::string_view field : keys) {
-      Append(key, field, std::int64_t{1});
-      name += (name.empty() ? "" : "_") + std::string(field) + "_1";
+      // "-field" is descending; the name is MongoDB's default, so equal indexes are recognised.
+      const bool descending = field.starts_with('-');
+      if (descending) field.remove_prefix(1);
+      Append(key, field, std::int64_t{descending ? -1 : 1});
+      name += (name.empty() ? "" : "_") + std::string(field) + (descending ? "_-1" : "_1");
     }
   });
   Append(spec.get(), "name", name);

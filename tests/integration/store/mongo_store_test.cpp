@@ -280,6 +280,9 @@ TEST_F(MongoStoreTest, IndexesAreCreatedIdempotentlyAtStartUp) {
   const std::string indexes = Command(R"({"listIndexes": "repositories"})");
   EXPECT_NE(indexes.find(R"("name" : "repositoryname_1", "unique" : true)"), std::string::npos)
       << indexes;
+  EXPECT_NE(indexes.find(R"("key" : { "numpulls" : -1, "repositoryname" : 1 })"), std::string::npos)
+      << indexes;
+  EXPECT_NE(indexes.find("lastpulled_1_repositoryname_1"), std::string::npos) << indexes;
   EXPECT_NE(Command(R"({"listIndexes": "repositories.tags"})").find("repository_1_tag_1"),
             std::string::npos);
   EXPECT_NE(Command(R"({"listIndexes": "repositories.eventids"})").find("applied_at_1"),
