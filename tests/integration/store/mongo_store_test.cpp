@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "deltas.h"
 #include "mongo_test_server.h"
 #include "store/mongo/mongo_driver.h"
 #include "store/sqlite/sqlite_store.h"
@@ -22,22 +23,10 @@
 namespace drec {
 namespace {
 
-constexpr UnixMillis kT = 1'764'210'266'171;  // 2025-11-27T02:24:26.171Z
+using testing::kT;
+using testing::Pull;
+using testing::Push;
 constexpr UnixMillis kDay = 86'400'000;
-
-Delta Pull(UnixMillis t, std::int64_t n = 1) {
-  Delta d;
-  d.numpulls = n;
-  d.Pulled(t);
-  return d;
-}
-
-Delta Push(UnixMillis t) {
-  Delta d;
-  d.numpushs = 1;
-  d.Pushed(t);
-  return d;
-}
 
 Delta Check(UnixMillis t) {
   Delta d;

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "deltas.h"
 #include "mongo_test_server.h"
 #include "store/mongo/mongo_store.h"
 #include "store/sqlite/sqlite_store.h"
@@ -94,27 +95,10 @@ StoreBackend MongoBackend() {
   };
 }
 
-constexpr UnixMillis kT = 1'764'210'266'171;  // 2025-11-27T02:24:26.171Z
-
-Delta Pull(UnixMillis t) {
-  Delta d;
-  d.numpulls = 1;
-  d.Pulled(t);
-  return d;
-}
-
-Delta Push(UnixMillis t) {
-  Delta d;
-  d.numpushs = 1;
-  d.Pushed(t);
-  return d;
-}
-
-Delta Deleted() {
-  Delta d;
-  d.numdeletes = 1;
-  return d;
-}
+using testing::Deleted;
+using testing::kT;
+using testing::Pull;
+using testing::Push;
 
 EventEffect Effect(std::string id, std::vector<Operation> operations) {
   return EventEffect{std::move(id), kT, std::move(operations)};
