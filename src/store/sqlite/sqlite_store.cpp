@@ -708,7 +708,7 @@ Result<RepositoryPage> SqliteStore::ListRepositories(const RepositoryQuery& quer
     }
     if (!windowed)
       return Status::InvalidArgument("sort by " + query.sort_field + " needs a window");
-    order_column = std::string("coalesce(w.") + *known + ", 0)";
+    order_column = std::string("coalesce(w.window_") + *known + ", 0)";
   } else {
     const auto field = std::find_if(kSortFields.begin(), kSortFields.end(),
                                     [&](const char* f) { return query.sort_field == f; });
@@ -725,9 +725,10 @@ Result<RepositoryPage> SqliteStore::ListRepositories(const RepositoryQuery& quer
   std::string from = " FROM repositories AS r";
   if (windowed) {
     from +=
-        " LEFT JOIN (SELECT repository, sum(numpulls) AS numpulls, sum(numpushs) AS numpushs, "
-        "sum(numchecks) AS numchecks, sum(numindexpulls) AS numindexpulls, "
-        "sum(numdeletes) AS numdeletes FROM days WHERE day >= :window_from GROUP BY repository) "
+        " LEFT JOIN (SELECT repository, sum(numpulls) AS window_numpulls, "
+        "sum(numpushs) AS window_numpushs, sum(numchecks) AS window_numchecks, "
+        "sum(numindexpulls) AS window_numindexpulls, sum(numdeletes) AS window_numdeletes "
+        "FROM days WHERE day >= :window_from GROUP BY repository) "
         "AS w ON w.repository = r.repositoryname";
   }
   std::string where = " WHERE r.repositoryname >= :prefix";
@@ -743,13 +744,11 @@ Result<RepositoryPage> SqliteStore::ListRepositories(const RepositoryQuery& quer
   std::string order = " ORDER BY " + order_column + (query.descending ? " DESC" : " ASC");
   if (order_column != "r.repositoryname") order += ", r.repositoryname ASC";
   const std::string count_sql = "SELECT count(*) FROM repositories AS r" + where;
-  std::string columns = "r.repositoryname";
-  for (const char* c : kSortFields) {
-    if (std::string_view(c) != "repositoryname") columns += std::string(", r.") + c;
-  }
-  columns += ", r.numstars";
+  // The window's columns have names of their own, so the repository's stay unambiguous.
+  std::string columns = kRepositoryColumns;
   if (windowed) {
-    for (const char* c : kWindowCounters) columns += std::string(", coalesce(w.") + c + ", 0)";
+    for (const char* c : kWindowCounters)
+      columns += std::string(", coalesce(w.window_") + c + ", 0)";
   }
   const std::string page_sql =
       "SELECT " + columns + from + where + order + " LIMIT :limit OFFSET :offset";
