@@ -15,12 +15,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
+from drec_harness import free_port  # noqa: E402
 
 
 def wait_listening(port: int, server: subprocess.Popen, deadline_s: float = 20.0) -> None:

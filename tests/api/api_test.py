@@ -20,31 +20,27 @@ from __future__ import annotations
 import argparse
 import base64
 import csv
-import dataclasses
 import datetime as dt
 import http.client
 import io
 import json
-import os
 import re
-import shutil
 import signal
 import socket
-import ssl
-import subprocess
 import sys
-import time
-import traceback
 import urllib.parse
 import uuid
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))
+from drec_harness import (HTTP_TIMEOUT_S, Checks, Failure, Response, add_drec_options,  # noqa: E402
+                          check_drec_options, differences, fail, prepare_workdir)
+import drec_harness  # noqa: E402
 
 TOKEN = "api-test-token-7f3c2a9e51d04b68"
 BASIC_USER, BASIC_PASSWORD = "reader", "pass:word"  # the password may contain ':'
 MAX_BODY = 1 << 20  # --server-max-body-bytes, to test 413 without sending megabytes
 START_TIMEOUT_S = 30.0
-POLL_S = 0.05
-HTTP_TIMEOUT_S = 15.0
 WORKDIR_MARKER = ".api_test"
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -65,41 +61,12 @@ MAX_DAYS = 3660
 TODAY = dt.datetime.now(dt.timezone.utc).date()
 
 
-class Failure(Exception):
-    """A check failed."""
-
-
-def fail(message: str):
-    raise Failure(message)
-
-
 def expect_equal(what: str, actual, expected):
     """Equal values of equal JSON types (1 is not true, 1.0 is not 1)."""
     lines = differences(expected, actual)
     if lines:
         detail = "\n    ".join(lines[:40])
         fail(f"{what}: expected -> actual:\n    {detail}")
-
-
-def differences(expected, actual, path: str = "") -> list[str]:
-    """Where two JSON values differ, as `path: expected -> actual` lines."""
-    if isinstance(expected, dict) and isinstance(actual, dict):
-        return [line for key in sorted(expected.keys() | actual.keys())
-                for line in differences(expected.get(key, "<missing>"),
-                                        actual.get(key, "<missing>"), f"{path}/{key}")]
-    if isinstance(expected, list) and isinstance(actual, list):
-        lines = [line for i, (e, a) in enumerate(zip(expected, actual))
-                 for line in differences(e, a, f"{path}/{i}")]
-        if len(expected) != len(actual):
-            lines.append(f"{path or '/'}: {len(expected)} items -> {len(actual)} items")
-            for i in range(len(actual), len(expected)):
-                lines.append(f"{path}/{i}: {repr(expected[i])[:200]} -> <missing>")
-            for i in range(len(expected), len(actual)):
-                lines.append(f"{path}/{i}: <not expected> -> {repr(actual[i])[:200]}")
-        return lines
-    if expected == actual and type(expected) is type(actual):
-        return []
-    return [f"{path or '/'}: {repr(expected)[:200]} -> {repr(actual)[:200]}"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -650,133 +617,22 @@ class OpenApi:
 # drec and HTTP
 
 
-@dataclasses.dataclass
-class Response:
-    method: str
-    target: str
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
+class Drec(drec_harness.Drec):
+    """drec with its generated certificate, every response checked against its OpenAPI document."""
 
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("Content-Type", "")
-
-    @property
-    def json(self):
-        if not self.content_type.startswith("application/json"):
-            fail(f"{self.method} {self.target}: status {self.status}, content type "
-                 f"{self.content_type!r}, not JSON: {self.body[:200]!r}")
-        return json.loads(self.body)
-
-    def expect(self, status: int) -> "Response":
-        if self.status != status:
-            fail(f"{self.method} {self.target}: expected status {status}, got {self.status}: "
-                 f"{self.body[:300]!r}")
-        return self
-
-
-class LoopbackHttps(http.client.HTTPSConnection):
-    """Connects to 127.0.0.1 but verifies the certificate for `localhost`."""
-
-    def __init__(self, port: int, context: ssl.SSLContext):
-        super().__init__("localhost", port, context=context, timeout=HTTP_TIMEOUT_S)
-        self._tls = context
-
-    def connect(self):
-        sock = socket.create_connection(("127.0.0.1", self.port), HTTP_TIMEOUT_S)
-        self.sock = self._tls.wrap_socket(sock, server_hostname="localhost")
-
-
-class Drec:
     def __init__(self, args, workdir: Path):
-        self.args = args
-        self.workdir = workdir
-        self.port = free_port()
-        self.cert = workdir / "tls" / "cert.pem"
-        self.log = workdir / "drec.log"
-        self.proc: subprocess.Popen | None = None
-        self.tls: ssl.SSLContext | None = None
+        super().__init__(args.drec, workdir, store=args.store, mongodb_uri=args.mongodb_uri,
+                         database_prefix="drec_api", token=TOKEN,
+                         tls_args=["--server-ssl-generated-dir", str(workdir / "tls")],
+                         cafile=workdir / "tls" / "cert.pem", start_timeout=START_TIMEOUT_S,
+                         basic=f"{BASIC_USER}:{BASIC_PASSWORD}",
+                         extra_args=("--server-max-body-bytes", str(MAX_BODY)))
         self.openapi: OpenApi | None = None
         self.validated = 0
         self.unvalidated: list[Response] = []
-        self.database = None
 
-    def argv(self) -> list[str]:
-        argv = [self.args.drec, "--server-address", "127.0.0.1", "--server-port", str(self.port),
-                "--server-ssl-generated-dir", str(self.workdir / "tls"),
-                "--storage-sqlite-path", str(self.workdir / "drec.db"),
-                "--auth-tokens", TOKEN, "--auth-basic", f"{BASIC_USER}:{BASIC_PASSWORD}",
-                "--server-max-body-bytes", str(MAX_BODY)]
-        if self.args.store == "mongodb":
-            # A database of its own per run: MongoDB outlives the workdir.
-            self.database = f"drec_api_{os.getpid()}_{int(time.time())}"
-            argv += ["--storage-backend", "mongodb", "--storage-mongodb-uri",
-                     self.args.mongodb_uri, "--storage-mongodb-database", self.database]
-        return argv
-
-    def start(self) -> None:
-        prefix = ["setpriv", "--pdeathsig", "TERM"] if shutil.which("setpriv") else []
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(prefix + self.argv(), stdout=log,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        last_error = "no answer"
-        while True:
-            if self.proc.poll() is not None:
-                raise Failure(f"drec exited with {self.proc.returncode}:\n{self.log_tail()}")
-            if self.tls is None and self.cert.exists() and self.cert.stat().st_size > 0:
-                try:
-                    self.tls = ssl.create_default_context(cafile=str(self.cert))
-                except ssl.SSLError as e:  # the file may be half written
-                    last_error = str(e)
-            if self.tls is not None:
-                try:
-                    if self.request("GET", "/readyz", auth=None).status == 200:
-                        return
-                    last_error = "/readyz not 200"
-                except OSError as e:
-                    last_error = str(e)
-            if time.monotonic() > deadline:
-                raise Failure(f"drec not ready after {START_TIMEOUT_S:.0f} s ({last_error}):\n"
-                              f"{self.log_tail()}")
-            time.sleep(POLL_S)
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-    def log_tail(self, lines: int = 30) -> str:
-        if not self.log.exists():
-            return ""
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-    def auth_header(self, auth) -> dict:
-        if auth is None:
-            return {}
-        if auth == "bearer":
-            return {"Authorization": f"Bearer {TOKEN}"}
-        if auth == "basic":
-            pair = base64.b64encode(f"{BASIC_USER}:{BASIC_PASSWORD}".encode()).decode()
-            return {"Authorization": f"Basic {pair}"}
-        return {"Authorization": auth}
-
-    def request(self, method: str, target: str, *, auth="bearer", headers=None,
-                body: bytes | None = None) -> Response:
-        conn = LoopbackHttps(self.port, self.tls)
-        try:
-            all_headers = {**self.auth_header(auth), **(headers or {})}
-            conn.request(method, target, body=body, headers=all_headers)
-            resp = conn.getresponse()
-            response = Response(method, target, resp.status, resp.headers, resp.read())
-        finally:
-            conn.close()
+    def request(self, method: str, target: str, **kw) -> Response:
+        response = super().request(method, target, **kw)
         self.check_openapi(response)
         return response
 
@@ -822,12 +678,6 @@ class Drec:
                             body=body, **kw)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def q(**params) -> str:
     return "?" + urllib.parse.urlencode(params) if params else ""
 
@@ -839,25 +689,6 @@ def list_names(drec: Drec, query: str) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------
 # Checks
-
-
-class Checks:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def run(self, name: str, fn, *args) -> None:
-        try:
-            fn(*args)
-        except Failure as e:
-            self.failed += 1
-            print(f"FAIL {name}: {e}", flush=True)
-        except Exception:  # a bug in the test or an unexpected answer shape
-            self.failed += 1
-            print(f"FAIL {name}: unexpected error\n{traceback.format_exc()}", flush=True)
-        else:
-            self.passed += 1
-            print(f"ok   {name}", flush=True)
 
 
 def check_probes(drec: Drec) -> None:
@@ -1604,27 +1435,11 @@ def check_metrics_names(drec: Drec) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def prepare_workdir(path: Path) -> Path:
-    """Starts from an empty directory, but only deletes one this test created before."""
-    if path.exists() and any(path.iterdir()):
-        if not (path / WORKDIR_MARKER).exists():
-            raise Failure(f"{path} is not empty and was not made by this test; refusing to "
-                          "clear it")
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
-    (path / WORKDIR_MARKER).touch()
-    return path.resolve()
-
-
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--drec", required=True, help="drec binary")
-    p.add_argument("--store", choices=("sqlite", "mongodb"), default="sqlite")
-    p.add_argument("--mongodb-uri", help="MongoDB URI, with --store mongodb")
-    p.add_argument("--workdir", required=True, type=Path, help="scratch directory (cleared)")
+    add_drec_options(p)
     args = p.parse_args()
-    if args.store == "mongodb" and not args.mongodb_uri:
-        p.error("--store mongodb needs --mongodb-uri")
+    check_drec_options(p, args)
     return args
 
 
@@ -1681,11 +1496,11 @@ def main() -> int:
     args = parse_args()
     args.drec = str(Path(args.drec).resolve())
     check_data_set()
-    checks = Checks()
+    checks = Checks(catch_unexpected=True)
     drec = None
     setup_error = None
     try:
-        workdir = prepare_workdir(args.workdir)
+        workdir = prepare_workdir(args.workdir, WORKDIR_MARKER)
         drec = Drec(args, workdir)
         drec.start()
         run_checks(drec, checks)

@@ -37,7 +37,6 @@ import re
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import threading
@@ -49,6 +48,11 @@ import warnings
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))
+from drec_harness import (Checks, Failure, add_drec_options, check_drec_options,  # noqa: E402
+                          differences, fail, free_port, prepare_workdir)
+import drec_harness  # noqa: E402
 
 TOKEN = "e2e-token-0123456789abcdef"
 EXPECTED_REPOSITORY = "team/app"  # the repository whose numbers --after-scenario gets
@@ -69,14 +73,6 @@ TAG_COUNTERS = ("numpulls", "numpushs", "numchecks", "numindexpulls")
 API_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
-class TestFailure(Exception):
-    """A check failed, or the test environment could not be set up."""
-
-
-def fail(message: str):
-    raise TestFailure(message)
-
-
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -89,37 +85,18 @@ def wait_until(what: str, probe, timeout: float = WAIT_S):
         if value:
             return value
         if time.monotonic() > deadline:
-            raise TestFailure(f"timed out after {timeout:.0f} s waiting for {what}")
+            raise Failure(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(POLL_S)
-
-
-def free_port() -> int:
-    """A loopback port for a child process that cannot bind port 0 and report it."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def parse_time_ms(text: str) -> int:
     """RFC 3339 (any offset, any fraction digits) to Unix milliseconds, truncating."""
     m = re.fullmatch(r"(.{19})(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text)
     if not m:
-        raise TestFailure(f"not an RFC 3339 time: {text!r}")
+        raise Failure(f"not an RFC 3339 time: {text!r}")
     offset = "+00:00" if m[3] == "Z" else m[3]
     seconds = int(datetime.fromisoformat(m[1] + offset).timestamp())
     return seconds * 1000 + int((m[2] or "0")[:3].ljust(3, "0"))
-
-
-def differences(before, after, path: str = "") -> list[str]:
-    """Where two JSON values differ, as `path: before -> after` lines."""
-    if isinstance(before, dict) and isinstance(after, dict):
-        return [line for key in sorted(before.keys() | after.keys())
-                for line in differences(before.get(key), after.get(key), f"{path}/{key}")]
-    if isinstance(before, (list, tuple)) and isinstance(after, (list, tuple)) \
-            and len(before) == len(after):
-        return [line for i, (b, a) in enumerate(zip(before, after))
-                for line in differences(b, a, f"{path}/{i}")]
-    return [] if before == after else [f"{path}: {repr(before)[:160]} -> {repr(after)[:160]}"]
 
 
 def run(*argv: str, capture: bool = False) -> str:
@@ -127,9 +104,9 @@ def run(*argv: str, capture: bool = False) -> str:
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     except subprocess.TimeoutExpired:
-        raise TestFailure(f"{' '.join(argv)} did not finish in 120 s") from None
+        raise Failure(f"{' '.join(argv)} did not finish in 120 s") from None
     if proc.returncode != 0:
-        raise TestFailure(f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stderr}{proc.stdout}")
+        raise Failure(f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stderr}{proc.stdout}")
     return proc.stdout if capture else ""
 
 
@@ -141,7 +118,7 @@ class Processes:
     """Every child process the test starts, so that `stop_all` in a `finally` ends them all.
 
     setpriv (util-linux) gives each child a parent-death signal, so even a SIGKILL of this
-    program (a ctest timeout) leaves no drec or registry behind.
+    program (a ctest timeout) leaves no registry behind (drec_harness.Drec does the same).
     """
 
     def __init__(self, logdir: Path):
@@ -169,21 +146,16 @@ class Processes:
         try:
             return proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise TestFailure(f"{argv[0]} did not finish in {timeout:.0f} s") from None
+            raise Failure(f"{argv[0]} did not finish in {timeout:.0f} s") from None
         finally:
             if proc.returncode is not None:  # otherwise stop_all ends it
                 del self.running[name]
                 self.groups.discard(name)
 
-    def kill9(self, name: str) -> None:
-        proc = self.running.pop(name)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-
     def check_alive(self, name: str) -> None:
         proc = self.running[name]
         if proc.poll() is not None:
-            raise TestFailure(f"{name} exited with {proc.returncode}:\n{self.log_tail(name)}")
+            raise Failure(f"{name} exited with {proc.returncode}:\n{self.log_tail(name)}")
 
     def log_tail(self, name: str, lines: int = 30) -> str:
         path = self.logdir / f"{name}.log"
@@ -448,69 +420,36 @@ def bcrypt_hash(password: str) -> str | None:
 # drec and the registries
 
 
-class Drec:
-    """The drec process under test and its HTTP API."""
+class Drec(drec_harness.Drec):
+    """drec with the e2e CA's certificate, and the API reads the scenarios need."""
 
-    def __init__(self, args, processes: Processes, pki: Pki, workdir: Path):
-        self.processes = processes
-        self.port = free_port()
-        self.base = f"https://127.0.0.1:{self.port}"
-        self.tls = ssl.create_default_context(cafile=str(pki.ca))
-        self.argv = [args.drec, "--server-address", "127.0.0.1", "--server-port", str(self.port),
-                     "--server-ssl-cert", str(pki.cert), "--server-ssl-cert-key", str(pki.key),
-                     "--auth-tokens", TOKEN, *store_flags(args, workdir)]
-
-    def start(self) -> None:
-        self.processes.start("drec", self.argv)
-        wait_until("drec /readyz", self._ready)
-
-    def kill9(self) -> None:
-        self.processes.kill9("drec")
-
-    def _ready(self) -> bool:
-        self.processes.check_alive("drec")
-        with contextlib.suppress(OSError):
-            return self.request("/readyz", auth=False)[0] == 200
-        return False
-
-    def request(self, path: str, auth: bool = True) -> tuple[int, bytes]:
-        headers = {"Authorization": f"Bearer {TOKEN}"} if auth else {}
-        req = urllib.request.Request(self.base + path, headers=headers)
-        try:
-            with urllib.request.urlopen(req, context=self.tls, timeout=10) as resp:
-                return resp.status, resp.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read()
+    def __init__(self, args, pki: Pki, workdir: Path):
+        super().__init__(args.drec, workdir, store=args.store, mongodb_uri=args.mongodb_uri,
+                         database_prefix="drec_e2e", token=TOKEN,
+                         tls_args=["--server-ssl-cert", str(pki.cert),
+                                   "--server-ssl-cert-key", str(pki.key)],
+                         cafile=pki.ca, start_timeout=WAIT_S)
 
     def api(self, path: str):
         """JSON of an API resource, or None for 404."""
-        status, body = self.request("/api/v1/" + path)
-        if status == 404:
+        r = self.request("GET", "/api/v1/" + path)
+        if r.status == 404:
             return None
-        if status != 200:
-            raise TestFailure(f"GET /api/v1/{path}: status {status}: {body[:200]!r}")
-        return json.loads(body)
+        if r.status != 200:
+            raise Failure(f"GET /api/v1/{path}: status {r.status}: {r.body[:200]!r}")
+        return json.loads(r.body)
 
     def metric(self, name: str, **labels: str) -> float:
         """Sum of the samples of a Prometheus metric whose labels include `labels`."""
-        status, body = self.request("/metrics", auth=False)
-        if status != 200:
-            raise TestFailure(f"GET /metrics: status {status}")
+        r = self.request("GET", "/metrics", auth=None)
+        if r.status != 200:
+            raise Failure(f"GET /metrics: status {r.status}")
         total = 0.0
-        for line in body.decode().splitlines():
+        for line in r.body.decode().splitlines():
             m = re.fullmatch(rf"{re.escape(name)}(?:\{{(.*)\}})? (\S+)", line)
             if m and all(f'{k}="{v}"' in (m[1] or "") for k, v in labels.items()):
                 total += float(m[2])
         return total
-
-
-def store_flags(args, workdir: Path) -> list[str]:
-    if args.store == "sqlite":
-        return ["--storage-backend", "sqlite", "--storage-sqlite-path", str(workdir / "drec.db")]
-    # A database of its own per run: MongoDB outlives the workdir.
-    database = f"drec_e2e_{os.getpid()}_{int(time.time())}"
-    return ["--storage-backend", "mongodb", "--storage-mongodb-uri", args.mongodb_uri,
-            "--storage-mongodb-database", database]
 
 
 class Registry:
@@ -775,25 +714,6 @@ class Operation:
 # Test context: checks, operations, state comparison
 
 
-class Checks:
-    """Counts checks; a failed check is reported and the run goes on."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def run(self, name: str, fn, *args) -> None:
-        try:
-            fn(*args)
-        except TestFailure as e:
-            self.failed += 1
-            details = str(e).replace("\n", "\n     ")
-            print(f"FAIL {name}\n     {details}", flush=True)
-            return
-        self.passed += 1
-        print(f"ok   {name}", flush=True)
-
-
 class Context:
     """Everything the scenarios share."""
 
@@ -801,7 +721,7 @@ class Context:
         self.args = args
         self.workdir = workdir
         self.processes = processes
-        self.checks = Checks()
+        self.checks = Checks(indent_details=True)
         self.model = Model()
         self.pki = make_pki(workdir / "pki")
         self.layout = workdir / "oci"
@@ -810,7 +730,7 @@ class Context:
             if image.index:
                 self.model.index_children[image.digest] = image.children
         self.capture = CaptureServer()
-        self.drec = Drec(args, processes, self.pki, workdir)
+        self.drec = Drec(args, self.pki, workdir)
         self.proxy: DelayingProxy | None = None
         self.registries: list[Registry] = []
 
@@ -821,7 +741,8 @@ class Context:
         if not bcrypt_hash("probe"):
             print("note: this Python cannot make bcrypt hashes; every registry is anonymous")
             users = None
-        named = Registry("named", self.args.registry, self.workdir, f"{self.drec.base}/events",
+        named = Registry("named", self.args.registry, self.workdir,
+                         f"https://127.0.0.1:{self.drec.port}/events",
                          self.capture, users)
         anonymous = Registry("anon", self.args.registry, self.workdir,
                              f"https://127.0.0.1:{self.proxy.port}/events", self.capture, None)
@@ -836,6 +757,7 @@ class Context:
         if self.proxy:
             self.proxy.stop()
         self.capture.stop()
+        self.drec.stop()
 
     @contextlib.contextmanager
     def operation(self, client: Client, name: str, with_blobs: bool = False):
@@ -854,7 +776,7 @@ class Context:
         def captured():
             return op.registry.captured()[op.seen_before:]
 
-        with contextlib.suppress(TestFailure):
+        with contextlib.suppress(Failure):
             wait_until("the modelled events", lambda: len(relevant(captured())) >= len(op.expected))
         op.registry.wait_drained("capture")
         events = captured()
@@ -863,7 +785,7 @@ class Context:
                 self.model.indexes_with_references.add(target["digest"])
         got, want = relevant(events), sorted(op.expected)
         if got != want:
-            raise TestFailure("the registry's events differ from the model (skopeo or registry "
+            raise Failure("the registry's events differ from the model (skopeo or registry "
                               f"behaviour changed?)\n expected: {want}\n got:      {got}")
 
     # -- drec's state against the model --
@@ -962,12 +884,12 @@ class Context:
 
         try:
             wait_until("drec's statistics to match the model", matches, timeout)
-        except TestFailure as e:
-            raise TestFailure(f"{e}:\n" + "\n".join(problems)) from None
+        except Failure as e:
+            raise Failure(f"{e}:\n" + "\n".join(problems)) from None
         self.drained()
         problems = self.state_diff(names)
         if problems:
-            raise TestFailure("after delivery finished:\n" + "\n".join(problems))
+            raise Failure("after delivery finished:\n" + "\n".join(problems))
 
     def expectations(self, name: str) -> dict:
         """What the model knows exactly, for a test of what drec shows (the dashboard): `name`'s
@@ -1017,7 +939,7 @@ class Context:
         status = self.processes.run_foreground("after-scenario", argv, env,
                                                AFTER_SCENARIO_TIMEOUT_S)
         print(f"---- exit status {status}", flush=True)
-        self.processes.check_alive("drec")
+        self.drec.check_alive()
         if status != 0:
             fail(f"{argv[0]} exited {status}")
 
@@ -1265,24 +1187,9 @@ SCENARIOS = (scenario_registry_operations, scenario_ignored_events, scenario_dup
 # ---------------------------------------------------------------------------------------------
 
 
-def prepare_workdir(path: Path) -> Path:
-    """Starts from an empty directory, but only deletes one this test created before."""
-    if path.exists() and any(path.iterdir()):
-        if not (path / WORKDIR_MARKER).exists():
-            fail(f"{path} is not empty and was not made by this test; refusing to clear it")
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
-    (path / WORKDIR_MARKER).touch()
-    (path / "tmp").mkdir()
-    return path.resolve()
-
-
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--drec", required=True, help="drec binary")
-    p.add_argument("--store", choices=("sqlite", "mongodb"), default="sqlite")
-    p.add_argument("--mongodb-uri", help="MongoDB URI, with --store mongodb")
-    p.add_argument("--workdir", required=True, type=Path, help="scratch directory (cleared)")
+    add_drec_options(p)
     p.add_argument("--registry", default=shutil.which("docker-registry") or "docker-registry",
                    help="registry binary: Debian's docker-registry 2.8 or a 3.x `registry`")
     p.add_argument("--after-scenario", nargs=argparse.REMAINDER, metavar="CMD",
@@ -1292,8 +1199,7 @@ def parse_args():
     args = p.parse_args()
     if args.after_scenario == []:
         p.error("--after-scenario needs a command")
-    if args.store == "mongodb" and not args.mongodb_uri:
-        p.error("--store mongodb needs --mongodb-uri")
+    check_drec_options(p, args)
     return args
 
 
@@ -1303,14 +1209,15 @@ def main() -> int:
     args.drec = str(Path(args.drec).resolve())
     ctx, processes, setup_failed = None, None, False
     try:
-        workdir = prepare_workdir(args.workdir)
+        workdir = prepare_workdir(args.workdir, WORKDIR_MARKER)
+        (workdir / "tmp").mkdir()
         processes = Processes(workdir)
         ctx = Context(args, workdir, processes)
         ctx.start()
         for scenario in SCENARIOS:
             try:
                 scenario(ctx)
-            except TestFailure as e:
+            except Failure as e:
                 ctx.checks.failed += 1
                 print(f"FAIL {scenario.__name__} aborted: {e}", flush=True)
         if args.after_scenario:
@@ -1319,7 +1226,7 @@ def main() -> int:
             else:
                 ctx.checks.run(f"after the scenarios: {' '.join(args.after_scenario)}",
                                ctx.after_scenario, args.after_scenario)
-    except TestFailure as e:
+    except Failure as e:
         print(f"e2e: setup failed: {e}", flush=True)
         setup_failed = True
     finally:
