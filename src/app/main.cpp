@@ -1,7 +1,6 @@
 // drec's entry point: builds the settings, wires the parts together, runs
 // until SIGINT/SIGTERM, then stops in order (stop accepting, finish requests,
 // drain the commit queue). No part constructs another part's dependencies.
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/ip/address.hpp>
@@ -13,6 +12,7 @@
 #include <thread>
 
 #include "api/router.h"
+#include "app/logging.h"
 #include "app/version.h"
 #include "auth/authenticator.h"
 #include "config/config_loader.h"
@@ -37,18 +37,6 @@ std::map<std::string, std::string> Environment() {
     }
   }
   return env;
-}
-
-void SetUpLogging(const Settings& settings) {
-  auto logger = spdlog::stderr_color_mt("drec");
-  if (settings.log_format == LogFormat::kJson) {
-    logger->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","message":"%v"})",
-                        spdlog::pattern_time_type::utc);
-  } else {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
-  }
-  logger->set_level(spdlog::level::from_str(settings.log_level));
-  spdlog::set_default_logger(logger);
 }
 
 Result<std::unique_ptr<Store>> OpenStore(const Settings& settings) {
