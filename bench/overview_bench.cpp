@@ -17,9 +17,8 @@ namespace {
 constexpr int kRepositories = 100'000;
 constexpr int kDays = 30;
 constexpr std::int64_t kEvents = 10'000'000;
-constexpr UnixMillis kDayMillis = 86'400'000;
 
-UnixMillis Today() { return NowMillis() / kDayMillis * kDayMillis; }
+UnixMillis Today() { return StartOfUtcDay(NowMillis()); }
 
 // Each repository gets events on 10 consecutive days of the last 30, ending 0 to 19 days ago;
 // counts vary by repository so sorts matter.

@@ -18,7 +18,6 @@ namespace {
 constexpr std::string_view kRepositories = "/api/v1/repositories";
 constexpr std::int64_t kMaxLimit = 1000;
 constexpr std::int64_t kMaxDays = 3660;
-constexpr UnixMillis kDayMillis = 86'400'000;
 
 HttpResponse Json(unsigned status, const boost::json::value& body) {
   return MakeResponse(status, boost::json::serialize(body));
@@ -53,7 +52,7 @@ std::optional<UnixMillis> ParseTime(std::string_view text) {
   return ParseRfc3339(text);
 }
 
-UnixMillis Today() { return NowMillis() / kDayMillis * kDayMillis; }
+UnixMillis Today() { return StartOfUtcDay(NowMillis()); }
 
 std::string CsvField(std::string_view text) {
   if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);

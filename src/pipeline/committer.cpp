@@ -55,7 +55,7 @@ void Committer::Run() {
     }
     if (!group.empty()) CommitGroup(group);
     if (std::chrono::steady_clock::now() >= next_prune) {
-      const UnixMillis cutoff = NowMillis() - options_.retention_days * 86'400'000;
+      const UnixMillis cutoff = NowMillis() - options_.retention_days * kDayMillis;
       if (Status s = store_.PruneEventIds(cutoff); !s.ok()) {
         spdlog::warn("pruning old event ids failed: {}", s.message());
       }

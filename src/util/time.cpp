@@ -48,10 +48,10 @@ bool ValidDate(int y, int m, int d) {
 }
 
 std::string FormatDate(UnixMillis t, bool with_time) {
-  std::int64_t days = t / 86'400'000;
-  std::int64_t rem = t % 86'400'000;
+  std::int64_t days = t / kDayMillis;
+  std::int64_t rem = t % kDayMillis;
   if (rem < 0) {
-    rem += 86'400'000;
+    rem += kDayMillis;
     --days;
   }
   std::int64_t y = 0;
@@ -78,7 +78,7 @@ std::optional<UnixMillis> ParseDay(std::string_view s) {
       !Digits(s, 8, 2, d) || !ValidDate(y, m, d)) {
     return std::nullopt;
   }
-  return DaysFromCivil(y, static_cast<unsigned>(m), static_cast<unsigned>(d)) * 86'400'000;
+  return DaysFromCivil(y, static_cast<unsigned>(m), static_cast<unsigned>(d)) * kDayMillis;
 }
 
 std::optional<UnixMillis> ParseRfc3339(std::string_view s) {
@@ -138,6 +138,11 @@ std::optional<UnixMillis> Latest(std::optional<UnixMillis> a, std::optional<Unix
   if (!a) return b;
   if (!b) return a;
   return std::max(*a, *b);
+}
+
+UnixMillis StartOfUtcDay(UnixMillis t) {
+  const UnixMillis rem = t % kDayMillis;
+  return t - (rem < 0 ? rem + kDayMillis : rem);
 }
 
 UnixMillis NowMillis() {

@@ -12,6 +12,9 @@ namespace drec {
 
 using UnixMillis = std::int64_t;
 
+// Milliseconds in a UTC day (UTC has no daylight saving; leap seconds are not counted).
+inline constexpr UnixMillis kDayMillis = 86'400'000;
+
 // Parses RFC 3339 ("2026-11-27T02:24:26.171909475Z", "...+02:00"); fractional
 // digits beyond milliseconds are truncated. nullopt when the text is not RFC 3339.
 std::optional<UnixMillis> ParseRfc3339(std::string_view text);
@@ -29,6 +32,9 @@ std::optional<UnixMillis> ParseDay(std::string_view day);
 // how first* and last* times fold, so arrival order never matters.
 std::optional<UnixMillis> Earliest(std::optional<UnixMillis> a, std::optional<UnixMillis> b);
 std::optional<UnixMillis> Latest(std::optional<UnixMillis> a, std::optional<UnixMillis> b);
+
+// Midnight UTC of the day holding t.
+UnixMillis StartOfUtcDay(UnixMillis t);
 
 // Wall clock; the only clock read in drec, so pure code can take time as an argument.
 UnixMillis NowMillis();

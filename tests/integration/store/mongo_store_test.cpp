@@ -26,7 +26,6 @@ namespace {
 using testing::kT;
 using testing::Pull;
 using testing::Push;
-constexpr UnixMillis kDay = 86'400'000;
 
 Delta Check(UnixMillis t) {
   Delta d;
@@ -321,8 +320,8 @@ Batch Before() {
   index.operations.push_back(DigestParent{"app", "sha256:c2", "sha256:index"});
   return Batch{{
       index,
-      TaggedPush("p-gone", "gone", "latest", "sha256:g", "alice", kT - kDay),
-      TaggedPush("p-old", "old", "v0", "sha256:o", "carol", kT - 2 * kDay),
+      TaggedPush("p-gone", "gone", "latest", "sha256:g", "alice", kT - kDayMillis),
+      TaggedPush("p-old", "old", "v0", "sha256:o", "carol", kT - 2 * kDayMillis),
       PullByDigest("p-pull", "gone", "sha256:g", "bob", kT),
   }};
 }
@@ -450,12 +449,12 @@ TEST_F(MongoStoreTest, QueriesAnswerAsTheEmbeddedStore) {
   const std::vector<std::string> names = {"team/a", "team/b", "team/c", "other", "team2/d", "zz"};
   for (std::size_t r = 0; r < names.size(); ++r) {
     for (std::size_t k = 0; k <= r; ++k) {
-      const UnixMillis t = kT - static_cast<UnixMillis>((k * 3 + r) % 7) * kDay;
+      const UnixMillis t = kT - static_cast<UnixMillis>((k * 3 + r) % 7) * kDayMillis;
       batch.effects.push_back(
           PullByDigest("q" + std::to_string(id++), names[r], "sha256:x", k % 2 ? "amy" : "bob", t));
       if (r % 2 == 0) {
-        batch.effects.push_back(
-            TaggedPush("q" + std::to_string(id++), names[r], "v1", "sha256:x", "carl", t - kDay));
+        batch.effects.push_back(TaggedPush("q" + std::to_string(id++), names[r], "v1", "sha256:x",
+                                           "carl", t - kDayMillis));
       }
     }
   }
@@ -472,7 +471,7 @@ TEST_F(MongoStoreTest, QueriesAnswerAsTheEmbeddedStore) {
       RepositoryQuery q;
       q.sort_field = sort;
       q.descending = descending;
-      q.window_from_day = UtcDay(kT - 3 * kDay);
+      q.window_from_day = UtcDay(kT - 3 * kDayMillis);
       queries.push_back(q);
       q.offset = 1;
       q.limit = 3;
@@ -490,10 +489,10 @@ TEST_F(MongoStoreTest, QueriesAnswerAsTheEmbeddedStore) {
   q.descending = true;
   queries.push_back(q);
   q = {};
-  q.pulled_before = kT - 2 * kDay;
+  q.pulled_before = kT - 2 * kDayMillis;
   queries.push_back(q);
   q = {};
-  q.pushed_after = kT - 4 * kDay;
+  q.pushed_after = kT - 4 * kDayMillis;
   q.window_from_day = UtcDay(kT);
   queries.push_back(q);
   q.limit = 0;
@@ -517,8 +516,8 @@ TEST_F(MongoStoreTest, QueriesAnswerAsTheEmbeddedStore) {
       EXPECT_EQ(actual->items[i].actors, expected->items[i].actors) << describe.str();
     }
   }
-  auto summary = store_->Summarize(UtcDay(kT - 2 * kDay), UtcDay(kT));
-  auto reference = oracle.store().Summarize(UtcDay(kT - 2 * kDay), UtcDay(kT));
+  auto summary = store_->Summarize(UtcDay(kT - 2 * kDayMillis), UtcDay(kT));
+  auto reference = oracle.store().Summarize(UtcDay(kT - 2 * kDayMillis), UtcDay(kT));
   ASSERT_TRUE(summary.ok() && reference.ok());
   EXPECT_EQ(summary->repositories, reference->repositories);
   EXPECT_EQ(summary->totals, reference->totals);

@@ -40,12 +40,18 @@ TEST(TimeTest, RejectsMalformed) {
   }
 }
 
+TEST(TimeTest, StartOfUtcDayFloorsEvenBeforeTheEpoch) {
+  EXPECT_EQ(StartOfUtcDay(*ParseRfc3339("2026-11-27T23:59:59.999Z")), *ParseDay("2026-11-27"));
+  EXPECT_EQ(StartOfUtcDay(*ParseDay("2026-11-27")), *ParseDay("2026-11-27"));
+  EXPECT_EQ(StartOfUtcDay(-1), -kDayMillis);
+}
+
 TEST(TimeTest, DaysRoundTrip) {
   auto day = ParseDay("1999-12-31");
   ASSERT_TRUE(day);
   EXPECT_EQ(UtcDay(*day), "1999-12-31");
-  EXPECT_EQ(UtcDay(*day + 86'400'000 - 1), "1999-12-31");
-  EXPECT_EQ(UtcDay(*day + 86'400'000), "2000-01-01");
+  EXPECT_EQ(UtcDay(*day + kDayMillis - 1), "1999-12-31");
+  EXPECT_EQ(UtcDay(*day + kDayMillis), "2000-01-01");
   EXPECT_FALSE(ParseDay("1999-12-32"));
   EXPECT_FALSE(ParseDay("99-12-31"));
 }
