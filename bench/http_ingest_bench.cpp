@@ -41,7 +41,14 @@ void BM_HttpIngest(benchmark::State& state) {
   Metrics metrics;
   Authenticator auth({"bench"}, {});
   Committer committer(**store, metrics, {});
-  Router router("/events", DeletePolicy::kKeep, auth, committer, **store, metrics);
+  IngestEndpoint ingest(DeletePolicy::kKeep, committer, metrics);
+  Router router({.ingest_route = "/events",
+                 .auth = auth,
+                 .ingest = ingest,
+                 .reader = **store,
+                 .writer = **store,
+                 .metrics = metrics},
+                QueryWorkerOptions{});
   ServerOptions options;
   options.endpoint = {boost::asio::ip::make_address("127.0.0.1"), 0};
   options.threads = 2;

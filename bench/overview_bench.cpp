@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <string>
 
+#include "api/query_params.h"
 #include "store/sqlite/sqlite_store.h"
 #include "util/time.h"
 
@@ -37,9 +38,9 @@ Status Generate(Store& store) {
       for (int d = 0; d < 10; ++d) {
         const UnixMillis day = today - (r % 20 + d) * kDayMillis;
         Delta delta;
-        delta.numpulls = pulls / 10 + (d == 0 ? pulls % 10 : 0);
-        delta.numpushs = pushes / 10 + (d == 0 ? pushes % 10 : 0);
-        delta.numchecks = checks / 10 + (d == 0 ? checks % 10 : 0);
+        delta.counts[Counter::kPulls] = pulls / 10 + (d == 0 ? pulls % 10 : 0);
+        delta.counts[Counter::kPushes] = pushes / 10 + (d == 0 ? pushes % 10 : 0);
+        delta.counts[Counter::kChecks] = checks / 10 + (d == 0 ? checks % 10 : 0);
         delta.Pulled(day + r % kDayMillis);
         delta.Pushed(day);
         effect.operations.emplace_back(
@@ -78,11 +79,10 @@ void BM_Summary(benchmark::State& state) {
 }
 BENCHMARK(BM_Summary)->Unit(benchmark::kMillisecond);
 
-// The first `limit` repositories sorted by `sort_field`, descending or not.
-RepositoryQuery Sorted(std::string sort_field, bool descending, std::int64_t limit) {
+// The first `limit` repositories sorted by `field` (as the API's sort parameter names it).
+RepositoryQuery Sorted(const std::string& field, bool descending, std::int64_t limit) {
   RepositoryQuery query;
-  query.sort_field = std::move(sort_field);
-  query.descending = descending;
+  if (!ParseSort((descending ? "-" : "") + field, &query).ok()) std::abort();
   query.limit = limit;
   return query;
 }

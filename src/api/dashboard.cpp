@@ -2,15 +2,12 @@
 
 #include <algorithm>
 
-#include "api/json_views.h"
-#include "api/router.h"
+#include "api/responses.h"
 
 namespace drec {
 namespace {
 
 namespace http = boost::beast::http;
-
-constexpr std::string_view kAssetPrefix = "/ui/";
 
 // Only the dashboard's own files: no inline script or style, no eval (Chart.js needs
 // none), no other origin, not framed. connect-src 'self' lets it reach the API.
@@ -51,21 +48,9 @@ bool Matches(std::string_view if_none_match, std::string_view etag) {
 
 }  // namespace
 
-bool IsDashboardPath(std::string_view path) {
-  return path == "/" || path.starts_with(kAssetPrefix);
-}
-
-HttpResponse AnswerDashboard(const HttpRequest& request, std::string_view path) {
-  if (request.method() != http::verb::get && request.method() != http::verb::head) {
-    auto res = MakeResponse(405, ErrorJson("method not allowed"));
-    res.set(http::field::allow, "GET, HEAD");
-    return res;
-  }
-  const EmbeddedAsset* asset =
-      path == "/"
-          ? Find("index.html")
-          : (path.starts_with(kAssetPrefix) ? Find(path.substr(kAssetPrefix.size())) : nullptr);
-  if (asset == nullptr) return MakeResponse(404, ErrorJson("no such file"));
+HttpResponse AnswerDashboard(const HttpRequest& request, std::string_view file) {
+  const EmbeddedAsset* asset = Find(file);
+  if (asset == nullptr) return ErrorResponse(404, "no such file");
 
   // The files change only with the binary; revalidating each time costs a 304 and
   // means an upgraded drec never meets a stale script in a browser cache.

@@ -20,10 +20,11 @@ struct EmbeddedAsset {
 // The built dashboard; defined in a source that cmake/EmbedAssets.cmake generates.
 std::span<const EmbeddedAsset> DashboardAssets();
 
-// True for the paths AnswerDashboard serves.
-bool IsDashboardPath(std::string_view path);
+// Where the dashboard's files are served: "/" is index.html, the others are under this prefix.
+inline constexpr std::string_view kDashboardAssetPrefix = "/ui/";
+inline constexpr std::string_view kDashboardPage = "index.html";
 
-// GET/HEAD of "/" or "/ui/{file}"; `path` is the target without the query.
-HttpResponse AnswerDashboard(const HttpRequest& request, std::string_view path);
+// GET/HEAD of one of the dashboard's files, by name; 404 for an unknown name.
+HttpResponse AnswerDashboard(const HttpRequest& request, std::string_view file);
 
 }  // namespace drec

@@ -15,12 +15,16 @@ boost::json::value Time(const std::optional<UnixMillis>& t) {
 
 }  // namespace
 
+boost::json::object CountValuesJson(const CounterValues& counts) {
+  boost::json::object o;
+  for (const auto& field : kCounterFields) o[field.name] = counts[field.counter];
+  return o;
+}
+
 boost::json::object CountersJson(const Counters& c) {
-  return {{"numpulls", c.numpulls},           {"numpushs", c.numpushs},
-          {"numchecks", c.numchecks},         {"numindexpulls", c.numindexpulls},
-          {"numdeletes", c.numdeletes},       {"firstpushed", Time(c.firstpushed)},
-          {"lastpushed", Time(c.lastpushed)}, {"firstpulled", Time(c.firstpulled)},
-          {"lastpulled", Time(c.lastpulled)}};
+  boost::json::object o = CountValuesJson(c.counts);
+  for (const auto& field : kTimeFields) o[field.name] = Time(c.times[field.field]);
+  return o;
 }
 
 boost::json::object RepositoryJson(const RepositoryRecord& r) {
@@ -58,14 +62,9 @@ boost::json::object ActorJson(const ActorRecord& r) {
 
 boost::json::object DayJson(const DayRecord& r) {
   boost::json::object o{{"day", r.day}};
-  for (auto& [k, v] : CountersJson(r.counters)) {
-    if (k.starts_with("num")) o[k] = v;
-  }
+  for (auto& [k, v] : CountValuesJson(r.counters.counts)) o[k] = v;
   return o;
 }
 
-std::string ErrorJson(std::string_view message) {
-  return boost::json::serialize(boost::json::object{{"error", message}});
-}
 
 }  // namespace drec

@@ -1,15 +1,23 @@
-// The read side of the HTTP API (SPEC 5): parses the target and parameters,
-// asks the store, renders JSON. Knows nothing about ingest or authentication.
+// The read side of the HTTP API: one handler per route of the route table (api/routes.cpp),
+// each asking the store one question and rendering JSON (or CSV). Knows nothing about ingest,
+// authentication or routing.
 #pragma once
 
-#include <string_view>
-
+#include "api/route_request.h"
 #include "http/handler.h"
 #include "store/store.h"
 
 namespace drec {
 
-// Answers GET requests under /api/v1/; `target` is the raw request target.
-HttpResponse AnswerQuery(Store& store, std::string_view target);
+// GET /api/v1/repositories: the list, with sort, filters, window and paging (query_params.h).
+HttpResponse ListRepositoriesRoute(StoreReader& store, const RouteRequest& request);
+// GET /api/v1/summary: totals and per-day totals.
+HttpResponse SummaryRoute(StoreReader& store, const RouteRequest& request);
+// GET /api/v1/repositories/{name} and its sub-resources; 404 when the repository is unknown.
+HttpResponse RepositoryRoute(StoreReader& store, const RouteRequest& request);
+HttpResponse TagsRoute(StoreReader& store, const RouteRequest& request);
+HttpResponse DigestsRoute(StoreReader& store, const RouteRequest& request);
+HttpResponse ActorsRoute(StoreReader& store, const RouteRequest& request);
+HttpResponse DailyRoute(StoreReader& store, const RouteRequest& request);
 
 }  // namespace drec

@@ -1,104 +1,127 @@
 #include "api/router.h"
 
-#include <spdlog/spdlog.h>
-
-#include <boost/json/serialize.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/url/parse.hpp>
+#include <memory>
 
 #include "api/dashboard.h"
-#include "api/json_views.h"
+#include "api/openapi.h"
 #include "api/query_api.h"
-#include "ingest/envelope_parser.h"
+#include "api/responses.h"
 
 namespace drec {
 
 namespace http = boost::beast::http;
 
-HttpResponse MakeResponse(unsigned status, std::string body, std::string_view content_type) {
-  HttpResponse res{static_cast<http::status>(status), 11};
-  res.set(http::field::content_type, content_type);
-  res.set(http::field::cache_control, "no-store");
-  res.body() = std::move(body);
-  return res;
+namespace {
+
+// A handler that answers at once from the store reader.
+RouteHandler Query(StoreReader& reader, HttpResponse (*answer)(StoreReader&, const RouteRequest&)) {
+  return [&reader, answer](const RouteRequest& request, Respond respond) {
+    respond(answer(reader, request));
+  };
 }
 
-Router::Router(std::string ingest_route, DeletePolicy delete_policy, const Authenticator& auth,
-               Committer& committer, Store& store, Metrics& metrics)
-    : ingest_route_(std::move(ingest_route)),
-      delete_policy_(delete_policy),
-      auth_(auth),
-      committer_(committer),
-      store_(store),
-      metrics_(metrics) {}
-
-HttpResponse Router::Unauthorized() const {
-  auto res = MakeResponse(401, ErrorJson("missing or wrong credentials"));
-  res.set(http::field::www_authenticate, R"(Bearer realm="drec", Basic realm="drec")");
-  return res;
+RouteHandler Fixed(HttpResponse (*answer)(const RouteRequest&)) {
+  return [answer](const RouteRequest& request, Respond respond) { respond(answer(request)); };
 }
+
+}  // namespace
+
+std::vector<Route> BuildRoutes(const RouterParts& p) {
+  using enum Access;
+  using enum Runs;
+  const std::vector<http::verb> get = {http::verb::get};
+  const std::vector<http::verb> post = {http::verb::post};
+  Metrics& metrics = p.metrics;
+  StoreWriter& writer = p.writer;
+  IngestEndpoint& ingest = p.ingest;
+  return {
+      {p.ingest_route, post, kCredentials, kInline, true,
+       [&ingest](const RouteRequest& r, Respond respond) { ingest.Handle(r, std::move(respond)); }},
+      {"/api/v1/repositories", get, kCredentials, kWorkers, true,
+       Query(p.reader, ListRepositoriesRoute)},
+      {"/api/v1/repositories/{name}", get, kCredentials, kWorkers, true,
+       Query(p.reader, RepositoryRoute)},
+      {"/api/v1/repositories/{name}/-/tags", get, kCredentials, kWorkers, true,
+       Query(p.reader, TagsRoute)},
+      {"/api/v1/repositories/{name}/-/digests", get, kCredentials, kWorkers, true,
+       Query(p.reader, DigestsRoute)},
+      {"/api/v1/repositories/{name}/-/actors", get, kCredentials, kWorkers, true,
+       Query(p.reader, ActorsRoute)},
+      {"/api/v1/repositories/{name}/-/daily", get, kCredentials, kWorkers, true,
+       Query(p.reader, DailyRoute)},
+      {"/api/v1/summary", get, kCredentials, kWorkers, true, Query(p.reader, SummaryRoute)},
+      {"/api/v1/openapi.json", get, kCredentials, kInline, true,
+       Fixed([](const RouteRequest&) { return MakeResponse(200, std::string(OpenApiDocument())); })},
+      {"/healthz", get, kPublic, kInline, true,
+       Fixed([](const RouteRequest&) { return MakeResponse(200, "ok\n", "text/plain"); })},
+      {"/readyz", get, kPublic, kWorkers, true,
+       [&writer](const RouteRequest&, Respond respond) {
+         Status ready = writer.Ping();
+         respond(ready.ok() ? MakeResponse(200, "ready\n", "text/plain")
+                            : MakeResponse(503, "store unreachable: " + ready.message() + "\n",
+                                           "text/plain"));
+       }},
+      {"/metrics", get, kPublic, kInline, true,
+       [&metrics](const RouteRequest&, Respond respond) {
+         respond(MakeResponse(200, metrics.Render(), "text/plain; version=0.0.4"));
+       }},
+      {"/", get, kPublic, kInline, false,
+       Fixed([](const RouteRequest& r) { return AnswerDashboard(r.http, kDashboardPage); })},
+      {std::string(kDashboardAssetPrefix) + "{file}", get, kPublic, kInline, false,
+       Fixed([](const RouteRequest& r) { return AnswerDashboard(r.http, r.name); })},
+  };
+}
+
+Router::Router(const RouterParts& parts, QueryWorkerOptions workers)
+    : auth_(parts.auth),
+      routes_(BuildRoutes(parts)),
+      max_waiting_(workers.max_waiting),
+      workers_(static_cast<std::size_t>(std::max(1, workers.threads))) {}
+
+Router::~Router() { workers_.join(); }
 
 void Router::Handle(HttpRequest request, Respond respond) {
-  const std::string_view target = request.target();
-  const std::string_view path = target.substr(0, target.find('?'));
-  const bool get = request.method() == http::verb::get || request.method() == http::verb::head;
-  auto method_not_allowed = [&](std::string_view allow) {
-    auto res = MakeResponse(405, ErrorJson("method not allowed"));
-    res.set(http::field::allow, allow);
-    respond(std::move(res));
-  };
-
-  if (path == ingest_route_) {
-    if (request.method() != http::verb::post) return method_not_allowed("POST");
-    return Ingest(request, std::move(respond));
-  }
-  if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
-    if (!get) return method_not_allowed("GET, HEAD");
-    if (path == "/healthz") return respond(MakeResponse(200, "ok\n", "text/plain"));
-    if (path == "/metrics") {
-      return respond(MakeResponse(200, metrics_.Render(), "text/plain; version=0.0.4"));
+  auto url = boost::urls::parse_origin_form(request.target());
+  if (!url) return respond(ErrorResponse(400, "malformed request target"));
+  const std::string path = url->path();  // percent-decoded
+  const Route* route = nullptr;
+  std::string name;
+  for (const Route& candidate : routes_) {
+    if (auto value = MatchPath(candidate.path, path)) {
+      route = &candidate;
+      name = std::move(*value);
+      break;
     }
-    Status ready = store_.Ping();
-    return respond(ready.ok() ? MakeResponse(200, "ready\n", "text/plain")
-                              : MakeResponse(503, "store unreachable: " + ready.message() + "\n",
-                                             "text/plain"));
   }
-  if (path.starts_with("/api/")) {
-    if (!auth_.Allows(request[http::field::authorization])) return respond(Unauthorized());
-    if (!get) return method_not_allowed("GET, HEAD");
-    return respond(AnswerQuery(store_, target));
+  if (route == nullptr) return respond(ErrorResponse(404, "no such route: " + path));
+  // Credentials first: without them, not even the methods a route takes are revealed.
+  if (route->access == Access::kCredentials &&
+      !auth_.Allows(request[http::field::authorization])) {
+    return respond(Unauthorized());
   }
-  if (IsDashboardPath(path)) return respond(AnswerDashboard(request, path));  // no credentials
-  respond(MakeResponse(404, ErrorJson("no such route")));
-}
-
-void Router::Ingest(const HttpRequest& request, Respond respond) {
-  if (!auth_.Allows(request[http::field::authorization])) return respond(Unauthorized());
-  if (!IsAcceptedContentType(request[http::field::content_type])) {
-    return respond(MakeResponse(
-        415, ErrorJson("Content-Type must be application/vnd.docker.distribution.events.v1+json, "
-                       "...events.v2+json or application/json")));
+  const http::verb method = request.method() == http::verb::head ? http::verb::get
+                                                                   : request.method();
+  if (std::find(route->methods.begin(), route->methods.end(), method) == route->methods.end()) {
+    return respond(MethodNotAllowed(AllowHeader(*route)));
   }
-  auto envelope = ParseEnvelope(request.body());
-  if (!envelope.ok()) return respond(MakeResponse(400, ErrorJson(envelope.status().message())));
-  metrics_.EventsReceived(static_cast<std::int64_t>(envelope->events.size()));
-  Interpretation interpretation = Interpret(envelope->events, delete_policy_);
-  for (IgnoreReason reason : interpretation.ignored) metrics_.EventIgnored(reason);
-  const std::string accepted = boost::json::serialize(boost::json::object{
-      {"events", envelope->events.size()}, {"ignored", interpretation.ignored.size()}});
-  if (interpretation.effects.empty()) return respond(MakeResponse(200, accepted));
-
-  auto unavailable = [](const Status& status) {
-    auto res = MakeResponse(503, ErrorJson(status.message()));
-    res.set(http::field::retry_after, "1");
-    return res;
-  };
-  // `respond` is needed by whichever of Submit's outcomes happens, so it is shared.
-  auto shared_respond = std::make_shared<Respond>(std::move(respond));
-  Status queued = committer_.Submit(
-      std::move(interpretation.effects),
-      [shared_respond, accepted, unavailable](const Status& committed) {
-        (*shared_respond)(committed.ok() ? MakeResponse(200, accepted) : unavailable(committed));
-      });
-  if (!queued.ok()) (*shared_respond)(unavailable(queued));
+  if (route->runs == Runs::kInline) {
+    return route->handler(RouteRequest{request, std::move(name), url->params()},
+                          std::move(respond));
+  }
+  if (waiting_.fetch_add(1) >= max_waiting_) {
+    waiting_.fetch_sub(1);
+    return respond(Unavailable("too many queries waiting for the store"));
+  }
+  // The request moves to the worker; its target still backs the parsed parameters there.
+  auto owned = std::make_shared<HttpRequest>(std::move(request));
+  boost::asio::post(workers_, [this, route, owned, name = std::move(name),
+                               respond = std::move(respond)]() mutable {
+    waiting_.fetch_sub(1);
+    auto params = boost::urls::parse_origin_form(owned->target());
+    route->handler(RouteRequest{*owned, std::move(name), params->params()}, std::move(respond));
+  });
 }
 
 }  // namespace drec

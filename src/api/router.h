@@ -1,42 +1,56 @@
-// Maps requests to drec's endpoints: the ingest route, the query API and the
-// unauthenticated probes. One handler per route; adding a route is one line in
-// Route().
+// Dispatches requests along the route table (api/routes.h): matches the path, checks
+// credentials and the method, and runs the handler inline or on the query workers.
 #pragma once
 
+#include <atomic>
+#include <boost/asio/thread_pool.hpp>
+#include <cstdint>
 #include <string>
+#include <vector>
 
+#include "api/ingest_endpoint.h"
+#include "api/routes.h"
 #include "auth/authenticator.h"
-#include "config/settings.h"
 #include "http/handler.h"
 #include "metrics/metrics.h"
-#include "pipeline/committer.h"
-#include "semantics/semantics.h"
 #include "store/store.h"
 
 namespace drec {
 
+// What the router's handlers use; each is owned by app/.
+struct RouterParts {
+  std::string ingest_route;
+  const Authenticator& auth;
+  IngestEndpoint& ingest;
+  StoreReader& reader;
+  StoreWriter& writer;  // /readyz asks it whether writes would succeed
+  Metrics& metrics;
+};
+
+// The query workers: how many, and how many requests may wait for one before the router
+// answers 503 (so a stalled store holds a bounded number of requests, not every connection).
+struct QueryWorkerOptions {
+  int threads = 2;
+  std::int64_t max_waiting = 64;
+};
+
+// The table of every route drec serves, with their handlers bound to `parts`.
+std::vector<Route> BuildRoutes(const RouterParts& parts);
+
 class Router : public HttpHandler {
  public:
-  Router(std::string ingest_route, DeletePolicy delete_policy, const Authenticator& auth,
-         Committer& committer, Store& store, Metrics& metrics);
+  Router(const RouterParts& parts, QueryWorkerOptions workers);
+  // Waits for the query workers to finish what they run.
+  ~Router() override;
 
   void Handle(HttpRequest request, Respond respond) override;
 
  private:
-  void Ingest(const HttpRequest& request, Respond respond);
-  HttpResponse Query(const HttpRequest& request);
-  HttpResponse Unauthorized() const;
-
-  const std::string ingest_route_;
-  const DeletePolicy delete_policy_;
   const Authenticator& auth_;
-  Committer& committer_;
-  Store& store_;
-  Metrics& metrics_;
+  const std::vector<Route> routes_;
+  const std::int64_t max_waiting_;
+  std::atomic<std::int64_t> waiting_{0};
+  boost::asio::thread_pool workers_;
 };
-
-// A response with a body and content type; the transport fills in the rest.
-HttpResponse MakeResponse(unsigned status, std::string body,
-                          std::string_view content_type = "application/json");
 
 }  // namespace drec

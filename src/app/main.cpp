@@ -130,10 +130,18 @@ int Run(const Settings& settings) {
                       {.queue_capacity = settings.queue_capacity,
                        .max_batch_events = settings.max_batch_events,
                        .retention_days = settings.retention_days});
-  Router router(
-      settings.route,
-      settings.on_delete == OnDelete::kRemove ? DeletePolicy::kRemove : DeletePolicy::kKeep, auth,
-      committer, **store, metrics);
+  IngestEndpoint ingest(
+      settings.on_delete == OnDelete::kRemove ? DeletePolicy::kRemove : DeletePolicy::kKeep,
+      committer, metrics);
+  // Declared after the committer and before the server: the server stops first, then the
+  // router's query workers finish, then the committer drains.
+  Router router({.ingest_route = settings.route,
+                 .auth = auth,
+                 .ingest = ingest,
+                 .reader = **store,
+                 .writer = **store,
+                 .metrics = metrics},
+                QueryWorkerOptions{});
   HttpServer server(server_options, router, metrics);
   if (Status s = server.Start(); !s.ok()) {
     spdlog::critical("{}", s.message());

@@ -6,7 +6,7 @@
 
 namespace drec {
 
-Committer::Committer(Store& store, Metrics& metrics, Options options)
+Committer::Committer(StoreWriter& store, Metrics& metrics, Options options)
     : store_(store), metrics_(metrics), options_(options), thread_([this] { Run(); }) {}
 
 Committer::~Committer() { Stop(); }

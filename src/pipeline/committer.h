@@ -34,7 +34,7 @@ class Committer {
     std::chrono::minutes prune_interval{10};
   };
 
-  Committer(Store& store, Metrics& metrics, Options options);
+  Committer(StoreWriter& store, Metrics& metrics, Options options);
   ~Committer();
   Committer(const Committer&) = delete;
   Committer& operator=(const Committer&) = delete;
@@ -55,7 +55,7 @@ class Committer {
   void Run();
   void CommitGroup(std::vector<Submission>& group);
 
-  Store& store_;
+  StoreWriter& store_;
   Metrics& metrics_;
   const Options options_;
 

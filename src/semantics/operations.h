@@ -9,29 +9,14 @@
 #include <variant>
 #include <vector>
 
+#include "model/fields.h"
 #include "util/time.h"
 
 namespace drec {
 
-// Counter increments and the time bounds an event contributes to one record.
-struct Delta {
-  std::int64_t numpulls = 0;
-  std::int64_t numpushs = 0;
-  std::int64_t numchecks = 0;
-  std::int64_t numindexpulls = 0;
-  std::int64_t numdeletes = 0;
-  // Time bounds, folded by stores with min (first*) and max (last*), so arrival order does not
-  // matter.
-  std::optional<UnixMillis> firstpushed, lastpushed, firstpulled, lastpulled;
-
-  bool operator==(const Delta&) const = default;
-  // Merges another delta into this one: sums counters, widens time bounds.
-  Delta& operator+=(const Delta& other);
-  // Marks a push at `t`.
-  void Pushed(UnixMillis t) { firstpushed = lastpushed = t; }
-  // Marks a pull (or check) at `t`.
-  void Pulled(UnixMillis t) { firstpulled = lastpulled = t; }
-};
+// What one event adds to one record: counter increments, and time bounds that stores fold with
+// min (first*) and max (last*), so arrival order does not matter.
+using Delta = Tally;
 
 // Upserts the repository record: counters, time bounds, and `actor` into the bounded actor list.
 struct RepositoryUpdate {

@@ -12,18 +12,18 @@ Delta ManifestDelta(const Event& event, UnixMillis at) {
   Delta delta;
   const bool index = IsIndexMediaType(event.media_type);
   if (event.action == "push") {
-    if (!event.tag.empty()) delta.numpushs = 1;
+    if (!event.tag.empty()) delta.counts[Counter::kPushes] = 1;
     delta.Pushed(at);
     return delta;
   }
   if (event.method == "HEAD") {
-    delta.numchecks = 1;  // a version check: never a pull, and no pull time
+    delta.counts[Counter::kChecks] = 1;  // a version check: never a pull, and no pull time
     return delta;
   }
   if (index) {
-    delta.numindexpulls = 1;
+    delta.counts[Counter::kIndexPulls] = 1;
   } else {
-    delta.numpulls = 1;
+    delta.counts[Counter::kPulls] = 1;
   }
   delta.Pulled(at);
   return delta;
@@ -32,13 +32,13 @@ Delta ManifestDelta(const Event& event, UnixMillis at) {
 // A digest's own record counts every push of it, tagged or not: a child
 // manifest pushed by digest is still a push of that digest.
 Delta DigestDelta(const Event& event, Delta delta) {
-  if (event.action == "push") delta.numpushs = 1;
+  if (event.action == "push") delta.counts[Counter::kPushes] = 1;
   return delta;
 }
 
 void ManifestOperations(const Event& event, UnixMillis at, std::vector<Operation>& ops) {
   const Delta delta = ManifestDelta(event, at);
-  const bool counted_for_actor_list = delta.numpulls > 0 || delta.numpushs > 0;
+  const bool counted_for_actor_list = delta.counts[Counter::kPulls] > 0 || delta.counts[Counter::kPushes] > 0;
   // An untagged push is no push of the repository, but the repository exists from then on.
   const Delta repository_delta = event.action == "push" && event.tag.empty() ? Delta{} : delta;
   ops.emplace_back(RepositoryUpdate{event.repository, repository_delta,
@@ -70,7 +70,7 @@ void DeleteOperations(const Event& event, UnixMillis at, DeletePolicy policy,
   }
   if (!event.digest.empty()) {
     Delta delta;
-    delta.numdeletes = 1;
+    delta.counts[Counter::kDeletes] = 1;
     ops.emplace_back(RepositoryUpdate{event.repository, delta, std::string()});
     ops.emplace_back(DigestUpdate{event.repository, event.digest, std::string(), 0, delta});
     ops.emplace_back(DigestDeleted{event.repository, event.digest, at});

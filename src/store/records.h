@@ -6,29 +6,16 @@
 #include <string>
 #include <vector>
 
+#include "model/fields.h"
 #include "util/time.h"
 
 namespace drec {
 
-struct Counters {
-  std::int64_t numpulls = 0;
-  std::int64_t numpushs = 0;
-  std::int64_t numchecks = 0;
-  std::int64_t numindexpulls = 0;
-  std::int64_t numdeletes = 0;
-  std::optional<UnixMillis> firstpushed, lastpushed, firstpulled, lastpulled;
-  bool operator==(const Counters&) const = default;
-};
+// A record's counters and first/last times.
+using Counters = Tally;
 
 // Counts within a window of days, summed from the per-day records.
-struct WindowCounters {
-  std::int64_t numpulls = 0;
-  std::int64_t numpushs = 0;
-  std::int64_t numchecks = 0;
-  std::int64_t numindexpulls = 0;
-  std::int64_t numdeletes = 0;
-  bool operator==(const WindowCounters&) const = default;
-};
+using WindowCounters = CounterValues;
 
 struct RepositoryRecord {
   std::string repositoryname;
@@ -65,7 +52,17 @@ struct DayRecord {
   Counters counters;
 };
 
-// Parameters of the repository list; the API validates them before a store sees them.
+// What the repository list is ordered by. The API builds it from the `sort` parameter, so a
+// store only ever sees a field of the table in model/fields.h, never the caller's text.
+struct SortKey {
+  enum class Kind : std::uint8_t { kName, kCounter, kTime, kWindowCounter };
+  Kind kind = Kind::kName;
+  Counter counter = Counter::kPulls;   // kCounter, kWindowCounter
+  TimeField time = TimeField::kFirstPushed;  // kTime
+};
+
+// Parameters of the repository list, validated by the API before a store sees them: a window
+// sort comes with a window, offset and limit are not negative.
 struct RepositoryQuery {
   std::string name_prefix;
   // The cleanup question: repositories last pulled before this time, or never pulled.
@@ -73,10 +70,9 @@ struct RepositoryQuery {
   std::optional<UnixMillis> pushed_after;  // last pushed after this time
   std::string actor;                       // only repositories this actor pushed or pulled
   // First day (YYYY-MM-DD) of a window up to today: fills RepositoryRecord::window and allows
-  // sorting by "window.numpulls" and the other window counters (the trending question).
+  // sorting by window counters (the trending question).
   std::optional<std::string> window_from_day;
-  // A counter, a time field, repositoryname, or window.<counter> with a window.
-  std::string sort_field = "repositoryname";
+  SortKey sort;
   bool descending = false;
   std::int64_t offset = 0;
   std::int64_t limit = 100;

@@ -1,6 +1,7 @@
-// The store interface: every backend (SQLite, MongoDB) implements it, and
-// nothing above it knows which one it talks to. A new store is a new folder
-// implementing this class plus one line in app/.
+// The store seam: the write side (StoreWriter, used by the pipeline) and the read side
+// (StoreReader, used by the query API), so a fake or a new backend implements only what it
+// serves. Every backend (SQLite, MongoDB) implements both, and nothing above this file knows
+// which one it talks to. A new store is a new folder implementing them plus one line in app/.
 #pragma once
 
 #include <cstdint>
@@ -20,35 +21,49 @@ struct ApplyOutcome {
   std::int64_t duplicates = 0;  // effects whose event id had been applied before
 };
 
-class Store {
+class StoreWriter {
  public:
-  virtual ~Store() = default;
+  virtual ~StoreWriter() = default;
 
-  // Applies every effect of the batch whose event id was not applied before,
-  // atomically and durably: when it returns Ok, a kill -9 loses none of it; when
-  // it fails, none of it is visible and the whole batch may be retried.
-  virtual Status Apply(const Batch& batch, ApplyOutcome* outcome) = 0;
+  // Applies every effect of the batch whose event id was not applied before, atomically and
+  // durably: when it returns Ok, a kill -9 loses none of it; when it fails, none of it is
+  // visible and the whole batch may be retried (docs/counting.md#exactly-once).
+  [[nodiscard]] virtual Status Apply(const Batch& batch, ApplyOutcome* outcome) = 0;
 
   // Ok when the store can take writes now; backs /readyz.
-  virtual Status Ping() = 0;
+  [[nodiscard]] virtual Status Ping() = 0;
 
   // Forgets event ids recorded before `cutoff` (the retention window).
-  virtual Status PruneEventIds(UnixMillis cutoff) = 0;
+  [[nodiscard]] virtual Status PruneEventIds(UnixMillis cutoff) = 0;
+};
 
-  // InvalidArgument for an unknown sort field or a window sort without a window.
-  virtual Result<RepositoryPage> ListRepositories(const RepositoryQuery& query) = 0;
+// Queries take validated, typed parameters (the API parses the caller's text), so a store
+// only fails for storage reasons: Unavailable (try again) or Internal.
+class StoreReader {
+ public:
+  virtual ~StoreReader() = default;
+
+  [[nodiscard]] virtual Result<RepositoryPage> ListRepositories(const RepositoryQuery& query) = 0;
   // Totals of all repositories, and per-day totals in [from_day, to_day]; the overview's query,
   // so it must not scan per-repository records.
-  virtual Result<Summary> Summarize(const std::string& from_day, const std::string& to_day) = 0;
-  // nullopt when the repository is unknown.
-  virtual Result<std::optional<RepositoryRecord>> GetRepository(const std::string& name) = 0;
-  virtual Result<std::vector<TagRecord>> ListTags(const std::string& repository) = 0;
-  virtual Result<std::vector<DigestRecord>> ListDigests(const std::string& repository) = 0;
-  virtual Result<std::vector<ActorRecord>> ListActors(const std::string& repository) = 0;
-  // Days in [from_day, to_day] that have records; the API zero-fills the gaps.
-  virtual Result<std::vector<DayRecord>> ListDays(const std::string& repository,
-                                                  const std::string& from_day,
+  [[nodiscard]] virtual Result<Summary> Summarize(const std::string& from_day,
                                                   const std::string& to_day) = 0;
+  // nullopt when the repository is unknown.
+  [[nodiscard]] virtual Result<std::optional<RepositoryRecord>> GetRepository(
+      const std::string& name) = 0;
+  [[nodiscard]] virtual Result<std::vector<TagRecord>> ListTags(const std::string& repository) = 0;
+  [[nodiscard]] virtual Result<std::vector<DigestRecord>> ListDigests(
+      const std::string& repository) = 0;
+  [[nodiscard]] virtual Result<std::vector<ActorRecord>> ListActors(
+      const std::string& repository) = 0;
+  // Days in [from_day, to_day] that have records; the API zero-fills the gaps.
+  [[nodiscard]] virtual Result<std::vector<DayRecord>> ListDays(const std::string& repository,
+                                                                const std::string& from_day,
+                                                                const std::string& to_day) = 0;
 };
+
+// A backend that serves both sides, as every real store does; app/ owns one and hands each
+// side to the part that uses it.
+class Store : public StoreWriter, public StoreReader {};
 
 }  // namespace drec

@@ -9,7 +9,7 @@
 
 namespace drec {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   // Unavailable means "try again later" (store down, queue full): the HTTP layer maps it to 503.
   enum class Code { kOk, kInvalidArgument, kNotFound, kUnavailable, kInternal };
@@ -33,7 +33,7 @@ class Status {
 
 // A value or the Status that explains why there is none.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)) {}          // NOLINT(google-explicit-constructor)
   Result(Status status) : status_(std::move(status)) {}  // NOLINT(google-explicit-constructor)

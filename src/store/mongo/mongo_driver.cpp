@@ -65,8 +65,8 @@ void SetIfUnset(mongoc_uri_t* uri, const char* option, std::int32_t value) {
   if (!mongoc_uri_has_option(uri, option)) mongoc_uri_set_option_as_int32(uri, option, value);
 }
 
-bson_iter_t* Find(const bson_t* doc, const char* key, bson_iter_t* iter) {
-  return bson_iter_init_find(iter, doc, key) ? iter : nullptr;
+bson_iter_t* Find(const bson_t* doc, std::string_view key, bson_iter_t* iter) {
+  return bson_iter_init_find_w_len(iter, doc, key.data(), static_cast<int>(key.size())) ? iter : nullptr;
 }
 
 }  // namespace
@@ -157,7 +157,7 @@ void Append(bson_t* doc, std::string_view key, const std::vector<std::string>& v
   bson_append_array_end(doc, &array);
 }
 
-std::string StringField(const bson_t* doc, const char* key) {
+std::string StringField(const bson_t* doc, std::string_view key) {
   bson_iter_t iter;
   if (Find(doc, key, &iter) == nullptr || !BSON_ITER_HOLDS_UTF8(&iter)) return {};
   std::uint32_t length = 0;
@@ -165,24 +165,24 @@ std::string StringField(const bson_t* doc, const char* key) {
   return std::string(value, length);
 }
 
-std::int64_t Int64Field(const bson_t* doc, const char* key) {
+std::int64_t Int64Field(const bson_t* doc, std::string_view key) {
   bson_iter_t iter;
   if (Find(doc, key, &iter) == nullptr || !BSON_ITER_HOLDS_NUMBER(&iter)) return 0;
   return bson_iter_as_int64(&iter);
 }
 
-bool BoolField(const bson_t* doc, const char* key) {
+bool BoolField(const bson_t* doc, std::string_view key) {
   bson_iter_t iter;
   return Find(doc, key, &iter) != nullptr && BSON_ITER_HOLDS_BOOL(&iter) && bson_iter_bool(&iter);
 }
 
-std::optional<UnixMillis> DateField(const bson_t* doc, const char* key) {
+std::optional<UnixMillis> DateField(const bson_t* doc, std::string_view key) {
   bson_iter_t iter;
   if (Find(doc, key, &iter) == nullptr || !BSON_ITER_HOLDS_DATE_TIME(&iter)) return std::nullopt;
   return bson_iter_date_time(&iter);
 }
 
-std::vector<std::string> StringsField(const bson_t* doc, const char* key) {
+std::vector<std::string> StringsField(const bson_t* doc, std::string_view key) {
   std::vector<std::string> values;
   bson_iter_t iter;
   bson_iter_t child;

@@ -133,10 +133,10 @@ void AppendDocument(bson_t* doc, std::string_view key, BuildFn build) {
 
 // Field readers for documents that other tools may have written too: a missing field, or one
 // of an unexpected type, reads as absent instead of failing the whole query.
-std::string StringField(const bson_t* doc, const char* key);
-std::int64_t Int64Field(const bson_t* doc, const char* key);
-bool BoolField(const bson_t* doc, const char* key);
-std::optional<UnixMillis> DateField(const bson_t* doc, const char* key);
-std::vector<std::string> StringsField(const bson_t* doc, const char* key);
+std::string StringField(const bson_t* doc, std::string_view key);
+std::int64_t Int64Field(const bson_t* doc, std::string_view key);
+bool BoolField(const bson_t* doc, std::string_view key);
+std::optional<UnixMillis> DateField(const bson_t* doc, std::string_view key);
+std::vector<std::string> StringsField(const bson_t* doc, std::string_view key);
 
 }  // namespace drec::mongo

@@ -35,50 +35,49 @@ constexpr std::uint32_t kNotImplemented = 238;
 // Statements per write request on FerretDB (see MongoStore::DetectServer).
 constexpr std::size_t kFerretDbRequestLimit = 50;
 
-// The fields ListRepositories may sort by, the name first.
-constexpr std::array<const char*, 10> kSortFields = {
-    "repositoryname", "numpulls",    "numpushs",   "numchecks",   "numindexpulls",
-    "numdeletes",     "firstpushed", "lastpushed", "firstpulled", "lastpulled"};
-
-// The counters a window sums.
-constexpr std::array<const char*, 5> kWindowCounters = {"numpulls", "numpushs", "numchecks",
-                                                        "numindexpulls", "numdeletes"};
-
 // An index, in MongoDB's default naming so that an index another tool made for the same keys is
 // recognised instead of duplicated.
 struct Index {
   std::string_view role;
-  std::vector<std::string_view> keys;
+  std::vector<std::string> keys;  // "-field" sorts descending
   bool unique;
 };
 
-const std::array<Index, 19> kIndexes = {{
-    {"repositories", {"repositoryname"}, true},
-    // The list's sorts, ties by name ascending: descending for the counters (top lists), both
-    // ways for the last times (recently pushed or pulled; the cleanup's oldest first).
-    {"repositories", {"-numpulls", "repositoryname"}, false},
-    {"repositories", {"-numpushs", "repositoryname"}, false},
-    {"repositories", {"-numchecks", "repositoryname"}, false},
-    {"repositories", {"-numindexpulls", "repositoryname"}, false},
-    {"repositories", {"-numdeletes", "repositoryname"}, false},
-    {"repositories", {"-lastpushed", "repositoryname"}, false},
-    {"repositories", {"lastpushed", "repositoryname"}, false},
-    {"repositories", {"-lastpulled", "repositoryname"}, false},
-    {"repositories", {"lastpulled", "repositoryname"}, false},
-    {"tags", {"repository", "tag"}, true},
-    {"tags", {"repository", "digest"}, false},
-    {"digests", {"repository", "digest"}, true},
-    {"digestparents", {"repository", "child", "parent"}, true},
-    {"actors", {"repository", "actor"}, true},
-    {"actors", {"actor"}, false},  // the repositories of an actor
-    {"days", {"repository", "day"}, true},
-    {"days", {"day", "repository"}, false},  // windows: every repository's recent days
-    {"totaldays", {"day"}, true},
-}};
+constexpr std::string_view kNameField = "repositoryname";
+
+std::vector<Index> Indexes() {
+  std::vector<Index> indexes = {{"repositories", {std::string(kNameField)}, true}};
+  // The list's sorts, ties by name ascending: descending for the counters (top lists), both
+  // ways for the last times (recently pushed or pulled; the cleanup's oldest first).
+  for (const auto& counter : kCounterFields) {
+    indexes.push_back({"repositories", {"-" + std::string(counter.name), std::string(kNameField)},
+                       false});
+  }
+  for (const auto& time : kTimeFields) {
+    if (time.fold != Fold::kLatest) continue;
+    for (const char* direction : {"-", ""}) {
+      indexes.push_back(
+          {"repositories", {direction + std::string(time.name), std::string(kNameField)}, false});
+    }
+  }
+  const std::vector<Index> companions = {
+      {"tags", {"repository", "tag"}, true},
+      {"tags", {"repository", "digest"}, false},
+      {"digests", {"repository", "digest"}, true},
+      {"digestparents", {"repository", "child", "parent"}, true},
+      {"actors", {"repository", "actor"}, true},
+      {"actors", {"actor"}, false},  // the repositories of an actor
+      {"days", {"repository", "day"}, true},
+      {"days", {"day", "repository"}, false},  // windows: every repository's recent days
+      {"totaldays", {"day"}, true},
+  };
+  indexes.insert(indexes.end(), companions.begin(), companions.end());
+  return indexes;
+}
 
 Status Injected() { return Status::Unavailable("mongodb: injected fault"); }
 
-Bson IndexSpec(const std::vector<std::string_view>& keys, bool unique,
+Bson IndexSpec(const std::vector<std::string>& keys, bool unique,
                std::int64_t expire_after_seconds) {
   Bson spec;
   std::string name;
@@ -232,28 +231,18 @@ bool ParseWrite(const bson_iter_t* element, JournalWrite* write) {
 
 Counters ReadCounters(const bson_t* doc) {
   Counters c;
-  c.numpulls = mongo::Int64Field(doc, "numpulls");
-  c.numpushs = mongo::Int64Field(doc, "numpushs");
-  c.numchecks = mongo::Int64Field(doc, "numchecks");
-  c.numindexpulls = mongo::Int64Field(doc, "numindexpulls");
-  c.numdeletes = mongo::Int64Field(doc, "numdeletes");
-  c.firstpushed = mongo::DateField(doc, "firstpushed");
-  c.lastpushed = mongo::DateField(doc, "lastpushed");
-  c.firstpulled = mongo::DateField(doc, "firstpulled");
-  c.lastpulled = mongo::DateField(doc, "lastpulled");
+  for (std::size_t i = 0; i < kCounterCount; ++i) {
+    c.counts.at(i) = mongo::Int64Field(doc, kCounterFields[i].name);
+  }
+  for (std::size_t i = 0; i < kTimeFieldCount; ++i) {
+    c.times.at(i) = mongo::DateField(doc, kTimeFields[i].name);
+  }
   return c;
-}
-
-WindowCounters ReadWindowCounters(const bson_t* doc) {
-  return WindowCounters{mongo::Int64Field(doc, "numpulls"), mongo::Int64Field(doc, "numpushs"),
-                        mongo::Int64Field(doc, "numchecks"),
-                        mongo::Int64Field(doc, "numindexpulls"),
-                        mongo::Int64Field(doc, "numdeletes")};
 }
 
 RepositoryRecord ReadRepository(const bson_t* doc) {
   RepositoryRecord record;
-  record.repositoryname = mongo::StringField(doc, "repositoryname");
+  record.repositoryname = mongo::StringField(doc, kNameField);
   record.counters = ReadCounters(doc);
   record.actors = mongo::StringsField(doc, "actors");
   record.numstars = mongo::Int64Field(doc, "numstars");
@@ -323,15 +312,6 @@ Status SumBy(mongoc_collection_t* collection, const bson_t* match, const char* g
   });
 }
 
-// The five counters of a record, by name.
-std::int64_t& CounterOf(WindowCounters& w, std::string_view counter) {
-  if (counter == "numpulls") return w.numpulls;
-  if (counter == "numpushs") return w.numpushs;
-  if (counter == "numchecks") return w.numchecks;
-  if (counter == "numindexpulls") return w.numindexpulls;
-  return w.numdeletes;
-}
-
 // Sums each repository's days from `from_day` on (of the `only` repositories, when given) into
 // `windows`.
 Status SumDays(mongoc_collection_t* days, const std::string& from_day,
@@ -346,10 +326,10 @@ Status SumDays(mongoc_collection_t* days, const std::string& from_day,
       AppendDocument(filter, "repository", [&](bson_t* c) { Append(c, "$in", names); });
     }
   });
-  for (const char* counter : kWindowCounters) {
-    Status status = SumBy(days, match.get(), "$repository", counter,
+  for (const auto& field : kCounterFields) {
+    Status status = SumBy(days, match.get(), "$repository", field.name,
                           [&](const std::string& repository, std::int64_t sum) {
-                            CounterOf((*windows)[repository], counter) = sum;
+                            (*windows)[repository][field.counter] = sum;
                           });
     if (!status.ok()) return status;
   }
@@ -431,7 +411,7 @@ Status MongoStore::DetectServer(Client& client) {
 
 Status MongoStore::CreateIndexes(Client& client, std::int64_t retention_days) {
   bson_error_t error;
-  for (const Index& index : kIndexes) {
+  for (const Index& index : Indexes()) {
     Bson spec = IndexSpec(index.keys, index.unique, 0);
     Status status = CreateIndex(client, database_, CollectionName(index.role), spec.get(), &error);
     if (!status.ok()) return status;
@@ -599,7 +579,7 @@ Status MongoStore::ReadStoredState(Client& client, std::span<const EventEffect* 
     CursorPtr cursor(mongoc_collection_find_with_opts(days.get(), filter.get(), nullptr, nullptr));
     Status status = mongo::ForEach(cursor.get(), "reading days", [&](const bson_t* doc) {
       stored->days[mongo::StringField(doc, "repository")][mongo::StringField(doc, "day")] =
-          ReadWindowCounters(doc);
+          ReadCounters(doc).counts;
     });
     if (!status.ok()) return status;
   }
@@ -715,28 +695,11 @@ Status MongoStore::PruneEventIds(UnixMillis cutoff) {
 
 Result<RepositoryPage> MongoStore::ListRepositories(const RepositoryQuery& query) {
   const bool windowed = query.window_from_day.has_value();
-  const char* sort_field = nullptr;   // a field of the repository document, or
-  const char* window_sort = nullptr;  // a window counter, summed from the days
-  if (query.sort_field.starts_with("window.")) {
-    const std::string_view counter = std::string_view(query.sort_field).substr(7);
-    const auto known = std::find(kWindowCounters.begin(), kWindowCounters.end(), counter);
-    if (known == kWindowCounters.end()) {
-      return Status::InvalidArgument("unknown sort field: " + query.sort_field);
-    }
-    if (!windowed)
-      return Status::InvalidArgument("sort by " + query.sort_field + " needs a window");
-    window_sort = *known;
-  } else {
-    const auto field = std::find_if(kSortFields.begin(), kSortFields.end(),
-                                    [&](const char* f) { return query.sort_field == f; });
-    if (field == kSortFields.end()) {
-      return Status::InvalidArgument("unknown sort field: " + query.sort_field);
-    }
-    sort_field = *field;
-  }
-  if (query.offset < 0 || query.limit < 0) {
-    return Status::InvalidArgument("offset and limit must not be negative");
-  }
+  const bool window_sort = query.sort.kind == SortKey::Kind::kWindowCounter;
+  // The field of the repository document to sort by, unless the order is a window's.
+  std::string_view sort_field = kNameField;
+  if (query.sort.kind == SortKey::Kind::kCounter) sort_field = NameOf(query.sort.counter);
+  if (query.sort.kind == SortKey::Kind::kTime) sort_field = NameOf(query.sort.time);
 
   Client client = pool_->Lease();
   CollectionPtr repositories = client.Collection(database_, repository_collection_);
@@ -761,12 +724,12 @@ Result<RepositoryPage> MongoStore::ListRepositories(const RepositoryQuery& query
   }
   if (query.pulled_before) {
     // Never pulled counts as pulled before any time: the cleanup candidates.
-    AppendDocument(filter.get(), "lastpulled", [&](bson_t* c) {
+    AppendDocument(filter.get(), NameOf(TimeField::kLastPulled), [&](bson_t* c) {
       AppendDocument(c, "$not", [&](bson_t* n) { Append(n, "$gte", Date{*query.pulled_before}); });
     });
   }
   if (query.pushed_after) {
-    AppendDocument(filter.get(), "lastpushed",
+    AppendDocument(filter.get(), NameOf(TimeField::kLastPushed),
                    [&](bson_t* c) { Append(c, "$gt", Date{*query.pushed_after}); });
   }
 
@@ -779,12 +742,12 @@ Result<RepositoryPage> MongoStore::ListRepositories(const RepositoryQuery& query
   if (query.limit == 0) return page;
 
   Bson opts;
-  if (window_sort == nullptr) {
+  if (!window_sort) {
     AppendDocument(opts.get(), "sort", [&](bson_t* sort) {
       Append(sort, sort_field, std::int64_t{query.descending ? -1 : 1});
       // Ties sort by name, ascending whatever the direction, so pages are stable. Unset times
       // sort first ascending and last descending, as NULLs do in SQLite.
-      if (sort_field != kSortFields[0]) Append(sort, "repositoryname", std::int64_t{1});
+      if (sort_field != kNameField) Append(sort, kNameField, std::int64_t{1});
     });
     Append(opts.get(), "skip", query.offset);
     Append(opts.get(), "limit", query.limit);
@@ -799,11 +762,11 @@ Result<RepositoryPage> MongoStore::ListRepositories(const RepositoryQuery& query
   // for the page only, unless the page is chosen by them.
   std::map<std::string, WindowCounters> windows;
   Status status = SumDays(days.get(), *query.window_from_day,
-                          window_sort == nullptr ? &page.items : nullptr, &windows);
+                          window_sort ? nullptr : &page.items, &windows);
   if (!status.ok()) return status;
   for (RepositoryRecord& item : page.items) item.window = windows[item.repositoryname];
-  if (window_sort != nullptr) {
-    const auto value = [&](RepositoryRecord& r) { return CounterOf(*r.window, window_sort); };
+  if (window_sort) {
+    const auto value = [&](RepositoryRecord& r) { return (*r.window)[query.sort.counter]; };
     std::sort(page.items.begin(), page.items.end(), [&](auto& a, auto& b) {
       if (value(a) != value(b)) return query.descending ? value(a) > value(b) : value(a) < value(b);
       return a.repositoryname < b.repositoryname;
@@ -828,39 +791,27 @@ Result<Summary> MongoStore::Summarize(const std::string& from_day, const std::st
   if (summary.repositories < 0) return ToStatus(error, "counting repositories");
   Bson match;
   AppendDocument(match.get(), "$match", [](bson_t*) {});
-  WindowCounters sums;
-  for (const char* counter : kWindowCounters) {
-    Status status =
-        SumBy(repositories.get(), match.get(), nullptr, counter,
-              [&](const std::string&, std::int64_t sum) { CounterOf(sums, counter) = sum; });
+  for (const auto& counter : kCounterFields) {
+    Status status = SumBy(
+        repositories.get(), match.get(), nullptr, counter.name,
+        [&](const std::string&, std::int64_t sum) { summary.totals.counts[counter.counter] = sum; });
     if (!status.ok()) return status;
   }
-  summary.totals.numpulls = sums.numpulls;
-  summary.totals.numpushs = sums.numpushs;
-  summary.totals.numchecks = sums.numchecks;
-  summary.totals.numindexpulls = sums.numindexpulls;
-  summary.totals.numdeletes = sums.numdeletes;
   // ... and the extremes of the times as the first document of an indexable sort, since not
   // every server has $min and $max accumulators.
-  const std::array<std::pair<const char*, std::optional<UnixMillis>*>, 4> extremes = {{
-      {"firstpushed", &summary.totals.firstpushed},
-      {"lastpushed", &summary.totals.lastpushed},
-      {"firstpulled", &summary.totals.firstpulled},
-      {"lastpulled", &summary.totals.lastpulled},
-  }};
-  for (const auto& [field, value] : extremes) {
+  for (const auto& time : kTimeFields) {
     Bson filter;
-    AppendDocument(filter.get(), field, [](bson_t* c) { Append(c, "$exists", true); });
+    AppendDocument(filter.get(), time.name, [](bson_t* c) { Append(c, "$exists", true); });
     Bson opts;
-    const bool latest = field[0] == 'l';
+    const bool latest = time.fold == Fold::kLatest;
     AppendDocument(opts.get(), "sort",
-                   [&](bson_t* sort) { Append(sort, field, std::int64_t{latest ? -1 : 1}); });
+                   [&](bson_t* sort) { Append(sort, time.name, std::int64_t{latest ? -1 : 1}); });
     Append(opts.get(), "limit", std::int64_t{1});
     auto found = Collect<std::optional<UnixMillis>>(
         repositories.get(), filter.get(), opts.get(),
-        [&](const bson_t* doc) { return mongo::DateField(doc, field); });
+        [&](const bson_t* doc) { return mongo::DateField(doc, time.name); });
     if (!found.ok()) return found.status();
-    if (!found->empty()) *value = found->front();
+    if (!found->empty()) summary.totals.times[time.field] = found->front();
   }
 
   CollectionPtr totals = client.Collection(database_, CollectionName("totaldays"));

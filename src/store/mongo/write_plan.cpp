@@ -145,17 +145,11 @@ class Coalescer {
   }
 
   static void AddCounts(WindowCounters& to, const Delta& d, int sign) {
-    AddCounts(to,
-              WindowCounters{d.numpulls, d.numpushs, d.numchecks, d.numindexpulls, d.numdeletes},
-              sign);
+    AddCounts(to, d.counts, sign);
   }
 
   static void AddCounts(WindowCounters& to, const WindowCounters& c, int sign) {
-    to.numpulls += sign * c.numpulls;
-    to.numpushs += sign * c.numpushs;
-    to.numchecks += sign * c.numchecks;
-    to.numindexpulls += sign * c.numindexpulls;
-    to.numdeletes += sign * c.numdeletes;
+    for (std::size_t i = 0; i < kCounterCount; ++i) to.at(i) += sign * c.at(i);
   }
 
   std::vector<Step> steps_;
@@ -254,22 +248,26 @@ class Update {
 
   // Counters add up; first* take the minimum and last* the maximum, so order does not matter.
   Update& Fold(const Delta& d) {
-    Inc("numpulls", d.numpulls).Inc("numpushs", d.numpushs).Inc("numchecks", d.numchecks);
-    Inc("numindexpulls", d.numindexpulls).Inc("numdeletes", d.numdeletes);
-    Min("firstpushed", d.firstpushed).Max("lastpushed", d.lastpushed);
-    return Min("firstpulled", d.firstpulled).Max("lastpulled", d.lastpulled);
+    Add(d.counts);
+    for (std::size_t i = 0; i < kTimeFieldCount; ++i) {
+      const auto& field = kTimeFields[i];
+      if (field.fold == drec::Fold::kEarliest) {
+        Min(field.name, d.times.at(i));
+      } else {
+        Max(field.name, d.times.at(i));
+      }
+    }
+    return *this;
   }
 
   Update& Add(const WindowCounters& c) {
-    Inc("numpulls", c.numpulls).Inc("numpushs", c.numpushs).Inc("numchecks", c.numchecks);
-    return Inc("numindexpulls", c.numindexpulls).Inc("numdeletes", c.numdeletes);
+    for (std::size_t i = 0; i < kCounterCount; ++i) Inc(kCounterFields[i].name, c.at(i));
+    return *this;
   }
 
   // What a new document starts with, so readers find every counter.
   Update& ZeroCounters() {
-    for (const char* field : {"numpulls", "numpushs", "numchecks", "numindexpulls", "numdeletes"}) {
-      SetOnInsert(field, std::int64_t{0});
-    }
+    for (const auto& field : kCounterFields) SetOnInsert(field.name, std::int64_t{0});
     return *this;
   }
 
@@ -429,10 +427,9 @@ void Emit(Writes& w, const TagPointsAt& s) {
 
 void Emit(Writes& w, const DigestUpdate& s) {
   EnsureDigest(w, s.repository, s.digest);
-  if (s.delta.lastpushed) {
+  if (const auto pushed = s.delta.times[TimeField::kLastPushed]) {
     // A push newer than the digest's delete brings the digest back, whichever arrived first.
-    w.Change("digests",
-             Key(s.repository, "digest", s.digest).SetAndBefore("deleted_at", *s.delta.lastpushed),
+    w.Change("digests", Key(s.repository, "digest", s.digest).SetAndBefore("deleted_at", *pushed),
              Update().Set("deleted", false));
   }
   Update update;
@@ -462,7 +459,8 @@ void Emit(Writes& w, const DayUpdate& s) {
 void Emit(Writes& w, const DigestDeleted& s) {
   EnsureDigest(w, s.repository, s.digest);
   // A delete older than the digest's last push does not stand.
-  w.Change("digests", Key(s.repository, "digest", s.digest).UnsetOrNotAfter("lastpushed", s.at),
+  w.Change("digests", Key(s.repository, "digest", s.digest)
+                          .UnsetOrNotAfter(NameOf(TimeField::kLastPushed), s.at),
            Update().Set("deleted", true));
   w.Change("digests", Key(s.repository, "digest", s.digest), Update().Max("deleted_at", s.at));
   // A tag re-pointed after the delete keeps its new digest and stays live.

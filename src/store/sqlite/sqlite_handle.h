@@ -61,6 +61,34 @@ class Statement {
   Status bind_error_;
 };
 
+// Reads the current row's columns left to right, so no caller counts column indexes: a query's
+// column list and its reader are written in the same order, side by side.
+class RowReader {
+ public:
+  explicit RowReader(const Statement& stmt) : stmt_(stmt) {}
+  std::int64_t Int() { return stmt_.Int(next_++); }
+  std::optional<std::int64_t> OptionalInt() { return stmt_.OptionalInt(next_++); }
+  std::string Text() { return stmt_.Text(next_++); }
+  bool Bool() { return Int() != 0; }
+
+ private:
+  const Statement& stmt_;
+  int next_ = 0;
+};
+
+// Steps `stmt` to its end, handing each row to `read` (a function of RowReader&); the first
+// error stops it.
+template <typename ReadFn>
+Status ForEachRow(Statement& stmt, ReadFn read) {
+  for (;;) {
+    auto row = stmt.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::Ok();
+    RowReader reader(stmt);
+    read(reader);
+  }
+}
+
 // One database connection and its cache of prepared statements. Not thread-safe: exactly one
 // thread uses a connection at a time (the writer under a mutex, readers through the pool).
 class Connection {

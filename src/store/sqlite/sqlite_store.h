@@ -1,5 +1,5 @@
 // The embedded store: one SQLite file in WAL mode, the default backend, so drec runs with no
-// database server to operate. Tables mirror the MongoDB collections of SPEC section 4.
+// database server to operate. Tables mirror the MongoDB collections (docs/data-model.md).
 #pragma once
 
 #include <memory>

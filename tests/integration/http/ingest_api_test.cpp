@@ -90,8 +90,14 @@ class IngestApiTest : public ::testing::Test {
                                             std::vector<BasicUser>{{"registry", "pw"}});
     committer_ = std::make_unique<Committer>(*store_, metrics_,
                                              Committer::Options{.queue_capacity = queue_capacity});
-    router_ = std::make_unique<Router>("/events", DeletePolicy::kKeep, *auth_, *committer_, *store_,
-                                       metrics_);
+    ingest_ = std::make_unique<IngestEndpoint>(DeletePolicy::kKeep, *committer_, metrics_);
+    router_ = std::make_unique<Router>(RouterParts{.ingest_route = "/events",
+                                                   .auth = *auth_,
+                                                   .ingest = *ingest_,
+                                                   .reader = *store_,
+                                                   .writer = *store_,
+                                                   .metrics = metrics_},
+                                       QueryWorkerOptions{});
     Settings settings;
     auto tls = MakeTlsContext(settings, files_);
     ASSERT_TRUE(tls.ok()) << tls.status().message();
@@ -110,6 +116,7 @@ class IngestApiTest : public ::testing::Test {
     if (committer_) committer_->Stop();
     server_.reset();
     router_.reset();
+    ingest_.reset();
     committer_.reset();
     store_.reset();
     sqlite_.reset();
@@ -140,6 +147,7 @@ class IngestApiTest : public ::testing::Test {
   std::unique_ptr<SwitchableStore> store_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<Committer> committer_;
+  std::unique_ptr<IngestEndpoint> ingest_;
   std::unique_ptr<Router> router_;
   std::unique_ptr<HttpServer> server_;
 };

@@ -12,21 +12,21 @@ constexpr UnixMillis kT = 1'764'210'266'171;
 
 inline Delta Pull(UnixMillis t, std::int64_t n = 1) {
   Delta d;
-  d.numpulls = n;
+  d.counts[Counter::kPulls] = n;
   d.Pulled(t);
   return d;
 }
 
 inline Delta Push(UnixMillis t) {
   Delta d;
-  d.numpushs = 1;
+  d.counts[Counter::kPushes] = 1;
   d.Pushed(t);
   return d;
 }
 
 inline Delta Deleted() {
   Delta d;
-  d.numdeletes = 1;
+  d.counts[Counter::kDeletes] = 1;
   return d;
 }
 

@@ -53,7 +53,7 @@ class SqliteStoreTest : public ::testing::Test {
 
   static Batch PullBatch(const std::string& id, const std::string& repository) {
     Delta pull;
-    pull.numpulls = 1;
+    pull.counts[Counter::kPulls] = 1;
     pull.Pulled(1000);
     return Batch{{EventEffect{id, 1000, {RepositoryUpdate{repository, pull, ""}}}}};
   }
@@ -86,7 +86,7 @@ TEST_F(SqliteStoreTest, ReopeningKeepsDataAndSchemaVersion) {
   auto repository = store->GetRepository("app");
   ASSERT_TRUE(repository.ok());
   ASSERT_TRUE(repository->has_value());
-  EXPECT_EQ((*repository)->counters.numpulls, 1);
+  EXPECT_EQ((*repository)->counters.counts[Counter::kPulls], 1);
   EXPECT_EQ((*repository)->numstars, 7);
 }
 

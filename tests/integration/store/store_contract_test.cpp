@@ -19,6 +19,7 @@
 #include "mongo_test_server.h"
 #include "store/mongo/mongo_store.h"
 #include "store/sqlite/sqlite_store.h"
+#include "api/query_params.h"
 #include "store/store.h"
 
 namespace drec {
@@ -28,10 +29,10 @@ void PrintTo(const Counters& c, std::ostream* os) {
   const auto time = [](const std::optional<UnixMillis>& t) {
     return t ? std::to_string(*t) : std::string("unset");
   };
-  *os << "{pulls " << c.numpulls << ", pushs " << c.numpushs << ", checks " << c.numchecks
-      << ", indexpulls " << c.numindexpulls << ", deletes " << c.numdeletes << ", pushed "
-      << time(c.firstpushed) << ".." << time(c.lastpushed) << ", pulled " << time(c.firstpulled)
-      << ".." << time(c.lastpulled) << "}";
+  *os << "{pulls " << c.counts[Counter::kPulls] << ", pushs " << c.counts[Counter::kPushes] << ", checks " << c.counts[Counter::kChecks]
+      << ", indexpulls " << c.counts[Counter::kIndexPulls] << ", deletes " << c.counts[Counter::kDeletes] << ", pushed "
+      << time(c.times[TimeField::kFirstPushed]) << ".." << time(c.times[TimeField::kLastPushed]) << ", pulled " << time(c.times[TimeField::kFirstPulled])
+      << ".." << time(c.times[TimeField::kLastPulled]) << "}";
 }
 
 namespace {
@@ -109,12 +110,12 @@ Counters Activity(std::int64_t pushs, std::optional<UnixMillis> first_push,
                   std::optional<UnixMillis> last_push, std::int64_t pulls,
                   std::optional<UnixMillis> first_pull, std::optional<UnixMillis> last_pull) {
   Counters c;
-  c.numpushs = pushs;
-  c.firstpushed = first_push;
-  c.lastpushed = last_push;
-  c.numpulls = pulls;
-  c.firstpulled = first_pull;
-  c.lastpulled = last_pull;
+  c.counts[Counter::kPushes] = pushs;
+  c.times[TimeField::kFirstPushed] = first_push;
+  c.times[TimeField::kLastPushed] = last_push;
+  c.counts[Counter::kPulls] = pulls;
+  c.times[TimeField::kFirstPulled] = first_pull;
+  c.times[TimeField::kLastPulled] = last_pull;
   return c;
 }
 
@@ -132,10 +133,10 @@ RepositoryQuery Prefixed(std::string prefix) {
   return query;
 }
 
-RepositoryQuery Sorted(std::string field, bool descending) {
+// A query sorted by a field named as in the API's `sort` parameter.
+RepositoryQuery Sorted(const std::string& field, bool descending) {
   RepositoryQuery query;
-  query.sort_field = std::move(field);
-  query.descending = descending;
+  EXPECT_TRUE(ParseSort((descending ? "-" : "") + field, &query).ok()) << field;
   return query;
 }
 
@@ -250,11 +251,11 @@ TEST_P(StoreContractTest, EmptyStoreAnswersEmpty) {
 
 TEST_P(StoreContractTest, RepositoryUpdateFoldsCountersAndTimesInAnyOrder) {
   Delta all;
-  all.numpulls = 2;
-  all.numpushs = 3;
-  all.numchecks = 4;
-  all.numindexpulls = 5;
-  all.numdeletes = 6;
+  all.counts[Counter::kPulls] = 2;
+  all.counts[Counter::kPushes] = 3;
+  all.counts[Counter::kChecks] = 4;
+  all.counts[Counter::kIndexPulls] = 5;
+  all.counts[Counter::kDeletes] = 6;
   ApplyEach({
       RepositoryUpdate{"library/app", Pull(kT + 20), ""},
       RepositoryUpdate{"library/app", Push(kT + 5), ""},
@@ -266,9 +267,9 @@ TEST_P(StoreContractTest, RepositoryUpdateFoldsCountersAndTimesInAnyOrder) {
   const RepositoryRecord repository = Repository("library/app");
   EXPECT_EQ(repository.repositoryname, "library/app");
   Counters expected = Activity(5, kT + 1, kT + 5, 5, kT + 10, kT + 30);
-  expected.numchecks = 4;
-  expected.numindexpulls = 5;
-  expected.numdeletes = 6;
+  expected.counts[Counter::kChecks] = 4;
+  expected.counts[Counter::kIndexPulls] = 5;
+  expected.counts[Counter::kDeletes] = 6;
   EXPECT_EQ(repository.counters, expected);
   EXPECT_EQ(repository.numstars, 0);
   EXPECT_TRUE(repository.actors.empty());
@@ -288,7 +289,7 @@ TEST_P(StoreContractTest, RepositoryActorsAreDistinctInFirstSeenOrderAndAtMost10
   ApplyEach(std::move(updates));
   const RepositoryRecord repository = Repository("app");
   EXPECT_EQ(repository.actors, expected);
-  EXPECT_EQ(repository.counters.numpulls, 315);
+  EXPECT_EQ(repository.counters.counts[Counter::kPulls], 315);
 }
 
 TEST_P(StoreContractTest, TagUpdatesAreListedSortedByTag) {
@@ -469,9 +470,9 @@ TEST_P(StoreContractTest, TagsByDigestUpdateReachesLiveTagsDirectlyAndThroughInd
 
 TEST_P(StoreContractTest, ActorRecordsCountAndSpanPushesAndPulls) {
   Delta pulls;
-  pulls.numpulls = 2;
-  pulls.firstpulled = kT + 10;
-  pulls.lastpulled = kT + 20;
+  pulls.counts[Counter::kPulls] = 2;
+  pulls.times[TimeField::kFirstPulled] = kT + 10;
+  pulls.times[TimeField::kLastPulled] = kT + 20;
   ApplyEach({
       ActorUpdate{"app", "zed", Push(kT + 50), kT + 50, kT + 50},
       ActorUpdate{"app", "zed", pulls, kT + 10, kT + 20},
@@ -490,7 +491,7 @@ TEST_P(StoreContractTest, ActorRecordsCountAndSpanPushesAndPulls) {
   EXPECT_EQ((*actors)[0].lastseen, kT);
   EXPECT_EQ((*actors)[1].actor, "zed");
   Counters zed = Activity(1, kT + 50, kT + 50, 3, kT + 10, kT + 70);
-  zed.numdeletes = 1;
+  zed.counts[Counter::kDeletes] = 1;
   EXPECT_EQ((*actors)[1].counters, zed);
   EXPECT_EQ((*actors)[1].firstseen, kT + 10);
   EXPECT_EQ((*actors)[1].lastseen, kT + 90);
@@ -615,7 +616,7 @@ TEST_P(StoreContractTest, EverythingSurvivesAReopen) {
   EXPECT_EQ(Tag("app", "v1").digest, "sha256:a");
   EXPECT_EQ(store_->ListDays("app", "2025-11-27", "2025-11-27")->size(), 1u);
   EXPECT_EQ(Apply({Effect("id-1", {RepositoryUpdate{"app", Push(kT), ""}})}).duplicates, 1);
-  EXPECT_EQ(Repository("app").counters.numpushs, 1);
+  EXPECT_EQ(Repository("app").counters.counts[Counter::kPushes], 1);
 }
 
 TEST_P(StoreContractTest, ListFiltersByLiteralPrefixAndPages) {
@@ -657,7 +658,7 @@ TEST_P(StoreContractTest, ListItemsCarryTheirRecords) {
 
 TEST_P(StoreContractTest, ListSortsByCountersWithTiesByName) {
   Delta three = Pull(kT);
-  three.numpulls = 3;
+  three.counts[Counter::kPulls] = 3;
   ApplyEach({
       RepositoryUpdate{"b", three, ""},
       RepositoryUpdate{"a", Pull(kT), ""},
@@ -675,8 +676,10 @@ TEST_P(StoreContractTest, ListSortsByCountersWithTiesByName) {
 TEST_P(StoreContractTest, ListSortsByEveryFieldWithUnsetTimesFirst) {
   // No two repositories tie on any field; "none" never had a push or pull.
   const auto delta = [](std::array<std::int64_t, 5> counts, std::array<UnixMillis, 4> times) {
-    return Delta{counts[0],     counts[1],     counts[2],     counts[3],    counts[4],
-                 kT + times[0], kT + times[1], kT + times[2], kT + times[3]};
+    Delta d;
+    for (std::size_t i = 0; i < counts.size(); ++i) d.counts.at(i) = counts[i];
+    for (std::size_t i = 0; i < times.size(); ++i) d.times.at(i) = kT + times[i];
+    return d;
   };
   ApplyEach({
       RepositoryUpdate{"w", delta({2, 1, 3, 4, 1}, {1, 3, 4, 5}), ""},
@@ -698,14 +701,6 @@ TEST_P(StoreContractTest, ListSortsByEveryFieldWithUnsetTimesFirst) {
   }
 }
 
-TEST_P(StoreContractTest, UnknownSortFieldIsRejectedByName) {
-  auto page = store_->ListRepositories(Sorted("numpulls; DROP TABLE repositories", false));
-  ASSERT_FALSE(page.ok());
-  EXPECT_EQ(page.status().code(), Status::Code::kInvalidArgument);
-  EXPECT_NE(page.status().message().find("numpulls; DROP TABLE repositories"), std::string::npos);
-  EXPECT_FALSE(store_->ListRepositories(Sorted("actors", false)).ok());
-}
-
 TEST_P(StoreContractTest, PruneForgetsOnlyIdsAppliedBeforeTheCutoff) {
   const UnixMillis before = NowMillis();
   Apply({Effect("id-1", {RepositoryUpdate{"app", Pull(kT), ""}})});
@@ -716,7 +711,7 @@ TEST_P(StoreContractTest, PruneForgetsOnlyIdsAppliedBeforeTheCutoff) {
   const ApplyOutcome after = Apply({Effect("id-1", {RepositoryUpdate{"app", Pull(kT), ""}})});
   EXPECT_EQ(after.applied, 1);
   EXPECT_EQ(after.duplicates, 0);
-  EXPECT_EQ(Repository("app").counters.numpulls, 2);
+  EXPECT_EQ(Repository("app").counters.counts[Counter::kPulls], 2);
 }
 
 TEST_P(StoreContractTest, QueriesRunWhileBatchesCommit) {
@@ -736,8 +731,8 @@ TEST_P(StoreContractTest, QueriesRunWhileBatchesCommit) {
         }
         // Each batch adds one pull to the repository and its tag in one transaction.
         if (page->items.empty()) continue;
-        const std::int64_t pulls = page->items[0].counters.numpulls;
-        if (pulls < seen || tags->empty() || tags->at(0).counters.numpulls < pulls) ++failures;
+        const std::int64_t pulls = page->items[0].counters.counts[Counter::kPulls];
+        if (pulls < seen || tags->empty() || tags->at(0).counters.counts[Counter::kPulls] < pulls) ++failures;
         seen = pulls;
       }
     });

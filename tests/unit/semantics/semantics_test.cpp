@@ -61,18 +61,18 @@ TEST(SemanticsTest, TaggedImagePushIsAPushOfRepositoryTagDigestActorAndDay) {
   ASSERT_EQ(in.effects.size(), 1u);
   EXPECT_EQ(in.effects[0].event_id, "91e2c4c9-0d51-433a-aacc-81d47322bc5c");
   const Delta repo = RepoDelta(in);
-  EXPECT_EQ(repo.numpushs, 1);
-  EXPECT_EQ(repo.numpulls, 0);
-  EXPECT_EQ(FormatRfc3339(*repo.firstpushed), "2026-11-27T02:24:26.171Z");
-  EXPECT_EQ(repo.lastpushed, repo.firstpushed);
-  EXPECT_FALSE(repo.lastpulled);
+  EXPECT_EQ(repo.counts[Counter::kPushes], 1);
+  EXPECT_EQ(repo.counts[Counter::kPulls], 0);
+  EXPECT_EQ(FormatRfc3339(*repo.times[TimeField::kFirstPushed]), "2026-11-27T02:24:26.171Z");
+  EXPECT_EQ(repo.times[TimeField::kLastPushed], repo.times[TimeField::kFirstPushed]);
+  EXPECT_FALSE(repo.times[TimeField::kLastPulled]);
   auto points = OpsOf<TagPointsAt>(in);
   ASSERT_EQ(points.size(), 1u);
   EXPECT_EQ(points[0].tag, "v1");
   EXPECT_EQ(points[0].digest,
             "sha256:0d826e9f6f381abed102659d74414ca15a811f2d2ade3709b7201098657f24a9");
   ASSERT_EQ(OpsOf<TagUpdate>(in).size(), 1u);
-  EXPECT_EQ(OpsOf<TagUpdate>(in)[0].delta.numpushs, 1);
+  EXPECT_EQ(OpsOf<TagUpdate>(in)[0].delta.counts[Counter::kPushes], 1);
   ASSERT_EQ(OpsOf<DigestUpdate>(in).size(), 1u);
   EXPECT_EQ(OpsOf<DigestUpdate>(in)[0].size, 345);
   EXPECT_EQ(OpsOf<DayUpdate>(in).at(0).day, "2026-11-27");
@@ -85,20 +85,20 @@ TEST(SemanticsTest, NamedActorOfAPushIsRecorded) {
   auto in = One(ExampleEvent("index-push-tagged.json"));
   EXPECT_EQ(OpsOf<RepositoryUpdate>(in).at(0).actor, "alice");
   ASSERT_EQ(OpsOf<ActorUpdate>(in).size(), 1u);
-  EXPECT_EQ(OpsOf<ActorUpdate>(in)[0].delta.numpushs, 1);
-  EXPECT_EQ(RepoDelta(in).numpushs, 1);  // a tagged index push is a push
+  EXPECT_EQ(OpsOf<ActorUpdate>(in)[0].delta.counts[Counter::kPushes], 1);
+  EXPECT_EQ(RepoDelta(in).counts[Counter::kPushes], 1);  // a tagged index push is a push
 }
 
 TEST(SemanticsTest, ImageGetIsAPull) {
   auto in = One(ExampleEvent("manifest-pull-get.json"));
   const Delta repo = RepoDelta(in);
-  EXPECT_EQ(repo.numpulls, 1);
-  EXPECT_EQ(repo.numchecks, 0);
-  EXPECT_EQ(repo.numindexpulls, 0);
-  EXPECT_EQ(FormatRfc3339(*repo.lastpulled), "2026-11-27T02:24:34.208Z");
+  EXPECT_EQ(repo.counts[Counter::kPulls], 1);
+  EXPECT_EQ(repo.counts[Counter::kChecks], 0);
+  EXPECT_EQ(repo.counts[Counter::kIndexPulls], 0);
+  EXPECT_EQ(FormatRfc3339(*repo.times[TimeField::kLastPulled]), "2026-11-27T02:24:34.208Z");
   // By tag: counted for that tag, and the tag is learned to point at the digest.
   ASSERT_EQ(OpsOf<TagUpdate>(in).size(), 1u);
-  EXPECT_EQ(OpsOf<TagUpdate>(in)[0].delta.numpulls, 1);
+  EXPECT_EQ(OpsOf<TagUpdate>(in)[0].delta.counts[Counter::kPulls], 1);
   EXPECT_EQ(OpsOf<TagPointsAt>(in).size(), 1u);
   EXPECT_TRUE(OpsOf<TagsByDigestUpdate>(in).empty());
 }
@@ -106,32 +106,32 @@ TEST(SemanticsTest, ImageGetIsAPull) {
 TEST(SemanticsTest, HeadIsACheckNeverAPull) {
   auto in = One(ExampleEvent("manifest-pull-head.json"));
   const Delta repo = RepoDelta(in);
-  EXPECT_EQ(repo.numchecks, 1);
-  EXPECT_EQ(repo.numpulls, 0);
-  EXPECT_FALSE(repo.lastpulled);
-  EXPECT_EQ(OpsOf<TagUpdate>(in).at(0).delta.numchecks, 1);
+  EXPECT_EQ(repo.counts[Counter::kChecks], 1);
+  EXPECT_EQ(repo.counts[Counter::kPulls], 0);
+  EXPECT_FALSE(repo.times[TimeField::kLastPulled]);
+  EXPECT_EQ(OpsOf<TagUpdate>(in).at(0).delta.counts[Counter::kChecks], 1);
   EXPECT_EQ(OpsOf<TagPointsAt>(in).size(), 1u);  // a HEAD by tag still tells where the tag points
 }
 
 TEST(SemanticsTest, HeadOfAnIndexIsACheck) {
   auto in = One(MakeEvent("pull", kIndex, "latest", "HEAD"));
-  EXPECT_EQ(RepoDelta(in).numchecks, 1);
-  EXPECT_EQ(RepoDelta(in).numindexpulls, 0);
+  EXPECT_EQ(RepoDelta(in).counts[Counter::kChecks], 1);
+  EXPECT_EQ(RepoDelta(in).counts[Counter::kIndexPulls], 0);
 }
 
 TEST(SemanticsTest, IndexGetIsAnIndexPullNotAPull) {
   auto in = One(ExampleEvent("index-pull-get.json"));
   const Delta repo = RepoDelta(in);
-  EXPECT_EQ(repo.numindexpulls, 1);
-  EXPECT_EQ(repo.numpulls, 0);
+  EXPECT_EQ(repo.counts[Counter::kIndexPulls], 1);
+  EXPECT_EQ(repo.counts[Counter::kPulls], 0);
   // An index pull fetched nothing runnable: the actor list is for counted pushes and pulls.
   EXPECT_EQ(OpsOf<RepositoryUpdate>(in)[0].actor, "");
-  EXPECT_EQ(OpsOf<ActorUpdate>(in).at(0).delta.numindexpulls, 1);
+  EXPECT_EQ(OpsOf<ActorUpdate>(in).at(0).delta.counts[Counter::kIndexPulls], 1);
 }
 
 TEST(SemanticsTest, ChildPullByDigestIsAPullAttributedThroughTheDigest) {
   auto in = One(ExampleEvent("child-manifest-pull-by-digest.json"));
-  EXPECT_EQ(RepoDelta(in).numpulls, 1);
+  EXPECT_EQ(RepoDelta(in).counts[Counter::kPulls], 1);
   EXPECT_EQ(OpsOf<RepositoryUpdate>(in)[0].actor, "bob");
   EXPECT_TRUE(OpsOf<TagUpdate>(in).empty());
   EXPECT_TRUE(OpsOf<TagPointsAt>(in).empty());
@@ -139,20 +139,20 @@ TEST(SemanticsTest, ChildPullByDigestIsAPullAttributedThroughTheDigest) {
   ASSERT_EQ(by_digest.size(), 1u);
   EXPECT_EQ(by_digest[0].digest,
             "sha256:40d376986b0d805df215c317431fbc4194c02c912bb35dada2760764c5149850");
-  EXPECT_EQ(by_digest[0].delta.numpulls, 1);
+  EXPECT_EQ(by_digest[0].delta.counts[Counter::kPulls], 1);
 }
 
 TEST(SemanticsTest, MissingMethodCountsAsGet) {
   auto in = One(MakeEvent("pull", kImage, "v1", ""));
-  EXPECT_EQ(RepoDelta(in).numpulls, 1);
+  EXPECT_EQ(RepoDelta(in).counts[Counter::kPulls], 1);
 }
 
 TEST(SemanticsTest, UntaggedChildPushIsRecordedPerDigestOnly) {
   auto in = One(MakeEvent("push", kImage, "", "PUT"));
   EXPECT_EQ(RepoDelta(in), Delta{});  // the repository exists, nothing counted
   ASSERT_EQ(OpsOf<DigestUpdate>(in).size(), 1u);
-  EXPECT_EQ(OpsOf<DigestUpdate>(in)[0].delta.numpushs, 1);
-  EXPECT_TRUE(OpsOf<DigestUpdate>(in)[0].delta.lastpushed.has_value());
+  EXPECT_EQ(OpsOf<DigestUpdate>(in)[0].delta.counts[Counter::kPushes], 1);
+  EXPECT_TRUE(OpsOf<DigestUpdate>(in)[0].delta.times[TimeField::kLastPushed].has_value());
   EXPECT_TRUE(OpsOf<TagUpdate>(in).empty());
   EXPECT_TRUE(OpsOf<DayUpdate>(in).empty());
   EXPECT_TRUE(OpsOf<ActorUpdate>(in).empty());
@@ -174,7 +174,7 @@ TEST(SemanticsTest, IndexReferencesMakeParents) {
 
 TEST(SemanticsTest, DigestDeleteOfRegistry2) {
   auto in = One(ExampleEvent("delete-digest.json"));
-  EXPECT_EQ(RepoDelta(in).numdeletes, 1);
+  EXPECT_EQ(RepoDelta(in).counts[Counter::kDeletes], 1);
   // The actor of a delete is seen then, though nothing was pushed or pulled.
   const auto actor = OpsOf<ActorUpdate>(in).at(0);
   EXPECT_EQ(actor.actor, "alice");
@@ -198,7 +198,7 @@ TEST(SemanticsTest, TagDeleteIsNoDeleteCount) {
 TEST(SemanticsTest, Registry3DeleteShapes) {
   Event digest_delete = MakeEvent("delete", "", "", "DELETE");
   digest_delete.size = 0;
-  EXPECT_EQ(RepoDelta(One(digest_delete)).numdeletes, 1);
+  EXPECT_EQ(RepoDelta(One(digest_delete)).counts[Counter::kDeletes], 1);
 
   Event repository_delete = MakeEvent("delete", "", "", "DELETE");
   repository_delete.digest.clear();
@@ -262,23 +262,23 @@ TEST(SemanticsTest, TimesAreTheEventsOwnInAnyOffset) {
   Event e = MakeEvent("pull", kImage, "v1");
   e.timestamp = ParseRfc3339("2026-11-28T01:30:00.999999+02:00");
   auto in = One(e);
-  EXPECT_EQ(FormatRfc3339(*RepoDelta(in).lastpulled), "2026-11-27T23:30:00.999Z");
+  EXPECT_EQ(FormatRfc3339(*RepoDelta(in).times[TimeField::kLastPulled]), "2026-11-27T23:30:00.999Z");
   EXPECT_EQ(OpsOf<DayUpdate>(in).at(0).day, "2026-11-27");
 }
 
 TEST(SemanticsTest, DeltaMergeSumsAndWidens) {
   Delta a;
-  a.numpulls = 2;
+  a.counts[Counter::kPulls] = 2;
   a.Pulled(100);
   Delta b;
-  b.numpulls = 3;
+  b.counts[Counter::kPulls] = 3;
   b.Pulled(50);
   b.Pushed(70);
   a += b;
-  EXPECT_EQ(a.numpulls, 5);
-  EXPECT_EQ(a.firstpulled, 50);
-  EXPECT_EQ(a.lastpulled, 100);
-  EXPECT_EQ(a.firstpushed, 70);
+  EXPECT_EQ(a.counts[Counter::kPulls], 5);
+  EXPECT_EQ(a.times[TimeField::kFirstPulled], 50);
+  EXPECT_EQ(a.times[TimeField::kLastPulled], 100);
+  EXPECT_EQ(a.times[TimeField::kFirstPushed], 70);
 }
 
 }  // namespace

@@ -1,0 +1,29 @@
+// The ingest endpoint: a registry's notification envelope in, a durable commit out. Answers 200
+// only after the commit (docs/counting.md#exactly-once), 400 for a body that is not an envelope,
+// 415 for another content type, 503 when the queue is full or the store fails; never a 4xx
+// because of an event's content (docs/counting.md#ignored-events).
+#pragma once
+
+#include "api/route_request.h"
+#include "http/handler.h"
+#include "metrics/metrics.h"
+#include "pipeline/committer.h"
+#include "semantics/semantics.h"
+
+namespace drec {
+
+class IngestEndpoint {
+ public:
+  IngestEndpoint(DeletePolicy delete_policy, Committer& committer, Metrics& metrics)
+      : delete_policy_(delete_policy), committer_(committer), metrics_(metrics) {}
+
+  // Answers through `respond`, later when the envelope waits for its commit.
+  void Handle(const RouteRequest& request, Respond respond);
+
+ private:
+  const DeletePolicy delete_policy_;
+  Committer& committer_;
+  Metrics& metrics_;
+};
+
+}  // namespace drec

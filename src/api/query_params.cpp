@@ -1,0 +1,136 @@
+#include "api/query_params.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+namespace drec {
+namespace {
+
+constexpr std::string_view kWindowPrefix = "window.";
+
+std::optional<std::int64_t> ParseInt(std::string_view text) {
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// "30d" -> 30; the window and age parameters count whole days.
+std::optional<std::int64_t> ParseDays(std::string_view text) {
+  if (text.size() < 2 || text.back() != 'd') return std::nullopt;
+  auto n = ParseInt(text.substr(0, text.size() - 1));
+  if (!n || *n < 1) return std::nullopt;
+  return n;
+}
+
+// A time parameter: RFC 3339, or a day (its UTC midnight).
+std::optional<UnixMillis> ParseTime(std::string_view text) {
+  if (auto day = ParseDay(text)) return day;
+  return ParseRfc3339(text);
+}
+
+Status Invalid(std::string message) { return Status::InvalidArgument(std::move(message)); }
+
+}  // namespace
+
+Status ParseSort(std::string_view text, RepositoryQuery* query) {
+  query->descending = text.starts_with('-');
+  const std::string_view field = query->descending ? text.substr(1) : text;
+  SortKey& sort = query->sort;
+  if (field == "repositoryname") {
+    sort.kind = SortKey::Kind::kName;
+  } else if (auto counter = CounterNamed(field)) {
+    sort.kind = SortKey::Kind::kCounter;
+    sort.counter = *counter;
+  } else if (auto time = TimeFieldNamed(field)) {
+    sort.kind = SortKey::Kind::kTime;
+    sort.time = *time;
+  } else if (auto window = CounterNamed(field.substr(std::min(field.size(), kWindowPrefix.size())));
+             field.starts_with(kWindowPrefix) && window) {
+    sort.kind = SortKey::Kind::kWindowCounter;
+    sort.counter = *window;
+  } else {
+    return Invalid(fmt::format("unknown sort field: {}", field));
+  }
+  return Status::Ok();
+}
+
+Result<RepositoryListParams> ParseRepositoryListParams(const boost::urls::params_view& params,
+                                                       UnixMillis today) {
+  RepositoryListParams out;
+  RepositoryQuery& query = out.query;
+  for (const auto& param : params) {
+    const std::string& key = param.key;
+    const std::string& value = param.value;
+    if (key == "sort") {
+      if (Status s = ParseSort(value, &query); !s.ok()) return s;
+    } else if (key == "prefix") {
+      query.name_prefix = value;
+    } else if (key == "actor") {
+      query.actor = value;
+    } else if (key == "offset" || key == "limit") {
+      auto n = ParseInt(value);
+      if (!n || *n < 0 || (key == "limit" && (*n < 1 || *n > kMaxPageLimit))) {
+        return Invalid(key == "limit"
+                           ? fmt::format("limit must be an integer from 1 to {}", kMaxPageLimit)
+                           : std::string("offset must be an integer >= 0"));
+      }
+      (key == "offset" ? query.offset : query.limit) = *n;
+    } else if (key == "window" || key == "not_pulled_since") {
+      auto days = ParseDays(value);
+      if (!days) {
+        return Invalid(fmt::format("{} must be a number of days like 30d, not \"{}\"", key, value));
+      }
+      if (*days > kMaxDays) return Invalid(fmt::format("{} is too large: at most {}d", key, kMaxDays));
+      if (key == "window") {
+        out.window_days = days;
+      } else {
+        query.pulled_before = today - (*days - 1) * kDayMillis;
+      }
+    } else if (key == "pulled_before" || key == "pushed_after") {
+      auto t = ParseTime(value);
+      if (!t) {
+        return Invalid(fmt::format(
+            "{} must be a date (YYYY-MM-DD) or an RFC 3339 time, not \"{}\"", key, value));
+      }
+      (key == "pulled_before" ? query.pulled_before : query.pushed_after) = t;
+    } else if (key == "format") {
+      if (value != "json" && value != "csv") return Invalid("format must be json or csv");
+      out.csv = value == "csv";
+    } else {
+      return Invalid("unknown parameter \"" + key + "\"");
+    }
+  }
+  if (query.sort.kind == SortKey::Kind::kWindowCounter && !out.window_days) {
+    return Invalid(fmt::format("sort by {}{} needs a window", kWindowPrefix,
+                               NameOf(query.sort.counter)));
+  }
+  // A window of N days is today and the N - 1 days before it.
+  if (out.window_days) query.window_from_day = UtcDay(today - (*out.window_days - 1) * kDayMillis);
+  return out;
+}
+
+Result<DayRange> ParseDayRange(const boost::urls::params_view& params, UnixMillis today) {
+  std::optional<UnixMillis> from, to;
+  for (const auto& param : params) {
+    if (param.key != "from" && param.key != "to") {
+      return Invalid(fmt::format("unknown parameter \"{}\"", param.key));
+    }
+    auto day = ParseDay(param.value);
+    if (!day) {
+      return Invalid(fmt::format("{} must be a date YYYY-MM-DD, not \"{}\"", param.key, param.value));
+    }
+    (param.key == "from" ? from : to) = *day;
+  }
+  DayRange range;
+  range.to = to.value_or(today);
+  range.from = from.value_or(range.to - 29 * kDayMillis);
+  if (range.from > range.to) return Invalid("from is after to");
+  if ((range.to - range.from) / kDayMillis >= kMaxDays) {
+    return Invalid(fmt::format("range is longer than {} days", kMaxDays));
+  }
+  return range;
+}
+
+}  // namespace drec

@@ -1,0 +1,321 @@
+// The embedded store's read side: the queries of the API, each in one read snapshot.
+#include <fmt/format.h>
+
+#include <string>
+
+#include "store/sqlite/sqlite_fields.h"
+#include "store/sqlite/sqlite_handle.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace drec {
+namespace {
+
+using sqlite::Connection;
+using sqlite::RowReader;
+using sqlite::Statement;
+using sqlite::Transaction;
+
+constexpr const char kSelectRepositoryActors[] =
+    "SELECT json_each.value FROM repositories, json_each(repositories.actors) "
+    "WHERE repositoryname = :repository ORDER BY json_each.key";
+
+constexpr const char kSelectLiveTagNames[] =
+    "SELECT tag FROM tags WHERE repository = :repository AND deleted = 0 ORDER BY tag";
+
+// The statements that read counters and times, built once from the field table. Each column
+// list is read back, in its order, by the reader beside the query that uses it.
+struct QueryStatements {
+  std::string repository_columns, select_repository, select_tags, select_digests, select_actors,
+      select_days, summarize_repositories, select_total_days;
+
+  QueryStatements() {
+    using sqlite::TallyColumns;
+    repository_columns = fmt::format("r.repositoryname, {}, r.numstars", TallyColumns("r."));
+    select_repository = fmt::format(
+        "SELECT {} FROM repositories AS r WHERE repositoryname = :repository", repository_columns);
+    select_tags = fmt::format(
+        "SELECT tag, coalesce(digest, ''), deleted, {} FROM tags WHERE repository = :repository "
+        "ORDER BY tag",
+        TallyColumns());
+    select_digests = fmt::format(
+        "SELECT digest, coalesce(media_type, ''), coalesce(size, 0), deleted, {} FROM digests "
+        "WHERE repository = :repository ORDER BY digest",
+        TallyColumns());
+    select_actors = fmt::format(
+        "SELECT actor, firstseen, lastseen, {} FROM actors WHERE repository = :repository "
+        "ORDER BY actor",
+        TallyColumns());
+    select_days = fmt::format(
+        "SELECT day, {} FROM days WHERE repository = :repository AND day >= :from AND day <= :to "
+        "ORDER BY day",
+        TallyColumns());
+    // Sums of the counters, and the extremes of the times.
+    std::string extremes;
+    for (const auto& time : kTimeFields) {
+      extremes += fmt::format(", {}({})", time.fold == Fold::kEarliest ? "min" : "max", time.name);
+    }
+    summarize_repositories =
+        fmt::format("SELECT count(*), {}{} FROM repositories",
+                    sqlite::EachCounter("coalesce(sum({0}), 0)"), extremes);
+    select_total_days = fmt::format(
+        "SELECT day, {} FROM total_days WHERE day >= :from AND day <= :to ORDER BY day",
+        sqlite::CounterColumns());
+  }
+};
+
+const QueryStatements& Sql() {
+  static const QueryStatements statements;
+  return statements;
+}
+
+// The least string greater than every string that starts with `prefix` (SQLite compares TEXT
+// bytewise), or nullopt when there is none: an index range instead of LIKE, whose wildcards
+// would need escaping in user input.
+std::optional<std::string> PrefixEnd(std::string prefix) {
+  while (!prefix.empty()) {
+    const auto last = static_cast<unsigned char>(prefix.back());
+    if (last != 0xff) {
+      prefix.back() = static_cast<char>(last + 1);
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return std::nullopt;
+}
+
+// Reads a row of repository_columns, plus the repository's actors.
+Result<RepositoryRecord> ReadRepository(Connection& db, RowReader& row) {
+  RepositoryRecord record;
+  record.repositoryname = row.Text();
+  record.counters = sqlite::ReadTally(row);
+  record.numstars = row.Int();
+  auto stmt = db.Prepare(kSelectRepositoryActors);
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(":repository", record.repositoryname);
+  Status status =
+      sqlite::ForEachRow(*stmt, [&](RowReader& actor) { record.actors.push_back(actor.Text()); });
+  if (!status.ok()) return status;
+  return record;
+}
+
+// Collects every row of a query, each converted by `read`.
+template <typename Record, typename BindFn, typename ReadFn>
+Result<std::vector<Record>> Collect(sqlite::ConnectionPool& pool, std::string_view sql,
+                                    BindFn bind, ReadFn read) {
+  auto db = pool.Acquire();
+  auto stmt = db->Prepare(sql);
+  if (!stmt.ok()) return stmt.status();
+  bind(*stmt);
+  std::vector<Record> records;
+  Status status = sqlite::ForEachRow(*stmt, [&](RowReader& row) { records.push_back(read(row)); });
+  if (!status.ok()) return status;
+  return records;
+}
+
+// The ORDER BY column of a sort key; only table names ever enter the query text.
+std::string OrderColumn(const SortKey& sort) {
+  switch (sort.kind) {
+    case SortKey::Kind::kCounter:
+      return fmt::format("r.{}", NameOf(sort.counter));
+    case SortKey::Kind::kTime:
+      return fmt::format("r.{}", NameOf(sort.time));
+    case SortKey::Kind::kWindowCounter:
+      return fmt::format("coalesce(w.window_{}, 0)", NameOf(sort.counter));
+    case SortKey::Kind::kName:
+      break;
+  }
+  return "r.repositoryname";
+}
+
+}  // namespace
+
+Result<RepositoryPage> SqliteStore::ListRepositories(const RepositoryQuery& query) {
+  const bool windowed = query.window_from_day.has_value();
+  const std::optional<std::string> prefix_end = PrefixEnd(query.name_prefix);
+  // Only literals and table names enter the text; every value is a bound parameter.
+  std::string from = " FROM repositories AS r";
+  if (windowed) {
+    // The window's columns have names of their own, so the repository's stay unambiguous.
+    from += fmt::format(
+        " LEFT JOIN (SELECT repository, {} FROM days WHERE day >= :window_from "
+        "GROUP BY repository) AS w ON w.repository = r.repositoryname",
+        sqlite::EachCounter("sum({0}) AS window_{0}"));
+  }
+  const std::string last_pulled(NameOf(TimeField::kLastPulled));
+  const std::string last_pushed(NameOf(TimeField::kLastPushed));
+  std::string where = " WHERE r.repositoryname >= :prefix";
+  if (prefix_end) where += " AND r.repositoryname < :prefix_end";
+  if (query.pulled_before) {
+    where += fmt::format(" AND (r.{0} IS NULL OR r.{0} < :pulled_before)", last_pulled);
+  }
+  if (query.pushed_after) where += fmt::format(" AND r.{} > :pushed_after", last_pushed);
+  if (!query.actor.empty()) {
+    where +=
+        " AND EXISTS (SELECT 1 FROM actors AS a WHERE a.repository = r.repositoryname "
+        "AND a.actor = :actor)";
+  }
+  // Ties sort by name, ascending whatever the direction, so pages are stable.
+  const std::string order_column = OrderColumn(query.sort);
+  std::string order = " ORDER BY " + order_column + (query.descending ? " DESC" : " ASC");
+  if (query.sort.kind != SortKey::Kind::kName) order += ", r.repositoryname ASC";
+  const std::string count_sql = "SELECT count(*) FROM repositories AS r" + where;
+  std::string columns = Sql().repository_columns;
+  if (windowed) columns += ", " + sqlite::EachCounter("coalesce(w.window_{0}, 0)");
+  const std::string page_sql =
+      "SELECT " + columns + from + where + order + " LIMIT :limit OFFSET :offset";
+  const auto bind = [&](Statement& stmt) {
+    stmt.Bind(":prefix", query.name_prefix);
+    if (prefix_end) stmt.Bind(":prefix_end", *prefix_end);
+    if (query.pulled_before) stmt.Bind(":pulled_before", *query.pulled_before);
+    if (query.pushed_after) stmt.Bind(":pushed_after", *query.pushed_after);
+    if (!query.actor.empty()) stmt.Bind(":actor", query.actor);
+  };
+
+  auto db = readers_->Acquire();
+  // One snapshot for the count and the page, so `total` describes the items returned.
+  Transaction tx(*db);
+  Status status = tx.Begin("BEGIN");
+  if (!status.ok()) return status;
+  RepositoryPage page;
+  {
+    auto stmt = db->Prepare(count_sql);
+    if (!stmt.ok()) return stmt.status();
+    bind(*stmt);
+    status = sqlite::ForEachRow(*stmt, [&](RowReader& row) { page.total = row.Int(); });
+    if (!status.ok()) return status;
+  }
+  auto stmt = db->Prepare(page_sql);
+  if (!stmt.ok()) return stmt.status();
+  bind(*stmt);
+  if (windowed) stmt->Bind(":window_from", *query.window_from_day);
+  stmt->Bind(":limit", query.limit);
+  stmt->Bind(":offset", query.offset);
+  Status read_status = Status::Ok();
+  status = sqlite::ForEachRow(*stmt, [&](RowReader& row) {
+    auto record = ReadRepository(*db, row);
+    if (!record.ok()) {
+      read_status = record.status();
+      return;
+    }
+    if (windowed) record->window = sqlite::ReadCounters(row);
+    page.items.push_back(std::move(*record));
+  });
+  if (!status.ok()) return status;
+  if (!read_status.ok()) return read_status;
+  return page;
+}
+
+Result<Summary> SqliteStore::Summarize(const std::string& from_day, const std::string& to_day) {
+  auto db = readers_->Acquire();
+  Transaction tx(*db);
+  Status status = tx.Begin("BEGIN");
+  if (!status.ok()) return status;
+  Summary summary;
+  {
+    auto stmt = db->Prepare(Sql().summarize_repositories);
+    if (!stmt.ok()) return stmt.status();
+    status = sqlite::ForEachRow(*stmt, [&](RowReader& row) {
+      summary.repositories = row.Int();
+      summary.totals = sqlite::ReadTally(row);
+    });
+    if (!status.ok()) return status;
+  }
+  auto stmt = db->Prepare(Sql().select_total_days);
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(":from", from_day);
+  stmt->Bind(":to", to_day);
+  status = sqlite::ForEachRow(*stmt, [&](RowReader& row) {
+    DayRecord day{row.Text(), {}};
+    day.counters.counts = sqlite::ReadCounters(row);
+    summary.days.push_back(std::move(day));
+  });
+  if (!status.ok()) return status;
+  return summary;
+}
+
+Result<std::optional<RepositoryRecord>> SqliteStore::GetRepository(const std::string& name) {
+  auto db = readers_->Acquire();
+  // One snapshot, so the live tag list belongs to the counters it is returned with.
+  Transaction tx(*db);
+  Status status = tx.Begin("BEGIN");
+  if (!status.ok()) return status;
+  std::optional<RepositoryRecord> found;
+  {
+    auto stmt = db->Prepare(Sql().select_repository);
+    if (!stmt.ok()) return stmt.status();
+    stmt->Bind(":repository", name);
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return found;
+    RowReader reader(*stmt);
+    auto record = ReadRepository(*db, reader);
+    if (!record.ok()) return record.status();
+    found = std::move(*record);
+  }
+  auto tags = db->Prepare(kSelectLiveTagNames);
+  if (!tags.ok()) return tags.status();
+  tags->Bind(":repository", name);
+  status = sqlite::ForEachRow(*tags, [&](RowReader& row) { found->tags.push_back(row.Text()); });
+  if (!status.ok()) return status;
+  return found;
+}
+
+Result<std::vector<TagRecord>> SqliteStore::ListTags(const std::string& repository) {
+  return Collect<TagRecord>(
+      *readers_, Sql().select_tags, [&](Statement& s) { s.Bind(":repository", repository); },
+      [](RowReader& row) {
+        TagRecord record;
+        record.tag = row.Text();
+        record.digest = row.Text();
+        record.deleted = row.Bool();
+        record.counters = sqlite::ReadTally(row);
+        return record;
+      });
+}
+
+Result<std::vector<DigestRecord>> SqliteStore::ListDigests(const std::string& repository) {
+  return Collect<DigestRecord>(
+      *readers_, Sql().select_digests, [&](Statement& s) { s.Bind(":repository", repository); },
+      [](RowReader& row) {
+        DigestRecord record;
+        record.digest = row.Text();
+        record.media_type = row.Text();
+        record.size = row.Int();
+        record.deleted = row.Bool();
+        record.counters = sqlite::ReadTally(row);
+        return record;
+      });
+}
+
+Result<std::vector<ActorRecord>> SqliteStore::ListActors(const std::string& repository) {
+  return Collect<ActorRecord>(
+      *readers_, Sql().select_actors, [&](Statement& s) { s.Bind(":repository", repository); },
+      [](RowReader& row) {
+        ActorRecord record;
+        record.actor = row.Text();
+        record.firstseen = row.OptionalInt();
+        record.lastseen = row.OptionalInt();
+        record.counters = sqlite::ReadTally(row);
+        return record;
+      });
+}
+
+Result<std::vector<DayRecord>> SqliteStore::ListDays(const std::string& repository,
+                                                     const std::string& from_day,
+                                                     const std::string& to_day) {
+  return Collect<DayRecord>(
+      *readers_, Sql().select_days,
+      [&](Statement& s) {
+        s.Bind(":repository", repository);
+        s.Bind(":from", from_day);
+        s.Bind(":to", to_day);
+      },
+      [](RowReader& row) {
+        DayRecord record;
+        record.day = row.Text();
+        record.counters = sqlite::ReadTally(row);
+        return record;
+      });
+}
+
+}  // namespace drec

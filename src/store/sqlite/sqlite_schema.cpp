@@ -1,0 +1,173 @@
+#include "store/sqlite/sqlite_schema.h"
+
+#include <array>
+#include <string>
+
+namespace drec::sqlite {
+namespace {
+
+// Schema migrations: entry i takes the database from user_version i to i + 1. Never edit an
+// entry once released, databases in the field already ran it; append a new one instead.
+// Times are unix milliseconds, NULL until the first such event; names are values, never columns.
+constexpr std::array<const char*, 2> kMigrations = {
+    R"sql(
+CREATE TABLE repositories (
+  repositoryname TEXT NOT NULL PRIMARY KEY,
+  numpulls INTEGER NOT NULL DEFAULT 0,
+  numpushs INTEGER NOT NULL DEFAULT 0,
+  numchecks INTEGER NOT NULL DEFAULT 0,
+  numindexpulls INTEGER NOT NULL DEFAULT 0,
+  numdeletes INTEGER NOT NULL DEFAULT 0,
+  firstpushed INTEGER,
+  lastpushed INTEGER,
+  firstpulled INTEGER,
+  lastpulled INTEGER,
+  actors TEXT NOT NULL DEFAULT '[]',
+  numstars INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX repositories_by_numpulls ON repositories (numpulls, repositoryname);
+CREATE INDEX repositories_by_numpushs ON repositories (numpushs, repositoryname);
+CREATE INDEX repositories_by_numchecks ON repositories (numchecks, repositoryname);
+CREATE INDEX repositories_by_numindexpulls ON repositories (numindexpulls, repositoryname);
+CREATE INDEX repositories_by_numdeletes ON repositories (numdeletes, repositoryname);
+CREATE INDEX repositories_by_firstpushed ON repositories (firstpushed, repositoryname);
+CREATE INDEX repositories_by_lastpushed ON repositories (lastpushed, repositoryname);
+CREATE INDEX repositories_by_firstpulled ON repositories (firstpulled, repositoryname);
+CREATE INDEX repositories_by_lastpulled ON repositories (lastpulled, repositoryname);
+
+CREATE TABLE tags (
+  repository TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  digest TEXT,
+  digest_at INTEGER,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  deleted_at INTEGER,
+  numpulls INTEGER NOT NULL DEFAULT 0,
+  numpushs INTEGER NOT NULL DEFAULT 0,
+  numchecks INTEGER NOT NULL DEFAULT 0,
+  numindexpulls INTEGER NOT NULL DEFAULT 0,
+  numdeletes INTEGER NOT NULL DEFAULT 0,
+  firstpushed INTEGER,
+  lastpushed INTEGER,
+  firstpulled INTEGER,
+  lastpulled INTEGER,
+  PRIMARY KEY (repository, tag)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX tags_by_digest ON tags (repository, digest);
+
+CREATE TABLE digests (
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  media_type TEXT,
+  size INTEGER,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  deleted_at INTEGER,
+  numpulls INTEGER NOT NULL DEFAULT 0,
+  numpushs INTEGER NOT NULL DEFAULT 0,
+  numchecks INTEGER NOT NULL DEFAULT 0,
+  numindexpulls INTEGER NOT NULL DEFAULT 0,
+  numdeletes INTEGER NOT NULL DEFAULT 0,
+  firstpushed INTEGER,
+  lastpushed INTEGER,
+  firstpulled INTEGER,
+  lastpulled INTEGER,
+  PRIMARY KEY (repository, digest)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE digest_parents (
+  repository TEXT NOT NULL,
+  child TEXT NOT NULL,
+  parent TEXT NOT NULL,
+  PRIMARY KEY (repository, child, parent)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE actors (
+  repository TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  numpulls INTEGER NOT NULL DEFAULT 0,
+  numpushs INTEGER NOT NULL DEFAULT 0,
+  numchecks INTEGER NOT NULL DEFAULT 0,
+  numindexpulls INTEGER NOT NULL DEFAULT 0,
+  numdeletes INTEGER NOT NULL DEFAULT 0,
+  firstpushed INTEGER,
+  lastpushed INTEGER,
+  firstpulled INTEGER,
+  lastpulled INTEGER,
+  firstseen INTEGER,
+  lastseen INTEGER,
+  PRIMARY KEY (repository, actor)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE days (
+  repository TEXT NOT NULL,
+  day TEXT NOT NULL,
+  numpulls INTEGER NOT NULL DEFAULT 0,
+  numpushs INTEGER NOT NULL DEFAULT 0,
+  numchecks INTEGER NOT NULL DEFAULT 0,
+  numindexpulls INTEGER NOT NULL DEFAULT 0,
+  numdeletes INTEGER NOT NULL DEFAULT 0,
+  firstpushed INTEGER,
+  lastpushed INTEGER,
+  firstpulled INTEGER,
+  lastpulled INTEGER,
+  PRIMARY KEY (repository, day)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE event_ids (
+  id TEXT NOT NULL PRIMARY KEY,
+  applied_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX event_ids_by_applied_at ON event_ids (applied_at);
+)sql",
+    // Per-day totals of all repositories, so the overview reads one row per day instead of
+    // summing every repository's days; and days by day, for windowed counts.
+    R"sql(
+CREATE TABLE total_days (
+  day TEXT NOT NULL PRIMARY KEY,
+  numpulls INTEGER NOT NULL DEFAULT 0,
+  numpushs INTEGER NOT NULL DEFAULT 0,
+  numchecks INTEGER NOT NULL DEFAULT 0,
+  numindexpulls INTEGER NOT NULL DEFAULT 0,
+  numdeletes INTEGER NOT NULL DEFAULT 0
+) STRICT, WITHOUT ROWID;
+INSERT INTO total_days
+  SELECT day, sum(numpulls), sum(numpushs), sum(numchecks), sum(numindexpulls), sum(numdeletes)
+  FROM days GROUP BY day;
+CREATE INDEX days_by_day ON days (day, repository);
+)sql",
+};
+
+
+}  // namespace
+
+// Runs each pending migration in its own transaction. The version is read inside the write
+// transaction, so two processes opening a new file at once cannot both migrate it.
+Status Migrate(Connection& db) {
+  for (;;) {
+    Transaction tx(db);
+    Status status = tx.Begin("BEGIN IMMEDIATE");
+    if (!status.ok()) return status;
+    std::int64_t version = 0;
+    {
+      auto stmt = db.Prepare("PRAGMA user_version");
+      if (!stmt.ok()) return stmt.status();
+      auto row = stmt->Step();
+      if (!row.ok()) return row.status();
+      version = stmt->Int(0);
+    }
+    if (version > static_cast<std::int64_t>(kMigrations.size())) {
+      return Status::Internal("sqlite: database schema version " + std::to_string(version) +
+                              " is newer than this drec supports (" +
+                              std::to_string(kMigrations.size()) + ")");
+    }
+    if (version == static_cast<std::int64_t>(kMigrations.size())) return tx.Commit();
+    status = db.Exec(kMigrations[static_cast<size_t>(version)]);
+    if (!status.ok()) return status;
+    status = db.Exec(("PRAGMA user_version = " + std::to_string(version + 1)).c_str());
+    if (!status.ok()) return status;
+    status = tx.Commit();
+    if (!status.ok()) return status;
+  }
+}
+
+}  // namespace drec::sqlite

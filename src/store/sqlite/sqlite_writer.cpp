@@ -1,0 +1,318 @@
+// The embedded store's write side: applying batches exactly once, and pruning event ids.
+#include <fmt/format.h>
+
+#include <array>
+#include <string>
+#include <variant>
+
+#include "store/sqlite/sqlite_fields.h"
+#include "store/sqlite/sqlite_handle.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace drec {
+namespace {
+
+using sqlite::Connection;
+using sqlite::Statement;
+using sqlite::Transaction;
+
+constexpr std::int64_t kMaxRepositoryActors = 100;
+// Pruning deletes in chunks and releases the write lock between them, so a week of event ids
+// never stalls the committer (and the registry waiting on it) for long.
+constexpr std::int64_t kPruneChunk = 5000;
+
+constexpr const char kInsertEventId[] =
+    "INSERT OR IGNORE INTO event_ids (id, applied_at) VALUES (:id, :applied_at)";
+
+// Appends to the JSON array only when the actor is new and the list has room: first-seen order.
+constexpr const char kAddRepositoryActor[] =
+    "UPDATE repositories SET actors = json_insert(actors, '$[#]', :actor) "
+    "WHERE repositoryname = :repository AND json_array_length(actors) < :max_actors "
+    "AND NOT EXISTS (SELECT 1 FROM json_each(repositories.actors) WHERE value = :actor)";
+
+// In an UPDATE every right-hand side reads the row as it was before, so the CASEs all compare
+// against the old digest_at and deleted_at.
+constexpr const char kTagPointsAt[] =
+    "INSERT INTO tags (repository, tag, digest, digest_at) "
+    "VALUES (:repository, :tag, :digest, :at) ON CONFLICT (repository, tag) DO UPDATE SET "
+    "digest = CASE WHEN digest_at IS NULL OR :at >= digest_at THEN :digest ELSE digest END, "
+    "digest_at = CASE WHEN digest_at IS NULL OR :at >= digest_at THEN :at ELSE digest_at END, "
+    "deleted = CASE WHEN deleted_at IS NULL OR :at > deleted_at THEN 0 ELSE deleted END";
+
+constexpr const char kInsertDigestParent[] =
+    "INSERT OR IGNORE INTO digest_parents (repository, child, parent) "
+    "VALUES (:repository, :child, :parent)";
+
+// A tag re-pointed after the delete keeps its new digest and stays live.
+constexpr const char kDeleteTagsOfDigest[] =
+    "UPDATE tags SET deleted = 1, deleted_at = coalesce(max(deleted_at, :at), :at) "
+    "WHERE repository = :repository AND digest = :digest "
+    "AND (digest_at IS NULL OR digest_at <= :at)";
+
+constexpr const char kTagDeleted[] =
+    "INSERT INTO tags (repository, tag, deleted, deleted_at) VALUES (:repository, :tag, 1, :at) "
+    "ON CONFLICT (repository, tag) DO UPDATE SET "
+    "deleted_at = coalesce(max(deleted_at, :at), :at), "
+    "deleted = CASE WHEN digest_at IS NULL OR digest_at <= :at THEN 1 ELSE deleted END";
+
+// Same rule as a tag delete, so that a push newer than the repository delete survives
+// whichever arrives first.
+constexpr const char kDeleteRepositoryTags[] =
+    "UPDATE tags SET deleted_at = coalesce(max(deleted_at, :at), :at), "
+    "deleted = CASE WHEN digest_at IS NULL OR digest_at <= :at THEN 1 ELSE deleted END "
+    "WHERE repository = :repository";
+
+constexpr const char kDeleteRepositoryDigests[] =
+    "UPDATE digests SET deleted = 1, deleted_at = coalesce(max(deleted_at, :at), :at) "
+    "WHERE repository = :repository";
+
+constexpr const char kPruneEventIds[] =
+    "DELETE FROM event_ids WHERE id IN "
+    "(SELECT id FROM event_ids WHERE applied_at < :cutoff LIMIT :chunk)";
+
+// The statements that fold counters and times, built once from the field table.
+struct FoldStatements {
+  std::string upsert_repository, upsert_tag, update_tags_by_digest, upsert_digest, digest_deleted,
+      upsert_actor, upsert_day, upsert_total_day;
+  std::array<std::string, 7> remove_repository;
+
+  FoldStatements() {
+    using sqlite::FoldTally;
+    using sqlite::TallyColumns;
+    using sqlite::TallyParams;
+    const std::string last_pushed(NameOf(TimeField::kLastPushed));
+    upsert_repository = fmt::format(
+        "INSERT INTO repositories (repositoryname, {}) VALUES (:repository, {}) "
+        "ON CONFLICT (repositoryname) DO UPDATE SET {}",
+        TallyColumns(), TallyParams(), FoldTally());
+    upsert_tag = fmt::format(
+        "INSERT INTO tags (repository, tag, {}) VALUES (:repository, :tag, {}) "
+        "ON CONFLICT (repository, tag) DO UPDATE SET {}",
+        TallyColumns(), TallyParams(), FoldTally());
+    update_tags_by_digest = fmt::format(
+        "UPDATE tags SET {} WHERE repository = :repository AND deleted = 0 AND (digest = :digest "
+        "OR digest IN (SELECT parent FROM digest_parents WHERE repository = :repository AND "
+        "child = :digest))",
+        FoldTally());
+    // A push newer than the digest's delete brings the digest back, whichever arrived first.
+    upsert_digest = fmt::format(
+        "INSERT INTO digests (repository, digest, media_type, size, {0}) "
+        "VALUES (:repository, :digest, :media_type, :size, {1}) "
+        "ON CONFLICT (repository, digest) DO UPDATE SET "
+        "media_type = coalesce(:media_type, media_type), size = coalesce(:size, size), "
+        "deleted = CASE WHEN deleted_at IS NOT NULL AND :{3} > deleted_at THEN 0 "
+        "ELSE deleted END, {2}",
+        TallyColumns(), TallyParams(), FoldTally(), last_pushed);
+    // A delete older than the digest's last push does not stand.
+    digest_deleted = fmt::format(
+        "INSERT INTO digests (repository, digest, deleted, deleted_at) "
+        "VALUES (:repository, :digest, 1, :at) ON CONFLICT (repository, digest) DO UPDATE SET "
+        "deleted = CASE WHEN {0} IS NULL OR {0} <= :at THEN 1 ELSE deleted END, "
+        "deleted_at = coalesce(max(deleted_at, :at), :at)",
+        last_pushed);
+    upsert_actor = fmt::format(
+        "INSERT INTO actors (repository, actor, firstseen, lastseen, {}) "
+        "VALUES (:repository, :actor, :firstseen, :lastseen, {}) "
+        "ON CONFLICT (repository, actor) DO UPDATE SET "
+        "firstseen = coalesce(min(firstseen, :firstseen), firstseen, :firstseen), "
+        "lastseen = coalesce(max(lastseen, :lastseen), lastseen, :lastseen), {}",
+        TallyColumns(), TallyParams(), FoldTally());
+    upsert_day = fmt::format(
+        "INSERT INTO days (repository, day, {}) VALUES (:repository, :day, {}) "
+        "ON CONFLICT (repository, day) DO UPDATE SET {}",
+        TallyColumns(), TallyParams(), FoldTally());
+    upsert_total_day = fmt::format(
+        "INSERT INTO total_days (day, {}) VALUES (:day, {}) ON CONFLICT (day) DO UPDATE SET {}",
+        sqlite::CounterColumns(), sqlite::CounterParams(), sqlite::FoldCounters());
+    remove_repository = {
+        // Forgotten statistics leave the totals too; this must run before the days are deleted.
+        fmt::format("UPDATE total_days SET {} FROM (SELECT day, {} FROM days "
+                    "WHERE repository = :repository) AS d WHERE total_days.day = d.day",
+                    sqlite::EachCounter("{0} = total_days.{0} - d.{0}"), sqlite::CounterColumns()),
+        "DELETE FROM repositories WHERE repositoryname = :repository",
+        "DELETE FROM tags WHERE repository = :repository",
+        "DELETE FROM digests WHERE repository = :repository",
+        "DELETE FROM digest_parents WHERE repository = :repository",
+        "DELETE FROM actors WHERE repository = :repository",
+        "DELETE FROM days WHERE repository = :repository",
+    };
+  }
+};
+
+const FoldStatements& Sql() {
+  static const FoldStatements statements;
+  return statements;
+}
+
+// Runs a cached statement that returns no rows, its parameters set by `bind`.
+template <typename BindFn>
+Status Execute(Connection& db, std::string_view sql, BindFn bind) {
+  auto stmt = db.Prepare(sql);
+  if (!stmt.ok()) return stmt.status();
+  bind(*stmt);
+  return stmt->Run();
+}
+
+Status ApplyOperation(Connection& db, const RepositoryUpdate& op) {
+  Status status = Execute(db, Sql().upsert_repository, [&](Statement& s) {
+    s.Bind(":repository", op.repository);
+    sqlite::BindTally(s, op.delta);
+  });
+  if (!status.ok() || op.actor.empty()) return status;
+  return Execute(db, kAddRepositoryActor, [&](Statement& s) {
+    s.Bind(":repository", op.repository);
+    s.Bind(":actor", op.actor);
+    s.Bind(":max_actors", kMaxRepositoryActors);
+  });
+}
+
+Status ApplyOperation(Connection& db, const TagUpdate& op) {
+  return Execute(db, Sql().upsert_tag, [&](Statement& s) {
+    s.Bind(":repository", op.repository);
+    s.Bind(":tag", op.tag);
+    sqlite::BindTally(s, op.delta);
+  });
+}
+
+Status ApplyOperation(Connection& db, const TagsByDigestUpdate& op) {
+  return Execute(db, Sql().update_tags_by_digest, [&](Statement& s) {
+    s.Bind(":repository", op.repository);
+    s.Bind(":digest", op.digest);
+    sqlite::BindTally(s, op.delta);
+  });
+}
+
+Status ApplyOperation(Connection& db, const TagPointsAt& op) {
+  return Execute(db, kTagPointsAt, [&](Statement& s) {
+    s.Bind(":repository", op.repository);
+    s.Bind(":tag", op.tag);
+    s.Bind(":digest", op.digest);
+    s.Bind(":at", op.at);
+  });
+}
+
+Status ApplyOperation(Connection& db, const DigestUpdate& op) {
+  return Execute(db, Sql().upsert_digest, [&](Statement& s) {
+    s.Bind(":repository", op.repository);
+    s.Bind(":digest", op.digest);
+    // NULL keeps what is known: deletes and mounts carry no media type or size.
+    if (!op.media_type.empty()) s.Bind(":media_type", op.media_type);
+    if (op.size != 0) s.Bind(":size", op.size);
+    sqlite::BindTally(s, op.delta);
+  });
+}
+
+Status ApplyOperation(Connection& db, const DigestParent& op) {
+  return Execute(db, kInsertDigestParent, [&](Statement& s) {
+    s.Bind(":repository", op.repository);
+    s.Bind(":child", op.child);
+    s.Bind(":parent", op.parent);
+  });
+}
+
+Status ApplyOperation(Connection& db, const ActorUpdate& op) {
+  return Execute(db, Sql().upsert_actor, [&](Statement& s) {
+    s.Bind(":repository", op.repository);
+    s.Bind(":actor", op.actor);
+    s.Bind(":firstseen", op.firstseen);
+    s.Bind(":lastseen", op.lastseen);
+    sqlite::BindTally(s, op.delta);
+  });
+}
+
+Status ApplyOperation(Connection& db, const DayUpdate& op) {
+  Status status = Execute(db, Sql().upsert_day, [&](Statement& s) {
+    s.Bind(":repository", op.repository);
+    s.Bind(":day", op.day);
+    sqlite::BindTally(s, op.delta);
+  });
+  if (!status.ok()) return status;
+  return Execute(db, Sql().upsert_total_day, [&](Statement& s) {
+    s.Bind(":day", op.day);
+    sqlite::BindCounters(s, op.delta.counts);
+  });
+}
+
+Status ApplyOperation(Connection& db, const DigestDeleted& op) {
+  const auto bind = [&](Statement& s) {
+    s.Bind(":repository", op.repository);
+    s.Bind(":digest", op.digest);
+    s.Bind(":at", op.at);
+  };
+  Status status = Execute(db, Sql().digest_deleted, bind);
+  if (!status.ok()) return status;
+  return Execute(db, kDeleteTagsOfDigest, bind);
+}
+
+Status ApplyOperation(Connection& db, const TagDeleted& op) {
+  return Execute(db, kTagDeleted, [&](Statement& s) {
+    s.Bind(":repository", op.repository);
+    s.Bind(":tag", op.tag);
+    s.Bind(":at", op.at);
+  });
+}
+
+Status ApplyOperation(Connection& db, const RepositoryDeleted& op) {
+  const auto bind = [&](Statement& s) {
+    s.Bind(":repository", op.repository);
+    s.Bind(":at", op.at);
+  };
+  Status status = Execute(db, kDeleteRepositoryTags, bind);
+  if (!status.ok()) return status;
+  return Execute(db, kDeleteRepositoryDigests, bind);
+}
+
+Status ApplyOperation(Connection& db, const RepositoryRemoved& op) {
+  for (const std::string& sql : Sql().remove_repository) {
+    Status status = Execute(db, sql, [&](Statement& s) { s.Bind(":repository", op.repository); });
+    if (!status.ok()) return status;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status SqliteStore::Apply(const Batch& batch, ApplyOutcome* outcome) {
+  std::lock_guard lock(writer_mutex_);
+  Transaction tx(*writer_);
+  Status status = tx.Begin("BEGIN IMMEDIATE");
+  if (!status.ok()) return status;
+  // Pruning keeps ids for a span of wall-clock time after they were applied; event
+  // timestamps come from registry clocks and may be arbitrarily old.
+  const UnixMillis now = NowMillis();
+  ApplyOutcome result;
+  for (const EventEffect& effect : batch.effects) {
+    status = Execute(*writer_, kInsertEventId, [&](Statement& s) {
+      s.Bind(":id", effect.event_id);
+      s.Bind(":applied_at", now);
+    });
+    if (!status.ok()) return status;
+    if (writer_->Changes() == 0) {
+      ++result.duplicates;
+      continue;
+    }
+    for (const Operation& operation : effect.operations) {
+      status = std::visit([&](const auto& op) { return ApplyOperation(*writer_, op); }, operation);
+      if (!status.ok()) return status;
+    }
+    ++result.applied;
+  }
+  status = tx.Commit();
+  if (!status.ok()) return status;
+  if (outcome != nullptr) *outcome = result;
+  return Status::Ok();
+}
+
+Status SqliteStore::PruneEventIds(UnixMillis cutoff) {
+  for (;;) {
+    std::lock_guard lock(writer_mutex_);
+    Status status = Execute(*writer_, kPruneEventIds, [&](Statement& s) {
+      s.Bind(":cutoff", cutoff);
+      s.Bind(":chunk", kPruneChunk);
+    });
+    if (!status.ok()) return status;
+    if (writer_->Changes() < kPruneChunk) return Status::Ok();
+  }
+}
+
+}  // namespace drec
