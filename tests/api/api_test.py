@@ -1137,8 +1137,20 @@ def check_probes(drec: Drec) -> None:
 def check_openapi_document(drec: Drec) -> None:
     drec.error("/api/v1/openapi.json", 401, auth=None)
     r = drec.get("/api/v1/openapi.json")
-    doc = r.json
-    api = OpenApi(doc)  # fails unless OpenAPI 3.0.x or 3.1.x
+    api = OpenApi(r.json)  # fails unless OpenAPI 3.0.x or 3.1.x
+    check_document(api)
+    if drec.file_openapi is not None:
+        check_document(drec.file_openapi)
+    drec.openapi = api
+    # The responses received before the document was known.
+    pending, drec.unvalidated = drec.unvalidated, []
+    for response in pending:
+        drec.check_openapi(response)
+
+
+def check_document(api: OpenApi) -> None:
+    """What the document must say: routes, parameters, security, the records' fields."""
+    doc = api.doc
     expected_paths = {
         "/events": "post",
         "/api/v1/repositories": "get",
@@ -1238,11 +1250,6 @@ def check_openapi_document(drec: Drec) -> None:
         missing = (set(COUNTERS) | (set(TIMES) if timed else set())) - set(merged["required"])
         if missing:
             fail(f"{name} does not require {sorted(missing)}")
-    drec.openapi = api
-    # The responses received before the document was known.
-    pending, drec.unvalidated = drec.unvalidated, []
-    for response in pending:
-        drec.check_openapi(response)
 
 
 def check_validator_catches_errors(drec: Drec) -> None:
