@@ -13,6 +13,8 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   docker-registry skopeo umoci openssl curl sqlite3 python3 jq
+  # the venv of the Python test tools (scripts/install-test-tools.sh, tests/requirements.txt)
+  python3-venv
   # the dashboard's browser test (tests/browser): headless Chromium, driven by playwright-core
   chromium
 )

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The second command: installs what is missing, then builds and runs every test
-# twice: optimised (unit, integration, end to end with the real registry) and
-# under AddressSanitizer + UBSan.
+# twice: optimised (unit, integration, end to end with the real registry, API, browser,
+# lint) and under AddressSanitizer + UBSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -11,11 +11,14 @@ scripts/build-registry3.sh >/dev/null
 # FerretDB, the MongoDB-protocol server the MongoDB store is tested against (same cache).
 DREC_FERRETDB="$(scripts/build-ferretdb.sh)"
 export DREC_FERRETDB
+# The Python test tools pinned in tests/requirements.txt (ruff, the OpenAPI validators), in a
+# venv cached the same way; the API, OpenAPI and lint tests run with its python.
+test_python="$(scripts/install-test-tools.sh)"
 
-cmake --preset release >/dev/null
+cmake --preset release -DDREC_TEST_PYTHON="$test_python" >/dev/null
 cmake --build --preset release -j "$jobs"
 ctest --preset release -j 1
 
-cmake --preset sanitize >/dev/null
+cmake --preset sanitize -DDREC_TEST_PYTHON="$test_python" >/dev/null
 cmake --build --preset sanitize -j "$jobs"
 ctest --preset sanitize -j 1

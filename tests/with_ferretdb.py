@@ -8,6 +8,7 @@ loopback port with its embedded SQLite backend in a temporary directory, runs th
 and stops the server whatever happens. With DREC_TEST_MONGODB_URI set, that server is used
 instead and nothing is started.
 """
+
 import argparse
 import os
 import socket
@@ -18,11 +19,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
-from drec_harness import free_port  # noqa: E402
+from drec_harness import free_port
 
 
 def wait_listening(port: int, server: subprocess.Popen, deadline_s: float = 20.0) -> None:
-    """Polls the port until FerretDB accepts connections (bounded), so the command never races it."""
+    """Polls the port until FerretDB accepts connections (bounded): the command never races it."""
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -45,29 +46,39 @@ def main() -> int:
     if external:
         return subprocess.call([a.replace("{uri}", external) for a in command])
     if not os.access(args.ferretdb, os.X_OK):
-        print(f"with_ferretdb: no FerretDB at {args.ferretdb} (scripts/build-ferretdb.sh builds it)",
-              file=sys.stderr)
+        print(
+            f"with_ferretdb: no FerretDB at {args.ferretdb} (scripts/build-ferretdb.sh builds it)",
+            file=sys.stderr,
+        )
         return 1
     with tempfile.TemporaryDirectory(prefix="drec-ferretdb-") as state:
         port = free_port()
-        log = open(os.path.join(state, "ferretdb.log"), "w")
-        server = subprocess.Popen(
-            [args.ferretdb, "--handler=sqlite", f"--sqlite-url=file:{state}/",
-             f"--listen-addr=127.0.0.1:{port}", f"--state-dir={state}", "--telemetry=disable",
-             "--debug-addr=-", "--log-level=WARN"],
-            stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_listening(port, server)
-            uri = f"mongodb://127.0.0.1:{port}/"
-            return subprocess.call([a.replace("{uri}", uri) for a in command])
-        finally:
-            server.terminate()
+        with open(os.path.join(state, "ferretdb.log"), "w") as log:
+            server = subprocess.Popen(
+                [
+                    args.ferretdb,
+                    "--handler=sqlite",
+                    f"--sqlite-url=file:{state}/",
+                    f"--listen-addr=127.0.0.1:{port}",
+                    f"--state-dir={state}",
+                    "--telemetry=disable",
+                    "--debug-addr=-",
+                    "--log-level=WARN",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
             try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-            log.close()
+                wait_listening(port, server)
+                uri = f"mongodb://127.0.0.1:{port}/"
+                return subprocess.call([a.replace("{uri}", uri) for a in command])
+            finally:
+                server.terminate()
+                try:
+                    server.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    server.wait()
 
 
 if __name__ == "__main__":

@@ -7,12 +7,14 @@ a client of the HTTP API sees. It starts the drec binary on a free loopback port
 notifications through POST /events, then asks every route with every parameter, good and bad,
 and compares the answers with values worked out by hand from the data set (written down below,
 never copied from a run). Every JSON answer is also validated against drec's own OpenAPI
-document (GET /api/v1/openapi.json) with the small validator in this file, so the document and
-the implementation cannot drift apart.
+document (GET /api/v1/openapi.json), and against --openapi-file when given (the repository's
+docs/openapi.json), by openapi-schema-validator and jsonschema, so the document and the
+implementation cannot drift apart; a run that validated no answer fails.
 
 Usage: api_test.py --drec PATH --store sqlite|mongodb [--mongodb-uri URI] --workdir DIR
-Only the Python standard library is used. Prints `api: N passed, M failed`; exit status 0 when
-every check passed.
+                   [--openapi-file docs/openapi.json]
+Runs with the Python of scripts/install-test-tools.sh (tests/requirements.txt), which has the
+validators. Prints `api: N passed, M failed`; exit status 0 when every check passed.
 """
 
 from __future__ import annotations
@@ -33,9 +35,30 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))
-from drec_harness import (HTTP_TIMEOUT_S, Checks, Failure, Response, add_drec_options,  # noqa: E402
-                          check_drec_options, differences, fail, prepare_workdir)
-import drec_harness  # noqa: E402
+import drec_harness
+from drec_harness import (
+    HTTP_TIMEOUT_S,
+    Checks,
+    Failure,
+    Response,
+    add_drec_options,
+    check_drec_options,
+    differences,
+    fail,
+    prepare_workdir,
+)
+
+try:
+    from openapi_schema_validator import (
+        OAS30Validator,
+        OAS31Validator,
+        oas30_format_checker,
+        oas31_format_checker,
+    )
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT4, DRAFT202012
+except ImportError as e:
+    sys.exit(f"api_test.py: {e}: run it with the Python that scripts/install-test-tools.sh prints")
 
 TOKEN = "api-test-token-7f3c2a9e51d04b68"
 BASIC_USER, BASIC_PASSWORD = "reader", "pass:word"  # the password may contain ':'
@@ -52,13 +75,13 @@ V2_EVENTS = "application/vnd.docker.distribution.events.v2+json"
 
 COUNTERS = ("numpulls", "numpushs", "numchecks", "numindexpulls", "numdeletes")
 TIMES = ("firstpushed", "lastpushed", "firstpulled", "lastpulled")
-SORT_FIELDS = ("repositoryname",) + COUNTERS + TIMES
+SORT_FIELDS = ("repositoryname", *COUNTERS, *TIMES)
 CSV_HEADER = ["repositoryname", *COUNTERS, *TIMES]
 CSV_WINDOW_HEADER = [f"window_{c}" for c in COUNTERS]
 MAX_DAYS = 3660
 
 # "Today" (UTC) for the data set; fixed at start so that every expectation uses the same day.
-TODAY = dt.datetime.now(dt.timezone.utc).date()
+TODAY = dt.datetime.now(dt.UTC).date()
 
 
 def expect_equal(what: str, actual, expected):
@@ -93,10 +116,19 @@ O1, N1, H1, X1, Z1 = digest("0f"), digest("4e"), digest("b1"), digest("d1"), dig
 _event_count = 0
 
 
-def event(action: str, repo: str | None, stamp: str, *, media: str | None = OCI_MANIFEST,
-          dig: str | None = None, tag: str | None = None, size: int | None = None,
-          method: str | None = None, actor: str | None = None,
-          references: list[tuple[str, str, int]] | None = None) -> dict:
+def event(
+    action: str,
+    repo: str | None,
+    stamp: str,
+    *,
+    media: str | None = OCI_MANIFEST,
+    dig: str | None = None,
+    tag: str | None = None,
+    size: int | None = None,
+    method: str | None = None,
+    actor: str | None = None,
+    references: list[tuple[str, str, int]] | None = None,
+) -> dict:
     """One registry event, shaped like the captured examples in shared/examples."""
     global _event_count
     _event_count += 1
@@ -115,19 +147,23 @@ def event(action: str, repo: str | None, stamp: str, *, media: str | None = OCI_
     if tag is not None:
         target["tag"] = tag
     if references:
-        target["references"] = [{"mediaType": m, "digest": d, "size": s}
-                                for d, m, s in references]
+        target["references"] = [{"mediaType": m, "digest": d, "size": s} for d, m, s in references]
     if method is None:
-        method = {"push": "PUT", "pull": "GET", "delete": "DELETE", "mount": "POST"}.get(action,
-                                                                                        "GET")
+        method = {"push": "PUT", "pull": "GET", "delete": "DELETE", "mount": "POST"}.get(
+            action, "GET"
+        )
     return {
         "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"drec-api-test/{_event_count}")),
         "timestamp": stamp,
         "action": action,
         "target": target,
-        "request": {"id": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"req{_event_count}")),
-                    "addr": "127.0.0.1:40000", "host": "registry.test:5000", "method": method,
-                    "useragent": "skopeo/1.9.3"},
+        "request": {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"req{_event_count}")),
+            "addr": "127.0.0.1:40000",
+            "host": "registry.test:5000",
+            "method": method,
+            "useragent": "skopeo/1.9.3",
+        },
         "actor": {"name": actor} if actor else {},
         "source": {"addr": "vm:5000", "instanceID": "3b04ff5e-e729-4070-9c0e-cd9ae552261b"},
     }
@@ -144,8 +180,17 @@ def at_offset(k: int, local_hms: str, offset: str) -> str:
 
 
 def push(repo, stamp, dig, size, tag=None, actor=None, media=OCI_MANIFEST, references=None):
-    return event("push", repo, stamp, media=media, dig=dig, tag=tag, size=size, actor=actor,
-                 references=references)
+    return event(
+        "push",
+        repo,
+        stamp,
+        media=media,
+        dig=dig,
+        tag=tag,
+        size=size,
+        actor=actor,
+        references=references,
+    )
 
 
 def get(repo, stamp, dig, size, tag=None, actor=None, media=OCI_MANIFEST):
@@ -153,8 +198,9 @@ def get(repo, stamp, dig, size, tag=None, actor=None, media=OCI_MANIFEST):
 
 
 def head(repo, stamp, dig, size, tag=None, actor=None, media=OCI_MANIFEST):
-    return event("pull", repo, stamp, media=media, dig=dig, tag=tag, size=size, actor=actor,
-                 method="HEAD")
+    return event(
+        "pull", repo, stamp, media=media, dig=dig, tag=tag, size=size, actor=actor, method="HEAD"
+    )
 
 
 def delete(repo, stamp, dig=None, tag=None, actor=None):
@@ -168,66 +214,142 @@ ENVELOPES: list[tuple[str, list[dict], int]] = [
     # team/app: two tagged pushes and a third today, pulls by tag, by digest, a HEAD check,
     # a digest delete (which takes v1 out of the live tags) and a tag delete.
     (V1_EVENTS, [push("team/app", at(40, "10:00:00.123456789"), A1, 345, "v1", "alice")], 0),
-    (V2_EVENTS, [get("team/app", at(35, "08:00:00.5"), A1, 345, "v1"),
-                 push("team/app", at(10, "09:00:00"), A2, 400, "v2", "alice")], 0),
-    ("application/json; charset=utf-8",
-     [get("team/app", at(5, "07:00:00.000"), A2, 400, None, "bob"),
-      head("team/app", at(5, "07:00:01"), A2, 400, "v2", "bob"),
-      event("pull", "team/app", at(5, "07:00:02"), media=BLOB, dig=digest("bb"), size=102),
-      get("team/app", at(4, "10:00:00"), A2, 400, "v2", "bob")], 1),
-    ("application/json",
-     [get("team/app", at_offset(3, "08:00:00.000", "+02:00"), A1, 345, "v1", "carol")], 0),
-    (V2_EVENTS, [delete("team/app", at(1, "12:00:00"), dig=A1, actor="alice"),
-                 delete("team/app", at(1, "12:00:01"), tag="v1", actor="alice")], 0),
+    (
+        V2_EVENTS,
+        [
+            get("team/app", at(35, "08:00:00.5"), A1, 345, "v1"),
+            push("team/app", at(10, "09:00:00"), A2, 400, "v2", "alice"),
+        ],
+        0,
+    ),
+    (
+        "application/json; charset=utf-8",
+        [
+            get("team/app", at(5, "07:00:00.000"), A2, 400, None, "bob"),
+            head("team/app", at(5, "07:00:01"), A2, 400, "v2", "bob"),
+            event("pull", "team/app", at(5, "07:00:02"), media=BLOB, dig=digest("bb"), size=102),
+            get("team/app", at(4, "10:00:00"), A2, 400, "v2", "bob"),
+        ],
+        1,
+    ),
+    (
+        "application/json",
+        [get("team/app", at_offset(3, "08:00:00.000", "+02:00"), A1, 345, "v1", "carol")],
+        0,
+    ),
+    (
+        V2_EVENTS,
+        [
+            delete("team/app", at(1, "12:00:00"), dig=A1, actor="alice"),
+            delete("team/app", at(1, "12:00:01"), tag="v1", actor="alice"),
+        ],
+        0,
+    ),
     (V2_EVENTS, [push("team/app", at(0, "08:00:00"), A3, 500, "v3", "alice")], 0),
     # team/multi: a multi-arch push (children by digest, anonymous; the index tagged, with
     # references), an index pull by tag and a child pull by digest, a HEAD of the index today.
     # Ignored events travel in the same envelope and change nothing.
-    (V1_EVENTS,
-     [push("team/multi", at(20, "11:00:00"), C1, 345),
-      event("mount", "team/multi", at(20, "11:00:00.5"), media=BLOB, dig=digest("cc"), size=9,
-            actor="alice"),
-      event("fetch", "team/multi", at(20, "11:00:00.6"), dig=C1, size=345),
-      event("push", None, at(20, "11:00:00.7"), dig=C1, size=345, tag="x"),
-      event("push", "team/multi", "not a time", dig=C1, size=345, tag="y")], 4),
-    (V1_EVENTS,
-     [push("team/multi", at(20, "11:00:01"), C2, 346),
-      push("team/multi", at(20, "11:00:02"), IX, 517, "latest", "alice", media=OCI_INDEX,
-           references=[(C1, OCI_MANIFEST, 345), (C2, OCI_MANIFEST, 346)])], 0),
-    (V1_EVENTS, [get("team/multi", at(2, "15:00:00"), IX, 517, "latest", "bob", media=OCI_INDEX),
-                 get("team/multi", at(2, "15:00:01"), C1, 345, None, "bob")], 0),
+    (
+        V1_EVENTS,
+        [
+            push("team/multi", at(20, "11:00:00"), C1, 345),
+            event(
+                "mount",
+                "team/multi",
+                at(20, "11:00:00.5"),
+                media=BLOB,
+                dig=digest("cc"),
+                size=9,
+                actor="alice",
+            ),
+            event("fetch", "team/multi", at(20, "11:00:00.6"), dig=C1, size=345),
+            event("push", None, at(20, "11:00:00.7"), dig=C1, size=345, tag="x"),
+            event("push", "team/multi", "not a time", dig=C1, size=345, tag="y"),
+        ],
+        4,
+    ),
+    (
+        V1_EVENTS,
+        [
+            push("team/multi", at(20, "11:00:01"), C2, 346),
+            push(
+                "team/multi",
+                at(20, "11:00:02"),
+                IX,
+                517,
+                "latest",
+                "alice",
+                media=OCI_INDEX,
+                references=[(C1, OCI_MANIFEST, 345), (C2, OCI_MANIFEST, 346)],
+            ),
+        ],
+        0,
+    ),
+    (
+        V1_EVENTS,
+        [
+            get("team/multi", at(2, "15:00:00"), IX, 517, "latest", "bob", media=OCI_INDEX),
+            get("team/multi", at(2, "15:00:01"), C1, 345, None, "bob"),
+        ],
+        0,
+    ),
     (V1_EVENTS, [head("team/multi", at(0, "09:00:00"), IX, 517, "latest", media=OCI_INDEX)], 0),
     # An envelope of ignored events only.
-    (V1_EVENTS, [event("pull", "team/app", at(0, "09:30:00"), media=BLOB, dig=digest("bb"),
-                       size=102)], 1),
+    (
+        V1_EVENTS,
+        [event("pull", "team/app", at(0, "09:30:00"), media=BLOB, dig=digest("bb"), size=102)],
+        1,
+    ),
     # team/old: pushed and pulled long ago (the cleanup candidate).
-    (V2_EVENTS, [push("team/old", at(100, "10:00:00"), O1, 300, "1.0", "carol",
-                      media=DOCKER_MANIFEST),
-                 get("team/old", at(90, "10:00:00"), O1, 300, "1.0", "carol",
-                     media=DOCKER_MANIFEST)], 0),
+    (
+        V2_EVENTS,
+        [
+            push("team/old", at(100, "10:00:00"), O1, 300, "1.0", "carol", media=DOCKER_MANIFEST),
+            get("team/old", at(90, "10:00:00"), O1, 300, "1.0", "carol", media=DOCKER_MANIFEST),
+        ],
+        0,
+    ),
     # lib/never: pushed, checked, never pulled; anonymous.
-    (V2_EVENTS, [push("lib/never", at(50, "09:00:00"), N1, 310, "main"),
-                 head("lib/never", at(6, "09:00:00"), N1, 310, "main")], 0),
+    (
+        V2_EVENTS,
+        [
+            push("lib/never", at(50, "09:00:00"), N1, 310, "main"),
+            head("lib/never", at(6, "09:00:00"), N1, 310, "main"),
+        ],
+        0,
+    ),
     # lib/hot: pulled often, around the 30- and 7-day window boundaries.
-    (V2_EVENTS, [push("lib/hot", at(60, "12:00:00"), H1, 320, "stable", "dave"),
-                 get("lib/hot", at(45, "12:00:00"), H1, 320, "stable"),
-                 get("lib/hot", at(30, "23:59:59.999"), H1, 320, "stable"),
-                 get("lib/hot", at(29, "00:00:00"), H1, 320, "stable", "eve"),
-                 get("lib/hot", at(15, "01:00:00"), H1, 320, "stable"),
-                 get("lib/hot", at(15, "02:00:00"), H1, 320, "stable"),
-                 get("lib/hot", at(7, "23:59:59.999999"), H1, 320, "stable", "eve"),
-                 get("lib/hot", at(0, "00:00:00"), H1, 320, "stable")], 0),
+    (
+        V2_EVENTS,
+        [
+            push("lib/hot", at(60, "12:00:00"), H1, 320, "stable", "dave"),
+            get("lib/hot", at(45, "12:00:00"), H1, 320, "stable"),
+            get("lib/hot", at(30, "23:59:59.999"), H1, 320, "stable"),
+            get("lib/hot", at(29, "00:00:00"), H1, 320, "stable", "eve"),
+            get("lib/hot", at(15, "01:00:00"), H1, 320, "stable"),
+            get("lib/hot", at(15, "02:00:00"), H1, 320, "stable"),
+            get("lib/hot", at(7, "23:59:59.999999"), H1, 320, "stable", "eve"),
+            get("lib/hot", at(0, "00:00:00"), H1, 320, "stable"),
+        ],
+        0,
+    ),
     # teams/x: shares the "team" prefix but not "team/".
-    (V2_EVENTS, [push("teams/x", at(12, "10:00:00"), X1, 330, "a", "alice"),
-                 get("teams/x", at(11, "10:00:00"), X1, 330, "a", "alice")], 0),
+    (
+        V2_EVENTS,
+        [
+            push("teams/x", at(12, "10:00:00"), X1, 330, "a", "alice"),
+            get("teams/x", at(11, "10:00:00"), X1, 330, "a", "alice"),
+        ],
+        0,
+    ),
     # zeta: only an untagged push: the repository exists with nothing counted.
     (V2_EVENTS, [push("zeta", at(8, "10:00:00"), Z1, 528, media=DOCKER_MANIFEST)], 0),
 ]
 
 
 def counters(**values) -> dict:
-    c = {name: 0 for name in COUNTERS}
-    c.update({name: None for name in TIMES})
+    c = dict.fromkeys(COUNTERS, 0)
+    c.update(dict.fromkeys(TIMES))
     for key, value in values.items():
         if key not in c:
             raise KeyError(key)
@@ -237,29 +359,86 @@ def counters(**values) -> dict:
 
 # Expected records, worked out by hand from ENVELOPES and SPEC section 3.
 REPOS: dict[str, dict] = {
-    "team/app": {**counters(numpulls=4, numpushs=3, numchecks=1, numdeletes=1,
-                            firstpushed=T(40, "10:00:00.123"), lastpushed=T(0, "08:00:00.000"),
-                            firstpulled=T(35, "08:00:00.500"), lastpulled=T(3, "06:00:00.000")),
-                 "actors": ["alice", "bob", "carol"], "numstars": 0, "tags": ["v2", "v3"]},
-    "team/multi": {**counters(numpulls=1, numpushs=1, numchecks=1, numindexpulls=1,
-                              firstpushed=T(20, "11:00:02.000"), lastpushed=T(20, "11:00:02.000"),
-                              firstpulled=T(2, "15:00:00.000"), lastpulled=T(2, "15:00:01.000")),
-                   "actors": ["alice", "bob"], "numstars": 0, "tags": ["latest"]},
-    "team/old": {**counters(numpulls=1, numpushs=1,
-                            firstpushed=T(100, "10:00:00.000"), lastpushed=T(100, "10:00:00.000"),
-                            firstpulled=T(90, "10:00:00.000"), lastpulled=T(90, "10:00:00.000")),
-                 "actors": ["carol"], "numstars": 0, "tags": ["1.0"]},
-    "lib/never": {**counters(numpushs=1, numchecks=1,
-                             firstpushed=T(50, "09:00:00.000"), lastpushed=T(50, "09:00:00.000")),
-                  "actors": [], "numstars": 0, "tags": ["main"]},
-    "lib/hot": {**counters(numpulls=7, numpushs=1,
-                           firstpushed=T(60, "12:00:00.000"), lastpushed=T(60, "12:00:00.000"),
-                           firstpulled=T(45, "12:00:00.000"), lastpulled=T(0, "00:00:00.000")),
-                "actors": ["dave", "eve"], "numstars": 0, "tags": ["stable"]},
-    "teams/x": {**counters(numpulls=1, numpushs=1,
-                           firstpushed=T(12, "10:00:00.000"), lastpushed=T(12, "10:00:00.000"),
-                           firstpulled=T(11, "10:00:00.000"), lastpulled=T(11, "10:00:00.000")),
-                "actors": ["alice"], "numstars": 0, "tags": ["a"]},
+    "team/app": {
+        **counters(
+            numpulls=4,
+            numpushs=3,
+            numchecks=1,
+            numdeletes=1,
+            firstpushed=T(40, "10:00:00.123"),
+            lastpushed=T(0, "08:00:00.000"),
+            firstpulled=T(35, "08:00:00.500"),
+            lastpulled=T(3, "06:00:00.000"),
+        ),
+        "actors": ["alice", "bob", "carol"],
+        "numstars": 0,
+        "tags": ["v2", "v3"],
+    },
+    "team/multi": {
+        **counters(
+            numpulls=1,
+            numpushs=1,
+            numchecks=1,
+            numindexpulls=1,
+            firstpushed=T(20, "11:00:02.000"),
+            lastpushed=T(20, "11:00:02.000"),
+            firstpulled=T(2, "15:00:00.000"),
+            lastpulled=T(2, "15:00:01.000"),
+        ),
+        "actors": ["alice", "bob"],
+        "numstars": 0,
+        "tags": ["latest"],
+    },
+    "team/old": {
+        **counters(
+            numpulls=1,
+            numpushs=1,
+            firstpushed=T(100, "10:00:00.000"),
+            lastpushed=T(100, "10:00:00.000"),
+            firstpulled=T(90, "10:00:00.000"),
+            lastpulled=T(90, "10:00:00.000"),
+        ),
+        "actors": ["carol"],
+        "numstars": 0,
+        "tags": ["1.0"],
+    },
+    "lib/never": {
+        **counters(
+            numpushs=1,
+            numchecks=1,
+            firstpushed=T(50, "09:00:00.000"),
+            lastpushed=T(50, "09:00:00.000"),
+        ),
+        "actors": [],
+        "numstars": 0,
+        "tags": ["main"],
+    },
+    "lib/hot": {
+        **counters(
+            numpulls=7,
+            numpushs=1,
+            firstpushed=T(60, "12:00:00.000"),
+            lastpushed=T(60, "12:00:00.000"),
+            firstpulled=T(45, "12:00:00.000"),
+            lastpulled=T(0, "00:00:00.000"),
+        ),
+        "actors": ["dave", "eve"],
+        "numstars": 0,
+        "tags": ["stable"],
+    },
+    "teams/x": {
+        **counters(
+            numpulls=1,
+            numpushs=1,
+            firstpushed=T(12, "10:00:00.000"),
+            lastpushed=T(12, "10:00:00.000"),
+            firstpulled=T(11, "10:00:00.000"),
+            lastpulled=T(11, "10:00:00.000"),
+        ),
+        "actors": ["alice"],
+        "numstars": 0,
+        "tags": ["a"],
+    },
     "zeta": {**counters(), "actors": [], "numstars": 0, "tags": []},
 }
 for _name, _record in REPOS.items():
@@ -281,85 +460,244 @@ def actor(name, firstseen, lastseen, **c):
 
 TAGS: dict[str, list[dict]] = {
     "team/app": [
-        tag("v1", A1, True, numpulls=2, numpushs=1,
-            firstpushed=T(40, "10:00:00.123"), lastpushed=T(40, "10:00:00.123"),
-            firstpulled=T(35, "08:00:00.500"), lastpulled=T(3, "06:00:00.000")),
-        tag("v2", A2, False, numpulls=2, numpushs=1, numchecks=1,
-            firstpushed=T(10, "09:00:00.000"), lastpushed=T(10, "09:00:00.000"),
-            firstpulled=T(5, "07:00:00.000"), lastpulled=T(4, "10:00:00.000")),
-        tag("v3", A3, False, numpushs=1,
-            firstpushed=T(0, "08:00:00.000"), lastpushed=T(0, "08:00:00.000")),
+        tag(
+            "v1",
+            A1,
+            True,
+            numpulls=2,
+            numpushs=1,
+            firstpushed=T(40, "10:00:00.123"),
+            lastpushed=T(40, "10:00:00.123"),
+            firstpulled=T(35, "08:00:00.500"),
+            lastpulled=T(3, "06:00:00.000"),
+        ),
+        tag(
+            "v2",
+            A2,
+            False,
+            numpulls=2,
+            numpushs=1,
+            numchecks=1,
+            firstpushed=T(10, "09:00:00.000"),
+            lastpushed=T(10, "09:00:00.000"),
+            firstpulled=T(5, "07:00:00.000"),
+            lastpulled=T(4, "10:00:00.000"),
+        ),
+        tag(
+            "v3",
+            A3,
+            False,
+            numpushs=1,
+            firstpushed=T(0, "08:00:00.000"),
+            lastpushed=T(0, "08:00:00.000"),
+        ),
     ],
     "team/multi": [
-        tag("latest", IX, False, numpulls=1, numpushs=1, numchecks=1, numindexpulls=1,
-            firstpushed=T(20, "11:00:02.000"), lastpushed=T(20, "11:00:02.000"),
-            firstpulled=T(2, "15:00:00.000"), lastpulled=T(2, "15:00:01.000")),
+        tag(
+            "latest",
+            IX,
+            False,
+            numpulls=1,
+            numpushs=1,
+            numchecks=1,
+            numindexpulls=1,
+            firstpushed=T(20, "11:00:02.000"),
+            lastpushed=T(20, "11:00:02.000"),
+            firstpulled=T(2, "15:00:00.000"),
+            lastpulled=T(2, "15:00:01.000"),
+        ),
     ],
     "team/old": [
-        tag("1.0", O1, False, numpulls=1, numpushs=1,
-            firstpushed=T(100, "10:00:00.000"), lastpushed=T(100, "10:00:00.000"),
-            firstpulled=T(90, "10:00:00.000"), lastpulled=T(90, "10:00:00.000")),
+        tag(
+            "1.0",
+            O1,
+            False,
+            numpulls=1,
+            numpushs=1,
+            firstpushed=T(100, "10:00:00.000"),
+            lastpushed=T(100, "10:00:00.000"),
+            firstpulled=T(90, "10:00:00.000"),
+            lastpulled=T(90, "10:00:00.000"),
+        ),
     ],
     "lib/never": [
-        tag("main", N1, False, numpushs=1, numchecks=1,
-            firstpushed=T(50, "09:00:00.000"), lastpushed=T(50, "09:00:00.000")),
+        tag(
+            "main",
+            N1,
+            False,
+            numpushs=1,
+            numchecks=1,
+            firstpushed=T(50, "09:00:00.000"),
+            lastpushed=T(50, "09:00:00.000"),
+        ),
     ],
     "lib/hot": [
-        tag("stable", H1, False, numpulls=7, numpushs=1,
-            firstpushed=T(60, "12:00:00.000"), lastpushed=T(60, "12:00:00.000"),
-            firstpulled=T(45, "12:00:00.000"), lastpulled=T(0, "00:00:00.000")),
+        tag(
+            "stable",
+            H1,
+            False,
+            numpulls=7,
+            numpushs=1,
+            firstpushed=T(60, "12:00:00.000"),
+            lastpushed=T(60, "12:00:00.000"),
+            firstpulled=T(45, "12:00:00.000"),
+            lastpulled=T(0, "00:00:00.000"),
+        ),
     ],
     "teams/x": [
-        tag("a", X1, False, numpulls=1, numpushs=1,
-            firstpushed=T(12, "10:00:00.000"), lastpushed=T(12, "10:00:00.000"),
-            firstpulled=T(11, "10:00:00.000"), lastpulled=T(11, "10:00:00.000")),
+        tag(
+            "a",
+            X1,
+            False,
+            numpulls=1,
+            numpushs=1,
+            firstpushed=T(12, "10:00:00.000"),
+            lastpushed=T(12, "10:00:00.000"),
+            firstpulled=T(11, "10:00:00.000"),
+            lastpulled=T(11, "10:00:00.000"),
+        ),
     ],
     "zeta": [],
 }
 
 DIGESTS: dict[str, list[dict]] = {
     "team/app": [
-        dgst(A1, OCI_MANIFEST, 345, True, numpulls=2, numpushs=1, numdeletes=1,
-             firstpushed=T(40, "10:00:00.123"), lastpushed=T(40, "10:00:00.123"),
-             firstpulled=T(35, "08:00:00.500"), lastpulled=T(3, "06:00:00.000")),
-        dgst(A2, OCI_MANIFEST, 400, False, numpulls=2, numpushs=1, numchecks=1,
-             firstpushed=T(10, "09:00:00.000"), lastpushed=T(10, "09:00:00.000"),
-             firstpulled=T(5, "07:00:00.000"), lastpulled=T(4, "10:00:00.000")),
-        dgst(A3, OCI_MANIFEST, 500, False, numpushs=1,
-             firstpushed=T(0, "08:00:00.000"), lastpushed=T(0, "08:00:00.000")),
+        dgst(
+            A1,
+            OCI_MANIFEST,
+            345,
+            True,
+            numpulls=2,
+            numpushs=1,
+            numdeletes=1,
+            firstpushed=T(40, "10:00:00.123"),
+            lastpushed=T(40, "10:00:00.123"),
+            firstpulled=T(35, "08:00:00.500"),
+            lastpulled=T(3, "06:00:00.000"),
+        ),
+        dgst(
+            A2,
+            OCI_MANIFEST,
+            400,
+            False,
+            numpulls=2,
+            numpushs=1,
+            numchecks=1,
+            firstpushed=T(10, "09:00:00.000"),
+            lastpushed=T(10, "09:00:00.000"),
+            firstpulled=T(5, "07:00:00.000"),
+            lastpulled=T(4, "10:00:00.000"),
+        ),
+        dgst(
+            A3,
+            OCI_MANIFEST,
+            500,
+            False,
+            numpushs=1,
+            firstpushed=T(0, "08:00:00.000"),
+            lastpushed=T(0, "08:00:00.000"),
+        ),
     ],
     "team/multi": [
-        dgst(C1, OCI_MANIFEST, 345, False, numpulls=1, numpushs=1,
-             firstpushed=T(20, "11:00:00.000"), lastpushed=T(20, "11:00:00.000"),
-             firstpulled=T(2, "15:00:01.000"), lastpulled=T(2, "15:00:01.000")),
-        dgst(C2, OCI_MANIFEST, 346, False, numpushs=1,
-             firstpushed=T(20, "11:00:01.000"), lastpushed=T(20, "11:00:01.000")),
-        dgst(IX, OCI_INDEX, 517, False, numpushs=1, numchecks=1, numindexpulls=1,
-             firstpushed=T(20, "11:00:02.000"), lastpushed=T(20, "11:00:02.000"),
-             firstpulled=T(2, "15:00:00.000"), lastpulled=T(2, "15:00:00.000")),
+        dgst(
+            C1,
+            OCI_MANIFEST,
+            345,
+            False,
+            numpulls=1,
+            numpushs=1,
+            firstpushed=T(20, "11:00:00.000"),
+            lastpushed=T(20, "11:00:00.000"),
+            firstpulled=T(2, "15:00:01.000"),
+            lastpulled=T(2, "15:00:01.000"),
+        ),
+        dgst(
+            C2,
+            OCI_MANIFEST,
+            346,
+            False,
+            numpushs=1,
+            firstpushed=T(20, "11:00:01.000"),
+            lastpushed=T(20, "11:00:01.000"),
+        ),
+        dgst(
+            IX,
+            OCI_INDEX,
+            517,
+            False,
+            numpushs=1,
+            numchecks=1,
+            numindexpulls=1,
+            firstpushed=T(20, "11:00:02.000"),
+            lastpushed=T(20, "11:00:02.000"),
+            firstpulled=T(2, "15:00:00.000"),
+            lastpulled=T(2, "15:00:00.000"),
+        ),
     ],
     "team/old": [
-        dgst(O1, DOCKER_MANIFEST, 300, False, numpulls=1, numpushs=1,
-             firstpushed=T(100, "10:00:00.000"), lastpushed=T(100, "10:00:00.000"),
-             firstpulled=T(90, "10:00:00.000"), lastpulled=T(90, "10:00:00.000")),
+        dgst(
+            O1,
+            DOCKER_MANIFEST,
+            300,
+            False,
+            numpulls=1,
+            numpushs=1,
+            firstpushed=T(100, "10:00:00.000"),
+            lastpushed=T(100, "10:00:00.000"),
+            firstpulled=T(90, "10:00:00.000"),
+            lastpulled=T(90, "10:00:00.000"),
+        ),
     ],
     "lib/never": [
-        dgst(N1, OCI_MANIFEST, 310, False, numpushs=1, numchecks=1,
-             firstpushed=T(50, "09:00:00.000"), lastpushed=T(50, "09:00:00.000")),
+        dgst(
+            N1,
+            OCI_MANIFEST,
+            310,
+            False,
+            numpushs=1,
+            numchecks=1,
+            firstpushed=T(50, "09:00:00.000"),
+            lastpushed=T(50, "09:00:00.000"),
+        ),
     ],
     "lib/hot": [
-        dgst(H1, OCI_MANIFEST, 320, False, numpulls=7, numpushs=1,
-             firstpushed=T(60, "12:00:00.000"), lastpushed=T(60, "12:00:00.000"),
-             firstpulled=T(45, "12:00:00.000"), lastpulled=T(0, "00:00:00.000")),
+        dgst(
+            H1,
+            OCI_MANIFEST,
+            320,
+            False,
+            numpulls=7,
+            numpushs=1,
+            firstpushed=T(60, "12:00:00.000"),
+            lastpushed=T(60, "12:00:00.000"),
+            firstpulled=T(45, "12:00:00.000"),
+            lastpulled=T(0, "00:00:00.000"),
+        ),
     ],
     "teams/x": [
-        dgst(X1, OCI_MANIFEST, 330, False, numpulls=1, numpushs=1,
-             firstpushed=T(12, "10:00:00.000"), lastpushed=T(12, "10:00:00.000"),
-             firstpulled=T(11, "10:00:00.000"), lastpulled=T(11, "10:00:00.000")),
+        dgst(
+            X1,
+            OCI_MANIFEST,
+            330,
+            False,
+            numpulls=1,
+            numpushs=1,
+            firstpushed=T(12, "10:00:00.000"),
+            lastpushed=T(12, "10:00:00.000"),
+            firstpulled=T(11, "10:00:00.000"),
+            lastpulled=T(11, "10:00:00.000"),
+        ),
     ],
     "zeta": [
-        dgst(Z1, DOCKER_MANIFEST, 528, False, numpushs=1,
-             firstpushed=T(8, "10:00:00.000"), lastpushed=T(8, "10:00:00.000")),
+        dgst(
+            Z1,
+            DOCKER_MANIFEST,
+            528,
+            False,
+            numpushs=1,
+            firstpushed=T(8, "10:00:00.000"),
+            lastpushed=T(8, "10:00:00.000"),
+        ),
     ],
 }
 
@@ -367,50 +705,128 @@ DIGESTS: dict[str, list[dict]] = {
 # firstseen/lastseen do not depend on whether they count as "seen".
 ACTORS: dict[str, list[dict]] = {
     "team/app": [
-        actor("alice", T(40, "10:00:00.123"), T(0, "08:00:00.000"), numpushs=3, numdeletes=1,
-              firstpushed=T(40, "10:00:00.123"), lastpushed=T(0, "08:00:00.000")),
-        actor("bob", T(5, "07:00:00.000"), T(4, "10:00:00.000"), numpulls=2, numchecks=1,
-              firstpulled=T(5, "07:00:00.000"), lastpulled=T(4, "10:00:00.000")),
-        actor("carol", T(3, "06:00:00.000"), T(3, "06:00:00.000"), numpulls=1,
-              firstpulled=T(3, "06:00:00.000"), lastpulled=T(3, "06:00:00.000")),
+        actor(
+            "alice",
+            T(40, "10:00:00.123"),
+            T(0, "08:00:00.000"),
+            numpushs=3,
+            numdeletes=1,
+            firstpushed=T(40, "10:00:00.123"),
+            lastpushed=T(0, "08:00:00.000"),
+        ),
+        actor(
+            "bob",
+            T(5, "07:00:00.000"),
+            T(4, "10:00:00.000"),
+            numpulls=2,
+            numchecks=1,
+            firstpulled=T(5, "07:00:00.000"),
+            lastpulled=T(4, "10:00:00.000"),
+        ),
+        actor(
+            "carol",
+            T(3, "06:00:00.000"),
+            T(3, "06:00:00.000"),
+            numpulls=1,
+            firstpulled=T(3, "06:00:00.000"),
+            lastpulled=T(3, "06:00:00.000"),
+        ),
     ],
     "team/multi": [
-        actor("alice", T(20, "11:00:02.000"), T(20, "11:00:02.000"), numpushs=1,
-              firstpushed=T(20, "11:00:02.000"), lastpushed=T(20, "11:00:02.000")),
-        actor("bob", T(2, "15:00:00.000"), T(2, "15:00:01.000"), numpulls=1, numindexpulls=1,
-              firstpulled=T(2, "15:00:00.000"), lastpulled=T(2, "15:00:01.000")),
+        actor(
+            "alice",
+            T(20, "11:00:02.000"),
+            T(20, "11:00:02.000"),
+            numpushs=1,
+            firstpushed=T(20, "11:00:02.000"),
+            lastpushed=T(20, "11:00:02.000"),
+        ),
+        actor(
+            "bob",
+            T(2, "15:00:00.000"),
+            T(2, "15:00:01.000"),
+            numpulls=1,
+            numindexpulls=1,
+            firstpulled=T(2, "15:00:00.000"),
+            lastpulled=T(2, "15:00:01.000"),
+        ),
     ],
     "team/old": [
-        actor("carol", T(100, "10:00:00.000"), T(90, "10:00:00.000"), numpulls=1, numpushs=1,
-              firstpushed=T(100, "10:00:00.000"), lastpushed=T(100, "10:00:00.000"),
-              firstpulled=T(90, "10:00:00.000"), lastpulled=T(90, "10:00:00.000")),
+        actor(
+            "carol",
+            T(100, "10:00:00.000"),
+            T(90, "10:00:00.000"),
+            numpulls=1,
+            numpushs=1,
+            firstpushed=T(100, "10:00:00.000"),
+            lastpushed=T(100, "10:00:00.000"),
+            firstpulled=T(90, "10:00:00.000"),
+            lastpulled=T(90, "10:00:00.000"),
+        ),
     ],
     "lib/never": [],
     "lib/hot": [
-        actor("dave", T(60, "12:00:00.000"), T(60, "12:00:00.000"), numpushs=1,
-              firstpushed=T(60, "12:00:00.000"), lastpushed=T(60, "12:00:00.000")),
-        actor("eve", T(29, "00:00:00.000"), T(7, "23:59:59.999"), numpulls=2,
-              firstpulled=T(29, "00:00:00.000"), lastpulled=T(7, "23:59:59.999")),
+        actor(
+            "dave",
+            T(60, "12:00:00.000"),
+            T(60, "12:00:00.000"),
+            numpushs=1,
+            firstpushed=T(60, "12:00:00.000"),
+            lastpushed=T(60, "12:00:00.000"),
+        ),
+        actor(
+            "eve",
+            T(29, "00:00:00.000"),
+            T(7, "23:59:59.999"),
+            numpulls=2,
+            firstpulled=T(29, "00:00:00.000"),
+            lastpulled=T(7, "23:59:59.999"),
+        ),
     ],
     "teams/x": [
-        actor("alice", T(12, "10:00:00.000"), T(11, "10:00:00.000"), numpulls=1, numpushs=1,
-              firstpushed=T(12, "10:00:00.000"), lastpushed=T(12, "10:00:00.000"),
-              firstpulled=T(11, "10:00:00.000"), lastpulled=T(11, "10:00:00.000")),
+        actor(
+            "alice",
+            T(12, "10:00:00.000"),
+            T(11, "10:00:00.000"),
+            numpulls=1,
+            numpushs=1,
+            firstpushed=T(12, "10:00:00.000"),
+            lastpushed=T(12, "10:00:00.000"),
+            firstpulled=T(11, "10:00:00.000"),
+            lastpulled=T(11, "10:00:00.000"),
+        ),
     ],
     "zeta": [],
 }
 
 # Per repository: days ago -> counts of that UTC day.
 DAYS: dict[str, dict[int, dict[str, int]]] = {
-    "team/app": {40: {"numpushs": 1}, 35: {"numpulls": 1}, 10: {"numpushs": 1},
-                 5: {"numpulls": 1, "numchecks": 1}, 4: {"numpulls": 1}, 3: {"numpulls": 1},
-                 1: {"numdeletes": 1}, 0: {"numpushs": 1}},
-    "team/multi": {20: {"numpushs": 1}, 2: {"numindexpulls": 1, "numpulls": 1},
-                   0: {"numchecks": 1}},
+    "team/app": {
+        40: {"numpushs": 1},
+        35: {"numpulls": 1},
+        10: {"numpushs": 1},
+        5: {"numpulls": 1, "numchecks": 1},
+        4: {"numpulls": 1},
+        3: {"numpulls": 1},
+        1: {"numdeletes": 1},
+        0: {"numpushs": 1},
+    },
+    "team/multi": {
+        20: {"numpushs": 1},
+        2: {"numindexpulls": 1, "numpulls": 1},
+        0: {"numchecks": 1},
+    },
     "team/old": {100: {"numpushs": 1}, 90: {"numpulls": 1}},
     "lib/never": {50: {"numpushs": 1}, 6: {"numchecks": 1}},
-    "lib/hot": {60: {"numpushs": 1}, 45: {"numpulls": 1}, 30: {"numpulls": 1},
-                29: {"numpulls": 1}, 15: {"numpulls": 2}, 7: {"numpulls": 1}, 0: {"numpulls": 1}},
+    "lib/hot": {
+        60: {"numpushs": 1},
+        45: {"numpulls": 1},
+        30: {"numpulls": 1},
+        29: {"numpulls": 1},
+        15: {"numpulls": 2},
+        7: {"numpulls": 1},
+        0: {"numpulls": 1},
+    },
     "teams/x": {12: {"numpushs": 1}, 11: {"numpulls": 1}},
     "zeta": {},
 }
@@ -425,7 +841,7 @@ def expected_days(repos: list[str], newest: int, oldest: int) -> list[dict]:
     """Zero-filled entries from `oldest` days ago to `newest` days ago, summed over `repos`."""
     out = []
     for k in range(oldest, newest - 1, -1):
-        entry = {"day": day(k), **{c: 0 for c in COUNTERS}}
+        entry = {"day": day(k), **dict.fromkeys(COUNTERS, 0)}
         for repo in repos:
             for c, n in DAYS[repo].get(k, {}).items():
                 entry[c] += n
@@ -434,7 +850,7 @@ def expected_days(repos: list[str], newest: int, oldest: int) -> list[dict]:
 
 
 def expected_window(repo: str, n: int) -> dict:
-    w = {"days": n, "from": day(n - 1), **{c: 0 for c in COUNTERS}}
+    w = {"days": n, "from": day(n - 1), **dict.fromkeys(COUNTERS, 0)}
     for k, counts in DAYS[repo].items():
         if k < n:
             for c, v in counts.items():
@@ -472,17 +888,33 @@ def sort_names(field: str, descending: bool, names=None, value=None) -> list[str
 
 
 # ---------------------------------------------------------------------------------------------
-# A small OpenAPI 3.0 schema validator: type (with nullable), required, properties,
-# additionalProperties: false, items, enum, $ref, format date/date-time, pattern, minimum,
-# maximum, minItems, maxItems.
+# The OpenAPI document: responses are looked up by path template, method and status here, and
+# their JSON bodies validated by openapi-schema-validator (jsonschema underneath: $ref, allOf,
+# nullable or type lists, formats), OpenAPI 3.0 or 3.1 after the document's own version.
 
-DATE_RE = re.compile(r"^\d{4}-\d\d-\d\d$")
-DATE_TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+DOCUMENT_URI = "urn:drec:openapi"  # the document's name in the reference registry
+
+
+def pointer(*parts: str) -> str:
+    """A JSON pointer (RFC 6901) into the document, '#/a/b~1c'."""
+    return "#/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
 
 
 class OpenApi:
     def __init__(self, doc: dict):
         self.doc = doc
+        version = str(doc.get("openapi", ""))
+        if version.startswith("3.0."):
+            cls, checker, spec = OAS30Validator, oas30_format_checker, DRAFT4
+        elif version.startswith("3.1."):
+            cls, checker, spec = OAS31Validator, oas31_format_checker, DRAFT202012
+        else:
+            fail(f"openapi version {version!r}, expected 3.0.x or 3.1.x")
+        self.version = version
+        registry = Registry().with_resource(
+            DOCUMENT_URI, Resource(contents=doc, specification=spec)
+        )
+        self.validator = cls({}, registry=registry, format_checker=checker)
         self.templates = []
         for template in doc.get("paths", {}):
             literal = re.split(r"\{[^}]+\}", template)
@@ -490,81 +922,42 @@ class OpenApi:
             self.templates.append((sum(len(p) for p in literal), template, re.compile(pattern)))
         self.templates.sort(key=lambda t: -t[0])  # most literal characters first
 
-    def resolve(self, node: dict) -> dict:
-        seen = 0
-        while isinstance(node, dict) and "$ref" in node:
-            ref = node["$ref"]
-            if not ref.startswith("#/"):
-                raise ValueError(f"unsupported $ref {ref}")
+    def at(self, where: str):
+        """(node, pointer) at a pointer, after following $refs (responses, parameters, schemas)."""
+        for _ in range(20):
             node = self.doc
-            for part in ref[2:].split("/"):
-                node = node[part.replace("~1", "/").replace("~0", "~")]
-            seen += 1
-            if seen > 20:
-                raise ValueError(f"$ref loop at {ref}")
-        return node
+            for part in where[2:].split("/") if where != "#" else []:
+                key = part.replace("~1", "/").replace("~0", "~")
+                node = node[int(key)] if isinstance(node, list) else node[key]
+            if not (isinstance(node, dict) and "$ref" in node):
+                return node, where
+            if not node["$ref"].startswith("#/"):
+                raise ValueError(f"unsupported $ref {node['$ref']} at {where}")
+            where = node["$ref"]
+        raise ValueError(f"$ref loop at {where}")
 
-    def validate(self, schema: dict, value, where: str = "$") -> list[str]:
-        schema = self.resolve(schema)
-        for unsupported in ("allOf", "oneOf", "anyOf", "not"):
-            if unsupported in schema:
-                return [f"{where}: validator does not support {unsupported}"]
-        if value is None:
-            if schema.get("nullable") or "type" not in schema:
-                return []
-            return [f"{where}: null, but the schema does not allow null"]
-        kind = schema.get("type")
-        ok = {
-            None: True,
-            "object": isinstance(value, dict),
-            "array": isinstance(value, list),
-            "string": isinstance(value, str),
-            "integer": isinstance(value, int) and not isinstance(value, bool),
-            "number": isinstance(value, (int, float)) and not isinstance(value, bool),
-            "boolean": isinstance(value, bool),
-        }.get(kind)
-        if ok is None:
-            return [f"{where}: unknown schema type {kind!r}"]
-        if not ok:
-            return [f"{where}: expected {kind}, got {type(value).__name__} {json.dumps(value)[:80]}"]
-        errors = []
-        if "enum" in schema and value not in schema["enum"]:
-            errors.append(f"{where}: {value!r} is not one of {schema['enum']}")
-        if isinstance(value, dict):
-            for name in schema.get("required", []):
-                if name not in value:
-                    errors.append(f"{where}: required property {name!r} is missing")
-            properties = schema.get("properties", {})
-            for name, item in value.items():
-                if name in properties:
-                    errors += self.validate(properties[name], item, f"{where}.{name}")
-                elif schema.get("additionalProperties") is False:
-                    errors.append(f"{where}: property {name!r} is not allowed")
-                elif isinstance(schema.get("additionalProperties"), dict):
-                    errors += self.validate(schema["additionalProperties"], item,
-                                            f"{where}.{name}")
-        if isinstance(value, list):
-            if "minItems" in schema and len(value) < schema["minItems"]:
-                errors.append(f"{where}: fewer than {schema['minItems']} items")
-            if "maxItems" in schema and len(value) > schema["maxItems"]:
-                errors.append(f"{where}: more than {schema['maxItems']} items")
-            if "items" in schema:
-                for i, item in enumerate(value):
-                    errors += self.validate(schema["items"], item, f"{where}[{i}]")
-        if isinstance(value, str):
-            fmt = schema.get("format")
-            if fmt == "date" and not DATE_RE.match(value):
-                errors.append(f"{where}: {value!r} is not a date")
-            if fmt == "date-time" and not DATE_TIME_RE.match(value):
-                errors.append(f"{where}: {value!r} is not a date-time")
-            if "pattern" in schema and not re.search(schema["pattern"], value):
-                errors.append(f"{where}: {value!r} does not match {schema['pattern']}")
-        if kind in ("integer", "number"):
-            if "minimum" in schema and value < schema["minimum"]:
-                errors.append(f"{where}: {value} < minimum {schema['minimum']}")
-            if "maximum" in schema and value > schema["maximum"]:
-                errors.append(f"{where}: {value} > maximum {schema['maximum']}")
-        return errors
+    def resolve(self, node: dict) -> dict:
+        return self.at(node["$ref"])[0] if isinstance(node, dict) and "$ref" in node else node
+
+    def validate(self, where: str, value) -> list[str]:
+        """Errors of `value` against the schema at pointer `where` (all of them, not the first)."""
+        schema = {"$ref": DOCUMENT_URI + where}
+        errors = sorted(
+            self.validator.evolve(schema=schema).iter_errors(value),
+            key=lambda e: list(map(str, e.absolute_path)),
+        )
+        return [f"$/{'/'.join(map(str, e.absolute_path))}: {e.message[:300]}" for e in errors]
+
+    def flat(self, where: str) -> dict:
+        """The schema at `where` with its allOf parts merged: {"properties", "required"}."""
+        schema, where = self.at(where)
+        properties = dict(schema.get("properties", {}))
+        required = list(schema.get("required", []))
+        for i, _ in enumerate(schema.get("allOf", [])):
+            part = self.flat(f"{where}/allOf/{i}")
+            properties.update(part["properties"])
+            required += part["required"]
+        return {"properties": properties, "required": required}
 
     def template_of(self, path: str) -> str | None:
         for _, template, pattern in self.templates:
@@ -572,44 +965,54 @@ class OpenApi:
                 return template
         return None
 
-    def check_response(self, method: str, path: str, status: int, content_type: str,
-                       headers, body) -> list[str]:
+    def check_response(
+        self, method: str, path: str, status: int, content_type: str, headers, body
+    ) -> list[str]:
         """Problems of one response against the document; body is parsed JSON or None."""
         template = self.template_of(path)
         if template is None:
             return []  # not a documented route (404 for unknown paths)
         item = self.doc["paths"][template]
-        operation = item.get("head" if method == "HEAD" else method.lower())
-        if operation is None and method == "HEAD":
-            operation = item.get("get")
-        if operation is None:
+        name = "head" if method == "HEAD" else method.lower()
+        if name not in item and method == "HEAD":
+            name = "get"
+        if name not in item:
             # A method the route does not take: 405, documented on the route's operations.
-            operation = next((op for op in item.values()
-                              if isinstance(op, dict) and str(status) in op.get("responses", {})),
-                             None)
-            if operation is None:
+            name = next(
+                (
+                    m
+                    for m, op in item.items()
+                    if isinstance(op, dict) and str(status) in op.get("responses", {})
+                ),
+                None,
+            )
+            if name is None:
                 return [f"{method} {template}: no operation documents status {status}"]
-        responses = operation.get("responses", {})
-        response = responses.get(str(status)) or responses.get("default")
-        if response is None:
+        responses = item[name].get("responses", {})
+        code = str(status) if str(status) in responses else "default"
+        if code not in responses:
             return [f"{method} {template}: status {status} is not documented"]
-        response = self.resolve(response)
+        response, where = self.at(pointer("paths", template, name, "responses", code))
         problems = []
-        for name in response.get("headers", {}):
-            if headers.get(name) is None:
-                problems.append(f"{method} {template} {status}: header {name} is documented but "
-                                "missing")
-        media = content_type.split(";")[0].strip().lower()
+        for header in response.get("headers", {}):
+            if headers.get(header) is None:
+                problems.append(
+                    f"{method} {template} {status}: header {header} is documented but missing"
+                )
+        media = content_type.split(";", maxsplit=1)[0].strip().lower()
         content = response.get("content", {})
         if media not in content:
-            return problems + [f"{method} {template} {status}: content type {media!r} is not "
-                               f"documented (documented: {sorted(content)})"]
+            documented = sorted(content)
+            return [
+                *problems,
+                f"{method} {template} {status}: content type {media!r} is not documented "
+                f"(documented: {documented})",
+            ]
         if body is not None:
-            schema = content[media].get("schema")
-            if schema is None:
-                return problems + [f"{method} {template} {status}: no schema for {media}"]
-            problems += [f"{method} {template} {status}: {e}"
-                         for e in self.validate(schema, body)]
+            if "schema" not in content[media]:
+                return [*problems, f"{method} {template} {status}: no schema for {media}"]
+            schema = where + "/" + pointer("content", media, "schema")[2:]
+            problems += [f"{method} {template} {status}: {e}" for e in self.validate(schema, body)]
         return problems
 
 
@@ -618,16 +1021,27 @@ class OpenApi:
 
 
 class Drec(drec_harness.Drec):
-    """drec with its generated certificate, every response checked against its OpenAPI document."""
+    """drec with its generated certificate, every response checked against its OpenAPI document
+    (the one it serves; also `file_openapi`, docs/openapi.json, when given)."""
 
     def __init__(self, args, workdir: Path):
-        super().__init__(args.drec, workdir, store=args.store, mongodb_uri=args.mongodb_uri,
-                         database_prefix="drec_api", token=TOKEN,
-                         tls_args=["--server-ssl-generated-dir", str(workdir / "tls")],
-                         cafile=workdir / "tls" / "cert.pem", start_timeout=START_TIMEOUT_S,
-                         basic=f"{BASIC_USER}:{BASIC_PASSWORD}",
-                         extra_args=("--server-max-body-bytes", str(MAX_BODY)))
+        super().__init__(
+            args.drec,
+            workdir,
+            store=args.store,
+            mongodb_uri=args.mongodb_uri,
+            database_prefix="drec_api",
+            token=TOKEN,
+            tls_args=["--server-ssl-generated-dir", str(workdir / "tls")],
+            cafile=workdir / "tls" / "cert.pem",
+            start_timeout=START_TIMEOUT_S,
+            basic=f"{BASIC_USER}:{BASIC_PASSWORD}",
+            extra_args=("--server-max-body-bytes", str(MAX_BODY)),
+        )
         self.openapi: OpenApi | None = None
+        self.file_openapi: OpenApi | None = None
+        if args.openapi_file:
+            self.file_openapi = OpenApi(json.loads(Path(args.openapi_file).read_text()))
         self.validated = 0
         self.unvalidated: list[Response] = []
 
@@ -648,10 +1062,22 @@ class Drec(drec_harness.Drec):
             except ValueError:
                 fail(f"{response.method} {response.target}: invalid JSON: {response.body[:200]!r}")
         path = urllib.parse.urlsplit(response.target).path
-        problems = self.openapi.check_response(response.method, path, response.status,
-                                               response.content_type, response.headers, body)
-        if problems:
-            fail("response does not match the OpenAPI document:\n    " + "\n    ".join(problems))
+        for name, document in (("served", self.openapi), ("file", self.file_openapi)):
+            if document is None:
+                continue
+            problems = document.check_response(
+                response.method,
+                path,
+                response.status,
+                response.content_type,
+                response.headers,
+                body,
+            )
+            if problems:
+                fail(
+                    f"response does not match the OpenAPI document ({name}, "
+                    f"{document.version}):\n    " + "\n    ".join(problems)
+                )
         if body is not None:
             self.validated += 1
 
@@ -665,7 +1091,7 @@ class Drec(drec_harness.Drec):
         """Asks for an error; the answer must be {"error": message} naming `mentions`."""
         body = self.request(method, target, **kw).expect(status).json
         if not isinstance(body, dict) or not isinstance(body.get("error"), str):
-            fail(f"{method} {target}: error body is not {{\"error\": string}}: {body!r}")
+            fail(f'{method} {target}: error body is not {{"error": string}}: {body!r}')
         message = body["error"]
         for word in mentions:
             if word.lower() not in message.lower():
@@ -674,8 +1100,9 @@ class Drec(drec_harness.Drec):
 
     def post_events(self, events: list[dict], content_type: str = V1_EVENTS, **kw) -> Response:
         body = json.dumps({"events": events}).encode()
-        return self.request("POST", "/events", headers={"Content-Type": content_type},
-                            body=body, **kw)
+        return self.request(
+            "POST", "/events", headers={"Content-Type": content_type}, body=body, **kw
+        )
 
 
 def q(**params) -> str:
@@ -710,9 +1137,20 @@ def check_probes(drec: Drec) -> None:
 def check_openapi_document(drec: Drec) -> None:
     drec.error("/api/v1/openapi.json", 401, auth=None)
     r = drec.get("/api/v1/openapi.json")
-    doc = r.json
-    if not str(doc.get("openapi", "")).startswith("3.0."):
-        fail(f"openapi version {doc.get('openapi')!r}, expected 3.0.x")
+    api = OpenApi(r.json)  # fails unless OpenAPI 3.0.x or 3.1.x
+    check_document(api)
+    if drec.file_openapi is not None:
+        check_document(drec.file_openapi)
+    drec.openapi = api
+    # The responses received before the document was known.
+    pending, drec.unvalidated = drec.unvalidated, []
+    for response in pending:
+        drec.check_openapi(response)
+
+
+def check_document(api: OpenApi) -> None:
+    """What the document must say: routes, parameters, security, the records' fields."""
+    doc = api.doc
     expected_paths = {
         "/events": "post",
         "/api/v1/repositories": "get",
@@ -730,31 +1168,48 @@ def check_openapi_document(drec: Drec) -> None:
     for path, method in expected_paths.items():
         if method not in doc["paths"].get(path, {}):
             fail(f"the document lacks {method.upper()} {path}")
-    api = OpenApi(doc)
 
     def parameters(path):
-        return {api.resolve(p)["name"]: api.resolve(p) for p in
-                doc["paths"][path]["get"].get("parameters", [])}
+        return {
+            api.resolve(p)["name"]: api.resolve(p)
+            for p in doc["paths"][path]["get"].get("parameters", [])
+        }
 
     listed = parameters("/api/v1/repositories")
-    wanted = {"sort", "prefix", "actor", "pulled_before", "pushed_after", "not_pulled_since",
-              "window", "offset", "limit", "format"}
+    wanted = {
+        "sort",
+        "prefix",
+        "actor",
+        "pulled_before",
+        "pushed_after",
+        "not_pulled_since",
+        "window",
+        "offset",
+        "limit",
+        "format",
+    }
     if set(listed) != wanted:
         fail(f"list parameters {sorted(listed)}, expected {sorted(wanted)}")
-    expect_equal("limit schema", {k: listed["limit"]["schema"].get(k) for k in
-                                  ("type", "minimum", "maximum")},
-                 {"type": "integer", "minimum": 1, "maximum": 1000})
+    expect_equal(
+        "limit schema",
+        {k: listed["limit"]["schema"].get(k) for k in ("type", "minimum", "maximum")},
+        {"type": "integer", "minimum": 1, "maximum": 1000},
+    )
     expect_equal("format enum", listed["format"]["schema"].get("enum"), ["json", "csv"])
-    sort_values = [prefix + field for field in SORT_FIELDS + tuple(f"window.{c}" for c in COUNTERS)
-                   for prefix in ("", "-")]
-    expect_equal("sort enum", sorted(listed["sort"]["schema"].get("enum", [])),
-                 sorted(sort_values))
+    sort_values = [
+        prefix + field
+        for field in SORT_FIELDS + tuple(f"window.{c}" for c in COUNTERS)
+        for prefix in ("", "-")
+    ]
+    expect_equal("sort enum", sorted(listed["sort"]["schema"].get("enum", [])), sorted(sort_values))
     for path in ("/api/v1/repositories/{name}/-/daily", "/api/v1/summary"):
         if not {"from", "to"} <= set(parameters(path)):
             fail(f"{path} lacks from/to parameters")
     schemes = doc.get("components", {}).get("securitySchemes", {})
-    if {(s.get("type"), s.get("scheme")) for s in schemes.values()} != {("http", "bearer"),
-                                                                        ("http", "basic")}:
+    if {(s.get("type"), s.get("scheme")) for s in schemes.values()} != {
+        ("http", "bearer"),
+        ("http", "basic"),
+    }:
         fail(f"security schemes {schemes}")
     for probe in ("/healthz", "/readyz", "/metrics"):
         if doc["paths"][probe]["get"].get("security") != []:
@@ -763,64 +1218,102 @@ def check_openapi_document(drec: Drec) -> None:
     for name in ("Repository", "Tag", "Digest", "Actor", "Day", "Summary", "Error"):
         if name not in schemas:
             fail(f"schema {name} missing")
-    for name, schema in schemas.items():
-        for field in schema.get("required", []):
-            if field not in schema.get("properties", {}):
+    # Every required field is defined, allOf parts merged (a typo would make every answer fail
+    # or, with open schemas, never be checked).
+    for name in schemas:
+        merged = api.flat(pointer("components", "schemas", name))
+        for field in merged["required"]:
+            if field not in merged["properties"]:
                 fail(f"schema {name}: required {field!r} is not a property")
-    for field in TIMES:
-        prop = api.resolve(schemas["Repository"]["properties"][field])
-        if not (prop.get("type") == "string" and prop.get("nullable") is True
-                and prop.get("format") == "date-time"):
-            fail(f"Repository.{field} must be a nullable date-time string: {prop}")
-    drec.openapi = api
-    # The responses received before the document was known.
-    pending, drec.unvalidated = drec.unvalidated, []
-    for response in pending:
-        drec.check_openapi(response)
+    # The counters and times of every record, where they are and how they are written.
+    records = {
+        "Repository": True,
+        "RepositoryListItem": True,
+        "Tag": True,
+        "Digest": True,
+        "Actor": True,
+        "SummaryTotals": True,
+        "Day": False,
+        "Window": False,
+    }
+    for name, timed in records.items():
+        merged = api.flat(pointer("components", "schemas", name))
+        for field in COUNTERS:
+            prop = api.resolve(merged["properties"].get(field, {}))
+            if prop.get("type") != "integer" or prop.get("minimum") != 0:
+                fail(f"{name}.{field} must be an integer, minimum 0: {prop}")
+        for field in TIMES if timed else ():
+            prop = api.resolve(merged["properties"].get(field, {}))
+            nullable = prop.get("nullable") is True or prop.get("type") == ["string", "null"]
+            if not (nullable and prop.get("format") == "date-time"):
+                fail(f"{name}.{field} must be a nullable date-time string: {prop}")
+        missing = (set(COUNTERS) | (set(TIMES) if timed else set())) - set(merged["required"])
+        if missing:
+            fail(f"{name} does not require {sorted(missing)}")
 
 
 def check_validator_catches_errors(drec: Drec) -> None:
-    """The validator must reject a repository with a field missing or of the wrong type."""
-    api = drec.openapi
-    if api is None:
-        fail("no OpenAPI document")
+    """The validation must reject a repository with a field missing or of the wrong type, or with
+    a field the document does not have (where the document says so: 3.1's unevaluatedProperties)."""
+    for name, api in (("served", drec.openapi), ("file", drec.file_openapi)):
+        if api is None and name == "served":
+            fail("no OpenAPI document")
+        if api is not None:
+            check_validation_of(api, drec, f"{name} {api.version}")
+
+
+def check_validation_of(api: OpenApi, drec: Drec, which: str) -> None:
     good = drec.api("/api/v1/repositories/team/app")
-    schema = {"$ref": "#/components/schemas/Repository"}
-    expect_equal("errors of a real repository", api.validate(schema, good), [])
+    schema = pointer("components", "schemas", "Repository")
+    expect_equal(f"{which}: errors of a real repository", api.validate(schema, good), [])
     mutations = {
         "numpulls missing": lambda r: r.pop("numpulls"),
+        "numdeletes missing": lambda r: r.pop("numdeletes"),
         "numpulls a string": lambda r: r.__setitem__("numpulls", "4"),
         "numpulls a boolean": lambda r: r.__setitem__("numpulls", True),
+        "numpulls a fraction": lambda r: r.__setitem__("numpulls", 1.5),
         "numpulls negative": lambda r: r.__setitem__("numpulls", -1),
+        "numchecks null": lambda r: r.__setitem__("numchecks", None),
         "repositoryname null": lambda r: r.__setitem__("repositoryname", None),
+        "firstpushed missing": lambda r: r.pop("firstpushed"),
         "lastpulled a number": lambda r: r.__setitem__("lastpulled", 1700000000000),
         "lastpulled not a time": lambda r: r.__setitem__("lastpulled", "yesterday"),
         "actors an object": lambda r: r.__setitem__("actors", {"alice": 1}),
         "an actor a number": lambda r: r.__setitem__("actors", ["alice", 7]),
         "tags missing": lambda r: r.pop("tags"),
     }
+    if api.version.startswith("3.1."):
+        mutations["an undocumented field"] = lambda r: r.__setitem__("numstarz", 0)
     for what, mutate in mutations.items():
         bad = json.loads(json.dumps(good))
         mutate(bad)
         if not api.validate(schema, bad):
-            fail(f"the validator accepts a repository with {what}")
+            fail(f"{which}: the validation accepts a repository with {what}")
     # null where the schema allows it is fine.
-    nulled = dict(good, lastpulled=None)
-    expect_equal("errors with a null time", api.validate(schema, nulled), [])
+    nulled = dict(good, lastpulled=None, firstpulled=None)
+    expect_equal(f"{which}: errors with a null time", api.validate(schema, nulled), [])
     # enum, through the list's format parameter schema
-    fmt = {"$ref": "#/components/parameters/format"}
-    if not api.validate(api.resolve(fmt)["schema"], "xml"):
-        fail("the validator accepts a value outside an enum")
+    if not api.validate(pointer("components", "parameters", "format", "schema"), "xml"):
+        fail(f"{which}: the validation accepts a value outside an enum")
     # a wrong tag entry inside a list
     tags = drec.api("/api/v1/repositories/team/app/-/tags")
     tags["tags"][0]["deleted"] = "yes"
-    if not api.validate({"$ref": "#/components/schemas/TagList"}, tags):
-        fail("the validator accepts a tag whose deleted is a string")
-    # a summary day without its day
+    if not api.validate(pointer("components", "schemas", "TagList"), tags):
+        fail(f"{which}: the validation accepts a tag whose deleted is a string")
+    # a summary day without its day, and totals without a counter
     summary = drec.api("/api/v1/summary")
     del summary["days"][0]["day"]
-    if not api.validate({"$ref": "#/components/schemas/Summary"}, summary):
-        fail("the validator accepts a day without its day")
+    if not api.validate(pointer("components", "schemas", "Summary"), summary):
+        fail(f"{which}: the validation accepts a day without its day")
+    summary = drec.api("/api/v1/summary")
+    del summary["totals"]["numindexpulls"]
+    if not api.validate(pointer("components", "schemas", "Summary"), summary):
+        fail(f"{which}: the validation accepts totals without numindexpulls")
+    # a window without a counter, inside a list item
+    listing = drec.api("/api/v1/repositories?window=7d&limit=1")
+    del listing["repositories"][0]["window"]["numpushs"]
+    if not api.validate(pointer("components", "schemas", "RepositoryList"), listing):
+        fail(f"{which}: the validation accepts a window without numpushs")
 
 
 def check_ingest(drec: Drec) -> None:
@@ -837,8 +1330,9 @@ def check_ingest_duplicates(drec: Drec) -> None:
     for i in (1, 2, 13):
         content_type, events, ignored = ENVELOPES[i]
         r = drec.post_events(events, content_type).expect(200)
-        expect_equal(f"redelivered envelope {i}", r.json,
-                     {"events": len(events), "ignored": ignored})
+        expect_equal(
+            f"redelivered envelope {i}", r.json, {"events": len(events), "ignored": ignored}
+        )
 
 
 def check_ingest_errors(drec: Drec) -> None:
@@ -850,23 +1344,41 @@ def check_ingest_errors(drec: Drec) -> None:
             fail(f"401 without a Bearer WWW-Authenticate: {r.headers.get('WWW-Authenticate')!r}")
         r.json  # noqa: B018 - the error body is JSON (validated against the document)
     # 415
-    drec.error("/events", 415, "Content-Type", method="POST",
-               headers={"Content-Type": "text/plain"},
-               body=json.dumps({"events": stray}).encode())
+    drec.error(
+        "/events",
+        415,
+        "Content-Type",
+        method="POST",
+        headers={"Content-Type": "text/plain"},
+        body=json.dumps({"events": stray}).encode(),
+    )
     # 400: not JSON (a truncated envelope), and no events array.
     truncated = json.dumps({"events": stray}).encode()[:-3]
-    drec.error("/events", 400, method="POST", headers={"Content-Type": V1_EVENTS},
-               body=truncated)
-    drec.error("/events", 400, method="POST", headers={"Content-Type": V1_EVENTS},
-               body=json.dumps({"events": stray[0]}).encode())
-    drec.error("/events", 400, method="POST", headers={"Content-Type": V1_EVENTS},
-               body=json.dumps({"event": stray}).encode())
+    drec.error("/events", 400, method="POST", headers={"Content-Type": V1_EVENTS}, body=truncated)
+    drec.error(
+        "/events",
+        400,
+        method="POST",
+        headers={"Content-Type": V1_EVENTS},
+        body=json.dumps({"events": stray[0]}).encode(),
+    )
+    drec.error(
+        "/events",
+        400,
+        method="POST",
+        headers={"Content-Type": V1_EVENTS},
+        body=json.dumps({"event": stray}).encode(),
+    )
     # 405 for other methods on the route.
     r = drec.request("GET", "/events").expect(405)
     expect_equal("Allow of /events", r.headers.get("Allow"), "POST")
     r.json  # noqa: B018
-    drec.request("PUT", "/events", headers={"Content-Type": V1_EVENTS},
-                 body=json.dumps({"events": stray}).encode()).expect(405)
+    drec.request(
+        "PUT",
+        "/events",
+        headers={"Content-Type": V1_EVENTS},
+        body=json.dumps({"events": stray}).encode(),
+    ).expect(405)
     # 413: a Content-Length over the limit is refused before the body is read.
     response = raw_oversized_post(drec)
     drec.check_openapi(response)
@@ -881,8 +1393,10 @@ def raw_oversized_post(drec: Drec) -> Response:
     sock = socket.create_connection(("127.0.0.1", drec.port), HTTP_TIMEOUT_S)
     tls = drec.tls.wrap_socket(sock, server_hostname="localhost")
     try:
-        head_ = (f"POST /events HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {TOKEN}\r\n"
-                 f"Content-Type: {V1_EVENTS}\r\nContent-Length: {MAX_BODY + 1}\r\n\r\n")
+        head_ = (
+            f"POST /events HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {TOKEN}\r\n"
+            f"Content-Type: {V1_EVENTS}\r\nContent-Length: {MAX_BODY + 1}\r\n\r\n"
+        )
         tls.sendall(head_.encode() + b'{"events": [')
         resp = http.client.HTTPResponse(tls, method="POST")
         resp.begin()
@@ -892,12 +1406,22 @@ def raw_oversized_post(drec: Drec) -> Response:
 
 
 def check_api_auth(drec: Drec) -> None:
-    targets = ["/api/v1/repositories", "/api/v1/repositories/team/app",
-               "/api/v1/repositories/team/app/-/tags", "/api/v1/repositories/team/app/-/daily",
-               "/api/v1/summary", "/api/v1/repositories/nope"]
-    wrong = [None, "Bearer wrong-token", "Bearer", "Basic " +
-             base64.b64encode(f"{BASIC_USER}:wrong".encode()).decode(), f"Token {TOKEN}",
-             "Basic !!!notbase64"]
+    targets = [
+        "/api/v1/repositories",
+        "/api/v1/repositories/team/app",
+        "/api/v1/repositories/team/app/-/tags",
+        "/api/v1/repositories/team/app/-/daily",
+        "/api/v1/summary",
+        "/api/v1/repositories/nope",
+    ]
+    wrong = [
+        None,
+        "Bearer wrong-token",
+        "Bearer",
+        "Basic " + base64.b64encode(f"{BASIC_USER}:wrong".encode()).decode(),
+        f"Token {TOKEN}",
+        "Basic !!!notbase64",
+    ]
     for target in targets:
         for auth in wrong:
             r = drec.request("GET", target, auth=auth)
@@ -909,8 +1433,11 @@ def check_api_auth(drec: Drec) -> None:
             if "error" not in r.json:
                 fail(f"GET {target}: 401 body {r.body!r}")
     # basic credentials are as good as the token
-    expect_equal("list with basic auth", drec.api("/api/v1/repositories", auth="basic"),
-                 drec.api("/api/v1/repositories"))
+    expect_equal(
+        "list with basic auth",
+        drec.api("/api/v1/repositories", auth="basic"),
+        drec.api("/api/v1/repositories"),
+    )
 
 
 def check_head(drec: Drec) -> None:
@@ -918,16 +1445,21 @@ def check_head(drec: Drec) -> None:
     9.3.2): a body would be read as the next response on a kept-alive connection. The HEAD and
     a GET are sent together on one connection, the GET with `Connection: close`, and the bytes
     are read to the end: right after the HEAD answer's header must come the GET's status line."""
-    for target, auth in (("/api/v1/repositories", "bearer"),
-                         ("/api/v1/repositories/team/app", "bearer"),
-                         ("/api/v1/summary", "bearer"), ("/healthz", None), ("/metrics", None)):
+    for target, auth in (
+        ("/api/v1/repositories", "bearer"),
+        ("/api/v1/repositories/team/app", "bearer"),
+        ("/api/v1/summary", "bearer"),
+        ("/healthz", None),
+        ("/metrics", None),
+    ):
         authorization = "".join(f"{k}: {v}\r\n" for k, v in drec.auth_header(auth).items())
         sock = socket.create_connection(("127.0.0.1", drec.port), HTTP_TIMEOUT_S)
         tls = drec.tls.wrap_socket(sock, server_hostname="localhost")
         try:
-            tls.sendall(f"HEAD {target} HTTP/1.1\r\nHost: localhost\r\n{authorization}\r\n"
-                        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-                        .encode())
+            tls.sendall(
+                f"HEAD {target} HTTP/1.1\r\nHost: localhost\r\n{authorization}\r\n"
+                "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode()
+            )
             data = b""
             while len(data) < 1 << 20:
                 chunk = tls.recv(65536)
@@ -939,7 +1471,7 @@ def check_head(drec: Drec) -> None:
         head_end = data.find(b"\r\n\r\n")
         if not data.startswith(b"HTTP/1.1 200 ") or head_end < 0:
             fail(f"HEAD {target}: answer {data[:200]!r}")
-        rest = data[head_end + 4:]
+        rest = data[head_end + 4 :]
         if not rest.startswith(b"HTTP/1.1 200 "):
             fail(f"HEAD {target}: the answer carries a body: {rest[:80]!r}...")
         if not rest.endswith(b"\r\n\r\nok\n"):
@@ -947,14 +1479,15 @@ def check_head(drec: Drec) -> None:
 
 
 def check_api_methods(drec: Drec) -> None:
-    for method, target in (("POST", "/api/v1/repositories"),
-                           ("PUT", "/api/v1/repositories/team/app"),
-                           ("DELETE", "/api/v1/repositories/team/app"),
-                           ("PATCH", "/api/v1/repositories/team/app/-/tags"),
-                           ("POST", "/api/v1/summary"),
-                           ("POST", "/api/v1/openapi.json")):
-        r = drec.request(method, target, headers={"Content-Type": "application/json"},
-                         body=b"{}")
+    for method, target in (
+        ("POST", "/api/v1/repositories"),
+        ("PUT", "/api/v1/repositories/team/app"),
+        ("DELETE", "/api/v1/repositories/team/app"),
+        ("PATCH", "/api/v1/repositories/team/app/-/tags"),
+        ("POST", "/api/v1/summary"),
+        ("POST", "/api/v1/openapi.json"),
+    ):
+        r = drec.request(method, target, headers={"Content-Type": "application/json"}, body=b"{}")
         r.expect(405)
         expect_equal(f"Allow of {method} {target}", r.headers.get("Allow"), "GET, HEAD")
         if "error" not in r.json:
@@ -964,16 +1497,21 @@ def check_api_methods(drec: Drec) -> None:
 
 
 def check_repository(drec: Drec, name: str) -> None:
-    expect_equal(f"GET /api/v1/repositories/{name}",
-                 drec.api(f"/api/v1/repositories/{name}"), REPOS[name])
+    expect_equal(
+        f"GET /api/v1/repositories/{name}", drec.api(f"/api/v1/repositories/{name}"), REPOS[name]
+    )
 
 
 def check_repository_encoded(drec: Drec) -> None:
     expect_equal("team%2Fapp", drec.api("/api/v1/repositories/team%2Fapp"), REPOS["team/app"])
-    expect_equal("team%2Fmulti/-/tags", drec.api("/api/v1/repositories/team%2Fmulti/-/tags"),
-                 {"repository": "team/multi", "tags": TAGS["team/multi"]})
-    expect_equal("%74eam/old", drec.api("/api/v1/repositories/%74eam/old")["repositoryname"],
-                 "team/old")
+    expect_equal(
+        "team%2Fmulti/-/tags",
+        drec.api("/api/v1/repositories/team%2Fmulti/-/tags"),
+        {"repository": "team/multi", "tags": TAGS["team/multi"]},
+    )
+    expect_equal(
+        "%74eam/old", drec.api("/api/v1/repositories/%74eam/old")["repositoryname"], "team/old"
+    )
 
 
 def check_not_found(drec: Drec) -> None:
@@ -990,26 +1528,37 @@ def check_not_found(drec: Drec) -> None:
 
 
 def check_sub_resource_parameters(drec: Drec) -> None:
-    for target in ("/api/v1/repositories/team/app?x=1",
-                   "/api/v1/repositories/team/app/-/tags?sort=tag",
-                   "/api/v1/repositories/team/app/-/digests?limit=1",
-                   "/api/v1/repositories/team/app/-/actors?offset=0"):
+    for target in (
+        "/api/v1/repositories/team/app?x=1",
+        "/api/v1/repositories/team/app/-/tags?sort=tag",
+        "/api/v1/repositories/team/app/-/digests?limit=1",
+        "/api/v1/repositories/team/app/-/actors?offset=0",
+    ):
         drec.error(target, 400, "parameter")
 
 
 def check_tags(drec: Drec, name: str) -> None:
-    expect_equal(f"tags of {name}", drec.api(f"/api/v1/repositories/{name}/-/tags"),
-                 {"repository": name, "tags": TAGS[name]})
+    expect_equal(
+        f"tags of {name}",
+        drec.api(f"/api/v1/repositories/{name}/-/tags"),
+        {"repository": name, "tags": TAGS[name]},
+    )
 
 
 def check_digests(drec: Drec, name: str) -> None:
-    expect_equal(f"digests of {name}", drec.api(f"/api/v1/repositories/{name}/-/digests"),
-                 {"repository": name, "digests": DIGESTS[name]})
+    expect_equal(
+        f"digests of {name}",
+        drec.api(f"/api/v1/repositories/{name}/-/digests"),
+        {"repository": name, "digests": DIGESTS[name]},
+    )
 
 
 def check_actors(drec: Drec, name: str) -> None:
-    expect_equal(f"actors of {name}", drec.api(f"/api/v1/repositories/{name}/-/actors"),
-                 {"repository": name, "actors": ACTORS[name]})
+    expect_equal(
+        f"actors of {name}",
+        drec.api(f"/api/v1/repositories/{name}/-/actors"),
+        {"repository": name, "actors": ACTORS[name]},
+    )
 
 
 def check_daily_default(drec: Drec, name: str) -> None:
@@ -1017,36 +1566,60 @@ def check_daily_default(drec: Drec, name: str) -> None:
     expected = expected_days([name], 0, 29)
     if len(expected) != 30 or expected[-1]["day"] != TODAY.isoformat():
         raise AssertionError("test bug: default range")
-    expect_equal(f"daily of {name} (default: the 30 days ending today)", body,
-                 {"repository": name, "days": expected})
+    expect_equal(
+        f"daily of {name} (default: the 30 days ending today)",
+        body,
+        {"repository": name, "days": expected},
+    )
 
 
 def check_daily_ranges(drec: Drec) -> None:
     def daily(name, frm, to):
-        return drec.api(f"/api/v1/repositories/{name}/-/daily" + q(**{"from": day(frm),
-                                                                        "to": day(to)}))
+        return drec.api(
+            f"/api/v1/repositories/{name}/-/daily" + q(**{"from": day(frm), "to": day(to)})
+        )
 
-    expect_equal("team/app 40..35 days ago", daily("team/app", 40, 35),
-                 {"repository": "team/app", "days": expected_days(["team/app"], 35, 40)})
-    expect_equal("lib/hot 100..0 days ago", daily("lib/hot", 100, 0),
-                 {"repository": "lib/hot", "days": expected_days(["lib/hot"], 0, 100)})
+    expect_equal(
+        "team/app 40..35 days ago",
+        daily("team/app", 40, 35),
+        {"repository": "team/app", "days": expected_days(["team/app"], 35, 40)},
+    )
+    expect_equal(
+        "lib/hot 100..0 days ago",
+        daily("lib/hot", 100, 0),
+        {"repository": "lib/hot", "days": expected_days(["lib/hot"], 0, 100)},
+    )
     body = daily("lib/hot", 15, 15)
-    expect_equal("lib/hot one day", body["days"],
-                 [{"day": day(15), "numpulls": 2, "numpushs": 0, "numchecks": 0,
-                   "numindexpulls": 0, "numdeletes": 0}])
+    expect_equal(
+        "lib/hot one day",
+        body["days"],
+        [
+            {
+                "day": day(15),
+                "numpulls": 2,
+                "numpushs": 0,
+                "numchecks": 0,
+                "numindexpulls": 0,
+                "numdeletes": 0,
+            }
+        ],
+    )
     # Only `from`: up to today. Only `to`: the 30 days ending at `to`.
     body = drec.api("/api/v1/repositories/team/app/-/daily" + q(**{"from": day(40)}))
     expect_equal("team/app from 40 days ago", body["days"], expected_days(["team/app"], 0, 40))
     body = drec.api("/api/v1/repositories/team/app/-/daily" + q(to=day(3)))
     expect_equal("team/app to 3 days ago", body["days"], expected_days(["team/app"], 3, 32))
     # The longest range allowed: 3660 days.
-    body = drec.api("/api/v1/repositories/team/old/-/daily" + q(**{"from": day(MAX_DAYS - 1),
-                                                                   "to": day(0)}))
+    body = drec.api(
+        "/api/v1/repositories/team/old/-/daily" + q(**{"from": day(MAX_DAYS - 1), "to": day(0)})
+    )
     if len(body["days"]) != MAX_DAYS:
         fail(f"{MAX_DAYS}-day range: {len(body['days'])} entries")
-    expect_equal("team/old in a 3660-day range",
-                 [d for d in body["days"] if d["numpulls"] or d["numpushs"]],
-                 [day_entry(DAYS["team/old"], 100), day_entry(DAYS["team/old"], 90)])
+    expect_equal(
+        "team/old in a 3660-day range",
+        [d for d in body["days"] if d["numpulls"] or d["numpushs"]],
+        [day_entry(DAYS["team/old"], 100), day_entry(DAYS["team/old"], 90)],
+    )
 
 
 def check_daily_errors(drec: Drec) -> None:
@@ -1070,23 +1643,49 @@ def check_summary(drec: Drec) -> None:
         values = [r[t] for r in REPOS.values() if r[t] is not None]
         totals[t] = (min if t.startswith("first") else max)(values) if values else None
     # By hand, as a cross-check of the computation above.
-    expect_equal("summary totals (hand)", totals, {
-        "repositories": 7, "numpulls": 14, "numpushs": 8, "numchecks": 3, "numindexpulls": 1,
-        "numdeletes": 1, "firstpushed": T(100, "10:00:00.000"),
-        "lastpushed": T(0, "08:00:00.000"), "firstpulled": T(90, "10:00:00.000"),
-        "lastpulled": T(0, "00:00:00.000")})
-    expect_equal("summary (default: the 30 days ending today)", body,
-                 {"from": day(29), "to": day(0), "totals": totals,
-                  "days": expected_days(NAMES, 0, 29)})
+    expect_equal(
+        "summary totals (hand)",
+        totals,
+        {
+            "repositories": 7,
+            "numpulls": 14,
+            "numpushs": 8,
+            "numchecks": 3,
+            "numindexpulls": 1,
+            "numdeletes": 1,
+            "firstpushed": T(100, "10:00:00.000"),
+            "lastpushed": T(0, "08:00:00.000"),
+            "firstpulled": T(90, "10:00:00.000"),
+            "lastpulled": T(0, "00:00:00.000"),
+        },
+    )
+    expect_equal(
+        "summary (default: the 30 days ending today)",
+        body,
+        {"from": day(29), "to": day(0), "totals": totals, "days": expected_days(NAMES, 0, 29)},
+    )
     body = drec.api("/api/v1/summary" + q(**{"from": day(100), "to": day(90)}))
-    expect_equal("summary 100..90 days ago", body,
-                 {"from": day(100), "to": day(90), "totals": totals,
-                  "days": expected_days(NAMES, 90, 100)})
+    expect_equal(
+        "summary 100..90 days ago",
+        body,
+        {"from": day(100), "to": day(90), "totals": totals, "days": expected_days(NAMES, 90, 100)},
+    )
     # A hand-computed day across repositories: today.
     today = drec.api("/api/v1/summary" + q(**{"from": day(0), "to": day(0)}))["days"]
-    expect_equal("summary of today", today, [{"day": day(0), "numpulls": 1, "numpushs": 1,
-                                              "numchecks": 1, "numindexpulls": 0,
-                                              "numdeletes": 0}])
+    expect_equal(
+        "summary of today",
+        today,
+        [
+            {
+                "day": day(0),
+                "numpulls": 1,
+                "numpushs": 1,
+                "numchecks": 1,
+                "numindexpulls": 0,
+                "numdeletes": 0,
+            }
+        ],
+    )
 
 
 def check_summary_errors(drec: Drec) -> None:
@@ -1094,16 +1693,21 @@ def check_summary_errors(drec: Drec) -> None:
     drec.error("/api/v1/summary" + q(**{"from": "2024-02-30"}), 400, "from", "2024-02-30")
     drec.error("/api/v1/summary" + q(to="tomorrow"), 400, "to")
     drec.error("/api/v1/summary" + q(days="30"), 400, "days")
-    drec.error("/api/v1/summary" + q(**{"from": day(MAX_DAYS), "to": day(0)}), 400,
-               str(MAX_DAYS))
+    drec.error("/api/v1/summary" + q(**{"from": day(MAX_DAYS), "to": day(0)}), 400, str(MAX_DAYS))
 
 
 def check_list_default(drec: Drec) -> None:
     body = drec.api("/api/v1/repositories")
-    expect_equal("list envelope", {k: body[k] for k in ("total", "offset", "limit")},
-                 {"total": 7, "offset": 0, "limit": 100})
-    expect_equal("list names (default sort: repositoryname)",
-                 [r["repositoryname"] for r in body["repositories"]], NAMES)
+    expect_equal(
+        "list envelope",
+        {k: body[k] for k in ("total", "offset", "limit")},
+        {"total": 7, "offset": 0, "limit": 100},
+    )
+    expect_equal(
+        "list names (default sort: repositoryname)",
+        [r["repositoryname"] for r in body["repositories"]],
+        NAMES,
+    )
     for item in body["repositories"]:
         name = item["repositoryname"]
         expected = {k: v for k, v in REPOS[name].items() if k != "tags"}
@@ -1119,9 +1723,11 @@ def check_list_item_tags(drec: Drec) -> None:
     """A listed repository must not claim to have no tags when it has live tags: `tags` is either
     left out of list items or the live tag list, as in GET /api/v1/repositories/{name}."""
     body = drec.api("/api/v1/repositories")
-    wrong = [f"{r['repositoryname']}: {r['tags']} (live: {REPOS[r['repositoryname']]['tags']})"
-             for r in body["repositories"]
-             if "tags" in r and r["tags"] != REPOS[r["repositoryname"]]["tags"]]
+    wrong = [
+        f"{r['repositoryname']}: {r['tags']} (live: {REPOS[r['repositoryname']]['tags']})"
+        for r in body["repositories"]
+        if "tags" in r and r["tags"] != REPOS[r["repositoryname"]]["tags"]
+    ]
     if wrong:
         fail("list items carry wrong tags:\n    " + "\n    ".join(wrong))
 
@@ -1129,17 +1735,22 @@ def check_list_item_tags(drec: Drec) -> None:
 def check_sort(drec: Drec, field: str) -> None:
     for descending in (False, True):
         value = ("-" if descending else "") + field
-        expect_equal(f"sort={value}", list_names(drec, q(sort=value)),
-                     sort_names(field, descending))
+        expect_equal(
+            f"sort={value}", list_names(drec, q(sort=value)), sort_names(field, descending)
+        )
     # Hand-written orders for two fields, as a cross-check of sort_names.
     if field == "numpulls":
-        expect_equal("sort=-numpulls (hand)", list_names(drec, q(sort="-numpulls")),
-                     ["lib/hot", "team/app", "team/multi", "team/old", "teams/x", "lib/never",
-                      "zeta"])
+        expect_equal(
+            "sort=-numpulls (hand)",
+            list_names(drec, q(sort="-numpulls")),
+            ["lib/hot", "team/app", "team/multi", "team/old", "teams/x", "lib/never", "zeta"],
+        )
     if field == "lastpulled":
-        expect_equal("sort=lastpulled (hand)", list_names(drec, q(sort="lastpulled")),
-                     ["lib/never", "zeta", "team/old", "teams/x", "team/app", "team/multi",
-                      "lib/hot"])
+        expect_equal(
+            "sort=lastpulled (hand)",
+            list_names(drec, q(sort="lastpulled")),
+            ["lib/never", "zeta", "team/old", "teams/x", "team/app", "team/multi", "lib/hot"],
+        )
 
 
 def check_sort_errors(drec: Drec) -> None:
@@ -1153,46 +1764,58 @@ def check_sort_errors(drec: Drec) -> None:
     drec.error(base + q(sort="window.numpulls"), 400, "window")
     drec.error(base + q(sort="-window.numchecks"), 400, "window")
     drec.error(base + q(sort="window.bogus", window="30d"), 400, "window.bogus")
-    drec.error(base + q(sort="window.repositoryname", window="30d"), 400,
-               "window.repositoryname")
+    drec.error(base + q(sort="window.repositoryname", window="30d"), 400, "window.repositoryname")
 
 
 def check_prefix(drec: Drec) -> None:
-    cases = {"team/": ["team/app", "team/multi", "team/old"],
-             "team": ["team/app", "team/multi", "team/old", "teams/x"],
-             "lib/": ["lib/hot", "lib/never"],
-             "team/app": ["team/app"],
-             "z": ["zeta"],
-             "": NAMES,
-             "nothing": [],
-             "team/%": [],
-             "team/_": []}
+    cases = {
+        "team/": ["team/app", "team/multi", "team/old"],
+        "team": ["team/app", "team/multi", "team/old", "teams/x"],
+        "lib/": ["lib/hot", "lib/never"],
+        "team/app": ["team/app"],
+        "z": ["zeta"],
+        "": NAMES,
+        "nothing": [],
+        "team/%": [],
+        "team/_": [],
+    }
     for prefix, names in cases.items():
         body = drec.api("/api/v1/repositories" + q(prefix=prefix))
-        expect_equal(f"prefix={prefix!r}", [r["repositoryname"] for r in body["repositories"]],
-                     names)
+        expect_equal(
+            f"prefix={prefix!r}", [r["repositoryname"] for r in body["repositories"]], names
+        )
         expect_equal(f"total of prefix={prefix!r}", body["total"], len(names))
-    expect_equal("prefix=team%2F", list_names(drec, "?prefix=team%2F"),
-                 ["team/app", "team/multi", "team/old"])
-    expect_equal("prefix=team/ sort=-numpulls",
-                 list_names(drec, q(prefix="team/", sort="-numpulls")),
-                 ["team/app", "team/multi", "team/old"])
+    expect_equal(
+        "prefix=team%2F",
+        list_names(drec, "?prefix=team%2F"),
+        ["team/app", "team/multi", "team/old"],
+    )
+    expect_equal(
+        "prefix=team/ sort=-numpulls",
+        list_names(drec, q(prefix="team/", sort="-numpulls")),
+        ["team/app", "team/multi", "team/old"],
+    )
 
 
 def check_actor_filter(drec: Drec) -> None:
-    cases = {"alice": ["team/app", "team/multi", "teams/x"],
-             "bob": ["team/app", "team/multi"],
-             "carol": ["team/app", "team/old"],
-             "dave": ["lib/hot"],
-             "eve": ["lib/hot"],
-             "mallory": [],
-             "Alice": []}
+    cases = {
+        "alice": ["team/app", "team/multi", "teams/x"],
+        "bob": ["team/app", "team/multi"],
+        "carol": ["team/app", "team/old"],
+        "dave": ["lib/hot"],
+        "eve": ["lib/hot"],
+        "mallory": [],
+        "Alice": [],
+    }
     for name, repos in cases.items():
         body = drec.api("/api/v1/repositories" + q(actor=name))
         expect_equal(f"actor={name}", [r["repositoryname"] for r in body["repositories"]], repos)
         expect_equal(f"total of actor={name}", body["total"], len(repos))
-    expect_equal("actor=alice prefix=team/", list_names(drec, q(actor="alice", prefix="team/")),
-                 ["team/app", "team/multi"])
+    expect_equal(
+        "actor=alice prefix=team/",
+        list_names(drec, q(actor="alice", prefix="team/")),
+        ["team/app", "team/multi"],
+    )
 
 
 def check_pulled_before(drec: Drec) -> None:
@@ -1209,8 +1832,9 @@ def check_pulled_before(drec: Drec) -> None:
     }
     for value, names in cases.items():
         body = drec.api("/api/v1/repositories" + q(pulled_before=value))
-        expect_equal(f"pulled_before={value}", [r["repositoryname"] for r in body["repositories"]],
-                     names)
+        expect_equal(
+            f"pulled_before={value}", [r["repositoryname"] for r in body["repositories"]], names
+        )
         expect_equal(f"total of pulled_before={value}", body["total"], len(names))
 
 
@@ -1227,12 +1851,15 @@ def check_pushed_after(drec: Drec) -> None:
     }
     for value, names in cases.items():
         body = drec.api("/api/v1/repositories" + q(pushed_after=value))
-        expect_equal(f"pushed_after={value}", [r["repositoryname"] for r in body["repositories"]],
-                     names)
+        expect_equal(
+            f"pushed_after={value}", [r["repositoryname"] for r in body["repositories"]], names
+        )
         expect_equal(f"total of pushed_after={value}", body["total"], len(names))
-    expect_equal("pushed_after and pulled_before (pushed lately, not pulled lately)",
-                 list_names(drec, q(pushed_after=day(15), pulled_before=day(2))),
-                 ["team/app", "teams/x"])
+    expect_equal(
+        "pushed_after and pulled_before (pushed lately, not pulled lately)",
+        list_names(drec, q(pushed_after=day(15), pulled_before=day(2))),
+        ["team/app", "teams/x"],
+    )
 
 
 def check_not_pulled_since(drec: Drec) -> None:
@@ -1250,15 +1877,20 @@ def check_not_pulled_since(drec: Drec) -> None:
     }
     for value, names in cases.items():
         body = drec.api("/api/v1/repositories" + q(not_pulled_since=value))
-        expect_equal(f"not_pulled_since={value}",
-                     [r["repositoryname"] for r in body["repositories"]], names)
+        expect_equal(
+            f"not_pulled_since={value}", [r["repositoryname"] for r in body["repositories"]], names
+        )
         expect_equal(f"total of not_pulled_since={value}", body["total"], len(names))
-    expect_equal("cleanup: team/ not pulled in 30 days, least recently pulled first",
-                 list_names(drec, q(prefix="team/", not_pulled_since="30d", sort="lastpulled")),
-                 ["team/old"])
-    expect_equal("cleanup: not pulled in 4 days, by lastpulled",
-                 list_names(drec, q(not_pulled_since="4d", sort="lastpulled")),
-                 ["lib/never", "zeta", "team/old", "teams/x"])
+    expect_equal(
+        "cleanup: team/ not pulled in 30 days, least recently pulled first",
+        list_names(drec, q(prefix="team/", not_pulled_since="30d", sort="lastpulled")),
+        ["team/old"],
+    )
+    expect_equal(
+        "cleanup: not pulled in 4 days, by lastpulled",
+        list_names(drec, q(not_pulled_since="4d", sort="lastpulled")),
+        ["lib/never", "zeta", "team/old", "teams/x"],
+    )
 
 
 def check_window(drec: Drec, n: int) -> None:
@@ -1267,45 +1899,77 @@ def check_window(drec: Drec, n: int) -> None:
     for item in body["repositories"]:
         name = item["repositoryname"]
         expect_equal(f"window={n}d of {name}", item.get("window"), expected_window(name, n))
-        expect_equal(f"window={n}d {name} all-time counters",
-                     {c: item[c] for c in COUNTERS}, {c: REPOS[name][c] for c in COUNTERS})
+        expect_equal(
+            f"window={n}d {name} all-time counters",
+            {c: item[c] for c in COUNTERS},
+            {c: REPOS[name][c] for c in COUNTERS},
+        )
 
 
 def check_window_hand(drec: Drec) -> None:
     """Boundaries written out by hand: day 29 is in a 30-day window, day 30 is not."""
+
     def window(n, name):
         body = drec.api("/api/v1/repositories" + q(window=f"{n}d", prefix=name))
         return body["repositories"][0]["window"]
 
-    expect_equal("lib/hot 30d", window(30, "lib/hot"),
-                 {"days": 30, "from": day(29), "numpulls": 5, "numpushs": 0, "numchecks": 0,
-                  "numindexpulls": 0, "numdeletes": 0})
+    expect_equal(
+        "lib/hot 30d",
+        window(30, "lib/hot"),
+        {
+            "days": 30,
+            "from": day(29),
+            "numpulls": 5,
+            "numpushs": 0,
+            "numchecks": 0,
+            "numindexpulls": 0,
+            "numdeletes": 0,
+        },
+    )
     expect_equal("lib/hot 7d", window(7, "lib/hot")["numpulls"], 1)
     expect_equal("lib/hot 31d", window(31, "lib/hot")["numpulls"], 6)
-    expect_equal("team/app 30d", window(30, "team/app"),
-                 {"days": 30, "from": day(29), "numpulls": 3, "numpushs": 2, "numchecks": 1,
-                  "numindexpulls": 0, "numdeletes": 1})
+    expect_equal(
+        "team/app 30d",
+        window(30, "team/app"),
+        {
+            "days": 30,
+            "from": day(29),
+            "numpulls": 3,
+            "numpushs": 2,
+            "numchecks": 1,
+            "numindexpulls": 0,
+            "numdeletes": 1,
+        },
+    )
     expect_equal("lib/never 7d checks", window(7, "lib/never")["numchecks"], 1)
     expect_equal("lib/never 6d checks", window(6, "lib/never")["numchecks"], 0)
 
 
 def check_window_sort(drec: Drec) -> None:
-    expect_equal("trending: window=30d sort=-window.numpulls",
-                 list_names(drec, q(window="30d", sort="-window.numpulls")),
-                 ["lib/hot", "team/app", "team/multi", "teams/x", "lib/never", "team/old", "zeta"])
+    expect_equal(
+        "trending: window=30d sort=-window.numpulls",
+        list_names(drec, q(window="30d", sort="-window.numpulls")),
+        ["lib/hot", "team/app", "team/multi", "teams/x", "lib/never", "team/old", "zeta"],
+    )
     for n in (30, 7):
         for c in COUNTERS:
             for descending in (False, True):
                 value = ("-" if descending else "") + "window." + c
-                expected = sort_names(c, descending,
-                                      value=lambda name, c=c, n=n: expected_window(name, n)[c])
-                expect_equal(f"window={n}d sort={value}",
-                             list_names(drec, q(window=f"{n}d", sort=value)), expected)
+                expected = sort_names(
+                    c, descending, value=lambda name, c=c, n=n: expected_window(name, n)[c]
+                )
+                expect_equal(
+                    f"window={n}d sort={value}",
+                    list_names(drec, q(window=f"{n}d", sort=value)),
+                    expected,
+                )
     # a window with an ordinary sort and a filter
     body = drec.api("/api/v1/repositories" + q(window="7d", sort="-numpulls", prefix="team/"))
-    expect_equal("window=7d prefix=team/ sort=-numpulls",
-                 [(r["repositoryname"], r["window"]["numpulls"]) for r in body["repositories"]],
-                 [("team/app", 3), ("team/multi", 1), ("team/old", 0)])
+    expect_equal(
+        "window=7d prefix=team/ sort=-numpulls",
+        [(r["repositoryname"], r["window"]["numpulls"]) for r in body["repositories"]],
+        [("team/app", 3), ("team/multi", 1), ("team/old", 0)],
+    )
 
 
 def check_day_parameter_errors(drec: Drec) -> None:
@@ -1317,8 +1981,16 @@ def check_day_parameter_errors(drec: Drec) -> None:
         drec.error(base + q(window=bad), 400, "window")
         drec.error(base + q(not_pulled_since=bad), 400, "not_pulled_since")
     for key in ("pulled_before", "pushed_after"):
-        for bad in ("2024-13-01", "2023-02-29", "yesterday", "2024-1-5", "1700000000",
-                    f"{day(1)}T25:00:00Z", f"{day(1)}T10:00:00", ""):
+        for bad in (
+            "2024-13-01",
+            "2023-02-29",
+            "yesterday",
+            "2024-1-5",
+            "1700000000",
+            f"{day(1)}T25:00:00Z",
+            f"{day(1)}T10:00:00",
+            "",
+        ):
             drec.error(base + q(**{key: bad}), 400, key)
 
 
@@ -1327,23 +1999,31 @@ def check_paging(drec: Drec) -> None:
     pages = []
     for offset in range(0, 10, 2):
         body = drec.api("/api/v1/repositories" + q(sort="-numpulls", limit=2, offset=offset))
-        expect_equal(f"page at offset {offset}", {k: body[k] for k in ("total", "offset", "limit")},
-                     {"total": 7, "offset": offset, "limit": 2})
+        expect_equal(
+            f"page at offset {offset}",
+            {k: body[k] for k in ("total", "offset", "limit")},
+            {"total": 7, "offset": offset, "limit": 2},
+        )
         names = [r["repositoryname"] for r in body["repositories"]]
-        expect_equal(f"page at offset {offset} names", names, full[offset:offset + 2])
+        expect_equal(f"page at offset {offset} names", names, full[offset : offset + 2])
         pages += names
     expect_equal("pages together", pages, full)
     for limit in (1, 7, 1000):
         body = drec.api("/api/v1/repositories" + q(limit=limit))
-        expect_equal(f"limit={limit}", [r["repositoryname"] for r in body["repositories"]],
-                     NAMES[:limit])
+        expect_equal(
+            f"limit={limit}", [r["repositoryname"] for r in body["repositories"]], NAMES[:limit]
+        )
         expect_equal(f"limit={limit} echo", body["limit"], limit)
     body = drec.api("/api/v1/repositories" + q(offset=100))
-    expect_equal("offset past the end", (body["repositories"], body["total"], body["offset"]),
-                 ([], 7, 100))
+    expect_equal(
+        "offset past the end", (body["repositories"], body["total"], body["offset"]), ([], 7, 100)
+    )
     body = drec.api("/api/v1/repositories" + q(prefix="team/", offset=1, limit=1))
-    expect_equal("filtered page", ([r["repositoryname"] for r in body["repositories"]],
-                                   body["total"]), (["team/multi"], 3))
+    expect_equal(
+        "filtered page",
+        ([r["repositoryname"] for r in body["repositories"]], body["total"]),
+        (["team/multi"], 3),
+    )
 
 
 def check_paging_errors(drec: Drec) -> None:
@@ -1398,8 +2078,9 @@ def check_csv(drec: Drec) -> None:
     expect_equal("csv header", rows[0], CSV_HEADER)
     expect_equal("csv rows", rows[1:], [csv_row(n) for n in NAMES])
     rows = parse_csv(drec, q(format="csv", prefix="team/", sort="-numpulls", limit=2, offset=1))
-    expect_equal("csv filtered, sorted, paged", rows[1:],
-                 [csv_row("team/multi"), csv_row("team/old")])
+    expect_equal(
+        "csv filtered, sorted, paged", rows[1:], [csv_row("team/multi"), csv_row("team/old")]
+    )
     rows = parse_csv(drec, q(format="csv", prefix="nothing"))
     expect_equal("csv of nothing", rows, [CSV_HEADER])
 
@@ -1407,9 +2088,16 @@ def check_csv(drec: Drec) -> None:
 def check_csv_window(drec: Drec) -> None:
     rows = parse_csv(drec, q(format="csv", window="30d", sort="-window.numpulls"))
     expect_equal("csv window header", rows[0], CSV_HEADER + CSV_WINDOW_HEADER)
-    expect_equal("csv window rows", rows[1:],
-                 [csv_row(n, 30) for n in sort_names("numpulls", True, value=lambda name:
-                                                       expected_window(name, 30)["numpulls"])])
+    expect_equal(
+        "csv window rows",
+        rows[1:],
+        [
+            csv_row(n, 30)
+            for n in sort_names(
+                "numpulls", True, value=lambda name: expected_window(name, 30)["numpulls"]
+            )
+        ],
+    )
 
 
 def check_metrics_names(drec: Drec) -> None:
@@ -1438,6 +2126,9 @@ def check_metrics_names(drec: Drec) -> None:
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_drec_options(p)
+    p.add_argument(
+        "--openapi-file", type=Path, help="an OpenAPI document to validate every answer against too"
+    )
     args = p.parse_args()
     check_drec_options(p, args)
     return args
@@ -1513,15 +2204,20 @@ def main() -> int:
         print(f"api: setup failed: {setup_error}")
         print("api: 0 passed, 1 failed")
         return 2
-    if dt.datetime.now(dt.timezone.utc).date() != TODAY:
-        print("note: the UTC day changed during the run; day-relative checks may have failed "
-              "for that reason alone")
+    if dt.datetime.now(dt.UTC).date() != TODAY:
+        print(
+            "note: the UTC day changed during the run; day-relative checks may have failed "
+            "for that reason alone"
+        )
     if checks.failed and drec is not None:
         print(f"--- last lines of {drec.log} ---\n{drec.log_tail()}")
     if drec is not None and drec.database:
         print(f"note: MongoDB database {drec.database} was left for inspection")
-    print(f"api: {drec.validated if drec else 0} JSON responses validated against the OpenAPI "
-          "document")
+    validated = drec.validated if drec else 0
+    print(f"api: {validated} JSON responses validated against the OpenAPI document")
+    if validated == 0:
+        print("FAIL no JSON response was validated against the OpenAPI document")
+        checks.failed += 1
     print(f"api: {checks.passed} passed, {checks.failed} failed")
     return 1 if checks.failed else 0
 

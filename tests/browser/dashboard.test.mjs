@@ -18,11 +18,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  OUTPUT,
   chartData,
   fmt,
   httpsRequest,
   launchBrowser,
+  OUTPUT,
   repoRoot,
   rows,
   screenshot as saveScreenshot,
@@ -93,9 +93,7 @@ const FILLER = [
 const ACTORS = ['ci-bot', 'alice', 'bob', 'deploy'];
 
 function generatedEvents() {
-  const events = appPulls.map((time) =>
-    event({ repository: APP, tag: 'v1', digest: APP_DIGEST, time, actor: 'bob' }),
-  );
+  const events = appPulls.map((time) => event({ repository: APP, tag: 'v1', digest: APP_DIGEST, time, actor: 'bob' }));
   FILLER.forEach(([repository, pulls], r) => {
     for (const tag of ['latest', `v${r + 1}.0.0`]) {
       events.push(event({ action: 'push', repository, tag, time: at(28, 8 + r), actor: 'ci-bot' }));
@@ -160,12 +158,18 @@ async function startDrec() {
   drec = spawn(
     DREC,
     [
-      '--server-address', '127.0.0.1',
-      '--server-port', String(port),
-      '--storage-sqlite-path', path.join(workdir, 'drec.db'),
-      '--server-ssl-generated-dir', path.join(workdir, 'tls'),
-      '--auth-tokens', TOKEN,
-      '--auth-basic', `${BASIC_USER}:${BASIC_PASSWORD}`,
+      '--server-address',
+      '127.0.0.1',
+      '--server-port',
+      String(port),
+      '--storage-sqlite-path',
+      path.join(workdir, 'drec.db'),
+      '--server-ssl-generated-dir',
+      path.join(workdir, 'tls'),
+      '--auth-tokens',
+      TOKEN,
+      '--auth-basic',
+      `${BASIC_USER}:${BASIC_PASSWORD}`,
     ],
     { stdio: ['ignore', log, log] },
   );
@@ -214,7 +218,10 @@ describe('dashboard', { timeout: 240_000 }, () => {
 
   before(async () => {
     await startDrec();
-    for (const file of fs.readdirSync(EXAMPLES).filter((f) => f.endsWith('.json')).sort()) {
+    for (const file of fs
+      .readdirSync(EXAMPLES)
+      .filter((f) => f.endsWith('.json'))
+      .sort()) {
       const body = fs.readFileSync(path.join(EXAMPLES, file), 'utf8');
       const res = await request('POST', '/events', {
         body,
@@ -293,12 +300,21 @@ describe('dashboard', { timeout: 240_000 }, () => {
     assert.equal(chart.labels.at(-1), to);
     const [pullSeries, pushSeries] = chart.datasets;
     assert.equal(pullSeries.counter, 'numpulls');
-    assert.deepEqual(pullSeries.data, summary.days.map((d) => d.numpulls));
-    assert.deepEqual(pushSeries.data, summary.days.map((d) => d.numpushs));
+    assert.deepEqual(
+      pullSeries.data,
+      summary.days.map((d) => d.numpulls),
+    );
+    assert.deepEqual(
+      pushSeries.data,
+      summary.days.map((d) => d.numpushs),
+    );
     const inWindow =
       generated.filter((e) => isGetPull(e) && e.timestamp.slice(0, 10) >= from).length +
       exampleGetPulls.filter((p) => p.day >= from && p.day <= to).length;
-    assert.equal(pullSeries.data.reduce((a, b) => a + b, 0), inWindow);
+    assert.equal(
+      pullSeries.data.reduce((a, b) => a + b, 0),
+      inWindow,
+    );
 
     // Top repositories: base/debian leads with 60; team/app has 4.
     const top = await rows(page, '#top-table');
@@ -308,7 +324,10 @@ describe('dashboard', { timeout: 240_000 }, () => {
     const trending = await api('/api/v1/repositories?window=30d&sort=-window.numpulls&limit=10');
     const shown = await rows(page, '#trending-table');
     const expected = trending.repositories.filter((r) => r.window.numpulls > 0);
-    assert.deepEqual(shown.map((r) => [r[0], r[1]]), expected.map((r) => [r.repositoryname, fmt(r.window.numpulls)]));
+    assert.deepEqual(
+      shown.map((r) => [r[0], r[1]]),
+      expected.map((r) => [r.repositoryname, fmt(r.window.numpulls)]),
+    );
     assert.equal(shown.find((r) => r[0] === APP)?.[1], String(3 + examplePulls.filter((d) => d >= from).length));
     // Recently pushed, newest first.
     const recent = await api('/api/v1/repositories?sort=-lastpushed&limit=10');
@@ -327,7 +346,10 @@ describe('dashboard', { timeout: 240_000 }, () => {
     assert.deepEqual(names, ['team/app', 'team/multi']);
     await page.fill('#search', 'platform/');
     await page.waitForFunction(() => document.querySelector('#repositories-total')?.textContent.includes('platform/'));
-    assert.deepEqual((await rows(page, '#repositories-table')).map((r) => r[0]), ['platform/api', 'platform/web']);
+    assert.deepEqual(
+      (await rows(page, '#repositories-table')).map((r) => r[0]),
+      ['platform/api', 'platform/web'],
+    );
     await screenshot('search');
   });
 
@@ -348,9 +370,13 @@ describe('dashboard', { timeout: 240_000 }, () => {
     const chart = await chartData(page, '#repository-chart');
     assert.equal(chart.labels.length, 30);
     const pullsOn = (day) => chart.datasets[0].data[chart.labels.indexOf(day)];
-    const expectedOn = (d) => appPulls.filter((t) => dayOf(t) === d).length + examplePulls.filter((x) => x === d).length;
+    const expectedOn = (d) =>
+      appPulls.filter((t) => dayOf(t) === d).length + examplePulls.filter((x) => x === d).length;
     for (const d of [dayOf(at(2)), dayOf(at(1))]) assert.equal(pullsOn(d), expectedOn(d), `pulls on ${d}`);
-    assert.equal(chart.datasets[0].data.reduce((a, b) => a + b, 0), [...chart.labels].reduce((a, d) => a + expectedOn(d), 0));
+    assert.equal(
+      chart.datasets[0].data.reduce((a, b) => a + b, 0),
+      [...chart.labels].reduce((a, d) => a + expectedOn(d), 0),
+    );
 
     // Tags: v1 pulled 4 times, live, its digest in full in the title.
     const tags = await rows(page, '#tags-table');
@@ -384,7 +410,10 @@ describe('dashboard', { timeout: 240_000 }, () => {
     const idle = Math.floor((Date.now() - at(150, 13).getTime()) / DAY);
     assert.equal(shown.find((r) => r[0] === 'legacy/old-app')[2], `${idle} days`);
     const api90 = await api('/api/v1/repositories?not_pulled_since=90d&sort=lastpulled&limit=50');
-    assert.deepEqual(names, api90.repositories.map((r) => r.repositoryname));
+    assert.deepEqual(
+      names,
+      api90.repositories.map((r) => r.repositoryname),
+    );
     await screenshot('cleanup');
 
     await page.fill('#cleanup-days', '160');

@@ -17,11 +17,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  OUTPUT,
   chartData,
   fmt,
   httpsRequest,
   launchBrowser,
+  OUTPUT,
   rows,
   screenshot,
   settled,
@@ -89,7 +89,11 @@ describe(`dashboard of the registry-fed drec: ${NAME}`, { timeout: 180_000 }, ()
     await settled(page);
     assert.equal(await page.textContent('#total-repositories .stat-value'), fmt(expected.totals.repositories));
     for (const counter of COUNTERS) {
-      assert.equal(await page.textContent(`#total-${counter} .stat-value`), fmt(expected.totals[counter]), `total ${counter}`);
+      assert.equal(
+        await page.textContent(`#total-${counter} .stat-value`),
+        fmt(expected.totals[counter]),
+        `total ${counter}`,
+      );
     }
 
     // Every event of the run is in the last 30 days: the bars add up to the totals.
@@ -102,9 +106,16 @@ describe(`dashboard of the registry-fed drec: ${NAME}`, { timeout: 180_000 }, ()
     // Top: every pulled repository with its pulls, most pulled first.
     const pulled = repositories.filter((r) => r.numpulls > 0);
     const top = await rows(page, '#top-table');
-    assert.deepEqual(top.map((r) => r.slice(0, 2)).sort(byName), pulled.map((r) => [r.name, fmt(r.numpulls)]).sort(byName));
+    assert.deepEqual(
+      top.map((r) => r.slice(0, 2)).sort(byName),
+      pulled.map((r) => [r.name, fmt(r.numpulls)]).sort(byName),
+    );
     const topPulls = top.map((r) => Number(r[1].replace(/,/g, '')));
-    assert.deepEqual(topPulls, [...topPulls].sort((a, b) => b - a), 'top is ordered by pulls');
+    assert.deepEqual(
+      topPulls,
+      [...topPulls].sort((a, b) => b - a),
+      'top is ordered by pulls',
+    );
     const appRow = top.findIndex((r) => r[0] === NAME);
     assert.deepEqual(top[appRow].slice(0, 2), [NAME, fmt(expected.numpulls)]);
     assertInWindow((await timeTitles(page, '#top-table tbody tr time'))[appRow], 'lastpulled');
@@ -120,7 +131,10 @@ describe(`dashboard of the registry-fed drec: ${NAME}`, { timeout: 180_000 }, ()
     const recent = await rows(page, '#recent-table');
     assert.deepEqual(
       recent.map((r) => [r[0], r[2]]).sort(byName),
-      repositories.filter((r) => r.pushed).map((r) => [r.name, fmt(r.numpushs)]).sort(byName),
+      repositories
+        .filter((r) => r.pushed)
+        .map((r) => [r.name, fmt(r.numpushs)])
+        .sort(byName),
     );
     const recentRow = recent.findIndex((r) => r[0] === NAME);
     assertInWindow((await timeTitles(page, '#recent-table tbody tr time'))[recentRow], 'lastpushed');
@@ -150,7 +164,10 @@ describe(`dashboard of the registry-fed drec: ${NAME}`, { timeout: 180_000 }, ()
     for (const { counter, data } of chart.datasets) {
       assert.equal(sum(data), expected[counter], `${counter} in the repository chart`);
     }
-    assert.deepEqual(chart.datasets.map((d) => d.counter), ['numpulls', 'numpushs', 'numchecks']);
+    assert.deepEqual(
+      chart.datasets.map((d) => d.counter),
+      ['numpulls', 'numpushs', 'numchecks'],
+    );
 
     // Tags, live and deleted: digest (short, and in full in the title), status, pulls, checks.
     const tags = await rows(page, '#tags-table');
@@ -180,7 +197,11 @@ describe(`dashboard of the registry-fed drec: ${NAME}`, { timeout: 180_000 }, ()
       actors.map((r) => r.slice(0, 3)).sort(byName),
       expected.actor_counters.map((a) => [a.actor, fmt(a.numpulls), fmt(a.numpushs)]),
     );
-    for (const actor of expected.actors) assert.ok(actors.some((r) => r[0] === actor), `${actor} in the actors table`);
+    for (const actor of expected.actors)
+      assert.ok(
+        actors.some((r) => r[0] === actor),
+        `${actor} in the actors table`,
+      );
     await screenshot(page, SCREENSHOTS, 'repository');
   });
 

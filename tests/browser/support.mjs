@@ -26,7 +26,9 @@ export function httpsRequest(url, { method = 'GET', body, headers = {}, ca } = {
       (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+        );
       },
     );
     req.on('timeout', () => req.destroy(new Error(`${method} ${url}: timed out`)));
@@ -46,8 +48,14 @@ export async function launchBrowser(profileDir) {
     executablePath: CHROMIUM,
     headless: true,
     args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
     ],
     ignoreHTTPSErrors: true, // drec's certificate is self-signed or from a test CA
     viewport: { width: 1280, height: 800 },
@@ -58,7 +66,10 @@ export async function launchBrowser(profileDir) {
   // leaves this process waiting for whatever the test awaited: end it once the browser is gone.
   process.once('SIGTERM', () => {
     setTimeout(() => process.exit(128 + 15), 5_000).unref();
-    context.close().catch(() => {}).finally(() => process.exit(128 + 15));
+    context
+      .close()
+      .catch(() => {})
+      .finally(() => process.exit(128 + 15));
   });
   const page = context.pages()[0] ?? (await context.newPage());
   const problems = [];
@@ -92,9 +103,9 @@ export async function chartData(page, selector) {
 
 // Rows of a table as arrays of cell texts.
 export async function rows(page, selector) {
-  return page.locator(`${selector} tbody tr`).evaluateAll((trs) =>
-    trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent.trim())),
-  );
+  return page
+    .locator(`${selector} tbody tr`)
+    .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent.trim())));
 }
 
 // A full-page screenshot as `dir`/`name`.png.

@@ -46,13 +46,21 @@ import urllib.parse
 import urllib.request
 import warnings
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))
-from drec_harness import (Checks, Failure, add_drec_options, check_drec_options,  # noqa: E402
-                          differences, fail, free_port, prepare_workdir)
-import drec_harness  # noqa: E402
+import drec_harness
+from drec_harness import (
+    Checks,
+    Failure,
+    add_drec_options,
+    check_drec_options,
+    differences,
+    fail,
+    free_port,
+    prepare_workdir,
+)
 
 TOKEN = "e2e-token-0123456789abcdef"
 EXPECTED_REPOSITORY = "team/app"  # the repository whose numbers --after-scenario gets
@@ -102,7 +110,7 @@ def parse_time_ms(text: str) -> int:
 def run(*argv: str, capture: bool = False) -> str:
     """Runs a tool; a failure names the command and shows its output."""
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=120)
     except subprocess.TimeoutExpired:
         raise Failure(f"{' '.join(argv)} did not finish in 120 s") from None
     if proc.returncode != 0:
@@ -129,18 +137,27 @@ class Processes:
     def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         with open(self.logdir / f"{name}.log", "ab") as log:
             self.running[name] = subprocess.Popen(
-                ["setpriv", "--pdeathsig", "TERM", *argv], stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, env=env)
+                ["setpriv", "--pdeathsig", "TERM", *argv],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+            )
 
-    def run_foreground(self, name: str, argv: list[str], env: dict[str, str],
-                       timeout: float) -> int:
+    def run_foreground(
+        self, name: str, argv: list[str], env: dict[str, str], timeout: float
+    ) -> int:
         """Runs a command to its end with this program's stdout and stderr (a test whose report
         belongs in ours). It gets a process group (session) of its own, so that `stop_all`, if
         this program is stopped meanwhile, ends its children too (node --test runs each file
         in a child process)."""
         sys.stdout.flush()
-        proc = subprocess.Popen(["setpriv", "--pdeathsig", "TERM", *argv],
-                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            ["setpriv", "--pdeathsig", "TERM", *argv],
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
         self.running[name] = proc
         self.groups.add(name)
         try:
@@ -240,7 +257,7 @@ class TlsRecordScanner:
                 self.skip -= step
                 i += step
                 continue
-            take = data[i:i + 5 - len(self.header)]
+            take = data[i : i + 5 - len(self.header)]
             self.header += take
             i += len(take)
             if len(self.header) == 5:
@@ -297,8 +314,9 @@ class DelayingProxy:
         with self.lock:
             self.sockets += [client, upstream]
         hold = threading.Event()
-        threading.Thread(target=self._to_upstream, args=(client, upstream, hold),
-                         daemon=True).start()
+        threading.Thread(
+            target=self._to_upstream, args=(client, upstream, hold), daemon=True
+        ).start()
         self._to_client(upstream, client, hold)
 
     def _to_upstream(self, client, upstream, hold) -> None:
@@ -352,13 +370,44 @@ def make_pki(directory: Path) -> Pki:
     cert, key, csr = directory / "server.pem", directory / "server.key", directory / "server.csr"
     ext = directory / "server.ext"
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    run("openssl", "req", "-x509", *ec, "-keyout", str(ca_key), "-out", str(ca), "-days", "2",
-        "-subj", "/CN=drec e2e test CA", "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    run(
+        "openssl",
+        "req",
+        "-x509",
+        *ec,
+        "-keyout",
+        str(ca_key),
+        "-out",
+        str(ca),
+        "-days",
+        "2",
+        "-subj",
+        "/CN=drec e2e test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    )
     run("openssl", "req", *ec, "-keyout", str(key), "-out", str(csr), "-subj", "/CN=localhost")
     ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
-    run("openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
-        "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(cert))
+    run(
+        "openssl",
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca),
+        "-CAkey",
+        str(ca_key),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        str(ext),
+        "-out",
+        str(cert),
+    )
     return Pki(ca, cert, key)
 
 
@@ -383,8 +432,9 @@ def build_images(layout: Path, scratch: Path) -> dict[str, Image]:
         run("umoci", "insert", "--image", image, str(content), "/drec-e2e.txt")
         run("umoci", "config", "--image", image, "--os", "linux", "--architecture", arch)
     index_json = json.loads((layout / "index.json").read_text())
-    descriptors = {d["annotations"]["org.opencontainers.image.ref.name"]: d
-                   for d in index_json["manifests"]}
+    descriptors = {
+        d["annotations"]["org.opencontainers.image.ref.name"]: d for d in index_json["manifests"]
+    }
     for ref, descriptor in descriptors.items():
         manifest = json.loads((layout / "blobs" / "sha256" / descriptor["digest"][7:]).read_bytes())
         images[ref] = Image(ref, descriptor["digest"], False, [], manifest["layers"][0]["digest"])
@@ -395,8 +445,14 @@ def build_images(layout: Path, scratch: Path) -> dict[str, Image]:
     body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children}).encode()
     digest = "sha256:" + hashlib.sha256(body).hexdigest()
     (layout / "blobs" / "sha256" / digest[7:]).write_bytes(body)
-    index_json["manifests"].append({"mediaType": OCI_INDEX, "digest": digest, "size": len(body),
-                                    "annotations": {"org.opencontainers.image.ref.name": "multi"}})
+    index_json["manifests"].append(
+        {
+            "mediaType": OCI_INDEX,
+            "digest": digest,
+            "size": len(body),
+            "annotations": {"org.opencontainers.image.ref.name": "multi"},
+        }
+    )
     (layout / "index.json").write_text(json.dumps(index_json))
     images["multi"] = Image("multi", digest, True, [c["digest"] for c in children], "")
     return images
@@ -410,7 +466,7 @@ def bcrypt_hash(password: str) -> str | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            import crypt
+            import crypt  # noqa: PLC0415 - optional (gone in 3.13) and deprecated
         return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)) or None
     except (ImportError, ValueError, OSError):
         return None
@@ -424,11 +480,17 @@ class Drec(drec_harness.Drec):
     """drec with the e2e CA's certificate, and the API reads the scenarios need."""
 
     def __init__(self, args, pki: Pki, workdir: Path):
-        super().__init__(args.drec, workdir, store=args.store, mongodb_uri=args.mongodb_uri,
-                         database_prefix="drec_e2e", token=TOKEN,
-                         tls_args=["--server-ssl-cert", str(pki.cert),
-                                   "--server-ssl-cert-key", str(pki.key)],
-                         cafile=pki.ca, start_timeout=WAIT_S)
+        super().__init__(
+            args.drec,
+            workdir,
+            store=args.store,
+            mongodb_uri=args.mongodb_uri,
+            database_prefix="drec_e2e",
+            token=TOKEN,
+            tls_args=["--server-ssl-cert", str(pki.cert), "--server-ssl-cert-key", str(pki.key)],
+            cafile=pki.ca,
+            start_timeout=WAIT_S,
+        )
 
     def api(self, path: str):
         """JSON of an API resource, or None for 404."""
@@ -456,8 +518,15 @@ class Registry:
     """One registry process; it notifies drec (directly or through the proxy) and the capture
     server."""
 
-    def __init__(self, name: str, binary: str, workdir: Path, drec_url: str, capture: CaptureServer,
-                 users: dict[str, str] | None):
+    def __init__(
+        self,
+        name: str,
+        binary: str,
+        workdir: Path,
+        drec_url: str,
+        capture: CaptureServer,
+        users: dict[str, str] | None,
+    ):
         self.name = name
         self.binary = binary
         self.workdir = workdir / name
@@ -470,19 +539,30 @@ class Registry:
 
     def _write_config(self, drec_url: str, capture_url: str) -> Path:
         """Registry configuration; JSON is YAML, and 2.8 and 3.x read the same keys here."""
-        endpoint = {"timeout": f"{int(NOTIFY_TIMEOUT_S * 1000)}ms", "threshold": 3,
-                    "backoff": "100ms"}
+        endpoint = {
+            "timeout": f"{int(NOTIFY_TIMEOUT_S * 1000)}ms",
+            "threshold": 3,
+            "backoff": "100ms",
+        }
         config = {
             "version": "0.1",
             "log": {"level": "warn", "accesslog": {"disabled": True}},
-            "storage": {"filesystem": {"rootdirectory": str(self.workdir / "storage")},
-                        "delete": {"enabled": True}},
+            "storage": {
+                "filesystem": {"rootdirectory": str(self.workdir / "storage")},
+                "delete": {"enabled": True},
+            },
             "http": {"addr": self.host, "debug": {"addr": f"127.0.0.1:{self.debug_port}"}},
-            "notifications": {"endpoints": [
-                {"name": "drec", "url": drec_url,
-                 "headers": {"Authorization": [f"Bearer {TOKEN}"]}, **endpoint},
-                {"name": "capture", "url": capture_url, **endpoint},
-            ]},
+            "notifications": {
+                "endpoints": [
+                    {
+                        "name": "drec",
+                        "url": drec_url,
+                        "headers": {"Authorization": [f"Bearer {TOKEN}"]},
+                        **endpoint,
+                    },
+                    {"name": "capture", "url": capture_url, **endpoint},
+                ]
+            },
         }
         if self.users:
             htpasswd = self.workdir / "htpasswd"
@@ -528,8 +608,10 @@ class Registry:
         return metrics["Failures"] + metrics["Errors"]
 
     def wait_drained(self, endpoint: str) -> None:
-        wait_until(f"registry {self.name} to deliver every event to {endpoint}",
-                   lambda: self.endpoint_metrics(endpoint)["Pending"] == 0)
+        wait_until(
+            f"registry {self.name} to deliver every event to {endpoint}",
+            lambda: self.endpoint_metrics(endpoint)["Pending"] == 0,
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -539,6 +621,7 @@ class Registry:
 @dataclasses.dataclass(frozen=True, order=True)
 class Ev:
     """The fields of one registry event that matter for counting."""
+
     action: str
     repository: str
     kind: str  # image, index, blob, or "-" (deletes carry no media type)
@@ -551,16 +634,30 @@ class Ev:
     def from_json(event: dict) -> Ev:
         target = event["target"]
         media_type = target.get("mediaType") or ""
-        kind = ("index" if media_type in INDEX_TYPES else "blob" if media_type == BLOB_TYPE
-                else "image" if media_type else "-")
-        return Ev(event["action"], target.get("repository", ""), kind,
-                  event.get("request", {}).get("method", ""), target.get("tag", ""),
-                  target.get("digest", ""), event.get("actor", {}).get("name", ""))
+        kind = (
+            "index"
+            if media_type in INDEX_TYPES
+            else "blob"
+            if media_type == BLOB_TYPE
+            else "image"
+            if media_type
+            else "-"
+        )
+        return Ev(
+            event["action"],
+            target.get("repository", ""),
+            kind,
+            event.get("request", {}).get("method", ""),
+            target.get("tag", ""),
+            target.get("digest", ""),
+            event.get("actor", {}).get("name", ""),
+        )
 
 
 @dataclasses.dataclass
 class Window:
     """Wall-clock interval of one operation: its events' timestamps fall inside."""
+
     name: str
     start: int
     end: int = 0
@@ -599,10 +696,12 @@ class Model:
     def tags_at(self, repo: RepoModel, digest: str) -> list[TagModel]:
         """Live tags a by-digest request counts for: pointing at it, or at an index listing it
         when the registry sent that index's `references`."""
-        parents = {i for i in self.indexes_with_references
-                   if digest in self.index_children.get(i, [])}
-        return [t for t in repo.tags.values()
-                if t.live and (t.digest == digest or t.digest in parents)]
+        parents = {
+            i for i in self.indexes_with_references if digest in self.index_children.get(i, [])
+        }
+        return [
+            t for t in repo.tags.values() if t.live and (t.digest == digest or t.digest in parents)
+        ]
 
     def apply(self, ev: Ev, window: Window) -> None:
         if ev.kind == "blob" or ev.action == "mount":
@@ -634,8 +733,13 @@ class Model:
             repo.actors.add(ev.actor)
 
     def _pull(self, repo: RepoModel, ev: Ev, window: Window) -> None:
-        counter = ("numchecks" if ev.method == "HEAD"
-                   else "numindexpulls" if ev.kind == "index" else "numpulls")
+        counter = (
+            "numchecks"
+            if ev.method == "HEAD"
+            else "numindexpulls"
+            if ev.kind == "index"
+            else "numpulls"
+        )
         repo.counters[counter] += 1
         self._count_actor(repo, ev, counter)
         if counter != "numchecks":  # a check is never a pull
@@ -741,11 +845,22 @@ class Context:
         if not bcrypt_hash("probe"):
             print("note: this Python cannot make bcrypt hashes; every registry is anonymous")
             users = None
-        named = Registry("named", self.args.registry, self.workdir,
-                         f"https://127.0.0.1:{self.drec.port}/events",
-                         self.capture, users)
-        anonymous = Registry("anon", self.args.registry, self.workdir,
-                             f"https://127.0.0.1:{self.proxy.port}/events", self.capture, None)
+        named = Registry(
+            "named",
+            self.args.registry,
+            self.workdir,
+            f"https://127.0.0.1:{self.drec.port}/events",
+            self.capture,
+            users,
+        )
+        anonymous = Registry(
+            "anon",
+            self.args.registry,
+            self.workdir,
+            f"https://127.0.0.1:{self.proxy.port}/events",
+            self.capture,
+            None,
+        )
         for registry in (named, anonymous):
             registry.start(self.processes, self.pki.ca)
             self.registries.append(registry)
@@ -770,11 +885,12 @@ class Context:
     def _verify_stream(self, op: Operation) -> None:
         def relevant(events):
             evs = (Ev.from_json(e) for e in events)
-            return sorted(e for e in evs
-                          if op.with_blobs or (e.kind != "blob" and e.action != "mount"))
+            return sorted(
+                e for e in evs if op.with_blobs or (e.kind != "blob" and e.action != "mount")
+            )
 
         def captured():
-            return op.registry.captured()[op.seen_before:]
+            return op.registry.captured()[op.seen_before :]
 
         with contextlib.suppress(Failure):
             wait_until("the modelled events", lambda: len(relevant(captured())) >= len(op.expected))
@@ -785,8 +901,10 @@ class Context:
                 self.model.indexes_with_references.add(target["digest"])
         got, want = relevant(events), sorted(op.expected)
         if got != want:
-            raise Failure("the registry's events differ from the model (skopeo or registry "
-                              f"behaviour changed?)\n expected: {want}\n got:      {got}")
+            raise Failure(
+                "the registry's events differ from the model (skopeo or registry "
+                f"behaviour changed?)\n expected: {want}\n got:      {got}"
+            )
 
     # -- drec's state against the model --
 
@@ -806,8 +924,10 @@ class Context:
         listing = self.drec.api("repositories") or {}
         listed = sorted(r.get("repositoryname") for r in listing.get("repositories", []))
         if listed != sorted(self.model.repos) or listing.get("total") != len(self.model.repos):
-            problems.append(f"listing: {listed} total {listing.get('total')}, "
-                            f"expected {sorted(self.model.repos)}")
+            problems.append(
+                f"listing: {listed} total {listing.get('total')}, "
+                f"expected {sorted(self.model.repos)}"
+            )
         return problems
 
     def _repository_diff(self, name: str, repo: RepoModel) -> list[str]:
@@ -842,17 +962,28 @@ class Context:
         expect("actor names", sorted(entries), sorted(repo.actor_counters))
         for actor, counters in repo.actor_counters.items():
             for counter in COUNTERS:
-                expect(f"actor {actor} {counter}", entries.get(actor, {}).get(counter),
-                       counters[counter])
+                expect(
+                    f"actor {actor} {counter}",
+                    entries.get(actor, {}).get(counter),
+                    counters[counter],
+                )
         return problems
 
     def _times_diff(self, name: str, doc: dict, repo: RepoModel) -> list[str]:
         """Each time is an event's own timestamp (ms), inside the operation that set it."""
-        event_ms = {parse_time_ms(e["timestamp"]) for r in self.registries for e in r.captured()
-                    if e["target"].get("repository") == name}
+        event_ms = {
+            parse_time_ms(e["timestamp"])
+            for r in self.registries
+            for e in r.captured()
+            if e["target"].get("repository") == name
+        }
         problems, values = [], {}
-        for field, window in (("firstpushed", repo.first_push), ("lastpushed", repo.last_push),
-                              ("firstpulled", repo.first_pull), ("lastpulled", repo.last_pull)):
+        for field, window in (
+            ("firstpushed", repo.first_push),
+            ("lastpushed", repo.last_push),
+            ("firstpulled", repo.first_pull),
+            ("lastpulled", repo.last_pull),
+        ):
             text = doc.get(field)
             if window is None:
                 if text is not None:
@@ -899,8 +1030,11 @@ class Context:
         repo = self.model.repos[name]
 
         def iso(ms: int) -> str:
-            return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(
-                timespec="milliseconds").replace("+00:00", "Z")
+            return (
+                datetime.fromtimestamp(ms / 1000, UTC)
+                .isoformat(timespec="milliseconds")
+                .replace("+00:00", "Z")
+            )
 
         def window(w: Window | None):
             return {"operation": w.name, "from": iso(w.start), "to": iso(w.end)} if w else None
@@ -909,35 +1043,56 @@ class Context:
             return {k: c[k] for k in names}
 
         repositories = {
-            n: {**counters(r.counters), "pushed": r.last_push is not None,
-                "pulled": r.last_pull is not None}
-            for n, r in sorted(self.model.repos.items())}
+            n: {
+                **counters(r.counters),
+                "pushed": r.last_push is not None,
+                "pulled": r.last_pull is not None,
+            }
+            for n, r in sorted(self.model.repos.items())
+        }
         return {
             "repository": name,
             **counters(repo.counters),
-            "tags": [{"tag": tag, "digest": t.digest, "live": t.live,
-                      **counters(t.counters, TAG_COUNTERS)}
-                     for tag, t in sorted(repo.tags.items())],
+            "tags": [
+                {
+                    "tag": tag,
+                    "digest": t.digest,
+                    "live": t.live,
+                    **counters(t.counters, TAG_COUNTERS),
+                }
+                for tag, t in sorted(repo.tags.items())
+            ],
             "actors": sorted(repo.actors),
-            "actor_counters": [{"actor": a, **counters(c)}
-                               for a, c in sorted(repo.actor_counters.items())],
-            "times": {"firstpushed": window(repo.first_push), "lastpushed": window(repo.last_push),
-                      "firstpulled": window(repo.first_pull), "lastpulled": window(repo.last_pull)},
+            "actor_counters": [
+                {"actor": a, **counters(c)} for a, c in sorted(repo.actor_counters.items())
+            ],
+            "times": {
+                "firstpushed": window(repo.first_push),
+                "lastpushed": window(repo.last_push),
+                "firstpulled": window(repo.first_pull),
+                "lastpulled": window(repo.last_pull),
+            },
             "repositories": repositories,
-            "totals": {"repositories": len(repositories),
-                       **{k: sum(r[k] for r in repositories.values()) for k in COUNTERS}},
+            "totals": {
+                "repositories": len(repositories),
+                **{k: sum(r[k] for r in repositories.values()) for k in COUNTERS},
+            },
         }
 
     def after_scenario(self, argv: list[str]) -> None:
         """Runs `argv` against drec as the scenarios left it; see the module's docstring."""
         expected = self.workdir / "expected.json"
         expected.write_text(json.dumps(self.expectations(EXPECTED_REPOSITORY), indent=2) + "\n")
-        env = os.environ | {"DREC_URL": f"https://localhost:{self.drec.port}",
-                            "DREC_TOKEN": TOKEN, "DREC_CA_FILE": str(self.pki.ca),
-                            "DREC_E2E_EXPECTED": str(expected)}
+        env = os.environ | {
+            "DREC_URL": f"https://localhost:{self.drec.port}",
+            "DREC_TOKEN": TOKEN,
+            "DREC_CA_FILE": str(self.pki.ca),
+            "DREC_E2E_EXPECTED": str(expected),
+        }
         print(f"---- {' '.join(argv)} (DREC_E2E_EXPECTED={expected})", flush=True)
-        status = self.processes.run_foreground("after-scenario", argv, env,
-                                               AFTER_SCENARIO_TIMEOUT_S)
+        status = self.processes.run_foreground(
+            "after-scenario", argv, env, AFTER_SCENARIO_TIMEOUT_S
+        )
         print(f"---- exit status {status}", flush=True)
         self.drec.check_alive()
         if status != 0:
@@ -947,8 +1102,10 @@ class Context:
         """Everything drec shows about the modelled repositories."""
         state = {"listing": self.drec.api("repositories")}
         for name in self.model.repos:
-            state[name] = (self.drec.api(f"repositories/{name}"),
-                           self.drec.api(f"repositories/{name}/-/tags"))
+            state[name] = (
+                self.drec.api(f"repositories/{name}"),
+                self.drec.api(f"repositories/{name}/-/tags"),
+            )
         return state
 
     def drained(self) -> None:
@@ -974,9 +1131,14 @@ class Client:
         """oci -> registry: blobs, then (for an index) each child by digest, then the tagged
         manifest."""
         with self.ctx.operation(self, f"{self.who} pushes {image.ref} to {repo}:{tag}") as op:
-            self._skopeo("copy", *(["--all"] if image.index else []), "--dest-tls-verify=false",
-                         *self._creds("--dest-creds"), f"oci:{self.ctx.layout}:{image.ref}",
-                         self._docker(repo, tag))
+            self._skopeo(
+                "copy",
+                *(["--all"] if image.index else []),
+                "--dest-tls-verify=false",
+                *self._creds("--dest-creds"),
+                f"oci:{self.ctx.layout}:{image.ref}",
+                self._docker(repo, tag),
+            )
             for child in image.children:
                 op.put(repo, self.ctx.image_by_digest(child))
             op.put(repo, image, tag)
@@ -987,8 +1149,14 @@ class Client:
         name = f"{self.who} pulls {self._reference(repo, ref)}" + (f" for {arch}" if arch else "")
         with self.ctx.operation(self, name) as op:
             destination = f"oci:{self.ctx.workdir / 'pulled'}:{repo.replace('/', '-')}"
-            self._skopeo("copy", "--src-tls-verify=false", *self._creds("--src-creds"),
-                         self._docker(repo, ref), destination, arch=arch)
+            self._skopeo(
+                "copy",
+                "--src-tls-verify=false",
+                *self._creds("--src-creds"),
+                self._docker(repo, ref),
+                destination,
+                arch=arch,
+            )
             op.get(repo, image.digest, image.index, tag="" if ref.startswith("sha256:") else ref)
             if image.index:
                 op.get(repo, self.ctx.images[arch].digest)
@@ -996,17 +1164,30 @@ class Client:
     def inspect_digest(self, repo: str, tag: str, image: Image) -> str:
         """`skopeo inspect` GETs the manifest (and the config blob)."""
         with self.ctx.operation(self, f"{self.who} inspects {repo}:{tag}") as op:
-            digest = self._skopeo("inspect", "--tls-verify=false", *self._creds("--creds"),
-                                  "--format", "{{.Digest}}", self._docker(repo, tag), capture=True)
+            digest = self._skopeo(
+                "inspect",
+                "--tls-verify=false",
+                *self._creds("--creds"),
+                "--format",
+                "{{.Digest}}",
+                self._docker(repo, tag),
+                capture=True,
+            )
             op.get(repo, image.digest, tag=tag)
         return digest.strip()
 
     def copy(self, image: Image, src: str, dst: str, tag: str) -> None:
         """registry -> same registry: GET of the source, blobs mounted or copied, tagged PUT."""
         with self.ctx.operation(self, f"{self.who} copies {src}:{tag} to {dst}:{tag}") as op:
-            self._skopeo("copy", "--src-tls-verify=false", "--dest-tls-verify=false",
-                         *self._creds("--src-creds"), *self._creds("--dest-creds"),
-                         self._docker(src, tag), self._docker(dst, tag))
+            self._skopeo(
+                "copy",
+                "--src-tls-verify=false",
+                "--dest-tls-verify=false",
+                *self._creds("--src-creds"),
+                *self._creds("--dest-creds"),
+                self._docker(src, tag),
+                self._docker(dst, tag),
+            )
             op.get(src, image.digest, tag=tag)
             op.put(dst, image, tag)
 
@@ -1014,16 +1195,18 @@ class Client:
         """`skopeo delete` GETs the tag to learn the digest, then deletes by digest, which
         removes every tag pointing at it."""
         with self.ctx.operation(self, f"{self.who} deletes {repo}:{tag}") as op:
-            self._skopeo("delete", "--tls-verify=false", *self._creds("--creds"),
-                         self._docker(repo, tag))
+            self._skopeo(
+                "delete", "--tls-verify=false", *self._creds("--creds"), self._docker(repo, tag)
+            )
             op.get(repo, image.digest, tag=tag)
             op.delete(repo, image.digest)
 
     def head_manifest(self, repo: str, tag: str, image: Image) -> None:
         """A version check as docker and tooling make it: HEAD of the tag."""
         with self.ctx.operation(self, f"{self.who} HEADs {repo}:{tag}") as op:
-            self._http("HEAD", f"/v2/{repo}/manifests/{tag}", 200,
-                       accept=f"{OCI_MANIFEST}, {OCI_INDEX}")
+            self._http(
+                "HEAD", f"/v2/{repo}/manifests/{tag}", 200, accept=f"{OCI_MANIFEST}, {OCI_INDEX}"
+            )
             op.head(repo, image.digest, tag)
 
     def blob_requests(self, repo: str, image: Image, mount_into: str) -> None:
@@ -1061,8 +1244,9 @@ class Client:
             headers["Authorization"] = f"Basic {token}"
         url = f"http://{self.registry.host}{path}"
         try:
-            with urllib.request.urlopen(urllib.request.Request(url, method=method, headers=headers),
-                                        timeout=10) as resp:
+            with urllib.request.urlopen(
+                urllib.request.Request(url, method=method, headers=headers), timeout=10
+            ) as resp:
                 resp.read()
                 got = resp.status
         except urllib.error.HTTPError as e:
@@ -1099,8 +1283,11 @@ def scenario_registry_operations(ctx: Context) -> None:
     alice.copy(amd64, "team/app", "team/copy", "v1")  # blobs are mounted: must not count
     alice.delete("team/app", "rc", arm64)  # deletes the digest, so v2 goes too
     bob.pull("team/app", amd64.digest, amd64)  # by digest: counts for v1, the tag pointing at it
-    ctx.checks.run("statistics after registry operations (counters, tags, times, actors)",
-                   ctx.expect_state, ["team/app", "team/multi", "team/copy"])
+    ctx.checks.run(
+        "statistics after registry operations (counters, tags, times, actors)",
+        ctx.expect_state,
+        ["team/app", "team/multi", "team/copy"],
+    )
 
 
 def scenario_ignored_events(ctx: Context) -> None:
@@ -1117,8 +1304,12 @@ def scenario_ignored_events(ctx: Context) -> None:
     retries_before = anonymous.registry.delivery_failures()
     anonymous.blob_requests("ops/anon", amd64, mount_into="ops/mounted")
     anonymous.head_manifest("ops/anon", "v1", amd64)
-    ctx.checks.run("a manifest event behind ignored ones is counted promptly",
-                   ctx.expect_state, ["ops/anon", "ops/mounted"], PROMPT_S)
+    ctx.checks.run(
+        "a manifest event behind ignored ones is counted promptly",
+        ctx.expect_state,
+        ["ops/anon", "ops/mounted"],
+        PROMPT_S,
+    )
 
     def ignored_metric():
         delta = ctx.drec.metric("drec_events_ignored_total") - ignored_before
@@ -1153,8 +1344,9 @@ def scenario_duplicate_delivery(ctx: Context) -> None:
         if duplicates < 1:
             fail(f"drec_events_duplicate_total grew by {duplicates:g}, expected at least 1")
 
-    ctx.checks.run("a resent event is counted once and reported as duplicate",
-                   resent_and_counted_once)
+    ctx.checks.run(
+        "a resent event is counted once and reported as duplicate", resent_and_counted_once
+    )
 
 
 def scenario_kill9(ctx: Context) -> None:
@@ -1175,13 +1367,20 @@ def scenario_kill9(ctx: Context) -> None:
     ctx.drec.kill9()
     Client(ctx, ctx.registries[0], "bob").pull("team/app", "v1", ctx.images["amd64"])
     ctx.drec.start()
-    ctx.checks.run("events sent while drec was down are counted once after restart",
-                   ctx.expect_state, ["team/app"])
+    ctx.checks.run(
+        "events sent while drec was down are counted once after restart",
+        ctx.expect_state,
+        ["team/app"],
+    )
     ctx.checks.run("every repository and the listing at the end", ctx.expect_state)
 
 
-SCENARIOS = (scenario_registry_operations, scenario_ignored_events, scenario_duplicate_delivery,
-             scenario_kill9)
+SCENARIOS = (
+    scenario_registry_operations,
+    scenario_ignored_events,
+    scenario_duplicate_delivery,
+    scenario_kill9,
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1190,12 +1389,19 @@ SCENARIOS = (scenario_registry_operations, scenario_ignored_events, scenario_dup
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_drec_options(p)
-    p.add_argument("--registry", default=shutil.which("docker-registry") or "docker-registry",
-                   help="registry binary: Debian's docker-registry 2.8 or a 3.x `registry`")
-    p.add_argument("--after-scenario", nargs=argparse.REMAINDER, metavar="CMD",
-                   help="last option: a command (and its arguments) to run against drec once "
-                        "every scenario passed; gets DREC_URL, DREC_TOKEN, DREC_CA_FILE and "
-                        "DREC_E2E_EXPECTED; its failure fails the run")
+    p.add_argument(
+        "--registry",
+        default=shutil.which("docker-registry") or "docker-registry",
+        help="registry binary: Debian's docker-registry 2.8 or a 3.x `registry`",
+    )
+    p.add_argument(
+        "--after-scenario",
+        nargs=argparse.REMAINDER,
+        metavar="CMD",
+        help="last option: a command (and its arguments) to run against drec once "
+        "every scenario passed; gets DREC_URL, DREC_TOKEN, DREC_CA_FILE and "
+        "DREC_E2E_EXPECTED; its failure fails the run",
+    )
     args = p.parse_args()
     if args.after_scenario == []:
         p.error("--after-scenario needs a command")
@@ -1224,8 +1430,11 @@ def main() -> int:
             if ctx.checks.failed:
                 print(f"skip {' '.join(args.after_scenario)}: a check failed", flush=True)
             else:
-                ctx.checks.run(f"after the scenarios: {' '.join(args.after_scenario)}",
-                               ctx.after_scenario, args.after_scenario)
+                ctx.checks.run(
+                    f"after the scenarios: {' '.join(args.after_scenario)}",
+                    ctx.after_scenario,
+                    args.after_scenario,
+                )
     except Failure as e:
         print(f"e2e: setup failed: {e}", flush=True)
         setup_failed = True

@@ -4,6 +4,7 @@ Why it exists: those programs each start drec on a loopback port with TLS, ask i
 checks the same way; one copy keeps them from drifting apart. Python standard library only; the
 programs import it by putting this directory on `sys.path` (nothing is installed).
 """
+
 from __future__ import annotations
 
 import base64
@@ -45,12 +46,19 @@ def differences(expected, actual, path: str = "") -> list[str]:
     null, a list is not a tuple; lists of different lengths are reported item by item.
     """
     if isinstance(expected, dict) and isinstance(actual, dict):
-        return [line for key in sorted(expected.keys() | actual.keys())
-                for line in differences(expected.get(key, "<missing>"),
-                                        actual.get(key, "<missing>"), f"{path}/{key}")]
+        return [
+            line
+            for key in sorted(expected.keys() | actual.keys())
+            for line in differences(
+                expected.get(key, "<missing>"), actual.get(key, "<missing>"), f"{path}/{key}"
+            )
+        ]
     if isinstance(expected, (list, tuple)) and type(expected) is type(actual):
-        lines = [line for i, (e, a) in enumerate(zip(expected, actual))
-                 for line in differences(e, a, f"{path}/{i}")]
+        lines = [
+            line
+            for i, (e, a) in enumerate(zip(expected, actual, strict=False))
+            for line in differences(e, a, f"{path}/{i}")
+        ]
         if len(expected) != len(actual):
             lines.append(f"{path or '/'}: {len(expected)} items -> {len(actual)} items")
             for i in range(len(actual), len(expected)):
@@ -136,14 +144,18 @@ class Response:
     @property
     def json(self):
         if not self.content_type.startswith("application/json"):
-            fail(f"{self.method} {self.target}: status {self.status}, content type "
-                 f"{self.content_type!r}, not JSON: {self.body[:200]!r}")
+            fail(
+                f"{self.method} {self.target}: status {self.status}, content type "
+                f"{self.content_type!r}, not JSON: {self.body[:200]!r}"
+            )
         return json.loads(self.body)
 
-    def expect(self, status: int) -> "Response":
+    def expect(self, status: int) -> Response:
         if self.status != status:
-            fail(f"{self.method} {self.target}: expected status {status}, got {self.status}: "
-                 f"{self.body[:300]!r}")
+            fail(
+                f"{self.method} {self.target}: expected status {status}, got {self.status}: "
+                f"{self.body[:300]!r}"
+            )
         return self
 
 
@@ -169,9 +181,21 @@ class Drec:
     basic authentication besides the bearer token.
     """
 
-    def __init__(self, binary: str, workdir: Path, *, store: str, mongodb_uri: str | None,
-                 database_prefix: str, token: str, tls_args: list[str], cafile: Path,
-                 start_timeout: float, basic: str | None = None, extra_args: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        binary: str,
+        workdir: Path,
+        *,
+        store: str,
+        mongodb_uri: str | None,
+        database_prefix: str,
+        token: str,
+        tls_args: list[str],
+        cafile: Path,
+        start_timeout: float,
+        basic: str | None = None,
+        extra_args: tuple[str, ...] = (),
+    ):
         self.port = free_port()
         self.log = workdir / "drec.log"
         self.token = token
@@ -181,15 +205,35 @@ class Drec:
         self.proc: subprocess.Popen | None = None
         self.tls: ssl.SSLContext | None = None
         self.database = None
-        store_args = ["--storage-backend", "sqlite",
-                      "--storage-sqlite-path", str(workdir / "drec.db")]
+        store_args = [
+            "--storage-backend",
+            "sqlite",
+            "--storage-sqlite-path",
+            str(workdir / "drec.db"),
+        ]
         if store == "mongodb":
             self.database = f"{database_prefix}_{os.getpid()}_{int(time.time())}"
-            store_args = ["--storage-backend", "mongodb", "--storage-mongodb-uri", mongodb_uri,
-                          "--storage-mongodb-database", self.database]
-        self.argv = [binary, "--server-address", "127.0.0.1", "--server-port", str(self.port),
-                     *tls_args, *store_args, "--auth-tokens", token,
-                     *(["--auth-basic", basic] if basic else []), *extra_args]
+            store_args = [
+                "--storage-backend",
+                "mongodb",
+                "--storage-mongodb-uri",
+                mongodb_uri,
+                "--storage-mongodb-database",
+                self.database,
+            ]
+        self.argv = [
+            binary,
+            "--server-address",
+            "127.0.0.1",
+            "--server-port",
+            str(self.port),
+            *tls_args,
+            *store_args,
+            "--auth-tokens",
+            token,
+            *(["--auth-basic", basic] if basic else []),
+            *extra_args,
+        ]
 
     def start(self) -> None:
         """Starts drec (again, after `kill9`) and waits until /readyz answers 200.
@@ -199,8 +243,9 @@ class Drec:
         """
         prefix = ["setpriv", "--pdeathsig", "TERM"] if shutil.which("setpriv") else []
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(prefix + self.argv, stdout=log,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                prefix + self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
         deadline = time.monotonic() + self.start_timeout
         last_error = "no answer"
         while True:
@@ -218,8 +263,10 @@ class Drec:
                 except OSError as e:
                     last_error = str(e)
             if time.monotonic() > deadline:
-                fail(f"drec not ready after {self.start_timeout:.0f} s ({last_error}):\n"
-                     f"{self.log_tail()}")
+                fail(
+                    f"drec not ready after {self.start_timeout:.0f} s ({last_error}):\n"
+                    f"{self.log_tail()}"
+                )
             time.sleep(POLL_S)
 
     def check_alive(self) -> None:
@@ -256,8 +303,9 @@ class Drec:
             return {"Authorization": f"Basic {pair}"}
         return {"Authorization": auth}
 
-    def request(self, method: str, target: str, *, auth="bearer", headers=None,
-                body: bytes | None = None) -> Response:
+    def request(
+        self, method: str, target: str, *, auth="bearer", headers=None, body: bytes | None = None
+    ) -> Response:
         conn = LoopbackHttps(self.port, self.tls)
         try:
             all_headers = {**self.auth_header(auth), **(headers or {})}

@@ -1,15 +1,7 @@
 // Per-day charts, drawn by Chart.js. Only the parts used are registered, which keeps
 // the bundle small; Chart.js needs no eval and no injected <style>, so the strict
 // Content-Security-Policy drec sends holds.
-import {
-  BarController,
-  BarElement,
-  CategoryScale,
-  Chart,
-  Legend,
-  LinearScale,
-  Tooltip,
-} from 'chart.js';
+import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from 'chart.js';
 import { h } from './dom.js';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);

@@ -69,12 +69,24 @@ export function table(columns, rows, { id, empty = 'Nothing to show.' } = {}) {
   return h(
     'table',
     { id },
-    h('thead', {}, h('tr', {}, columns.map((c) => h('th', { class: c.numeric ? 'num' : null }, c.title)))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        columns.map((c) => h('th', { class: c.numeric ? 'num' : null }, c.title)),
+      ),
+    ),
     h(
       'tbody',
       {},
       rows.map((row) =>
-        h('tr', {}, columns.map((c) => h('td', { class: c.numeric ? 'num' : null }, c.value(row)))),
+        h(
+          'tr',
+          {},
+          columns.map((c) => h('td', { class: c.numeric ? 'num' : null }, c.value(row))),
+        ),
       ),
     ),
   );

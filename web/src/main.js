@@ -6,7 +6,9 @@
 //   #/cleanup?days=         repositories not pulled for that many days
 //
 // Hash routing means drec serves one HTML document at "/" and nothing else needs
-// server-side routes. Any 401 from the API brings back the sign-in form.
+// server-side routes. Without stored credentials the page asks the API without any: a drec
+// configured without credentials (anonymous, on loopback) answers and the page goes
+// straight in; one that needs them answers 401, and any 401 brings up the sign-in form.
 import {
   basicAuthorization,
   bearerAuthorization,
@@ -65,8 +67,8 @@ let generation = 0;
 
 async function render({ scroll = false } = {}) {
   const mine = ++generation;
-  if (!storedAuthorization()) return showSignIn();
-  document.body.classList.remove('signed-out');
+  const signedIn = Boolean(storedAuthorization());
+  document.getElementById('signout').hidden = !signedIn; // nothing to sign out of when anonymous
   const route = currentRoute();
   const search = document.getElementById('search');
   if (route.view !== repositoriesView && document.activeElement !== search) search.value = '';
@@ -79,12 +81,16 @@ async function render({ scroll = false } = {}) {
     content = await route.view(route);
   } catch (error) {
     if (error instanceof Unauthorized) {
+      if (mine !== generation) return;
+      if (!signedIn) return showSignIn(); // drec needs credentials
       forgetAuthorization();
       return showSignIn('Your credentials were not accepted. Please sign in again.');
     }
     content = errorBox(error);
   }
   if (mine !== generation) return;
+  // Only now: a drec that needs credentials shows the sign-in form without a flash of the page.
+  document.body.classList.remove('signed-out');
   main.replaceChildren(content);
   pruneCharts();
   if (scroll) window.scrollTo(0, 0); // a new page starts at its top
@@ -133,7 +139,7 @@ function showSignIn(message, kind = 'error') {
   );
   function choose(m) {
     mode = m;
-    tabs.forEach((t) => t.classList.toggle('active', t.id === `signin-mode-${m}`));
+    for (const t of tabs) t.classList.toggle('active', t.id === `signin-mode-${m}`);
     tokenFields.hidden = m !== 'token';
     basicFields.hidden = m !== 'basic';
     token.required = m === 'token';
@@ -196,7 +202,12 @@ async function overviewView() {
       stat('Repositories', num(s.totals.repositories), null, 'total-repositories'),
       stat('Pulls', num(s.totals.numpulls), `${num(sum(s.days, 'numpulls'))} in the last 30 days`, 'total-numpulls'),
       stat('Pushes', num(s.totals.numpushs), `${num(sum(s.days, 'numpushs'))} in the last 30 days`, 'total-numpushs'),
-      stat('Checks (HEAD)', num(s.totals.numchecks), `${num(sum(s.days, 'numchecks'))} in the last 30 days`, 'total-numchecks'),
+      stat(
+        'Checks (HEAD)',
+        num(s.totals.numchecks),
+        `${num(sum(s.days, 'numchecks'))} in the last 30 days`,
+        'total-numchecks',
+      ),
       stat('Index pulls', num(s.totals.numindexpulls), null, 'total-numindexpulls'),
       stat('Deletes', num(s.totals.numdeletes), null, 'total-numdeletes'),
     ),
@@ -292,7 +303,13 @@ async function repositoriesView({ params }) {
   const columns = LIST_COLUMNS.map((c) => {
     if (!c.key) return c;
     const active = sort.replace(/^-/, '') === c.key;
-    const next = active ? (sort.startsWith('-') ? c.key : `-${c.key}`) : c.key === 'repositoryname' ? c.key : `-${c.key}`;
+    const next = active
+      ? sort.startsWith('-')
+        ? c.key
+        : `-${c.key}`
+      : c.key === 'repositoryname'
+        ? c.key
+        : `-${c.key}`;
     const arrow = active ? (sort.startsWith('-') ? ' ↓' : ' ↑') : '';
     return { ...c, title: h('a', { href: here({ sort: next, offset: 0 }), class: 'sort' }, c.title + arrow) };
   });
@@ -300,7 +317,12 @@ async function repositoriesView({ params }) {
   return h(
     'div',
     { class: 'page', id: 'repositories' },
-    h('div', { class: 'page-head' }, h('h1', {}, 'Repositories'), h('span', { class: 'muted', id: 'repositories-total' }, what)),
+    h(
+      'div',
+      { class: 'page-head' },
+      h('h1', {}, 'Repositories'),
+      h('span', { class: 'muted', id: 'repositories-total' }, what),
+    ),
     card(
       null,
       table(columns, page.repositories, { id: 'repositories-table', empty: 'No repository matches.' }),
@@ -345,7 +367,8 @@ async function repositoryView({ name, params }) {
         { title: 'Digest', value: (x) => shortDigest(x.digest) },
         {
           title: 'Status',
-          value: (x) => (x.deleted ? h('span', { class: 'badge deleted' }, 'deleted') : h('span', { class: 'badge live' }, 'live')),
+          value: (x) =>
+            x.deleted ? h('span', { class: 'badge deleted' }, 'deleted') : h('span', { class: 'badge live' }, 'live'),
         },
         { title: 'Pulls', value: (x) => num(x.numpulls), numeric: true },
         { title: 'Checks', value: (x) => num(x.numchecks), numeric: true },
@@ -366,7 +389,9 @@ async function repositoryView({ name, params }) {
         { title: 'First seen', value: (x) => time(x.firstseen) },
         { title: 'Last seen', value: (x) => time(x.lastseen) },
       ],
-      [...a.actors].sort((x, y) => y.numpulls + y.numpushs - (x.numpulls + x.numpushs) || x.actor.localeCompare(y.actor)),
+      [...a.actors].sort(
+        (x, y) => y.numpulls + y.numpushs - (x.numpulls + x.numpushs) || x.actor.localeCompare(y.actor),
+      ),
       { id: 'actors-table', empty: 'No named actors (anonymous access only).' },
     ),
   );
@@ -381,7 +406,12 @@ async function repositoryView({ name, params }) {
       h(
         'span',
         { class: 'muted' },
-        'first pushed ', time(r.firstpushed), ' · last pushed ', time(r.lastpushed), ' · last pulled ', time(r.lastpulled),
+        'first pushed ',
+        time(r.firstpushed),
+        ' · last pushed ',
+        time(r.lastpushed),
+        ' · last pulled ',
+        time(r.lastpulled),
       ),
     ),
     h(
@@ -445,7 +475,10 @@ async function cleanupView({ params }) {
           { title: 'Last pulled', value: (r) => time(r.lastpulled) },
           {
             title: 'Idle',
-            value: (r) => (r.lastpulled ? `${num(ageDays(r.lastpulled, now))} days` : h('span', { class: 'badge deleted' }, 'never pulled')),
+            value: (r) =>
+              r.lastpulled
+                ? `${num(ageDays(r.lastpulled, now))} days`
+                : h('span', { class: 'badge deleted' }, 'never pulled'),
           },
           { title: 'Last pushed', value: (r) => time(r.lastpushed) },
           { title: 'Pulls', value: (r) => num(r.numpulls), numeric: true },
