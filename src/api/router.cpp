@@ -85,7 +85,9 @@ Router::~Router() { workers_.join(); }
 void Router::Handle(HttpRequest request, Respond respond) {
   auto url = boost::urls::parse_origin_form(request.target());
   if (!url) return respond(ErrorResponse(400, "malformed request target"));
-  const std::string path = url->path();  // percent-decoded
+  std::string path = url->path();  // percent-decoded
+  // "/api/v1/repositories/" is the list, as a directory would be.
+  if (path.size() > 1 && path.ends_with('/')) path.pop_back();
   const Route* route = nullptr;
   std::string name;
   for (const Route& candidate : routes_) {
