@@ -1,0 +1,107 @@
+#include "config/setting_table.h"
+
+#include "config/legacy_dial_info.h"
+
+namespace drec::config {
+
+// Adding a setting is one row here (and a field in settings.h).
+const std::vector<SettingDef>& Table() {
+  static const std::vector<SettingDef> table = [] {
+    std::vector<SettingDef> rows = {
+        {"server.address", "Address to listen on (0.0.0.0 or :: for every interface)",
+         Text(&Draft::address, NonEmpty)},
+        {"server.port", "TCP port to listen on", Port(&Draft::port)},
+        {"server.route", "Path the registry POSTs its notifications to",
+         Text(&Draft::route, Route)},
+        {"server.ssl.cert", "PEM certificate (chain) for HTTPS; empty: generate a self-signed one",
+         Text(&Draft::tls_cert)},
+        {"server.ssl.cert_key", "PEM private key of server.ssl.cert", Text(&Draft::tls_key)},
+        {"server.ssl.client_ca",
+         "PEM CA certificates; when set, clients need a certificate they signed",
+         Text(&Draft::tls_client_ca)},
+        {"server.ssl.generated_dir", "Directory for the generated self-signed certificate",
+         Text(&Draft::generated_cert_dir, NonEmpty)},
+        {"server.plain_http", "Serve plain HTTP, only behind a TLS-terminating proxy",
+         Bool(&Draft::plain_http)},
+        {"server.max_body_bytes", "Largest request body; larger ones are refused with 413",
+         Positive(&Draft::max_body_bytes)},
+        {"server.read_timeout_ms", "Time a client has to send a whole request",
+         Millis(&Draft::read_timeout)},
+        {"server.idle_timeout_ms", "Idle connections are closed after this",
+         Millis(&Draft::idle_timeout)},
+        {"server.threads", "Threads serving HTTP; 0: one per core", Threads(&Draft::threads)},
+        {"auth.tokens", "Accepted bearer tokens (several during a rotation)", List(&Draft::tokens)},
+        {"auth.basic", "Accepted basic-auth users", Users(&Draft::basic_users)},
+        {"auth.allow_anonymous", "Accept requests without credentials on a non-loopback address",
+         Bool(&Draft::allow_anonymous)},
+        {"storage.backend", "Where statistics are stored",
+         Choice<Backend>(&Draft::backend,
+                         {{"sqlite", Backend::kSqlite}, {"mongodb", Backend::kMongodb}})},
+        {"storage.sqlite.path", "SQLite database file", Text(&Draft::sqlite_path, NonEmpty)},
+        {"storage.mongodb.uri", "MongoDB connection string (mongodb://...)",
+         Text(&Draft::mongodb_uri, MongoUri)},
+        {"storage.mongodb.database", "MongoDB database",
+         Text(&Draft::mongodb_database, MongoDatabase)},
+        {"storage.mongodb.collection", "MongoDB collection of repository documents",
+         Text(&Draft::mongodb_collection, MongoCollection)},
+        {"pipeline.queue_capacity", "Envelopes waiting to be committed; when full: 503",
+         Positive(&Draft::queue_capacity)},
+        {"pipeline.max_batch_events", "Most events committed together",
+         Positive(&Draft::max_batch_events)},
+        {"pipeline.retention_days", "Days event ids are remembered to drop registry retries",
+         Positive(&Draft::retention_days)},
+        {"counting.on_delete", "On delete events: keep statistics, or remove the repository's",
+         Choice<OnDelete>(&Draft::on_delete,
+                          {{"keep", OnDelete::kKeep}, {"remove", OnDelete::kRemove}})},
+        {"log.level", "Least severe log level written",
+         Choice<std::string>(&Draft::log_level, {{"trace", "trace"},
+                                                 {"debug", "debug"},
+                                                 {"info", "info"},
+                                                 {"warn", "warn"},
+                                                 {"error", "error"}})},
+        {"log.format", "Log line format",
+         Choice<LogFormat>(&Draft::log_format,
+                           {{"text", LogFormat::kText}, {"json", LogFormat::kJson}})},
+    };
+    for (SettingDef& legacy : LegacySettings()) rows.push_back(std::move(legacy));
+    return rows;
+  }();
+  return table;
+}
+
+const SettingDef* Find(std::string_view key) {
+  for (const SettingDef& def : Table()) {
+    if (def.key == key) return &def;
+  }
+  return nullptr;
+}
+
+bool IsSection(std::string_view key) {
+  for (const SettingDef& def : Table()) {
+    if (def.key.size() > key.size() && def.key.starts_with(key) && def.key[key.size()] == '.') {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string FlagName(std::string_view key) {
+  std::string name = "--";
+  for (const char c : key) name += (c == '.' || c == '_') ? '-' : c;
+  return name;
+}
+
+std::string EnvName(std::string_view key) {
+  std::string name = "DREC_";
+  for (const char c : key) {
+    name += c == '.' ? '_' : (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+  }
+  return name;
+}
+
+Values ValuesFromText(const SettingDef& def, const std::string& text) {
+  if (def.codec.shape == Shape::kList || def.codec.shape == Shape::kUsers) return SplitList(text);
+  return Values{text};
+}
+
+}  // namespace drec::config
