@@ -2,27 +2,14 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
+#include <limits>
+
+#include "util/text_parse.h"
 
 namespace drec {
 namespace {
 
 constexpr std::string_view kWindowPrefix = "window.";
-
-std::optional<std::int64_t> ParseInt(std::string_view text) {
-  std::int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
-// "30d" -> 30; the window and age parameters count whole days.
-std::optional<std::int64_t> ParseDays(std::string_view text) {
-  if (text.size() < 2 || text.back() != 'd') return std::nullopt;
-  auto n = ParseInt(text.substr(0, text.size() - 1));
-  if (!n || *n < 1) return std::nullopt;
-  return n;
-}
 
 // A time parameter: RFC 3339, or a day (its UTC midnight).
 std::optional<UnixMillis> ParseTime(std::string_view text) {
@@ -70,8 +57,9 @@ Result<RepositoryListParams> ParseRepositoryListParams(const boost::urls::params
     } else if (key == "actor") {
       query.actor = value;
     } else if (key == "offset" || key == "limit") {
-      auto n = ParseInt(value);
-      if (!n || *n < 0 || (key == "limit" && (*n < 1 || *n > kMaxPageLimit))) {
+      auto n = key == "limit" ? ParseIntInRange(value, 1, kMaxPageLimit)
+                              : ParseIntInRange(value, 0, std::numeric_limits<std::int64_t>::max());
+      if (!n) {
         return Invalid(key == "limit"
                            ? fmt::format("limit must be an integer from 1 to {}", kMaxPageLimit)
                            : std::string("offset must be an integer >= 0"));
