@@ -10,7 +10,7 @@ namespace drec {
 namespace {
 
 // Records the batches it is given; can hold the first Apply to let a queue build up.
-class RecordingStore : public Store {
+class RecordingStore : public StoreWriter {
  public:
   Status Apply(const Batch& batch, ApplyOutcome* outcome) override {
     std::unique_lock lock(mu_);
@@ -35,26 +35,6 @@ class RecordingStore : public Store {
   Status PruneEventIds(UnixMillis) override {
     ++prunes;
     return Status::Ok();
-  }
-  Result<Summary> Summarize(const std::string&, const std::string&) override { return Summary{}; }
-  Result<RepositoryPage> ListRepositories(const RepositoryQuery&) override {
-    return RepositoryPage{};
-  }
-  Result<std::optional<RepositoryRecord>> GetRepository(const std::string&) override {
-    return std::optional<RepositoryRecord>();
-  }
-  Result<std::vector<TagRecord>> ListTags(const std::string&) override {
-    return std::vector<TagRecord>{};
-  }
-  Result<std::vector<DigestRecord>> ListDigests(const std::string&) override {
-    return std::vector<DigestRecord>{};
-  }
-  Result<std::vector<ActorRecord>> ListActors(const std::string&) override {
-    return std::vector<ActorRecord>{};
-  }
-  Result<std::vector<DayRecord>> ListDays(const std::string&, const std::string&,
-                                          const std::string&) override {
-    return std::vector<DayRecord>{};
   }
 
   std::vector<size_t> batch_sizes;
