@@ -1,0 +1,390 @@
+// The MongoDB store's write side: batches journaled and applied exactly once without
+// transactions (docs/mongodb.md), crash recovery, and event-id pruning.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+#include <unordered_set>
+#include <utility>
+
+#include "store/mongo/mongo_documents.h"
+#include "store/mongo/mongo_driver.h"
+#include "store/mongo/mongo_store.h"
+#include "store/mongo/write_plan.h"
+
+namespace drec {
+namespace {
+
+using mongo::Append;
+using mongo::AppendDocument;
+using mongo::Bson;
+using mongo::BulkPtr;
+using mongo::Client;
+using mongo::CollectionPtr;
+using mongo::CursorPtr;
+using mongo::Date;
+using mongo::ToStatus;
+using mongo::Collect;
+using mongo::kNameField;
+using mongo::ReadCounters;
+using mongo::ReadRepository;
+using mongo::SortedBy;
+
+Status Injected() { return Status::Unavailable("mongodb: injected fault"); }
+
+// Half MongoDB's 16 MiB document limit leaves room for the command around the journal; a larger
+// batch is split into several journals, applied one after the other.
+constexpr std::uint32_t kMaxJournalBytes = 8u << 20;
+
+// Sends the writes added to it in as few round trips as the server takes: one, or one per
+// `limit` writes when the server needs smaller requests.
+class BulkWrite {
+ public:
+  BulkWrite(mongoc_collection_t* collection, bool ordered, std::size_t limit, std::string context)
+      : collection_(collection), ordered_(ordered), limit_(limit), context_(std::move(context)) {}
+
+  Status Update(const bson_t* filter, const bson_t* update, bool upsert, bool multi) {
+    Bson opts;
+    Append(opts.get(), "upsert", upsert);
+    bson_error_t error;
+    const bool ok = multi ? mongoc_bulk_operation_update_many_with_opts(Bulk(), filter, update,
+                                                                        opts.get(), &error)
+                          : mongoc_bulk_operation_update_one_with_opts(Bulk(), filter, update,
+                                                                       opts.get(), &error);
+    if (!ok) return ToStatus(error, "adding an update");
+    return Added();
+  }
+
+  Status Remove(const bson_t* filter) {
+    bson_error_t error;
+    if (!mongoc_bulk_operation_remove_many_with_opts(Bulk(), filter, nullptr, &error)) {
+      return ToStatus(error, "adding a delete");
+    }
+    return Added();
+  }
+
+  Status Send() {
+    if (count_ == 0) return Status::Ok();
+    bson_t reply;
+    bson_error_t error;
+    const bool ok = mongoc_bulk_operation_execute(bulk_.get(), &reply, &error) != 0;
+    bson_destroy(&reply);
+    bulk_.reset();
+    count_ = 0;
+    return ok ? Status::Ok() : ToStatus(error, context_);
+  }
+
+ private:
+  mongoc_bulk_operation_t* Bulk() {
+    if (bulk_ == nullptr) {
+      Bson opts;
+      Append(opts.get(), "ordered", ordered_);
+      bulk_.reset(mongoc_collection_create_bulk_operation_with_opts(collection_, opts.get()));
+    }
+    return bulk_.get();
+  }
+
+  Status Added() {
+    ++count_;
+    return limit_ != 0 && count_ >= limit_ ? Send() : Status::Ok();
+  }
+
+  mongoc_collection_t* collection_;
+  const bool ordered_;
+  const std::size_t limit_;
+  const std::string context_;
+  BulkPtr bulk_;
+  std::size_t count_ = 0;
+};
+
+// One write of a journal, pointing into the journal's buffer.
+struct JournalWrite {
+  std::string_view coll;
+  bson_t filter;
+  bson_t update;
+  bool remove = false;
+  bool upsert = false;
+  bool multi = false;
+};
+
+bool StaticDocument(const bson_iter_t* iter, bson_t* doc) {
+  std::uint32_t length = 0;
+  const std::uint8_t* data = nullptr;
+  if (BSON_ITER_HOLDS_DOCUMENT(iter)) {
+    bson_iter_document(iter, &length, &data);
+  } else if (BSON_ITER_HOLDS_BINARY(iter)) {
+    bson_subtype_t subtype;
+    bson_iter_binary(iter, &subtype, &length, &data);
+  } else {
+    return false;
+  }
+  return bson_init_static(doc, data, length);
+}
+
+bool ParseWrite(const bson_iter_t* element, JournalWrite* write) {
+  bson_t doc;
+  bson_iter_t field;
+  if (!StaticDocument(element, &doc) || !bson_iter_init(&field, &doc)) return false;
+  bool has_filter = false;
+  bool has_update = false;
+  while (bson_iter_next(&field)) {
+    const std::string_view key = bson_iter_key(&field);
+    if (key == "coll" && BSON_ITER_HOLDS_UTF8(&field)) {
+      std::uint32_t length = 0;
+      const char* coll = bson_iter_utf8(&field, &length);
+      write->coll = std::string_view(coll, length);
+    } else if (key == "filter") {
+      has_filter = StaticDocument(&field, &write->filter);
+    } else if (key == "update") {
+      has_update = StaticDocument(&field, &write->update);
+    } else if (key == "remove") {
+      write->remove = bson_iter_as_bool(&field);
+    } else if (key == "upsert") {
+      write->upsert = bson_iter_as_bool(&field);
+    } else if (key == "multi") {
+      write->multi = bson_iter_as_bool(&field);
+    }
+  }
+  return !write->coll.empty() && has_filter && (write->remove || has_update);
+}
+}  // namespace
+
+bool MongoStore::Spend() {
+  if (fault_budget_ == 0) return false;
+  if (fault_budget_ > 0) --fault_budget_;
+  ++writes_;
+  return true;
+}
+
+Status MongoStore::Recover(Client& client) {
+  CollectionPtr journal = client.Collection(database_, CollectionName("journal"));
+  Bson filter;
+  Bson opts = SortedBy("_id");
+  CursorPtr cursor(
+      mongoc_collection_find_with_opts(journal.get(), filter.get(), opts.get(), nullptr));
+  std::vector<Bson> pending;
+  Status status = mongo::ForEach(cursor.get(), "reading the journal",
+                                 [&](const bson_t* doc) { pending.emplace_back(bson_copy(doc)); });
+  if (!status.ok()) return status;
+  for (const Bson& entry : pending) {
+    status = Execute(client, entry.get());
+    if (!status.ok()) return status;
+  }
+  if (!pending.empty()) {
+    spdlog::info("mongodb: finished {} batch(es) an interrupted commit had left pending",
+                 pending.size());
+  }
+  recovery_needed_ = false;
+  return Status::Ok();
+}
+
+Status MongoStore::Execute(Client& client, const bson_t* journal) {
+  bson_iter_t iter;
+  if (!bson_iter_init_find(&iter, journal, "_id") || !BSON_ITER_HOLDS_OID(&iter)) {
+    return Status::Internal("mongodb: journal entry without an ObjectId _id");
+  }
+  const bson_oid_t batch = *bson_iter_oid(&iter);
+  const UnixMillis created_at = mongo::DateField(journal, "created_at").value_or(NowMillis());
+
+  // The event ids first; upserts, so that finishing a half-written set is harmless.
+  CollectionPtr event_ids = client.Collection(database_, CollectionName("eventids"));
+  BulkWrite ids(event_ids.get(), /*ordered=*/false, request_limit_, "recording event ids");
+  bool crashed = false;
+  for (const std::string& id : mongo::StringsField(journal, "events")) {
+    if ((crashed = !Spend())) break;
+    Bson filter;
+    Append(filter.get(), "_id", id);
+    Bson update;
+    AppendDocument(update.get(), "$setOnInsert", [&](bson_t* set) {
+      Append(set, "batch", batch);
+      Append(set, "applied_at", Date{created_at});
+    });
+    Status status = ids.Update(filter.get(), update.get(), /*upsert=*/true, /*multi=*/false);
+    if (!status.ok()) return status;
+  }
+  Status status = ids.Send();
+  if (!status.ok()) return status;
+  if (crashed) return Injected();
+
+  // Then the writes, one ordered round trip per collection: writes to different collections
+  // never read each other's documents, so only the order within a collection matters.
+  bson_iter_t writes;
+  if (!bson_iter_init_find(&iter, journal, "writes") || !BSON_ITER_HOLDS_ARRAY(&iter) ||
+      !bson_iter_recurse(&iter, &writes)) {
+    return Status::Internal("mongodb: journal entry without writes");
+  }
+  for (std::string_view target : mongo::kWriteTargets) {
+    const std::string name = CollectionName(target);
+    CollectionPtr collection = client.Collection(database_, name);
+    BulkWrite bulk(collection.get(), /*ordered=*/true, request_limit_, "writing " + name);
+    bson_iter_t element = writes;
+    while (!crashed && bson_iter_next(&element)) {
+      JournalWrite write;
+      if (!ParseWrite(&element, &write)) return Status::Internal("mongodb: malformed journal");
+      if (write.coll != target) continue;
+      if ((crashed = !Spend())) break;
+      status = write.remove ? bulk.Remove(&write.filter)
+                            : bulk.Update(&write.filter, &write.update, write.upsert, write.multi);
+      if (!status.ok()) return status;
+    }
+    status = bulk.Send();
+    if (!status.ok()) return status;
+    if (crashed) return Injected();
+  }
+
+  // Done: the batch will not be replayed.
+  if (!Spend()) return Injected();
+  CollectionPtr journals = client.Collection(database_, CollectionName("journal"));
+  Bson filter;
+  Append(filter.get(), "_id", batch);
+  bson_error_t error;
+  if (!mongoc_collection_delete_one(journals.get(), filter.get(), nullptr, nullptr, &error)) {
+    return ToStatus(error, "closing the journal");
+  }
+  return Status::Ok();
+}
+
+Status MongoStore::ReadStoredState(Client& client, std::span<const EventEffect* const> effects,
+                                   mongo::StoredState* stored) {
+  // Which tags a pull by digest reaches depends on the index links stored so far, and what
+  // removing a repository takes off the daily totals on its stored days: both are read now and
+  // fixed in the journal, so a replay writes the same whatever happened since.
+  std::map<std::string, std::vector<std::string>> pulled;
+  for (auto& [repository, digest] : mongo::DigestsPulledByDigest(effects)) {
+    pulled[repository].push_back(digest);
+  }
+  if (!pulled.empty()) {
+    Bson filter;
+    bson_t any;
+    bson_append_array_begin(filter.get(), "$or", 3, &any);
+    std::uint32_t i = 0;
+    for (const auto& [repository, digests] : pulled) {
+      AppendDocument(&any, std::to_string(i++), [&](bson_t* clause) {
+        Append(clause, "repository", repository);
+        AppendDocument(clause, "child", [&](bson_t* in) { Append(in, "$in", digests); });
+      });
+    }
+    bson_append_array_end(filter.get(), &any);
+    CollectionPtr links = client.Collection(database_, CollectionName("digestparents"));
+    CursorPtr cursor(mongoc_collection_find_with_opts(links.get(), filter.get(), nullptr, nullptr));
+    Status status = mongo::ForEach(cursor.get(), "reading index links", [&](const bson_t* doc) {
+      stored->parents[{mongo::StringField(doc, "repository"), mongo::StringField(doc, "child")}]
+          .insert(mongo::StringField(doc, "parent"));
+    });
+    if (!status.ok()) return status;
+  }
+  const std::set<std::string> removed = mongo::RepositoriesRemoved(effects);
+  if (!removed.empty()) {
+    Bson filter;
+    AppendDocument(filter.get(), "repository", [&](bson_t* in) {
+      Append(in, "$in", std::vector<std::string>(removed.begin(), removed.end()));
+    });
+    CollectionPtr days = client.Collection(database_, CollectionName("days"));
+    CursorPtr cursor(mongoc_collection_find_with_opts(days.get(), filter.get(), nullptr, nullptr));
+    Status status = mongo::ForEach(cursor.get(), "reading days", [&](const bson_t* doc) {
+      stored->days[mongo::StringField(doc, "repository")][mongo::StringField(doc, "day")] =
+          ReadCounters(doc).counts;
+    });
+    if (!status.ok()) return status;
+  }
+  return Status::Ok();
+}
+
+Status MongoStore::Commit(Client& client, std::span<const EventEffect* const> effects) {
+  mongo::StoredState stored;
+  Status status = ReadStoredState(client, effects, &stored);
+  if (!status.ok()) return status;
+
+  bson_oid_t batch;
+  bson_oid_init(&batch, nullptr);
+  Bson journal = mongo::BuildJournal(batch, NowMillis(), effects, std::move(stored));
+  if (journal->len > kMaxJournalBytes) {
+    if (effects.size() == 1) {
+      return Status::Internal("mongodb: the writes of event " + effects[0]->event_id +
+                              " exceed the journal size limit");
+    }
+    const std::size_t half = effects.size() / 2;
+    status = Commit(client, effects.first(half));
+    if (!status.ok()) return status;
+    return Commit(client, effects.subspan(half));
+  }
+
+  recovery_needed_ = true;
+  if (!Spend()) return Injected();
+  CollectionPtr journals = client.Collection(database_, CollectionName("journal"));
+  bson_error_t error;
+  if (!mongoc_collection_insert_one(journals.get(), journal.get(), nullptr, nullptr, &error)) {
+    return ToStatus(error, "writing the journal");
+  }
+  status = Execute(client, journal.get());
+  if (!status.ok()) return status;
+  recovery_needed_ = false;
+  return Status::Ok();
+}
+
+Status MongoStore::Apply(const Batch& batch, ApplyOutcome* outcome) {
+  std::lock_guard lock(writer_mutex_);
+  writes_ = 0;
+  Client client = pool_->Lease();
+  // A journal left pending by a failed commit is finished first: until then its event ids would
+  // count as applied while some of its writes are missing.
+  if (recovery_needed_) {
+    Status status = Recover(client);
+    if (!status.ok()) return status;
+  }
+
+  ApplyOutcome result;
+  std::vector<const EventEffect*> fresh;
+  std::unordered_set<std::string_view> seen;
+  for (const EventEffect& effect : batch.effects) {
+    if (seen.insert(effect.event_id).second) {
+      fresh.push_back(&effect);
+    } else {
+      ++result.duplicates;
+    }
+  }
+  if (!fresh.empty()) {
+    std::vector<std::string> ids;
+    for (const EventEffect* effect : fresh) ids.push_back(effect->event_id);
+    Bson filter;
+    AppendDocument(filter.get(), "_id", [&](bson_t* in) { Append(in, "$in", ids); });
+    Bson opts;
+    AppendDocument(opts.get(), "projection",
+                   [](bson_t* projection) { Append(projection, "_id", std::int64_t{1}); });
+    CollectionPtr event_ids = client.Collection(database_, CollectionName("eventids"));
+    CursorPtr cursor(
+        mongoc_collection_find_with_opts(event_ids.get(), filter.get(), opts.get(), nullptr));
+    std::unordered_set<std::string> known;
+    Status status = mongo::ForEach(cursor.get(), "reading event ids", [&](const bson_t* doc) {
+      known.insert(mongo::StringField(doc, "_id"));
+    });
+    if (!status.ok()) return status;
+    std::erase_if(fresh, [&](const EventEffect* effect) {
+      const bool duplicate = known.contains(effect->event_id);
+      if (duplicate) ++result.duplicates;
+      return duplicate;
+    });
+  }
+  if (!fresh.empty()) {
+    Status status = Commit(client, fresh);
+    if (!status.ok()) return status;
+  }
+  // The simulated crash may come after the last write, before the caller hears of it.
+  if (fault_budget_ == 0) return Injected();
+  result.applied = static_cast<std::int64_t>(fresh.size());
+  if (outcome != nullptr) *outcome = result;
+  return Status::Ok();
+}
+Status MongoStore::PruneEventIds(UnixMillis cutoff) {
+  std::lock_guard lock(writer_mutex_);
+  Client client = pool_->Lease();
+  CollectionPtr event_ids = client.Collection(database_, CollectionName("eventids"));
+  Bson filter;
+  AppendDocument(filter.get(), "applied_at", [&](bson_t* lt) { Append(lt, "$lt", Date{cutoff}); });
+  bson_error_t error;
+  if (!mongoc_collection_delete_many(event_ids.get(), filter.get(), nullptr, nullptr, &error)) {
+    return ToStatus(error, "pruning event ids");
+  }
+  return Status::Ok();
+}
+}  // namespace drec
