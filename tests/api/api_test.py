@@ -97,7 +97,7 @@ def event(action: str, repo: str | None, stamp: str, *, media: str | None = OCI_
           dig: str | None = None, tag: str | None = None, size: int | None = None,
           method: str | None = None, actor: str | None = None,
           references: list[tuple[str, str, int]] | None = None) -> dict:
-    """One registry event, shaped like the captured examples in shared/examples."""
+    """One registry event, shaped like those captured from real registries in tests/data."""
     global _event_count
     _event_count += 1
     target: dict = {}
@@ -235,7 +235,7 @@ def counters(**values) -> dict:
     return c
 
 
-# Expected records, worked out by hand from ENVELOPES and SPEC section 3.
+# Expected records, worked out by hand from ENVELOPES and docs/counting.md.
 REPOS: dict[str, dict] = {
     "team/app": {**counters(numpulls=4, numpushs=3, numchecks=1, numdeletes=1,
                             firstpushed=T(40, "10:00:00.123"), lastpushed=T(0, "08:00:00.000"),
