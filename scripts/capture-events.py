@@ -325,7 +325,7 @@ def save(out: Path, version: str, binary: str, captured: dict[str, bytes], notes
         (out / name).write_bytes(body)
     info = [f"captured: {datetime.now(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}",
             f"command: {command}",
-            f"registry {version}: {tool_version(binary, '--version')}",
+            f"registry {version}: {tool_version(binary, '--version').replace(binary, Path(binary).name)}",
             f"skopeo: {tool_version('skopeo', '--version')}",
             f"umoci: {tool_version('umoci', '--version')}",
             *notes]
