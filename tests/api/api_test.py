@@ -129,7 +129,7 @@ def event(
     actor: str | None = None,
     references: list[tuple[str, str, int]] | None = None,
 ) -> dict:
-    """One registry event, shaped like the captured examples in shared/examples."""
+    """One registry event, shaped like those captured from real registries in tests/data."""
     global _event_count
     _event_count += 1
     target: dict = {}
@@ -357,7 +357,7 @@ def counters(**values) -> dict:
     return c
 
 
-# Expected records, worked out by hand from ENVELOPES and SPEC section 3.
+# Expected records, worked out by hand from ENVELOPES and docs/counting.md.
 REPOS: dict[str, dict] = {
     "team/app": {
         **counters(

@@ -1,5 +1,5 @@
 // Browser test of the dashboard: starts the drec binary on a free loopback port with a
-// fresh SQLite file, feeds it the captured registry events (shared/examples) plus
+// fresh SQLite file, feeds it the events captured from registry 2.8 (tests/data/registry-2.8) plus
 // generated ones with known counts, then drives Debian's headless Chromium through
 // playwright-core: sign in, overview, search, a repository page, cleanup. Numbers on the
 // page are checked against both the known feed and drec's API; screenshots are saved.
@@ -7,7 +7,7 @@
 //   DREC_BINARY=build/web/drec DREC_NODE_MODULES=build/web/node_modules \
 //     node --test tests/browser/dashboard.test.mjs
 //
-// Environment: DREC_BINARY (the drec executable), DREC_EXAMPLES_DIR, and those of
+// Environment: DREC_BINARY (the drec executable), DREC_EXAMPLES_DIR (the captured events), and those of
 // support.mjs: DREC_NODE_MODULES, DREC_BROWSER_OUTPUT (screenshots and drec's log), CHROMIUM.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -31,7 +31,7 @@ import {
 } from './support.mjs';
 
 const DREC = path.resolve(process.env.DREC_BINARY ?? path.join(repoRoot, 'build', 'release', 'drec'));
-const EXAMPLES = path.resolve(process.env.DREC_EXAMPLES_DIR ?? path.join(repoRoot, '..', 'shared', 'examples'));
+const EXAMPLES = path.resolve(process.env.DREC_EXAMPLES_DIR ?? path.join(repoRoot, 'tests', 'data', 'registry-2.8'));
 const SCREENSHOTS = path.join(OUTPUT, 'screenshots');
 
 const TOKEN = 'dashboard-test-token';
@@ -76,7 +76,8 @@ function event({ action = 'pull', repository, tag, digest, method = 'GET', time,
 // team/app gets 3 GET pulls of v1 by bob on known days, on top of what the captured
 // examples did to it (1 tagged push, 1 GET pull and 1 HEAD of v1, 1 delete).
 const APP = 'team/app';
-const APP_DIGEST = 'sha256:0d826e9f6f381abed102659d74414ca15a811f2d2ade3709b7201098657f24a9';
+// The digest v1 was pushed with, read from the capture (a missing file fails the test with its path).
+const APP_DIGEST = JSON.parse(fs.readFileSync(path.join(EXAMPLES, 'manifest-push-tagged.json'), 'utf8')).events[0].target.digest;
 const appPulls = [at(2, 10), at(1, 9), at(1, 15)];
 
 // Other repositories so that the tables and charts have something to rank: `pulls` GET
@@ -229,7 +230,7 @@ describe('dashboard', { timeout: 240_000 }, () => {
       });
       assert.equal(res.status, 200, `${file}: ${res.body}`);
       for (const e of JSON.parse(body).events) {
-        // A pull is a GET of an image manifest (not an index, not a blob): SPEC 3.
+        // A pull is a GET of an image manifest (not an index, not a blob): docs/counting.md#pulls.
         if (e.action === 'pull' && e.request.method === 'GET' && IMAGE_MANIFESTS.includes(e.target.mediaType)) {
           exampleGetPulls.push({ repository: e.target.repository, day: e.timestamp.slice(0, 10) });
           if (e.target.repository === APP) examplePulls.push(e.timestamp.slice(0, 10));

@@ -2,7 +2,7 @@
 // test (tests/e2e/registry_e2e.py --after-scenario) once its scenarios passed, against the
 // drec it started (this test starts none). Headless Chromium signs in with the token and
 // checks that the overview and the page of one repository show the numbers of the
-// e2e model (what skopeo did to the registry, counted by SPEC section 3); screenshots of
+// e2e model (what skopeo did to the registry, counted by docs/counting.md); screenshots of
 // both go to ${DREC_BROWSER_OUTPUT}/registry/.
 //
 //   python3 tests/e2e/registry_e2e.py --drec build/release/drec --store sqlite \

@@ -10,7 +10,7 @@ HTTP API against a model of the operations performed.
 
 The expectations are never copied from a run. Each operation tells the model which manifest
 requests it makes (what skopeo is known to do); the model turns them into the events the
-registry sends and applies SPEC section 3 to them. The capture server checks the first half
+registry sends and applies docs/counting.md to them. The capture server checks the first half
 (a mismatch there means skopeo or the registry changed, not drec); the API checks drec.
 
 Usage: registry_e2e.py --drec PATH --store sqlite --workdir DIR [--registry BINARY]
@@ -615,7 +615,7 @@ class Registry:
 
 
 # ---------------------------------------------------------------------------------------------
-# The model: operations -> registry events -> SPEC section 3
+# The model: operations -> registry events -> the rules of docs/counting.md
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -684,7 +684,7 @@ class RepoModel:
 
 
 class Model:
-    """What drec's API must show, derived from the operations performed and SPEC section 3."""
+    """What drec's API must show, derived from the operations performed and docs/counting.md."""
 
     def __init__(self):
         self.repos: dict[str, RepoModel] = {}

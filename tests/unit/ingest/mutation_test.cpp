@@ -5,6 +5,7 @@
 
 #include <random>
 #include <string>
+#include <vector>
 
 #include "../example_files.h"
 #include "ingest/envelope_parser.h"
@@ -39,13 +40,17 @@ std::string Mutate(std::string text, std::mt19937& rng) {
 }
 
 TEST(MutationTest, MutatedEnvelopesNeverCrashParsingOrSemantics) {
-  const std::string seeds[] = {testing::ReadExample("manifest-push-tagged.json"),
-                               testing::ReadExample("index-pull-get.json"),
-                               testing::ReadExample("delete-digest.json")};
+  std::vector<std::string> seeds;
+  for (const char* registry : testing::kRegistries) {
+    for (const char* file :
+         {"manifest-push-tagged.json", "index-pull-get.json", "delete-digest.json"}) {
+      seeds.push_back(testing::ReadExample(file, registry));
+    }
+  }
   std::mt19937 rng(20261127);
   int parsed = 0, rejected = 0;
   for (int i = 0; i < 6000; ++i) {
-    const std::string body = Mutate(seeds[i % 3], rng);
+    const std::string body = Mutate(seeds[i % seeds.size()], rng);
     auto envelope = ParseEnvelope(body);
     if (!envelope.ok()) {
       EXPECT_EQ(envelope.status().code(), Status::Code::kInvalidArgument);
