@@ -19,6 +19,7 @@ Usage: scripts/capture-events.py [--out tests/data] [--only 2.8|3.1]
                                  [--registry-2.8 PATH] [--registry-3.1 PATH] [--keep-workdir]
 Only the Python standard library is used (plus skopeo, umoci and setpriv on PATH).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -37,7 +37,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,11 +52,19 @@ POLL_S = 0.05
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 INDEX_TYPES = {OCI_INDEX, "application/vnd.docker.distribution.manifest.list.v2+json"}
-MANIFEST_TYPES = INDEX_TYPES | {OCI_MANIFEST,
-                                "application/vnd.docker.distribution.manifest.v2+json"}
-VERSIONS = {"2.8": "/usr/bin/docker-registry",
-            "3.1": str(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-                       / "drec" / "registry3" / "registry")}
+MANIFEST_TYPES = INDEX_TYPES | {
+    OCI_MANIFEST,
+    "application/vnd.docker.distribution.manifest.v2+json",
+}
+VERSIONS = {
+    "2.8": "/usr/bin/docker-registry",
+    "3.1": str(
+        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+        / "drec"
+        / "registry3"
+        / "registry"
+    ),
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,10 +119,16 @@ class CaptureRegistry(registry_e2e.Registry):
     def _write_config(self, drec_url: str, capture_url: str) -> Path:
         path = super()._write_config(drec_url, capture_url)
         config = json.loads(path.read_text())
-        config["notifications"]["endpoints"] = [{
-            "name": "capture", "url": capture_url,
-            "headers": {"Authorization": [RECEIVER_AUTHORIZATION]},
-            "timeout": "5s", "threshold": 5, "backoff": "100ms"}]
+        config["notifications"]["endpoints"] = [
+            {
+                "name": "capture",
+                "url": capture_url,
+                "headers": {"Authorization": [RECEIVER_AUTHORIZATION]},
+                "timeout": "5s",
+                "threshold": 5,
+                "backoff": "100ms",
+            }
+        ]
         path.write_text(json.dumps(config, indent=2))
         return path
 
@@ -129,6 +143,7 @@ class CaptureRegistry(registry_e2e.Registry):
 @dataclasses.dataclass(frozen=True)
 class Wanted:
     """The event one fixture holds, by content; empty strings must be absent from the event."""
+
     file: str
     registry: str  # "anon" or "named"
     action: str
@@ -141,36 +156,84 @@ class Wanted:
     def matches(self, event: dict) -> bool:
         target = event.get("target", {})
         media_type = target.get("mediaType", "")
-        kind = ("index" if media_type in INDEX_TYPES else "image" if media_type in MANIFEST_TYPES
-                else "blob" if media_type else None)
-        return (event.get("action") == self.action
-                and target.get("repository") == self.repository
-                and (self.method is None
-                     or event.get("request", {}).get("method") == self.method)
-                and (self.kind is None or kind == self.kind)
-                and target.get("tag", "") == self.tag
-                and target.get("digest", "") == self.digest)
+        kind = (
+            "index"
+            if media_type in INDEX_TYPES
+            else "image"
+            if media_type in MANIFEST_TYPES
+            else "blob"
+            if media_type
+            else None
+        )
+        return (
+            event.get("action") == self.action
+            and target.get("repository") == self.repository
+            and (self.method is None or event.get("request", {}).get("method") == self.method)
+            and (self.kind is None or kind == self.kind)
+            and target.get("tag", "") == self.tag
+            and target.get("digest", "") == self.digest
+        )
 
 
 def wanted_events(images: dict[str, Image]) -> list[Wanted]:
     amd64, arm64, multi = images["amd64"], images["arm64"], images["multi"]
     return [
-        Wanted("manifest-push-tagged.json", "anon", "push", "team/app", "PUT", "image", "v1",
-               amd64.digest),
-        Wanted("manifest-pull-head.json", "anon", "pull", "team/app", "HEAD", "image", "v1",
-               amd64.digest),
-        Wanted("manifest-pull-get.json", "anon", "pull", "team/app", "GET", "image", "v1",
-               amd64.digest),
+        Wanted(
+            "manifest-push-tagged.json",
+            "anon",
+            "push",
+            "team/app",
+            "PUT",
+            "image",
+            "v1",
+            amd64.digest,
+        ),
+        Wanted(
+            "manifest-pull-head.json",
+            "anon",
+            "pull",
+            "team/app",
+            "HEAD",
+            "image",
+            "v1",
+            amd64.digest,
+        ),
+        Wanted(
+            "manifest-pull-get.json", "anon", "pull", "team/app", "GET", "image", "v1", amd64.digest
+        ),
         Wanted("blob-pull-get.json", "anon", "pull", "team/app", "GET", "blob", "", amd64.layer),
-        Wanted("index-push-tagged.json", "named", "push", "team/multi", "PUT", "index", "latest",
-               multi.digest),
-        Wanted("index-pull-get.json", "named", "pull", "team/multi", "GET", "index", "latest",
-               multi.digest),
-        Wanted("child-manifest-pull-by-digest.json", "named", "pull", "team/multi", "GET", "image",
-               "", arm64.digest),
+        Wanted(
+            "index-push-tagged.json",
+            "named",
+            "push",
+            "team/multi",
+            "PUT",
+            "index",
+            "latest",
+            multi.digest,
+        ),
+        Wanted(
+            "index-pull-get.json",
+            "named",
+            "pull",
+            "team/multi",
+            "GET",
+            "index",
+            "latest",
+            multi.digest,
+        ),
+        Wanted(
+            "child-manifest-pull-by-digest.json",
+            "named",
+            "pull",
+            "team/multi",
+            "GET",
+            "image",
+            "",
+            arm64.digest,
+        ),
         Wanted("blob-mount.json", "named", "mount", "team/multi", None, "blob", "", arm64.layer),
-        Wanted("delete-digest.json", "named", "delete", "team/app", None, None, "",
-               arm64.digest),
+        Wanted("delete-digest.json", "named", "delete", "team/app", None, None, "", arm64.digest),
         Wanted("delete-tag.json", "named", "delete", "team/app", None, None, "arm", ""),
     ]
 
@@ -197,13 +260,25 @@ class Client:
         return f"docker://{self.registry.host}/{repo}:{tag}"
 
     def push(self, layout: Path, image: Image, repo: str, tag: str) -> None:
-        self.skopeo("copy", *(["--all"] if image.index else []), "--dest-tls-verify=false",
-                    *self.creds("--dest-creds"), f"oci:{layout}:{image.ref}", self.ref(repo, tag))
+        self.skopeo(
+            "copy",
+            *(["--all"] if image.index else []),
+            "--dest-tls-verify=false",
+            *self.creds("--dest-creds"),
+            f"oci:{layout}:{image.ref}",
+            self.ref(repo, tag),
+        )
 
     def pull(self, repo: str, tag: str, arch: str | None = None) -> None:
         arch_flags = ["--override-arch", arch] if arch else []
-        self.skopeo(*arch_flags, "copy", "--src-tls-verify=false", *self.creds("--src-creds"),
-                    self.ref(repo, tag), f"oci:{self.workdir / 'pulled'}:{repo.replace('/', '-')}")
+        self.skopeo(
+            *arch_flags,
+            "copy",
+            "--src-tls-verify=false",
+            *self.creds("--src-creds"),
+            self.ref(repo, tag),
+            f"oci:{self.workdir / 'pulled'}:{repo.replace('/', '-')}",
+        )
 
     def delete(self, repo: str, tag: str) -> None:
         """skopeo deletes by digest (it GETs the tag first to learn it)."""
@@ -216,8 +291,9 @@ class Client:
         if self.user:
             pair = base64.b64encode(f"{self.user}:{USERS[self.user]}".encode()).decode()
             headers["Authorization"] = f"Basic {pair}"
-        request = urllib.request.Request(f"http://{self.registry.host}{path}", method=method,
-                                         headers=headers)
+        request = urllib.request.Request(
+            f"http://{self.registry.host}{path}", method=method, headers=headers
+        )
         try:
             with urllib.request.urlopen(request, timeout=15) as resp:
                 resp.read()
@@ -248,14 +324,17 @@ def matching(receiver: Receiver, source: str, wanted: Wanted) -> dict[str, bytes
         for event in envelope.get("events", []):
             if wanted.matches(event):
                 if len(envelope["events"]) != 1:
-                    raise Failure(f"{wanted.file}: the envelope holds "
-                                  f"{len(envelope['events'])} events, expected one")
+                    raise Failure(
+                        f"{wanted.file}: the envelope holds "
+                        f"{len(envelope['events'])} events, expected one"
+                    )
                 found[event["id"]] = body
     return found
 
 
-def capture(version: str, binary: str, workdir: Path, receiver: Receiver,
-            processes: Processes) -> tuple[dict[str, bytes], list[str]]:
+def capture(
+    version: str, binary: str, workdir: Path, receiver: Receiver, processes: Processes
+) -> tuple[dict[str, bytes], list[str]]:
     """Runs the operations against `binary`; returns each fixture's body and notes on how the
     registry behaved where versions differ."""
     layout, scratch = workdir / "layout", workdir / "scratch"
@@ -288,14 +367,18 @@ def capture(version: str, binary: str, workdir: Path, receiver: Receiver,
     named.drained()
     tag_delete = next(w for w in wanted if w.file == "delete-tag.json")
     if matching(receiver, named.name, tag_delete):
-        notes.append("delete-tag.json: sent for the tag when its digest was deleted "
-                     "(skopeo delete), in the same request as delete-digest.json")
+        notes.append(
+            "delete-tag.json: sent for the tag when its digest was deleted "
+            "(skopeo delete), in the same request as delete-digest.json"
+        )
     else:
         # Registry 3 deletes tags on its own request only: tag again, then DELETE by tag.
         alice.push(layout, images["arm64"], "team/app", "arm")
         alice.http("DELETE", "/v2/team/app/manifests/arm", 202)
-        notes.append("delete-tag.json: no tag event came with the digest delete; this one is "
-                     "from DELETE /v2/team/app/manifests/arm (a delete by tag)")
+        notes.append(
+            "delete-tag.json: no tag event came with the digest delete; this one is "
+            "from DELETE /v2/team/app/manifests/arm (a delete by tag)"
+        )
 
     for registry in (anon, named):
         registry.drained()
@@ -314,8 +397,9 @@ def tool_version(*argv: str) -> str:
     return run(*argv, capture=True).strip().splitlines()[0]
 
 
-def save(out: Path, version: str, binary: str, captured: dict[str, bytes], notes: list[str],
-         command: str) -> None:
+def save(
+    out: Path, version: str, binary: str, captured: dict[str, bytes], notes: list[str], command: str
+) -> None:
     """Writes the fixtures (replacing the old ones) and capture.txt: when, how, with what."""
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.json"):
@@ -323,12 +407,15 @@ def save(out: Path, version: str, binary: str, captured: dict[str, bytes], notes
     for name, body in sorted(captured.items()):
         json.loads(body)  # it parses
         (out / name).write_bytes(body)
-    info = [f"captured: {datetime.now(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}",
-            f"command: {command}",
-            f"registry {version}: {tool_version(binary, '--version').replace(binary, Path(binary).name)}",
-            f"skopeo: {tool_version('skopeo', '--version')}",
-            f"umoci: {tool_version('umoci', '--version')}",
-            *notes]
+    registry_version = tool_version(binary, "--version").replace(binary, Path(binary).name)
+    info = [
+        f"captured: {datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}",
+        f"command: {command}",
+        f"registry {version}: {registry_version}",
+        f"skopeo: {tool_version('skopeo', '--version')}",
+        f"umoci: {tool_version('umoci', '--version')}",
+        *notes,
+    ]
     (out / "capture.txt").write_text("\n".join(info) + "\n")
 
 
@@ -338,8 +425,12 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=ROOT / "tests" / "data")
     p.add_argument("--only", choices=sorted(VERSIONS), action="append")
     for version, default in VERSIONS.items():
-        p.add_argument(f"--registry-{version}", dest=f"registry_{version}", default=default,
-                       help=f"registry {version} binary (default {default})")
+        p.add_argument(
+            f"--registry-{version}",
+            dest=f"registry_{version}",
+            default=default,
+            help=f"registry {version} binary (default {default})",
+        )
     p.add_argument("--keep-workdir", action="store_true", help="keep the temporary directory")
     args = p.parse_args()
     command = "scripts/capture-events.py" + "".join(f" --only {v}" for v in args.only or [])
