@@ -15,7 +15,7 @@ export DREC_FERRETDB
 # venv cached the same way; the API, OpenAPI and lint tests run with its python.
 test_python="$(scripts/install-test-tools.sh)"
 
-cmake --preset release -DDREC_TEST_PYTHON="$test_python" >/dev/null
+cmake --preset release -DDREC_WARNINGS_AS_ERRORS=ON -DDREC_TEST_PYTHON="$test_python" >/dev/null
 cmake --build --preset release -j "$jobs"
 ctest --preset release -j 1
 

@@ -12,9 +12,10 @@ namespace http = boost::beast::http;
 
 void IngestEndpoint::Handle(const RouteRequest& request, Respond respond) {
   if (!IsAcceptedContentType(request.http[http::field::content_type])) {
-    return respond(ErrorResponse(
-        415, "Content-Type must be application/vnd.docker.distribution.events.v1+json, "
-             "...events.v2+json or application/json"));
+    return respond(
+        ErrorResponse(415,
+                      "Content-Type must be application/vnd.docker.distribution.events.v1+json, "
+                      "...events.v2+json or application/json"));
   }
   auto envelope = ParseEnvelope(request.http.body());
   if (!envelope.ok()) return respond(ErrorResponse(400, envelope.status().message()));

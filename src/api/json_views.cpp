@@ -66,5 +66,4 @@ boost::json::object DayJson(const DayRecord& r) {
   return o;
 }
 
-
 }  // namespace drec

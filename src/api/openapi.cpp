@@ -1,5 +1,7 @@
 #include "api/openapi.h"
 
+#include <fmt/format.h>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -8,7 +10,8 @@
 namespace drec {
 namespace {
 
-boost::json::object* ObjectAt(boost::json::object& doc, std::initializer_list<std::string_view> path) {
+boost::json::object* ObjectAt(boost::json::object& doc,
+                              std::initializer_list<std::string_view> path) {
   boost::json::object* at = &doc;
   for (std::string_view key : path) {
     auto it = at->find(key);
@@ -48,12 +51,12 @@ std::string Build() {
     boost::json::array values;
     auto add = [&](std::string_view name) {
       values.emplace_back(name);
-      values.emplace_back("-" + std::string(name));
+      values.emplace_back(fmt::format("-{}", name));
     };
     add("repositoryname");
     for (const auto& f : kCounterFields) add(f.name);
     for (const auto& f : kTimeFields) add(f.name);
-    for (const auto& f : kCounterFields) add("window." + std::string(f.name));
+    for (const auto& f : kCounterFields) add(fmt::format("window.{}", f.name));
     (*sort)["enum"] = std::move(values);
   }
   return boost::json::serialize(doc);

@@ -28,7 +28,8 @@ std::string CsvField(std::string_view text) {
 // One CSV column per counter and time, named as in the JSON; window counters prefixed.
 std::string Csv(const RepositoryPage& page, bool windowed) {
   std::string out = "repositoryname";
-  for (const auto& field : kCounterFields) fmt::format_to(std::back_inserter(out), ",{}", field.name);
+  for (const auto& field : kCounterFields)
+    fmt::format_to(std::back_inserter(out), ",{}", field.name);
   for (const auto& field : kTimeFields) fmt::format_to(std::back_inserter(out), ",{}", field.name);
   if (windowed) {
     for (const auto& field : kCounterFields) {
@@ -173,8 +174,8 @@ HttpResponse DailyRoute(StoreReader& store, const RouteRequest& request) {
   if (!range.ok()) return ErrorResponse(400, range.status().message());
   auto days = store.ListDays(request.name, UtcDay(range->from), UtcDay(range->to));
   if (!days.ok()) return StoreFailure(days.status());
-  return JsonResponse(200, boost::json::object{{"repository", request.name},
-                                               {"days", ZeroFilled(*range, *days)}});
+  return JsonResponse(
+      200, boost::json::object{{"repository", request.name}, {"days", ZeroFilled(*range, *days)}});
 }
 
 }  // namespace drec

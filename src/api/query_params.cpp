@@ -70,7 +70,8 @@ Result<RepositoryListParams> ParseRepositoryListParams(const boost::urls::params
       if (!days) {
         return Invalid(fmt::format("{} must be a number of days like 30d, not \"{}\"", key, value));
       }
-      if (*days > kMaxDays) return Invalid(fmt::format("{} is too large: at most {}d", key, kMaxDays));
+      if (*days > kMaxDays)
+        return Invalid(fmt::format("{} is too large: at most {}d", key, kMaxDays));
       if (key == "window") {
         out.window_days = days;
       } else {
@@ -79,8 +80,8 @@ Result<RepositoryListParams> ParseRepositoryListParams(const boost::urls::params
     } else if (key == "pulled_before" || key == "pushed_after") {
       auto t = ParseTime(value);
       if (!t) {
-        return Invalid(fmt::format(
-            "{} must be a date (YYYY-MM-DD) or an RFC 3339 time, not \"{}\"", key, value));
+        return Invalid(fmt::format("{} must be a date (YYYY-MM-DD) or an RFC 3339 time, not \"{}\"",
+                                   key, value));
       }
       (key == "pulled_before" ? query.pulled_before : query.pushed_after) = t;
     } else if (key == "format") {
@@ -91,8 +92,8 @@ Result<RepositoryListParams> ParseRepositoryListParams(const boost::urls::params
     }
   }
   if (query.sort.kind == SortKey::Kind::kWindowCounter && !out.window_days) {
-    return Invalid(fmt::format("sort by {}{} needs a window", kWindowPrefix,
-                               NameOf(query.sort.counter)));
+    return Invalid(
+        fmt::format("sort by {}{} needs a window", kWindowPrefix, NameOf(query.sort.counter)));
   }
   // A window of N days is today and the N - 1 days before it.
   if (out.window_days) query.window_from_day = UtcDay(today - (*out.window_days - 1) * kDayMillis);
@@ -107,7 +108,8 @@ Result<DayRange> ParseDayRange(const boost::urls::params_view& params, UnixMilli
     }
     auto day = ParseDay(param.value);
     if (!day) {
-      return Invalid(fmt::format("{} must be a date YYYY-MM-DD, not \"{}\"", param.key, param.value));
+      return Invalid(
+          fmt::format("{} must be a date YYYY-MM-DD, not \"{}\"", param.key, param.value));
     }
     (param.key == "from" ? from : to) = *day;
   }

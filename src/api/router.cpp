@@ -52,8 +52,9 @@ std::vector<Route> BuildRoutes(const RouterParts& p) {
       {"/api/v1/repositories/{name}/-/daily", get, kCredentials, kWorkers, true,
        Query(p.reader, DailyRoute)},
       {"/api/v1/summary", get, kCredentials, kWorkers, true, Query(p.reader, SummaryRoute)},
-      {"/api/v1/openapi.json", get, kCredentials, kInline, true,
-       Fixed([](const RouteRequest&) { return MakeResponse(200, std::string(OpenApiDocument())); })},
+      {"/api/v1/openapi.json", get, kCredentials, kInline, true, Fixed([](const RouteRequest&) {
+         return MakeResponse(200, std::string(OpenApiDocument()));
+       })},
       {"/healthz", get, kPublic, kInline, true,
        Fixed([](const RouteRequest&) { return MakeResponse(200, "ok\n", "text/plain"); })},
       {"/readyz", get, kPublic, kWorkers, true,
@@ -99,12 +100,11 @@ void Router::Handle(HttpRequest request, Respond respond) {
   }
   if (route == nullptr) return respond(ErrorResponse(404, "no such route: " + path));
   // Credentials first: without them, not even the methods a route takes are revealed.
-  if (route->access == Access::kCredentials &&
-      !auth_.Allows(request[http::field::authorization])) {
+  if (route->access == Access::kCredentials && !auth_.Allows(request[http::field::authorization])) {
     return respond(Unauthorized());
   }
-  const http::verb method = request.method() == http::verb::head ? http::verb::get
-                                                                   : request.method();
+  const http::verb method =
+      request.method() == http::verb::head ? http::verb::get : request.method();
   if (std::find(route->methods.begin(), route->methods.end(), method) == route->methods.end()) {
     return respond(MethodNotAllowed(AllowHeader(*route)));
   }

@@ -1,6 +1,7 @@
 // Decides whether an Authorization header carries one of the configured
 // credentials. The registry can only send static headers, so bearer tokens and
-// basic users are static secrets, compared in constant time (SPEC 1).
+// basic users are static secrets, compared in constant time (README, "Pointing a registry at
+// drec").
 #pragma once
 
 #include <array>

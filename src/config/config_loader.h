@@ -1,6 +1,6 @@
-// Start-up configuration (SPEC section 6): turns defaults, the YAML file, DREC_* environment
-// variables and flags into the one immutable Settings value, or into a message that names the
-// wrong setting and where its value came from.
+// Start-up configuration (README, "Configuration"; config.example.yml): turns defaults, the YAML
+// file, DREC_* environment variables and flags into the one immutable Settings value, or into a
+// message that names the wrong setting and where its value came from.
 #pragma once
 
 #include <map>

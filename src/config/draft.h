@@ -2,6 +2,8 @@
 // messages that name a wrong setting. Internal to src/config.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <functional>
 #include <map>
@@ -32,7 +34,7 @@ struct Draft : Settings {
 };
 
 // "text" in double quotes: how messages show a value the user gave.
-inline std::string Quote(std::string_view text) { return "\"" + std::string(text) + "\""; }
+inline std::string Quote(std::string_view text) { return fmt::format("\"{}\"", text); }
 
 // Every config error reads "key: problem (from source)", so the user knows what to fix where.
 inline Status Invalid(std::string_view key, std::string_view problem, std::string_view source) {

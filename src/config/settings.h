@@ -29,11 +29,11 @@ struct Settings {
   std::string
       tls_client_ca;        // server.ssl.client_ca: require client certificates signed by it (mTLS)
   bool plain_http = false;  // server.plain_http: only behind a TLS-terminating proxy
-  std::string generated_cert_dir = "drec-data/tls";  // server.ssl.generated_dir
-  std::int64_t max_body_bytes = std::int64_t{4} * 1024 * 1024;    // server.max_body_bytes
-  std::chrono::milliseconds read_timeout{30'000};    // server.read_timeout_ms
-  std::chrono::milliseconds idle_timeout{60'000};    // server.idle_timeout_ms
-  int threads = 0;                                   // server.threads; 0: one per core
+  std::string generated_cert_dir = "drec-data/tls";             // server.ssl.generated_dir
+  std::int64_t max_body_bytes = std::int64_t{4} * 1024 * 1024;  // server.max_body_bytes
+  std::chrono::milliseconds read_timeout{30'000};               // server.read_timeout_ms
+  std::chrono::milliseconds idle_timeout{60'000};               // server.idle_timeout_ms
+  int threads = 0;                                              // server.threads; 0: one per core
 
   // auth.*
   std::vector<std::string> tokens;

@@ -1,6 +1,7 @@
 // Turns a notification body into typed events. Only the body's shape can make
 // parsing fail (not JSON, no `events` array); an odd event never does, because
-// one rejected envelope stalls every later event of the registry (SPEC 1).
+// one rejected envelope stalls every later event of the registry
+// (docs/counting.md#never-4xx-for-content).
 #pragma once
 
 #include <string_view>
@@ -10,7 +11,7 @@
 
 namespace drec {
 
-// Accepted Content-Type values, parameters ignored (SPEC 1).
+// Accepted Content-Type values, parameters ignored (docs/openapi.json, the ingest operation).
 bool IsAcceptedContentType(std::string_view content_type);
 
 // Parses one envelope. InvalidArgument (-> 400) when the body is not JSON or has

@@ -1,4 +1,4 @@
-// The typed form of one registry notification event (SPEC section 2).
+// The typed form of one registry notification event (docs/counting.md#registry-events).
 // Strings are owned copies: events outlive the request body they came from,
 // because they wait in the commit queue.
 #pragma once

@@ -1,6 +1,7 @@
 // Process-wide counters and histograms, rendered as Prometheus text on /metrics.
 // Labels are only fixed vocabularies (reasons, status codes), never repository,
-// tag or actor names: /metrics needs no credentials (SPEC 5).
+// tag or actor names: /metrics needs no credentials (docs/openapi.json: the probes need no
+// credentials).
 #pragma once
 
 #include <array>

@@ -140,13 +140,9 @@ struct Tally {
   }
   bool operator==(const Tally&) const = default;
   // Marks a push at `t`.
-  void Pushed(UnixMillis t) {
-    times[TimeField::kFirstPushed] = times[TimeField::kLastPushed] = t;
-  }
+  void Pushed(UnixMillis t) { times[TimeField::kFirstPushed] = times[TimeField::kLastPushed] = t; }
   // Marks a pull at `t`.
-  void Pulled(UnixMillis t) {
-    times[TimeField::kFirstPulled] = times[TimeField::kLastPulled] = t;
-  }
+  void Pulled(UnixMillis t) { times[TimeField::kFirstPulled] = times[TimeField::kLastPulled] = t; }
 };
 
 }  // namespace drec

@@ -38,7 +38,8 @@ Delta DigestDelta(const Event& event, Delta delta) {
 
 void ManifestOperations(const Event& event, UnixMillis at, std::vector<Operation>& ops) {
   const Delta delta = ManifestDelta(event, at);
-  const bool counted_for_actor_list = delta.counts[Counter::kPulls] > 0 || delta.counts[Counter::kPushes] > 0;
+  const bool counted_for_actor_list =
+      delta.counts[Counter::kPulls] > 0 || delta.counts[Counter::kPushes] > 0;
   // An untagged push is no push of the repository, but the repository exists from then on.
   const Delta repository_delta = event.action == "push" && event.tag.empty() ? Delta{} : delta;
   ops.emplace_back(RepositoryUpdate{event.repository, repository_delta,

@@ -1,4 +1,4 @@
-// Event semantics: what each registry event counts as (SPEC section 3).
+// Event semantics: what each registry event counts as (docs/counting.md).
 // Pure code: no I/O, no clock, no globals. Every counting rule of drec lives
 // here and only here; stores only carry out the operations produced.
 #pragma once
@@ -39,7 +39,7 @@ struct Interpretation {
 // they cost nothing to store and can never block the events behind them.
 Interpretation Interpret(const std::vector<Event>& events, DeletePolicy policy);
 
-// True for the manifest media types of SPEC section 2.
+// True for the manifest media types of docs/counting.md#registry-events.
 bool IsManifestMediaType(std::string_view media_type);
 // True for the index / manifest list media types.
 bool IsIndexMediaType(std::string_view media_type);

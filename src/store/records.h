@@ -1,4 +1,4 @@
-// What stores return to queries: the data model of SPEC section 4, with its field names.
+// What stores return to queries: the data model of docs/data-model.md, with its field names.
 #pragma once
 
 #include <cstdint>
@@ -57,7 +57,7 @@ struct DayRecord {
 struct SortKey {
   enum class Kind : std::uint8_t { kName, kCounter, kTime, kWindowCounter };
   Kind kind = Kind::kName;
-  Counter counter = Counter::kPulls;   // kCounter, kWindowCounter
+  Counter counter = Counter::kPulls;         // kCounter, kWindowCounter
   TimeField time = TimeField::kFirstPushed;  // kTime
 };
 

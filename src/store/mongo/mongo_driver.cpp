@@ -66,7 +66,8 @@ void SetIfUnset(mongoc_uri_t* uri, const char* option, std::int32_t value) {
 }
 
 bson_iter_t* Find(const bson_t* doc, std::string_view key, bson_iter_t* iter) {
-  return bson_iter_init_find_w_len(iter, doc, key.data(), static_cast<int>(key.size())) ? iter : nullptr;
+  return bson_iter_init_find_w_len(iter, doc, key.data(), static_cast<int>(key.size())) ? iter
+                                                                                        : nullptr;
 }
 
 }  // namespace

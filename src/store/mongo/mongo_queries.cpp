@@ -1,4 +1,6 @@
 // The MongoDB store's read side: the queries of the API.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -17,15 +19,15 @@ using mongo::AppendDocument;
 using mongo::Bson;
 using mongo::BulkPtr;
 using mongo::Client;
+using mongo::Collect;
 using mongo::CollectionPtr;
 using mongo::CursorPtr;
 using mongo::Date;
-using mongo::ToStatus;
-using mongo::Collect;
 using mongo::kNameField;
 using mongo::ReadCounters;
 using mongo::ReadRepository;
 using mongo::SortedBy;
+using mongo::ToStatus;
 
 // A regular expression matching exactly the strings that start with `literal`. Punctuation is
 // escaped with a backslash, which both PCRE (MongoDB) and RE2 (FerretDB) read as the character
@@ -66,7 +68,7 @@ Status SumBy(mongoc_collection_t* collection, const bson_t* match, const char* g
         bson_append_null(by, "_id", 3);
       }
       AppendDocument(by, "sum",
-                     [&](bson_t* sum) { Append(sum, "$sum", "$" + std::string(field)); });
+                     [&](bson_t* sum) { Append(sum, "$sum", fmt::format("${}", field)); });
     });
   });
   bson_append_array_end(pipeline.get(), &stages);
@@ -176,8 +178,8 @@ Result<RepositoryPage> MongoStore::ListRepositories(const RepositoryQuery& query
   // Window counts: the days since the window's first day, summed per repository by the server;
   // for the page only, unless the page is chosen by them.
   std::map<std::string, WindowCounters> windows;
-  Status status = SumDays(days.get(), *query.window_from_day,
-                          window_sort ? nullptr : &page.items, &windows);
+  Status status =
+      SumDays(days.get(), *query.window_from_day, window_sort ? nullptr : &page.items, &windows);
   if (!status.ok()) return status;
   for (RepositoryRecord& item : page.items) item.window = windows[item.repositoryname];
   if (window_sort) {
@@ -207,9 +209,10 @@ Result<Summary> MongoStore::Summarize(const std::string& from_day, const std::st
   Bson match;
   AppendDocument(match.get(), "$match", [](bson_t*) {});
   for (const auto& counter : kCounterFields) {
-    Status status = SumBy(
-        repositories.get(), match.get(), nullptr, counter.name,
-        [&](const std::string&, std::int64_t sum) { summary.totals.counts[counter.counter] = sum; });
+    Status status = SumBy(repositories.get(), match.get(), nullptr, counter.name,
+                          [&](const std::string&, std::int64_t sum) {
+                            summary.totals.counts[counter.counter] = sum;
+                          });
     if (!status.ok()) return status;
   }
   // ... and the extremes of the times as the first document of an indexable sort, since not

@@ -3,6 +3,7 @@
 // queries in mongo_queries.cpp.
 #include "store/mongo/mongo_store.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <string>
@@ -20,14 +21,14 @@ using mongo::AppendDocument;
 using mongo::Bson;
 using mongo::BulkPtr;
 using mongo::Client;
+using mongo::Collect;
 using mongo::CollectionPtr;
 using mongo::CursorPtr;
 using mongo::Date;
-using mongo::ToStatus;
-using mongo::Collect;
 using mongo::kNameField;
 using mongo::ReadCounters;
 using mongo::ReadRepository;
+using mongo::ToStatus;
 
 // Server error codes the index set-up reacts to.
 constexpr std::uint32_t kIndexOptionsConflict = 85;
@@ -48,14 +49,15 @@ std::vector<Index> Indexes() {
   // The list's sorts, ties by name ascending: descending for the counters (top lists), both
   // ways for the last times (recently pushed or pulled; the cleanup's oldest first).
   for (const auto& counter : kCounterFields) {
-    indexes.push_back({"repositories", {"-" + std::string(counter.name), std::string(kNameField)},
-                       false});
+    indexes.push_back(
+        {"repositories", {fmt::format("-{}", counter.name), std::string(kNameField)}, false});
   }
   for (const auto& time : kTimeFields) {
     if (time.fold != Fold::kLatest) continue;
     for (const char* direction : {"-", ""}) {
-      indexes.push_back(
-          {"repositories", {direction + std::string(time.name), std::string(kNameField)}, false});
+      indexes.push_back({"repositories",
+                         {fmt::format("{}{}", direction, time.name), std::string(kNameField)},
+                         false});
     }
   }
   const std::vector<Index> companions = {
@@ -223,4 +225,3 @@ void MongoStore::SetFaultPointForTesting(std::int64_t writes) {
 std::int64_t MongoStore::last_apply_writes_for_testing() const { return writes_; }
 
 }  // namespace drec
-

@@ -1,4 +1,4 @@
-// The MongoDB store: the integration point for other tools (SPEC section 4), which read the
+// The MongoDB store: the integration point for other tools (docs/data-model.md), which read the
 // repository collection and its companions directly. Exactly once without transactions, through
 // a journal and per-document guards; docs/mongodb.md describes the collections and the argument.
 #pragma once

@@ -20,15 +20,15 @@ using mongo::AppendDocument;
 using mongo::Bson;
 using mongo::BulkPtr;
 using mongo::Client;
+using mongo::Collect;
 using mongo::CollectionPtr;
 using mongo::CursorPtr;
 using mongo::Date;
-using mongo::ToStatus;
-using mongo::Collect;
 using mongo::kNameField;
 using mongo::ReadCounters;
 using mongo::ReadRepository;
 using mongo::SortedBy;
+using mongo::ToStatus;
 
 Status Injected() { return Status::Unavailable("mongodb: injected fault"); }
 

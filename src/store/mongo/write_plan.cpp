@@ -459,9 +459,10 @@ void Emit(Writes& w, const DayUpdate& s) {
 void Emit(Writes& w, const DigestDeleted& s) {
   EnsureDigest(w, s.repository, s.digest);
   // A delete older than the digest's last push does not stand.
-  w.Change("digests", Key(s.repository, "digest", s.digest)
-                          .UnsetOrNotAfter(NameOf(TimeField::kLastPushed), s.at),
-           Update().Set("deleted", true));
+  w.Change(
+      "digests",
+      Key(s.repository, "digest", s.digest).UnsetOrNotAfter(NameOf(TimeField::kLastPushed), s.at),
+      Update().Set("deleted", true));
   w.Change("digests", Key(s.repository, "digest", s.digest), Update().Max("deleted_at", s.at));
   // A tag re-pointed after the delete keeps its new digest and stays live.
   w.Change("tags", Key(s.repository, "digest", s.digest).UnsetOrNotAfter("digest_at", s.at),

@@ -54,12 +54,11 @@ struct QueryStatements {
     for (const auto& time : kTimeFields) {
       extremes += fmt::format(", {}({})", time.fold == Fold::kEarliest ? "min" : "max", time.name);
     }
-    summarize_repositories =
-        fmt::format("SELECT count(*), {}{} FROM repositories",
-                    sqlite::EachCounter("coalesce(sum({0}), 0)"), extremes);
-    select_total_days = fmt::format(
-        "SELECT day, {} FROM total_days WHERE day >= :from AND day <= :to ORDER BY day",
-        sqlite::CounterColumns());
+    summarize_repositories = fmt::format("SELECT count(*), {}{} FROM repositories",
+                                         sqlite::EachCounter("coalesce(sum({0}), 0)"), extremes);
+    select_total_days =
+        fmt::format("SELECT day, {} FROM total_days WHERE day >= :from AND day <= :to ORDER BY day",
+                    sqlite::CounterColumns());
   }
 };
 
@@ -100,8 +99,8 @@ Result<RepositoryRecord> ReadRepository(Connection& db, RowReader& row) {
 
 // Collects every row of a query, each converted by `read`.
 template <typename Record, typename BindFn, typename ReadFn>
-Result<std::vector<Record>> Collect(sqlite::ConnectionPool& pool, std::string_view sql,
-                                    BindFn bind, ReadFn read) {
+Result<std::vector<Record>> Collect(sqlite::ConnectionPool& pool, std::string_view sql, BindFn bind,
+                                    ReadFn read) {
   auto db = pool.Acquire();
   auto stmt = db->Prepare(sql);
   if (!stmt.ok()) return stmt.status();

@@ -137,7 +137,6 @@ CREATE INDEX days_by_day ON days (day, repository);
 )sql",
 };
 
-
 }  // namespace
 
 // Runs each pending migration in its own transaction. The version is read inside the write

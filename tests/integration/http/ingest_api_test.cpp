@@ -1,5 +1,5 @@
 // The HTTP surface over real TLS, with the real SQLite store behind it:
-// status codes of SPEC section 1, authentication, and the query API.
+// status codes of the ingest operation (docs/openapi.json), authentication, and the query API.
 #include <gtest/gtest.h>
 
 #include <atomic>

@@ -1,7 +1,6 @@
 // What only the MongoDB store promises beyond the store contract: the documents other tools read
-// (SPEC section 4), fields they add surviving drec's writes, coalesced batches, exactly once
+// (docs/data-model.md), fields they add surviving drec's writes, coalesced batches, exactly once
 // across a crash between any two writes, and outages answered with Unavailable.
-#include "api/query_params.h"
 #include "store/mongo/mongo_store.h"
 
 #include <gtest/gtest.h>
@@ -16,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/query_params.h"
 #include "deltas.h"
 #include "mongo_test_server.h"
 #include "store/mongo/mongo_driver.h"
@@ -63,9 +63,11 @@ std::string Time(const std::optional<UnixMillis>& t) { return t ? FormatRfc3339(
 
 std::string Text(const Counters& c) {
   std::ostringstream out;
-  out << c.counts[Counter::kPulls] << "/" << c.counts[Counter::kPushes] << "/" << c.counts[Counter::kChecks] << "/" << c.counts[Counter::kIndexPulls] << "/"
-      << c.counts[Counter::kDeletes] << " pushed " << Time(c.times[TimeField::kFirstPushed]) << ".." << Time(c.times[TimeField::kLastPushed])
-      << " pulled " << Time(c.times[TimeField::kFirstPulled]) << ".." << Time(c.times[TimeField::kLastPulled]);
+  out << c.counts[Counter::kPulls] << "/" << c.counts[Counter::kPushes] << "/"
+      << c.counts[Counter::kChecks] << "/" << c.counts[Counter::kIndexPulls] << "/"
+      << c.counts[Counter::kDeletes] << " pushed " << Time(c.times[TimeField::kFirstPushed]) << ".."
+      << Time(c.times[TimeField::kLastPushed]) << " pulled "
+      << Time(c.times[TimeField::kFirstPulled]) << ".." << Time(c.times[TimeField::kLastPulled]);
   return out.str();
 }
 
@@ -504,9 +506,8 @@ TEST_F(MongoStoreTest, QueriesAnswerAsTheEmbeddedStore) {
     std::ostringstream describe;
     describe << "sort " << static_cast<int>(query.sort.kind) << "/"
              << static_cast<int>(query.sort.counter) << "/" << static_cast<int>(query.sort.time)
-             << (query.descending ? " desc" : " asc") << " offset "
-             << query.offset << " limit " << query.limit << " prefix " << query.name_prefix
-             << " actor " << query.actor;
+             << (query.descending ? " desc" : " asc") << " offset " << query.offset << " limit "
+             << query.limit << " prefix " << query.name_prefix << " actor " << query.actor;
     EXPECT_EQ(actual->total, expected->total) << describe.str();
     ASSERT_EQ(actual->items.size(), expected->items.size()) << describe.str();
     for (std::size_t i = 0; i < expected->items.size(); ++i) {

@@ -15,11 +15,11 @@
 #include <thread>
 #include <vector>
 
+#include "api/query_params.h"
 #include "deltas.h"
 #include "mongo_test_server.h"
 #include "store/mongo/mongo_store.h"
 #include "store/sqlite/sqlite_store.h"
-#include "api/query_params.h"
 #include "store/store.h"
 
 namespace drec {
@@ -29,10 +29,13 @@ void PrintTo(const Counters& c, std::ostream* os) {
   const auto time = [](const std::optional<UnixMillis>& t) {
     return t ? std::to_string(*t) : std::string("unset");
   };
-  *os << "{pulls " << c.counts[Counter::kPulls] << ", pushs " << c.counts[Counter::kPushes] << ", checks " << c.counts[Counter::kChecks]
-      << ", indexpulls " << c.counts[Counter::kIndexPulls] << ", deletes " << c.counts[Counter::kDeletes] << ", pushed "
-      << time(c.times[TimeField::kFirstPushed]) << ".." << time(c.times[TimeField::kLastPushed]) << ", pulled " << time(c.times[TimeField::kFirstPulled])
-      << ".." << time(c.times[TimeField::kLastPulled]) << "}";
+  *os << "{pulls " << c.counts[Counter::kPulls] << ", pushs " << c.counts[Counter::kPushes]
+      << ", checks " << c.counts[Counter::kChecks] << ", indexpulls "
+      << c.counts[Counter::kIndexPulls] << ", deletes " << c.counts[Counter::kDeletes]
+      << ", pushed " << time(c.times[TimeField::kFirstPushed]) << ".."
+      << time(c.times[TimeField::kLastPushed]) << ", pulled "
+      << time(c.times[TimeField::kFirstPulled]) << ".." << time(c.times[TimeField::kLastPulled])
+      << "}";
 }
 
 namespace {
@@ -732,7 +735,8 @@ TEST_P(StoreContractTest, QueriesRunWhileBatchesCommit) {
         // Each batch adds one pull to the repository and its tag in one transaction.
         if (page->items.empty()) continue;
         const std::int64_t pulls = page->items[0].counters.counts[Counter::kPulls];
-        if (pulls < seen || tags->empty() || tags->at(0).counters.counts[Counter::kPulls] < pulls) ++failures;
+        if (pulls < seen || tags->empty() || tags->at(0).counters.counts[Counter::kPulls] < pulls)
+          ++failures;
         seen = pulls;
       }
     });

@@ -57,8 +57,9 @@ TEST(QueryParamsTest, AWindowSortNeedsAWindowAndAWindowStartsNMinusOneDaysAgo) {
 }
 
 TEST(QueryParamsTest, FiltersAndPagingBecomeTypedValues) {
-  auto params = Parse("/?prefix=team/&actor=amy&offset=20&limit=10&not_pulled_since=30d"
-                      "&pushed_after=2026-11-01&format=csv");
+  auto params = Parse(
+      "/?prefix=team/&actor=amy&offset=20&limit=10&not_pulled_since=30d"
+      "&pushed_after=2026-11-01&format=csv");
   ASSERT_TRUE(params.ok()) << params.status().message();
   EXPECT_EQ(params->query.name_prefix, "team/");
   EXPECT_EQ(params->query.actor, "amy");

@@ -657,7 +657,7 @@ TEST_F(ConfigLoaderTest, CommandLineMistakes) {
   EXPECT_THAT(ErrorOf({"a.yml", "b.yml"}), HasSubstr("b.yml"));
 }
 
-// ---- Anonymous access (SPEC 1).
+// ---- Anonymous access (README, "Pointing a registry at drec").
 
 TEST_F(ConfigLoaderTest, AnonymousOnlyOnLoopbackUnlessAllowed) {
   EXPECT_EQ(ErrorOf({"--server-address", "0.0.0.0"}),

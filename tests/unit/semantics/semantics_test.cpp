@@ -63,7 +63,8 @@ TEST(SemanticsTest, TaggedImagePushIsAPushOfRepositoryTagDigestActorAndDay) {
   const Delta repo = RepoDelta(in);
   EXPECT_EQ(repo.counts[Counter::kPushes], 1);
   EXPECT_EQ(repo.counts[Counter::kPulls], 0);
-  EXPECT_EQ(FormatRfc3339(*repo.times[TimeField::kFirstPushed]), testing::ExampleMillis("manifest-push-tagged.json"));
+  EXPECT_EQ(FormatRfc3339(*repo.times[TimeField::kFirstPushed]),
+            testing::ExampleMillis("manifest-push-tagged.json"));
   EXPECT_EQ(repo.times[TimeField::kLastPushed], repo.times[TimeField::kFirstPushed]);
   EXPECT_FALSE(repo.times[TimeField::kLastPulled]);
   auto points = OpsOf<TagPointsAt>(in);
@@ -96,7 +97,8 @@ TEST(SemanticsTest, ImageGetIsAPull) {
   EXPECT_EQ(repo.counts[Counter::kPulls], 1);
   EXPECT_EQ(repo.counts[Counter::kChecks], 0);
   EXPECT_EQ(repo.counts[Counter::kIndexPulls], 0);
-  EXPECT_EQ(FormatRfc3339(*repo.times[TimeField::kLastPulled]), testing::ExampleMillis("manifest-pull-get.json"));
+  EXPECT_EQ(FormatRfc3339(*repo.times[TimeField::kLastPulled]),
+            testing::ExampleMillis("manifest-pull-get.json"));
   // By tag: counted for that tag, and the tag is learned to point at the digest.
   ASSERT_EQ(OpsOf<TagUpdate>(in).size(), 1u);
   EXPECT_EQ(OpsOf<TagUpdate>(in)[0].delta.counts[Counter::kPulls], 1);
@@ -263,7 +265,8 @@ TEST(SemanticsTest, TimesAreTheEventsOwnInAnyOffset) {
   Event e = MakeEvent("pull", kImage, "v1");
   e.timestamp = ParseRfc3339("2026-11-28T01:30:00.999999+02:00");
   auto in = One(e);
-  EXPECT_EQ(FormatRfc3339(*RepoDelta(in).times[TimeField::kLastPulled]), "2026-11-27T23:30:00.999Z");
+  EXPECT_EQ(FormatRfc3339(*RepoDelta(in).times[TimeField::kLastPulled]),
+            "2026-11-27T23:30:00.999Z");
   EXPECT_EQ(OpsOf<DayUpdate>(in).at(0).day, "2026-11-27");
 }
 

@@ -1,0 +1,185 @@
+// The MongoDB write plan on its own: pure planning, so it runs without a server.
+#include "store/mongo/write_plan.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <algorithm>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace drec::mongo {
+namespace {
+
+constexpr UnixMillis kT = 1'764'210'266'171;
+
+// One write of a journal, with its filter and update decoded into JSON.
+struct Write {
+  std::string coll;
+  boost::json::object filter, update;
+  bool remove = false, multi = false, upsert = false;
+};
+
+boost::json::object Decode(const bson_iter_t* iter) {
+  bson_subtype_t subtype;
+  std::uint32_t length = 0;
+  const std::uint8_t* data = nullptr;
+  bson_iter_binary(iter, &subtype, &length, &data);
+  bson_t doc;
+  EXPECT_TRUE(bson_init_static(&doc, data, length));
+  char* json = bson_as_relaxed_extended_json(&doc, nullptr);
+  auto parsed = boost::json::parse(json).as_object();
+  bson_free(json);
+  return parsed;
+}
+
+struct Journal {
+  std::vector<std::string> events;
+  std::vector<Write> writes;
+};
+
+Journal Read(const Bson& journal) {
+  Journal out;
+  bson_iter_t iter, child;
+  EXPECT_TRUE(bson_iter_init_find(&iter, journal.get(), "events"));
+  EXPECT_TRUE(bson_iter_recurse(&iter, &child));
+  while (bson_iter_next(&child)) out.events.emplace_back(bson_iter_utf8(&child, nullptr));
+  EXPECT_TRUE(bson_iter_init_find(&iter, journal.get(), "writes"));
+  EXPECT_TRUE(bson_iter_recurse(&iter, &child));
+  while (bson_iter_next(&child)) {
+    bson_iter_t field;
+    EXPECT_TRUE(bson_iter_recurse(&child, &field));
+    Write write;
+    while (bson_iter_next(&field)) {
+      const std::string key = bson_iter_key(&field);
+      if (key == "coll") write.coll = bson_iter_utf8(&field, nullptr);
+      if (key == "filter") write.filter = Decode(&field);
+      if (key == "update") write.update = Decode(&field);
+      if (key == "remove") write.remove = bson_iter_bool(&field);
+      if (key == "multi") write.multi = bson_iter_bool(&field);
+      if (key == "upsert") write.upsert = bson_iter_bool(&field);
+    }
+    out.writes.push_back(std::move(write));
+  }
+  return out;
+}
+
+Journal Plan(const std::vector<EventEffect>& effects, StoredState stored = {}) {
+  std::vector<const EventEffect*> pointers;
+  for (const auto& e : effects) pointers.push_back(&e);
+  bson_oid_t batch;
+  bson_oid_init(&batch, nullptr);
+  return Read(BuildJournal(batch, kT, pointers, std::move(stored)));
+}
+
+Delta Pulls(std::int64_t n) {
+  Delta d;
+  d.counts[Counter::kPulls] = n;
+  d.Pulled(kT);
+  return d;
+}
+
+std::int64_t IncOf(const Write& w, Counter c) {
+  const auto* inc = w.update.if_contains("$inc");
+  if (inc == nullptr) return 0;
+  const auto* v = inc->as_object().if_contains(NameOf(c));
+  return v == nullptr ? 0 : v->to_number<std::int64_t>();
+}
+
+std::vector<const Write*> Changes(const Journal& j, std::string_view coll) {
+  std::vector<const Write*> found;
+  for (const Write& w : j.writes) {
+    if (w.coll == coll && w.update.contains("$inc")) found.push_back(&w);
+  }
+  return found;
+}
+
+TEST(WritePlanTest, UpdatesOfOneDocumentAcrossEventsBecomeOneIncrement) {
+  const auto journal = Plan({
+      {"e1", kT, {RepositoryUpdate{"team/app", Pulls(1), "amy"}}},
+      {"e2", kT, {RepositoryUpdate{"team/app", Pulls(2), "bob"}}},
+      {"e3", kT, {RepositoryUpdate{"other", Pulls(5), ""}}},
+  });
+  EXPECT_EQ(journal.events, (std::vector<std::string>{"e1", "e2", "e3"}));
+  const auto changes = Changes(journal, "repositories");
+  ASSERT_EQ(changes.size(), 2u);
+  std::int64_t app = 0, other = 0;
+  for (const Write* w : changes) {
+    const auto name = w->filter.at("repositoryname").as_string();
+    (name == "team/app" ? app : other) += IncOf(*w, Counter::kPulls);
+  }
+  EXPECT_EQ(app, 3);
+  EXPECT_EQ(other, 5);
+}
+
+TEST(WritePlanTest, EveryChangeIsGuardedSoReplayingTheJournalChangesNothingTwice) {
+  const auto journal = Plan({{"e1", kT,
+                              {RepositoryUpdate{"app", Pulls(1), ""},
+                               TagUpdate{"app", "v1", Pulls(1)},
+                               DayUpdate{"app", UtcDay(kT), Pulls(1)}}}});
+  int guarded = 0;
+  for (const Write& w : journal.writes) {
+    if (!w.update.contains("$inc")) continue;
+    // A document already changed by this batch at or after this write is left alone.
+    EXPECT_TRUE(w.filter.contains("$or") || w.filter.contains("lastop.batch") ||
+                boost::json::serialize(w.filter).find("lastop") != std::string::npos)
+        << w.coll << " " << boost::json::serialize(w.filter);
+    EXPECT_NE(boost::json::serialize(w.update).find("lastop"), std::string::npos) << w.coll;
+    ++guarded;
+  }
+  EXPECT_GE(guarded, 3);
+}
+
+TEST(WritePlanTest, EveryWriteTargetsACollectionOfTheSendingOrder) {
+  const auto journal = Plan({{"e1", kT,
+                              {RepositoryUpdate{"app", Pulls(1), "amy"},
+                               TagUpdate{"app", "v1", Pulls(1)},
+                               DigestUpdate{"app", "sha256:a", "", 0, Pulls(1)},
+                               ActorUpdate{"app", "amy", Pulls(1), kT, kT},
+                               DayUpdate{"app", UtcDay(kT), Pulls(1)}}}});
+  std::set<std::string> seen;
+  for (const Write& w : journal.writes) {
+    EXPECT_NE(std::find(kWriteTargets.begin(), kWriteTargets.end(), w.coll), kWriteTargets.end())
+        << w.coll;
+    seen.insert(w.coll);
+  }
+  EXPECT_EQ(seen, (std::set<std::string>{"tags", "digests", "actors", "days", "totaldays",
+                                         "repositories"}));
+}
+
+TEST(WritePlanTest, RemovingARepositoryTakesItsStoredDaysOffTheTotals) {
+  StoredState stored;
+  stored.days["app"][UtcDay(kT)][Counter::kPulls] = 3;
+  const auto removed = std::vector<EventEffect>{{"e1", kT, {RepositoryRemoved{"app"}}}};
+  std::vector<const EventEffect*> pointers = {&removed[0]};
+  EXPECT_EQ(RepositoriesRemoved(pointers), (std::set<std::string>{"app"}));
+  const auto journal = Plan(removed, stored);
+  const auto totals = Changes(journal, "totaldays");
+  ASSERT_EQ(totals.size(), 1u);
+  EXPECT_EQ(IncOf(*totals[0], Counter::kPulls), -3);
+  int removes = 0;
+  for (const Write& w : journal.writes) removes += w.remove ? 1 : 0;
+  EXPECT_EQ(removes, 6);  // the repository and its five companion collections
+}
+
+TEST(WritePlanTest, PullsByDigestNameTheDigestsWhoseParentsMustBeRead) {
+  const auto effects =
+      std::vector<EventEffect>{{"e1", kT, {TagsByDigestUpdate{"app", "sha256:child", Pulls(1)}}}};
+  std::vector<const EventEffect*> pointers = {&effects[0]};
+  EXPECT_EQ(DigestsPulledByDigest(pointers),
+            (std::set<std::pair<std::string, std::string>>{{"app", "sha256:child"}}));
+  StoredState stored;
+  stored.parents[{"app", "sha256:child"}] = {"sha256:index"};
+  const auto journal = Plan(effects, stored);
+  const auto tags = Changes(journal, "tags");
+  ASSERT_EQ(tags.size(), 1u);
+  EXPECT_TRUE(tags[0]->multi);
+  const auto digests = boost::json::serialize(tags[0]->filter);
+  EXPECT_NE(digests.find("sha256:child"), std::string::npos) << digests;
+  EXPECT_NE(digests.find("sha256:index"), std::string::npos) << digests;
+}
+
+}  // namespace
+}  // namespace drec::mongo
