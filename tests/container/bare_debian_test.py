@@ -12,7 +12,8 @@ container from it, with nothing installed but git:
      and FerretDB builds, the optimised build and all its tests except this one, which must pass
      (the registry 3, MongoDB and browser suites included, so none was skipped for a missing tool).
 
-The container shares the host's network (the machine's package registries and loopback only).
+The container shares the host's network (the machine's package registries and loopback only)
+and the host's local certificate authorities (/usr/local/share/ca-certificates, read-only).
 It is removed at the end, also on failure or interruption. Without root, podman, runc or
 debootstrap, or where podman cannot start a container, the test says why and exits 77 (skipped).
 
@@ -205,6 +206,12 @@ def main():
     mounts = ["-v", f"{source}:{source}:ro"]
     if source not in common.parents:
         mounts += ["-v", f"{common}:{common}:ro"]
+    # The machine's own certificate authorities (a TLS-inspecting proxy's, a company's), as its
+    # administrator would install them on any new machine: once the ca-certificates package is
+    # installed, they are in the container's trust store too, and the registries are reachable.
+    local_cas = Path("/usr/local/share/ca-certificates")
+    if any(local_cas.glob("**/*.crt")):
+        mounts += ["-v", f"{local_cas}:{local_cas}:ro"]
 
     started = time.monotonic()
     timings = {}
