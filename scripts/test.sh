@@ -7,7 +7,7 @@
 #   DREC_TEST_SCOPE=quick    the optimised build's tests only (no sanitizer pass); what the
 #                            bare-Debian container test runs inside its container
 #   DREC_CONTAINER_TEST=1    also run the bare Debian 12 container test (tests/container, about
-#                            half an hour); on by default when CI is set, never with scope quick
+#                            25 minutes); on by default when CI is set, never with scope quick
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scope="${DREC_TEST_SCOPE:-full}"
