@@ -9,7 +9,8 @@
 set -euo pipefail
 
 version=v1.24.2
-go="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
+# GO, or a Go new enough for it (scripts/install-go.sh finds or fetches one).
+go="${GO:-$("$(dirname "$0")/install-go.sh")}"
 cache_dir="${XDG_CACHE_HOME:-$HOME/.cache}/drec/ferretdb-$version"
 binary="$cache_dir/ferretdb"
 
@@ -19,6 +20,8 @@ if [ -x "$binary" ]; then
 fi
 
 export GOFLAGS=-mod=mod
+# The toolchain was chosen above: no switch to another one behind its back.
+export GOTOOLCHAIN=local
 module="github.com/FerretDB/FerretDB"
 
 # The proxy hands out the module source; `Dir` is its read-only copy in the module cache.

@@ -9,7 +9,8 @@
 # Prints the binary's path on stdout; progress and errors go to stderr.
 set -euo pipefail
 
-go="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
+# GO, or a Go new enough for it (scripts/install-go.sh finds or fetches one).
+go="${GO:-$("$(dirname "$0")/install-go.sh")}"
 version="v3.1.2"
 cache_dir="${XDG_CACHE_HOME:-$HOME/.cache}/drec/registry3"
 binary="$cache_dir/registry"
@@ -22,6 +23,8 @@ if [ -x "$binary" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$version" ]; then
 fi
 
 export GOFLAGS=-mod=mod
+# The toolchain was chosen above: no switch to another one behind its back.
+export GOTOOLCHAIN=local
 json_field() { python3 -c "import json, sys; print(json.load(sys.stdin).get('$1', ''))"; }
 
 # The proxy hands out the module source; `Dir` is its (read-only) copy in the module cache.

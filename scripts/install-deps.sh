@@ -1,27 +1,62 @@
 #!/usr/bin/env bash
-# Installs every Debian package that drec's build, tests and tools need.
-# Idempotent: safe to run again; it only installs what is missing.
+# Installs the Debian 12 packages drec needs, for one of two purposes:
+#   scripts/install-deps.sh --for run    # build and run drec (scripts/run.sh)
+#   scripts/install-deps.sh --for test   # also every test and tool (scripts/test.sh; the default)
+#   scripts/install-deps.sh --for test --list   # print the package names, install nothing
+# The package lists live only here. Idempotent: it only installs what is missing.
 set -euo pipefail
 
-packages=(
-  # build
-  build-essential cmake ninja-build pkg-config clang-format clang-tidy
-  # libraries (see README, "Dependencies")
+purpose=test
+list_only=0
+while (($#)); do
+  case "$1" in
+    --for) purpose="${2:-}"; shift 2 ;;
+    --for=*) purpose="${1#--for=}"; shift ;;
+    --list) list_only=1; shift ;;
+    *) echo "usage: $0 [--for run|test] [--list]" >&2; exit 2 ;;
+  esac
+done
+
+# Building and running drec: compiler, CMake + Ninja, the libraries it links (see README,
+# "Dependencies"), and Node.js + npm for the dashboard (web/, `npm ci` runs in the CMake build;
+# ca-certificates so npm can reach its registry over HTTPS).
+run_packages=(
+  build-essential cmake ninja-build pkg-config ca-certificates
   libboost1.81-dev libboost-url1.81-dev libssl-dev libsimdjson-dev
   libmongoc-dev libbson-dev libsqlite3-dev libyaml-cpp-dev libcli11-dev
   libspdlog-dev libfmt-dev
-  # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev
-  docker-registry skopeo umoci openssl curl sqlite3 python3 jq
+)
+# Everything the tests, benchmarks and checks use on top of that.
+test_packages=(
+  "${run_packages[@]}"
+  clang-format clang-tidy
+  libgtest-dev libgmock-dev libbenchmark-dev python3
+  # end to end: Debian's registry 2.8, skopeo and umoci for the images, the CLI tools
+  docker-registry skopeo umoci openssl curl sqlite3 jq
   # the venv of the Python test tools (scripts/install-test-tools.sh, tests/requirements.txt)
   python3-venv
   # the dashboard's browser test (tests/browser): headless Chromium, driven by playwright-core
   chromium
+  # scripts/install-go.sh unpacks the Go toolchain (registry 3.x, FerretDB) from a module zip
+  unzip
+  # the bare Debian 12 container test (tests/container)
+  podman runc debootstrap git
 )
-# Node.js and npm build the dashboard (web/, `npm ci` runs in the CMake build). A machine
-# with its own Node.js keeps it; the browser test's playwright-core needs Node.js >= 20.
+
+case "$purpose" in
+  run) packages=("${run_packages[@]}") ;;
+  test) packages=("${test_packages[@]}") ;;
+  *) echo "install-deps: --for must be run or test, not '$purpose'" >&2; exit 2 ;;
+esac
+# A machine with its own Node.js and npm keeps them (scripts/install-node.sh adds the
+# Node.js >= 20 the browser test needs when the system one is older).
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   packages+=(nodejs npm)
+fi
+
+if ((list_only)); then
+  printf '%s\n' "${packages[@]}"
+  exit 0
 fi
 
 missing=()
@@ -32,9 +67,7 @@ done
 if ((${#missing[@]})); then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  echo "install-deps: installing ${missing[*]}" >&2
+  echo "install-deps ($purpose): installing ${missing[*]}" >&2
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# The Debian docker-registry package starts a system registry on :5000; drec's tests
-# start their own, so the system one is only stopped if this script started it.

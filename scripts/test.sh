@@ -1,11 +1,28 @@
 #!/usr/bin/env bash
-# The second command: installs what is missing, then builds and runs every test
-# twice: optimised (unit, integration, end to end with the real registry, API, browser,
-# lint) and under AddressSanitizer + UBSan.
+# The second command: installs what is missing, then builds and runs every test twice:
+# optimised (unit, integration, end to end with the real registries, API, browser,
+# lint and format) and under
+# AddressSanitizer + UBSan.
+#
+#   DREC_BUILD_JOBS=N        parallel compile jobs (default 2)
+#   DREC_TEST_SCOPE=quick    the optimised build's tests only (no sanitizer pass); what the
+#                            bare-Debian container test runs inside its container
+#   DREC_CONTAINER_TEST=1    also run the bare Debian 12 container test (tests/container, about
+#                            25 minutes); on by default when CI is set, never with scope quick
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scope="${DREC_TEST_SCOPE:-full}"
+case "$scope" in full | quick) ;; *) echo "test.sh: DREC_TEST_SCOPE is full or quick" >&2; exit 2 ;; esac
+container_test="${DREC_CONTAINER_TEST:-$([ -n "${CI:-}" ] && echo 1 || echo 0)}"
+[ "$scope" = full ] || container_test=0
+
+scripts/install-deps.sh --for test
 jobs=${DREC_BUILD_JOBS:-2}
+# Go >= 1.26 for the two Go tools below (Debian 12's is 1.19): found, or fetched and cached.
+GO="$(scripts/install-go.sh)"
+export GO
+# Node.js >= 20 for the browser test's playwright-core (Debian 12's is 18).
+PATH="$(scripts/install-node.sh):$PATH"
 # Registry 3.x for the end-to-end test: built from the Go module proxy, cached outside the clone.
 scripts/build-registry3.sh >/dev/null
 # FerretDB, the MongoDB-protocol server the MongoDB store is tested against (same cache).
@@ -15,10 +32,23 @@ export DREC_FERRETDB
 # venv cached the same way; the API, OpenAPI and lint tests run with its python.
 test_python="$(scripts/install-test-tools.sh)"
 
-cmake --preset release -DDREC_WARNINGS_AS_ERRORS=ON -DDREC_TEST_PYTHON="$test_python" >/dev/null
-cmake --build --preset release -j "$jobs"
-ctest --preset release -j 1
+# Tests and benchmarks on (scripts/run.sh turns them off in the same build directory), and the
+# Node.js found above (CMake would otherwise keep the one an earlier configure cached).
+configure=(-DDREC_BUILD_TESTS=ON -DDREC_NODE="$(command -v node)" -DDREC_TEST_PYTHON="$test_python"
+  -DDREC_WARNINGS_AS_ERRORS=ON)
 
-cmake --preset sanitize -DDREC_TEST_PYTHON="$test_python" >/dev/null
-cmake --build --preset sanitize -j "$jobs"
-ctest --preset sanitize -j 1
+cmake --preset release "${configure[@]}" -DDREC_BUILD_BENCH=ON >/dev/null
+cmake --build --preset release -j "$jobs"
+ctest --preset release -j 1 -LE container
+
+if [ "$scope" = full ]; then
+  cmake --preset sanitize "${configure[@]}" >/dev/null
+  cmake --build --preset sanitize -j "$jobs"
+  # The lint and format checks ran above; the sanitizers change nothing they look at.
+  ctest --preset sanitize -j 1 -LE "container|lint"
+fi
+
+# A fresh clone of this checkout in a bare Debian 12 container runs both README commands.
+if [ "$container_test" = 1 ]; then
+  ctest --preset release -L container
+fi
