@@ -114,7 +114,10 @@ Result<std::string> DialInfoUri(const Draft& d) {
   std::string uri = "mongodb://";
   if (!d.dial_username.empty()) {
     uri += PercentEncode(d.dial_username);
-    if (!password->empty()) uri += ":" + PercentEncode(*password);
+    if (!password->empty()) {
+      uri += ":";
+      uri += PercentEncode(*password);
+    }
     uri += "@";
   }
   return uri + Join(d.dial_addrs, ",") + "/" + PercentEncode(d.mongodb_database) +

@@ -85,7 +85,8 @@ Bson IndexSpec(const std::vector<std::string>& keys, bool unique,
       const bool descending = field.starts_with('-');
       if (descending) field.remove_prefix(1);
       Append(key, field, std::int64_t{descending ? -1 : 1});
-      name += (name.empty() ? "" : "_") + std::string(field) + (descending ? "_-1" : "_1");
+      fmt::format_to(std::back_inserter(name), "{}{}{}", name.empty() ? "" : "_", field,
+                     descending ? "_-1" : "_1");
     }
   });
   Append(spec.get(), "name", name);
