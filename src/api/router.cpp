@@ -17,13 +17,14 @@ namespace {
 
 // A handler that answers at once from the store reader.
 RouteHandler Query(StoreReader& reader, HttpResponse (*answer)(StoreReader&, const RouteRequest&)) {
-  return [&reader, answer](const RouteRequest& request, Respond respond) {
+  return [&reader, answer](const RouteRequest& request, const Respond& respond) {
     respond(answer(reader, request));
   };
 }
 
 RouteHandler Fixed(HttpResponse (*answer)(const RouteRequest&)) {
-  return [answer](const RouteRequest& request, Respond respond) { respond(answer(request)); };
+  return
+      [answer](const RouteRequest& request, const Respond& respond) { respond(answer(request)); };
 }
 
 }  // namespace
@@ -58,14 +59,14 @@ std::vector<Route> BuildRoutes(const RouterParts& p) {
       {"/healthz", get, kPublic, kInline, true,
        Fixed([](const RouteRequest&) { return MakeResponse(200, "ok\n", "text/plain"); })},
       {"/readyz", get, kPublic, kWorkers, true,
-       [&writer](const RouteRequest&, Respond respond) {
+       [&writer](const RouteRequest&, const Respond& respond) {
          Status ready = writer.Ping();
          respond(ready.ok() ? MakeResponse(200, "ready\n", "text/plain")
                             : MakeResponse(503, "store unreachable: " + ready.message() + "\n",
                                            "text/plain"));
        }},
       {"/metrics", get, kPublic, kInline, true,
-       [&metrics](const RouteRequest&, Respond respond) {
+       [&metrics](const RouteRequest&, const Respond& respond) {
          respond(MakeResponse(200, metrics.Render(), "text/plain; version=0.0.4"));
        }},
       {"/", get, kPublic, kInline, false,

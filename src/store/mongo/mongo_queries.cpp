@@ -17,7 +17,6 @@ namespace {
 using mongo::Append;
 using mongo::AppendDocument;
 using mongo::Bson;
-using mongo::BulkPtr;
 using mongo::Client;
 using mongo::Collect;
 using mongo::CollectionPtr;

@@ -16,25 +16,16 @@
 namespace drec {
 namespace {
 
-using mongo::Append;
-using mongo::AppendDocument;
-using mongo::Bson;
-using mongo::BulkPtr;
-using mongo::Client;
-using mongo::Collect;
-using mongo::CollectionPtr;
-using mongo::CursorPtr;
-using mongo::Date;
-using mongo::kNameField;
-using mongo::ReadCounters;
-using mongo::ReadRepository;
-using mongo::ToStatus;
-
 // Server error codes the index set-up reacts to.
 constexpr std::uint32_t kIndexOptionsConflict = 85;
 constexpr std::uint32_t kNotImplemented = 238;
 // Statements per write request on FerretDB (see MongoStore::DetectServer).
 constexpr std::size_t kFerretDbRequestLimit = 50;
+
+using mongo::Append;
+using mongo::AppendDocument;
+using mongo::Bson;
+using mongo::Client;
 
 // An index, in MongoDB's default naming so that an index another tool made for the same keys is
 // recognised instead of duplicated.
@@ -45,19 +36,21 @@ struct Index {
 };
 
 std::vector<Index> Indexes() {
-  std::vector<Index> indexes = {{"repositories", {std::string(kNameField)}, true}};
+  std::vector<Index> indexes = {{"repositories", {std::string(mongo::kNameField)}, true}};
   // The list's sorts, ties by name ascending: descending for the counters (top lists), both
   // ways for the last times (recently pushed or pulled; the cleanup's oldest first).
   for (const auto& counter : kCounterFields) {
-    indexes.push_back(
-        {"repositories", {fmt::format("-{}", counter.name), std::string(kNameField)}, false});
+    indexes.push_back({"repositories",
+                       {fmt::format("-{}", counter.name), std::string(mongo::kNameField)},
+                       false});
   }
   for (const auto& time : kTimeFields) {
     if (time.fold != Fold::kLatest) continue;
     for (const char* direction : {"-", ""}) {
-      indexes.push_back({"repositories",
-                         {fmt::format("{}{}", direction, time.name), std::string(kNameField)},
-                         false});
+      indexes.push_back(
+          {"repositories",
+           {fmt::format("{}{}", direction, time.name), std::string(mongo::kNameField)},
+           false});
     }
   }
   const std::vector<Index> companions = {
@@ -102,7 +95,7 @@ Status RunCommand(Client& client, const std::string& database, const bson_t* com
   const bool ok =
       mongoc_client_command_simple(client.get(), database.c_str(), command, nullptr, &reply, error);
   bson_destroy(&reply);
-  return ok ? Status::Ok() : ToStatus(*error, context);
+  return ok ? Status::Ok() : mongo::ToStatus(*error, context);
 }
 
 Status CreateIndex(Client& client, const std::string& database, const std::string& collection,
@@ -161,7 +154,7 @@ Status MongoStore::DetectServer(Client& client) {
   if (!mongoc_client_command_simple(client.get(), "admin", command.get(), nullptr, &reply,
                                     &error)) {
     bson_destroy(&reply);
-    return ToStatus(error, "reading the server's build info");
+    return mongo::ToStatus(error, "reading the server's build info");
   }
   const std::string ferretdb = mongo::StringField(&reply, "ferretdbVersion");
   bson_destroy(&reply);

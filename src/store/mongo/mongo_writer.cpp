@@ -20,13 +20,10 @@ using mongo::AppendDocument;
 using mongo::Bson;
 using mongo::BulkPtr;
 using mongo::Client;
-using mongo::Collect;
 using mongo::CollectionPtr;
 using mongo::CursorPtr;
 using mongo::Date;
-using mongo::kNameField;
 using mongo::ReadCounters;
-using mongo::ReadRepository;
 using mongo::SortedBy;
 using mongo::ToStatus;
 

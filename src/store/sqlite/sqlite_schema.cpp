@@ -6,6 +6,16 @@
 namespace drec::sqlite {
 namespace {
 
+// The counter and time columns of every table of statistics in schema version 1, frozen with
+// that migration: a counter added later comes with a migration of its own (ALTER TABLE).
+#define DREC_V1_COUNTER_COLUMNS                                                      \
+  "numpulls INTEGER NOT NULL DEFAULT 0, numpushs INTEGER NOT NULL DEFAULT 0, "       \
+  "numchecks INTEGER NOT NULL DEFAULT 0, numindexpulls INTEGER NOT NULL DEFAULT 0, " \
+  "numdeletes INTEGER NOT NULL DEFAULT 0"
+#define DREC_V1_TALLY_COLUMNS \
+  DREC_V1_COUNTER_COLUMNS     \
+  ", firstpushed INTEGER, lastpushed INTEGER, firstpulled INTEGER, lastpulled INTEGER"
+
 // Schema migrations: entry i takes the database from user_version i to i + 1. Never edit an
 // entry once released, databases in the field already ran it; append a new one instead.
 // Times are unix milliseconds, NULL until the first such event; names are values, never columns.
@@ -13,15 +23,7 @@ constexpr std::array<const char*, 2> kMigrations = {
     R"sql(
 CREATE TABLE repositories (
   repositoryname TEXT NOT NULL PRIMARY KEY,
-  numpulls INTEGER NOT NULL DEFAULT 0,
-  numpushs INTEGER NOT NULL DEFAULT 0,
-  numchecks INTEGER NOT NULL DEFAULT 0,
-  numindexpulls INTEGER NOT NULL DEFAULT 0,
-  numdeletes INTEGER NOT NULL DEFAULT 0,
-  firstpushed INTEGER,
-  lastpushed INTEGER,
-  firstpulled INTEGER,
-  lastpulled INTEGER,
+  )sql" DREC_V1_TALLY_COLUMNS R"sql(,
   actors TEXT NOT NULL DEFAULT '[]',
   numstars INTEGER NOT NULL DEFAULT 0
 ) STRICT;
@@ -42,15 +44,7 @@ CREATE TABLE tags (
   digest_at INTEGER,
   deleted INTEGER NOT NULL DEFAULT 0,
   deleted_at INTEGER,
-  numpulls INTEGER NOT NULL DEFAULT 0,
-  numpushs INTEGER NOT NULL DEFAULT 0,
-  numchecks INTEGER NOT NULL DEFAULT 0,
-  numindexpulls INTEGER NOT NULL DEFAULT 0,
-  numdeletes INTEGER NOT NULL DEFAULT 0,
-  firstpushed INTEGER,
-  lastpushed INTEGER,
-  firstpulled INTEGER,
-  lastpulled INTEGER,
+  )sql" DREC_V1_TALLY_COLUMNS R"sql(,
   PRIMARY KEY (repository, tag)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX tags_by_digest ON tags (repository, digest);
@@ -62,15 +56,7 @@ CREATE TABLE digests (
   size INTEGER,
   deleted INTEGER NOT NULL DEFAULT 0,
   deleted_at INTEGER,
-  numpulls INTEGER NOT NULL DEFAULT 0,
-  numpushs INTEGER NOT NULL DEFAULT 0,
-  numchecks INTEGER NOT NULL DEFAULT 0,
-  numindexpulls INTEGER NOT NULL DEFAULT 0,
-  numdeletes INTEGER NOT NULL DEFAULT 0,
-  firstpushed INTEGER,
-  lastpushed INTEGER,
-  firstpulled INTEGER,
-  lastpulled INTEGER,
+  )sql" DREC_V1_TALLY_COLUMNS R"sql(,
   PRIMARY KEY (repository, digest)
 ) STRICT, WITHOUT ROWID;
 
@@ -84,15 +70,7 @@ CREATE TABLE digest_parents (
 CREATE TABLE actors (
   repository TEXT NOT NULL,
   actor TEXT NOT NULL,
-  numpulls INTEGER NOT NULL DEFAULT 0,
-  numpushs INTEGER NOT NULL DEFAULT 0,
-  numchecks INTEGER NOT NULL DEFAULT 0,
-  numindexpulls INTEGER NOT NULL DEFAULT 0,
-  numdeletes INTEGER NOT NULL DEFAULT 0,
-  firstpushed INTEGER,
-  lastpushed INTEGER,
-  firstpulled INTEGER,
-  lastpulled INTEGER,
+  )sql" DREC_V1_TALLY_COLUMNS R"sql(,
   firstseen INTEGER,
   lastseen INTEGER,
   PRIMARY KEY (repository, actor)
@@ -101,15 +79,7 @@ CREATE TABLE actors (
 CREATE TABLE days (
   repository TEXT NOT NULL,
   day TEXT NOT NULL,
-  numpulls INTEGER NOT NULL DEFAULT 0,
-  numpushs INTEGER NOT NULL DEFAULT 0,
-  numchecks INTEGER NOT NULL DEFAULT 0,
-  numindexpulls INTEGER NOT NULL DEFAULT 0,
-  numdeletes INTEGER NOT NULL DEFAULT 0,
-  firstpushed INTEGER,
-  lastpushed INTEGER,
-  firstpulled INTEGER,
-  lastpulled INTEGER,
+  )sql" DREC_V1_TALLY_COLUMNS R"sql(,
   PRIMARY KEY (repository, day)
 ) STRICT, WITHOUT ROWID;
 
@@ -124,11 +94,7 @@ CREATE INDEX event_ids_by_applied_at ON event_ids (applied_at);
     R"sql(
 CREATE TABLE total_days (
   day TEXT NOT NULL PRIMARY KEY,
-  numpulls INTEGER NOT NULL DEFAULT 0,
-  numpushs INTEGER NOT NULL DEFAULT 0,
-  numchecks INTEGER NOT NULL DEFAULT 0,
-  numindexpulls INTEGER NOT NULL DEFAULT 0,
-  numdeletes INTEGER NOT NULL DEFAULT 0
+  )sql" DREC_V1_COUNTER_COLUMNS R"sql(
 ) STRICT, WITHOUT ROWID;
 INSERT INTO total_days
   SELECT day, sum(numpulls), sum(numpushs), sum(numchecks), sum(numindexpulls), sum(numdeletes)
@@ -136,6 +102,9 @@ INSERT INTO total_days
 CREATE INDEX days_by_day ON days (day, repository);
 )sql",
 };
+
+#undef DREC_V1_TALLY_COLUMNS
+#undef DREC_V1_COUNTER_COLUMNS
 
 }  // namespace
 
