@@ -187,8 +187,9 @@ Result<RepositoryPage> MongoStore::ListRepositories(const RepositoryQuery& query
       if (value(a) != value(b)) return query.descending ? value(a) > value(b) : value(a) < value(b);
       return a.repositoryname < b.repositoryname;
     });
-    const auto first = std::min<std::size_t>(page.items.size(), query.offset);
-    const auto last = std::min<std::size_t>(page.items.size() - first, query.limit) + first;
+    const auto size = static_cast<std::int64_t>(page.items.size());
+    const std::ptrdiff_t first = std::min(size, query.offset);
+    const std::ptrdiff_t last = std::min(size - first, query.limit) + first;
     page.items = std::vector<RepositoryRecord>(std::make_move_iterator(page.items.begin() + first),
                                                std::make_move_iterator(page.items.begin() + last));
   }

@@ -95,10 +95,11 @@ class BulkWrite {
 };
 
 // One write of a journal, pointing into the journal's buffer.
+// The documents first: bson_t is 128-byte aligned, and this order pads least.
 struct JournalWrite {
-  std::string_view coll;
   bson_t filter;
   bson_t update;
+  std::string_view coll;
   bool remove = false;
   bool upsert = false;
   bool multi = false;
@@ -255,10 +256,10 @@ Status MongoStore::ReadStoredState(Client& client, std::span<const EventEffect* 
     bson_t any;
     bson_append_array_begin(filter.get(), "$or", 3, &any);
     std::uint32_t i = 0;
-    for (const auto& [repository, digests] : pulled) {
+    for (const auto& entry : pulled) {
       AppendDocument(&any, std::to_string(i++), [&](bson_t* clause) {
-        Append(clause, "repository", repository);
-        AppendDocument(clause, "child", [&](bson_t* in) { Append(in, "$in", digests); });
+        Append(clause, "repository", entry.first);
+        AppendDocument(clause, "child", [&](bson_t* in) { Append(in, "$in", entry.second); });
       });
     }
     bson_append_array_end(filter.get(), &any);
@@ -342,6 +343,7 @@ Status MongoStore::Apply(const Batch& batch, ApplyOutcome* outcome) {
   }
   if (!fresh.empty()) {
     std::vector<std::string> ids;
+    ids.reserve(fresh.size());
     for (const EventEffect* effect : fresh) ids.push_back(effect->event_id);
     Bson filter;
     AppendDocument(filter.get(), "_id", [&](bson_t* in) { Append(in, "$in", ids); });
