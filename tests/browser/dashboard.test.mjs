@@ -77,7 +77,8 @@ function event({ action = 'pull', repository, tag, digest, method = 'GET', time,
 // examples did to it (1 tagged push, 1 GET pull and 1 HEAD of v1, 1 delete).
 const APP = 'team/app';
 // The digest v1 was pushed with, read from the capture (a missing file fails the test with its path).
-const APP_DIGEST = JSON.parse(fs.readFileSync(path.join(EXAMPLES, 'manifest-push-tagged.json'), 'utf8')).events[0].target.digest;
+const APP_DIGEST = JSON.parse(fs.readFileSync(path.join(EXAMPLES, 'manifest-push-tagged.json'), 'utf8')).events[0]
+  .target.digest;
 const appPulls = [at(2, 10), at(1, 9), at(1, 15)];
 
 // Other repositories so that the tables and charts have something to rank: `pulls` GET

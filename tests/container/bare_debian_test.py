@@ -110,11 +110,20 @@ class Podman:
         return ["podman", "--runtime", RUNTIME, *args]
 
     def run(self, *args, check=True, capture=True, timeout=600, **kwargs):
-        result = subprocess.run(self.cmd(*args), env=self.env, text=True, timeout=timeout,
-                                capture_output=capture, **kwargs)
+        result = subprocess.run(
+            self.cmd(*args),
+            check=False,  # the caller's `check` decides, with the command's output in the error
+            env=self.env,
+            text=True,
+            timeout=timeout,
+            capture_output=capture,
+            **kwargs,
+        )
         if check and result.returncode != 0:
-            raise AssertionError(f"podman {' '.join(args[:3])} failed ({result.returncode}):\n"
-                                 f"{result.stdout or ''}{result.stderr or ''}")
+            raise AssertionError(
+                f"podman {' '.join(args[:3])} failed ({result.returncode}):\n"
+                f"{result.stdout or ''}{result.stderr or ''}"
+            )
         return result
 
 
@@ -130,15 +139,20 @@ def ensure_image(podman):
         partial.parent.mkdir(parents=True, exist_ok=True)
         log(f"debootstrap --variant=minbase bookworm from {main} into {rootfs}")
         started = time.monotonic()
-        subprocess.run(["debootstrap", "--variant=minbase", "bookworm", str(partial), main],
-                       check=True, stdout=subprocess.DEVNULL, timeout=1800)
+        subprocess.run(
+            ["debootstrap", "--variant=minbase", "bookworm", str(partial), main],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            timeout=1800,
+        )
         # The sources a Debian 12 installation has: the release, its updates, security.
         (partial / "etc/apt/sources.list").unlink(missing_ok=True)
         (partial / "etc/apt/sources.list.d/debian.sources").write_text(
             f"Types: deb\nURIs: {main}\nSuites: bookworm bookworm-updates\nComponents: main\n"
             "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n"
             f"Types: deb\nURIs: {security}\nSuites: bookworm-security\nComponents: main\n"
-            "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")
+            "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
+        )
         partial.rename(rootfs)
         log(f"root file system made in {time.monotonic() - started:.0f} s")
     log(f"importing {rootfs} as {IMAGE}")
@@ -155,8 +169,12 @@ def free_port():
 
 
 def readyz(port, cafile=None):
-    context = ssl.create_default_context(cafile=cafile) if cafile else ssl._create_unverified_context()
-    with urllib.request.urlopen(f"https://127.0.0.1:{port}/readyz", context=context, timeout=5) as r:
+    context = (
+        ssl.create_default_context(cafile=cafile) if cafile else ssl._create_unverified_context()
+    )
+    with urllib.request.urlopen(
+        f"https://127.0.0.1:{port}/readyz", context=context, timeout=5
+    ) as r:
         return r.status
 
 
@@ -174,6 +192,7 @@ def main():
     # ctest's timeout and ^C end the test through `finally`, so the container goes too.
     def interrupted(signum, _frame):
         raise SystemExit(f"interrupted by signal {signum}")
+
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, interrupted)
 
@@ -193,16 +212,26 @@ def main():
         log(f"SKIPPED: {why}")
         return SKIP
 
-    head = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], check=True,
-                          capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
-                           check=True, capture_output=True, text=True).stdout
+    head = subprocess.run(
+        ["git", "-C", str(source), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     if dirty:
         log(f"note: uncommitted changes in {source} are not in the clone (it tests {head[:12]})")
     # A worktree's .git is a file naming the repository's own .git: mount both, at their paths.
-    common = Path(subprocess.run(["git", "-C", str(source), "rev-parse", "--path-format=absolute",
-                                  "--git-common-dir"], check=True, capture_output=True,
-                                 text=True).stdout.strip())
+    common = Path(
+        subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "--path-format=absolute", "--git-common-dir"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
     mounts = ["-v", f"{source}:{source}:ro"]
     if source not in common.parents:
         mounts += ["-v", f"{common}:{common}:ro"]
@@ -225,28 +254,48 @@ def main():
     name = f"drec-bare-{os.getpid()}-{int(time.time())}"
     run_process = None
     try:
-        podman.run("run", "-d", "--name", name, "--network=host", *mounts, IMAGE,
-                   "sleep", "infinity")
+        podman.run(
+            "run", "-d", "--name", name, "--network=host", *mounts, IMAGE, "sleep", "infinity"
+        )
 
         def exec_logged(step, script, logfile, timeout, env=()):
             log(f"{step}: {script}  (log {logfile})")
             t0 = time.monotonic()
             env_args = [a for k, v in env for a in ("-e", f"{k}={v}")]
             with open(logfile, "w") as out:
-                result = podman.run("exec", *env_args, name, "bash", "-c", script, check=False,
-                                    capture=False, stdout=out, stderr=subprocess.STDOUT,
-                                    timeout=timeout)
+                result = podman.run(
+                    "exec",
+                    *env_args,
+                    name,
+                    "bash",
+                    "-c",
+                    script,
+                    check=False,
+                    capture=False,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    timeout=timeout,
+                )
             timings[step] = time.monotonic() - t0
-            assert result.returncode == 0, \
+            assert result.returncode == 0, (
                 f"{step} failed ({result.returncode}), last lines of {logfile}:\n{tail(logfile)}"
+            )
             log(f"{step}: done in {timings[step]:.0f} s")
 
         # What a new user does first: git, then the clone (only the checkout is mounted).
-        exec_logged("git", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive "
-                    "apt-get install -y -qq --no-install-recommends git >/dev/null",
-                    workdir / "git.log", 900)
-        exec_logged("clone", f"git clone -q {source} /root/drec && git -C /root/drec log -1 --format=%H",
-                    workdir / "clone.log", 600)
+        exec_logged(
+            "git",
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive "
+            "apt-get install -y -qq --no-install-recommends git >/dev/null",
+            workdir / "git.log",
+            900,
+        )
+        exec_logged(
+            "clone",
+            f"git clone -q {source} /root/drec && git -C /root/drec log -1 --format=%H",
+            workdir / "clone.log",
+            600,
+        )
         cloned = (workdir / "clone.log").read_text().split()[-1]
         assert cloned == head, f"the clone is at {cloned}, the checkout at {head}"
 
@@ -257,15 +306,24 @@ def main():
         t0 = time.monotonic()
         with open(run_log, "w") as out:
             run_process = subprocess.Popen(
-                podman.cmd("exec", name, "bash", "-c",
-                           f"cd /root/drec && echo $$ >/tmp/run.pid && "
-                           f"exec scripts/run.sh --server-port {port}"),
-                env=podman.env, stdout=out, stderr=subprocess.STDOUT)
+                podman.cmd(
+                    "exec",
+                    name,
+                    "bash",
+                    "-c",
+                    f"cd /root/drec && echo $$ >/tmp/run.pid && "
+                    f"exec scripts/run.sh --server-port {port}",
+                ),
+                env=podman.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         status = None
         while time.monotonic() - t0 < args.run_timeout:
             if run_process.poll() is not None:
-                raise AssertionError(f"run.sh ended ({run_process.returncode}) before serving:\n"
-                                     f"{tail(run_log)}")
+                raise AssertionError(
+                    f"run.sh ended ({run_process.returncode}) before serving:\n{tail(run_log)}"
+                )
             try:
                 status = readyz(port)
                 break
@@ -284,17 +342,30 @@ def main():
 
         # 2. scripts/test.sh, the optimised build's tests (this one excluded: no recursion).
         test_log = workdir / "test.log"
-        exec_logged("test.sh", "cd /root/drec && scripts/test.sh", test_log, args.test_timeout,
-                    env=[("DREC_TEST_SCOPE", "quick")])
+        exec_logged(
+            "test.sh",
+            "cd /root/drec && scripts/test.sh",
+            test_log,
+            args.test_timeout,
+            env=[("DREC_TEST_SCOPE", "quick")],
+        )
         text = test_log.read_text(errors="replace")
         assert "100% tests passed" in text, f"ctest did not pass everything:\n{tail(test_log)}"
-        for test in ("e2e_registry_sqlite", "e2e_registry3_sqlite", "e2e_registry_mongodb",
-                     "api_sqlite", "api_mongodb", "browser_dashboard"):
-            assert re.search(rf"Test +#\d+: {test} \.+ +Passed", text), \
+        for test in (
+            "e2e_registry_sqlite",
+            "e2e_registry3_sqlite",
+            "e2e_registry_mongodb",
+            "api_sqlite",
+            "api_mongodb",
+            "browser_dashboard",
+        ):
+            assert re.search(rf"Test +#\d+: {test} \.+ +Passed", text), (
                 f"{test} did not pass (or did not run):\n{tail(test_log)}"
+            )
         assert "container_bare_debian" not in text, "test.sh ran the container test inside itself"
-        go = podman.run("exec", name, "bash", "-c", "ls -d /root/.cache/drec/go-*/bin/go",
-                        check=False).stdout.strip()
+        go = podman.run(
+            "exec", name, "bash", "-c", "ls -d /root/.cache/drec/go-*/bin/go", check=False
+        ).stdout.strip()
         assert go, "test.sh did not fetch a Go toolchain (bare Debian 12 has none new enough)"
         log(f"test.sh fetched {go}")
     finally:
@@ -303,8 +374,11 @@ def main():
             run_process.wait()
         podman.run("rm", "-f", "-t", "0", name, check=False)
         log("container removed")
-        log("timings: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
-            + f"; total {time.monotonic() - started:.0f} s")
+        log(
+            "timings: "
+            + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
+            + f"; total {time.monotonic() - started:.0f} s"
+        )
     log("PASSED")
     return 0
 

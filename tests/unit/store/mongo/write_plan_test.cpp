@@ -3,9 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <algorithm>
 #include <set>
 #include <string>
 #include <vector>
@@ -115,10 +115,11 @@ TEST(WritePlanTest, UpdatesOfOneDocumentAcrossEventsBecomeOneIncrement) {
 }
 
 TEST(WritePlanTest, EveryChangeIsGuardedSoReplayingTheJournalChangesNothingTwice) {
-  const auto journal = Plan({{"e1", kT,
-                              {RepositoryUpdate{"app", Pulls(1), ""},
-                               TagUpdate{"app", "v1", Pulls(1)},
-                               DayUpdate{"app", UtcDay(kT), Pulls(1)}}}});
+  const auto journal =
+      Plan({{"e1",
+             kT,
+             {RepositoryUpdate{"app", Pulls(1), ""}, TagUpdate{"app", "v1", Pulls(1)},
+              DayUpdate{"app", UtcDay(kT), Pulls(1)}}}});
   int guarded = 0;
   for (const Write& w : journal.writes) {
     if (!w.update.contains("$inc")) continue;
@@ -133,12 +134,12 @@ TEST(WritePlanTest, EveryChangeIsGuardedSoReplayingTheJournalChangesNothingTwice
 }
 
 TEST(WritePlanTest, EveryWriteTargetsACollectionOfTheSendingOrder) {
-  const auto journal = Plan({{"e1", kT,
-                              {RepositoryUpdate{"app", Pulls(1), "amy"},
-                               TagUpdate{"app", "v1", Pulls(1)},
-                               DigestUpdate{"app", "sha256:a", "", 0, Pulls(1)},
-                               ActorUpdate{"app", "amy", Pulls(1), kT, kT},
-                               DayUpdate{"app", UtcDay(kT), Pulls(1)}}}});
+  const auto journal = Plan(
+      {{"e1",
+        kT,
+        {RepositoryUpdate{"app", Pulls(1), "amy"}, TagUpdate{"app", "v1", Pulls(1)},
+         DigestUpdate{"app", "sha256:a", "", 0, Pulls(1)},
+         ActorUpdate{"app", "amy", Pulls(1), kT, kT}, DayUpdate{"app", UtcDay(kT), Pulls(1)}}}});
   std::set<std::string> seen;
   for (const Write& w : journal.writes) {
     EXPECT_NE(std::find(kWriteTargets.begin(), kWriteTargets.end(), w.coll), kWriteTargets.end())
