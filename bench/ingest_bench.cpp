@@ -2,6 +2,7 @@
 // commits of different batch sizes (what group commit buys). Run:
 //   build/release/bench/ingest_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
+#include <fmt/format.h>
 
 #include <filesystem>
 #include <string>
@@ -14,16 +15,16 @@ namespace {
 
 Event PullEvent(std::int64_t n) {
   Event e;
-  e.id = "bench-" + std::to_string(n);
+  e.id = fmt::format("bench-{}", n);
   e.timestamp = 1'790'000'000'000 + n;
   e.action = "pull";
   e.media_type = "application/vnd.oci.image.manifest.v1+json";
   e.has_media_type = true;
   e.digest = "sha256:" + std::to_string(n % 50);
   e.repository = "team/app-" + std::to_string(n % 200);
-  e.tag = n % 2 == 0 ? "v" + std::to_string(n % 10) : "";
+  e.tag = n % 2 == 0 ? fmt::format("v{}", n % 10) : "";
   e.method = "GET";
-  e.actor = "user-" + std::to_string(n % 30);
+  e.actor = fmt::format("user-{}", n % 30);
   return e;
 }
 

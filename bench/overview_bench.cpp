@@ -4,6 +4,7 @@
 // many events) and kept in the build directory for later runs. Run:
 //   build/release/bench/overview_bench
 #include <benchmark/benchmark.h>
+#include <fmt/format.h>
 
 #include <filesystem>
 #include <string>
@@ -30,11 +31,11 @@ Status Generate(Store& store) {
   for (int first = 0; first < kRepositories; first += 1000) {
     Batch batch;
     for (int r = first; r < first + 1000; ++r) {
-      const std::string name = "team-" + std::to_string(r % 97) + "/app-" + std::to_string(r);
+      const std::string name = fmt::format("team-{}/app-{}", r % 97, r);
       // 90 % pulls, 5 % pushes, 5 % checks, skewed so repositories differ.
       const std::int64_t pulls = per_repository * 9 / 10 + (r % 13) - 6;
       const std::int64_t pushes = per_repository / 20, checks = per_repository - pulls - pushes;
-      EventEffect effect{"gen-" + std::to_string(id++), today, {}};
+      EventEffect effect{fmt::format("gen-{}", id++), today, {}};
       for (int d = 0; d < 10; ++d) {
         const UnixMillis day = today - (r % 20 + d) * kDayMillis;
         Delta delta;
@@ -44,7 +45,7 @@ Status Generate(Store& store) {
         delta.Pulled(day + r % kDayMillis);
         delta.Pushed(day);
         effect.operations.emplace_back(
-            RepositoryUpdate{name, delta, "user-" + std::to_string(r % 50)});
+            RepositoryUpdate{name, delta, fmt::format("user-{}", r % 50)});
         effect.operations.emplace_back(DayUpdate{name, UtcDay(day), delta});
       }
       batch.effects.push_back(std::move(effect));
@@ -82,7 +83,7 @@ BENCHMARK(BM_Summary)->Unit(benchmark::kMillisecond);
 // The first `limit` repositories sorted by `field` (as the API's sort parameter names it).
 RepositoryQuery Sorted(const std::string& field, bool descending, std::int64_t limit) {
   RepositoryQuery query;
-  if (!ParseSort((descending ? "-" : "") + field, &query).ok()) std::abort();
+  if (!ParseSort(fmt::format("{}{}", descending ? "-" : "", field), &query).ok()) std::abort();
   query.limit = limit;
   return query;
 }

@@ -3,6 +3,7 @@
 // across a crash between any two writes, and outages answered with Unavailable.
 #include "store/mongo/mongo_store.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -283,7 +284,7 @@ TEST_F(MongoStoreTest, IndexesAreCreatedIdempotentlyAtStartUp) {
 TEST_F(MongoStoreTest, FieldsThatOtherToolsWriteSurviveDrecsWrites) {
   Open();
   for (int i = 0; i < 10; ++i) {
-    Apply(Batch{{PullByDigest("pull-" + std::to_string(i), "app", "sha256:a", "amy", kT + i)}});
+    Apply(Batch{{PullByDigest(fmt::format("pull-{}", i), "app", "sha256:a", "amy", kT + i)}});
     // A frontend stars the repository and describes it, on a connection of its own.
     Command(R"({"update": "repositories", "updates": [{"q": {"repositoryname": "app"},
                 "u": {"$inc": {"numstars": 1}, "$set": {"description": "kept"}}}]})");
@@ -304,7 +305,7 @@ TEST_F(MongoStoreTest, ABatchCostsOneWritePerDocumentWhateverItsNumberOfEvents) 
   Batch ten;
   for (int i = 0; i < 10; ++i) {
     ten.effects.push_back(
-        PullByDigest("ten-" + std::to_string(i), "app", "sha256:a", i % 2 ? "amy" : "bob", kT + i));
+        PullByDigest(fmt::format("ten-{}", i), "app", "sha256:a", i % 2 ? "amy" : "bob", kT + i));
   }
   Apply(ten);
   // Ten event ids instead of one, and a second actor (its document, and its place in the
@@ -432,9 +433,9 @@ TEST_F(MongoStoreTest, ABatchTooLargeForOneJournalIsSplit) {
   Batch large;
   // Names of 400 KiB, each in two writes: twelve events are more than one journal holds.
   for (int i = 0; i < 12; ++i) {
-    const std::string name = std::string(400 << 10, 'r') + "/" + std::to_string(i);
+    const std::string name = std::string(400 << 10, 'r') + fmt::format("/{}", i);
     large.effects.push_back(
-        {"large-" + std::to_string(i), kT, {RepositoryUpdate{name, Pull(kT + i), ""}}});
+        {fmt::format("large-{}", i), kT, {RepositoryUpdate{name, Pull(kT + i), ""}}});
   }
   ASSERT_TRUE(oracle.store().Apply(large, nullptr).ok());
   Open();
@@ -454,9 +455,9 @@ TEST_F(MongoStoreTest, QueriesAnswerAsTheEmbeddedStore) {
     for (std::size_t k = 0; k <= r; ++k) {
       const UnixMillis t = kT - static_cast<UnixMillis>((k * 3 + r) % 7) * kDayMillis;
       batch.effects.push_back(
-          PullByDigest("q" + std::to_string(id++), names[r], "sha256:x", k % 2 ? "amy" : "bob", t));
+          PullByDigest(fmt::format("q{}", id++), names[r], "sha256:x", k % 2 ? "amy" : "bob", t));
       if (r % 2 == 0) {
-        batch.effects.push_back(TaggedPush("q" + std::to_string(id++), names[r], "v1", "sha256:x",
+        batch.effects.push_back(TaggedPush(fmt::format("q{}", id++), names[r], "v1", "sha256:x",
                                            "carl", t - kDayMillis));
       }
     }
@@ -472,7 +473,7 @@ TEST_F(MongoStoreTest, QueriesAnswerAsTheEmbeddedStore) {
                            "window.numpulls", "window.numpushs"}) {
     for (const bool descending : {false, true}) {
       RepositoryQuery q;
-      EXPECT_TRUE(ParseSort((descending ? "-" : "") + std::string(sort), &q).ok()) << sort;
+      EXPECT_TRUE(ParseSort(fmt::format("{}{}", descending ? "-" : "", sort), &q).ok()) << sort;
       q.window_from_day = UtcDay(kT - 3 * kDayMillis);
       queries.push_back(q);
       q.offset = 1;

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -179,7 +180,7 @@ MongoTestServer* MongoTestServer::Shared(std::string* why) {
 }
 
 std::string MongoTestServer::FreshDatabase() {
-  return "drec_test_" + std::to_string(getpid()) + "_" + std::to_string(next_database_++);
+  return fmt::format("drec_test_{}_{}", getpid(), next_database_++);
 }
 
 void MongoTestServer::DropDatabase(const std::string& name) {

@@ -1,6 +1,7 @@
 // The store contract: what every backend must do with the operations of
 // semantics/operations.h and the queries of store.h. Parameterised over backends, so a new
 // store is checked by adding one StoreBackend and one INSTANTIATE line.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -139,7 +140,7 @@ RepositoryQuery Prefixed(std::string prefix) {
 // A query sorted by a field named as in the API's `sort` parameter.
 RepositoryQuery Sorted(const std::string& field, bool descending) {
   RepositoryQuery query;
-  EXPECT_TRUE(ParseSort((descending ? "-" : "") + field, &query).ok()) << field;
+  EXPECT_TRUE(ParseSort(fmt::format("{}{}", descending ? "-" : "", field), &query).ok()) << field;
   return query;
 }
 
@@ -181,7 +182,7 @@ class StoreContractTest : public ::testing::TestWithParam<StoreBackend> {
   void ApplyEach(std::vector<Operation> operations) {
     std::vector<EventEffect> effects;
     for (auto& op : operations) {
-      effects.push_back(Effect("e" + std::to_string(next_id_++), {std::move(op)}));
+      effects.push_back(Effect(fmt::format("e{}", next_id_++), {std::move(op)}));
     }
     const ApplyOutcome outcome = Apply(std::move(effects));
     EXPECT_EQ(outcome.applied, static_cast<std::int64_t>(operations.size()));
@@ -742,8 +743,8 @@ TEST_P(StoreContractTest, QueriesRunWhileBatchesCommit) {
     });
   }
   for (int i = 0; i < kBatches; ++i) {
-    Apply({Effect("id-" + std::to_string(i), {TagUpdate{"app", "latest", Pull(kT + i)},
-                                              RepositoryUpdate{"app", Pull(kT + i), ""}})});
+    Apply({Effect(fmt::format("id-{}", i), {TagUpdate{"app", "latest", Pull(kT + i)},
+                                            RepositoryUpdate{"app", Pull(kT + i), ""}})});
   }
   done = true;
   for (auto& reader : readers) reader.join();

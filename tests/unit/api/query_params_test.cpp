@@ -1,5 +1,6 @@
 #include "api/query_params.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <boost/url/parse.hpp>
@@ -18,7 +19,7 @@ Result<RepositoryListParams> Parse(std::string_view target) {
 TEST(QueryParamsTest, EveryTableFieldIsASortKeyBothWays) {
   for (const auto& field : kCounterFields) {
     RepositoryQuery query;
-    ASSERT_TRUE(ParseSort("-" + std::string(field.name), &query).ok()) << field.name;
+    ASSERT_TRUE(ParseSort(fmt::format("-{}", field.name), &query).ok()) << field.name;
     EXPECT_EQ(query.sort.kind, SortKey::Kind::kCounter);
     EXPECT_EQ(query.sort.counter, field.counter);
     EXPECT_TRUE(query.descending);

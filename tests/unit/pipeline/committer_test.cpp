@@ -1,5 +1,6 @@
 #include "pipeline/committer.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <condition_variable>
@@ -49,7 +50,7 @@ class RecordingStore : public StoreWriter {
 
 std::vector<EventEffect> Effects(int n) {
   std::vector<EventEffect> effects;
-  for (int i = 0; i < n; ++i) effects.push_back({"id" + std::to_string(i), 0, {}});
+  for (int i = 0; i < n; ++i) effects.push_back({fmt::format("id{}", i), 0, {}});
   return effects;
 }
 
