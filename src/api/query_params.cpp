@@ -25,6 +25,9 @@ Status ParseSort(std::string_view text, RepositoryQuery* query) {
   query->descending = text.starts_with('-');
   const std::string_view field = query->descending ? text.substr(1) : text;
   SortKey& sort = query->sort;
+  const std::optional<Counter> window_counter =
+      field.starts_with(kWindowPrefix) ? CounterNamed(field.substr(kWindowPrefix.size()))
+                                       : std::nullopt;
   if (field == "repositoryname") {
     sort.kind = SortKey::Kind::kName;
   } else if (auto counter = CounterNamed(field)) {
@@ -33,10 +36,9 @@ Status ParseSort(std::string_view text, RepositoryQuery* query) {
   } else if (auto time = TimeFieldNamed(field)) {
     sort.kind = SortKey::Kind::kTime;
     sort.time = *time;
-  } else if (auto window = CounterNamed(field.substr(std::min(field.size(), kWindowPrefix.size())));
-             field.starts_with(kWindowPrefix) && window) {
+  } else if (window_counter) {
     sort.kind = SortKey::Kind::kWindowCounter;
-    sort.counter = *window;
+    sort.counter = *window_counter;
   } else {
     return Invalid(fmt::format("unknown sort field: {}", field));
   }
