@@ -37,7 +37,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))
 import drec_harness
 from drec_harness import (
+    COUNTERS,
     HTTP_TIMEOUT_S,
+    RECORD_SCHEMAS,
+    TIMES,
     Checks,
     Failure,
     Response,
@@ -73,8 +76,6 @@ BLOB = "application/octet-stream"
 V1_EVENTS = "application/vnd.docker.distribution.events.v1+json"
 V2_EVENTS = "application/vnd.docker.distribution.events.v2+json"
 
-COUNTERS = ("numpulls", "numpushs", "numchecks", "numindexpulls", "numdeletes")
-TIMES = ("firstpushed", "lastpushed", "firstpulled", "lastpulled")
 SORT_FIELDS = ("repositoryname", *COUNTERS, *TIMES)
 CSV_HEADER = ["repositoryname", *COUNTERS, *TIMES]
 CSV_WINDOW_HEADER = [f"window_{c}" for c in COUNTERS]
@@ -1226,17 +1227,7 @@ def check_document(api: OpenApi) -> None:
             if field not in merged["properties"]:
                 fail(f"schema {name}: required {field!r} is not a property")
     # The counters and times of every record, where they are and how they are written.
-    records = {
-        "Repository": True,
-        "RepositoryListItem": True,
-        "Tag": True,
-        "Digest": True,
-        "Actor": True,
-        "SummaryTotals": True,
-        "Day": False,
-        "Window": False,
-    }
-    for name, timed in records.items():
+    for name, timed in RECORD_SCHEMAS.items():
         merged = api.flat(pointer("components", "schemas", name))
         for field in COUNTERS:
             prop = api.resolve(merged["properties"].get(field, {}))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "support"))
-from drec_harness import Checks, fail  # noqa: E402
+from drec_harness import COUNTERS, RECORD_SCHEMAS, TIMES, Checks, fail  # noqa: E402
 
 try:
     from openapi_spec_validator import validate
@@ -32,19 +32,6 @@ except ImportError as e:
         "scripts/install-test-tools.sh prints"
     )
 
-COUNTERS = ("numpulls", "numpushs", "numchecks", "numindexpulls", "numdeletes")
-TIMES = ("firstpushed", "lastpushed", "firstpulled", "lastpulled")
-# The record schemas and whether they carry the times besides the counters.
-RECORDS = {
-    "Repository": True,
-    "RepositoryListItem": True,
-    "Tag": True,
-    "Digest": True,
-    "Actor": True,
-    "SummaryTotals": True,
-    "Day": False,
-    "Window": False,
-}
 COUNTER_REF = "#/components/schemas/CounterFields"
 TIME_REF = "#/components/schemas/TimeFields"
 
@@ -95,7 +82,7 @@ def check_time_fields(schemas: dict) -> None:
 
 
 def check_records_compose(schemas: dict) -> None:
-    for name, timed in RECORDS.items():
+    for name, timed in RECORD_SCHEMAS.items():
         parts = [part.get("$ref") for part in schemas[name].get("allOf", [])]
         if COUNTER_REF not in parts:
             fail(f"{name} does not take CounterFields with allOf: {parts}")

@@ -23,6 +23,22 @@ from pathlib import Path
 POLL_S = 0.05
 HTTP_TIMEOUT_S = 15.0
 
+# The counters and times every record of the API carries (docs/counting.md), as the tests expect
+# them in answers and in docs/openapi.json.
+COUNTERS = ("numpulls", "numpushs", "numchecks", "numindexpulls", "numdeletes")
+TIMES = ("firstpushed", "lastpushed", "firstpulled", "lastpulled")
+# The OpenAPI record schemas, and whether each carries the times besides the counters.
+RECORD_SCHEMAS = {
+    "Repository": True,
+    "RepositoryListItem": True,
+    "Tag": True,
+    "Digest": True,
+    "Actor": True,
+    "SummaryTotals": True,
+    "Day": False,
+    "Window": False,
+}
+
 
 class Failure(Exception):
     """A check failed, or the test environment could not be set up."""
