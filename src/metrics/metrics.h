@@ -17,8 +17,8 @@ class Metrics {
  public:
   // Every event of every accepted envelope, before semantics.
   void EventsReceived(std::int64_t n) { events_received_.fetch_add(n, kRelaxed); }
-  void EventIgnored(IgnoreReason reason) {
-    ignored_[static_cast<size_t>(reason)].fetch_add(1, kRelaxed);
+  void EventIgnored(IgnoreReason reason, std::int64_t n = 1) {
+    ignored_[static_cast<size_t>(reason)].fetch_add(n, kRelaxed);
   }
   void EventsApplied(std::int64_t n) { events_applied_.fetch_add(n, kRelaxed); }
   // Events whose id had been applied before (registry retries).

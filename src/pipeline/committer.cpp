@@ -77,6 +77,7 @@ void Committer::CommitGroup(std::vector<Submission>& group) {
   if (status.ok()) {
     metrics_.EventsApplied(outcome.applied);
     metrics_.EventsDuplicate(outcome.duplicates);
+    metrics_.EventIgnored(IgnoreReason::kUnknownDigestDelete, outcome.unknown_manifests);
   } else {
     spdlog::error("store commit of {} events failed: {}", batch.effects.size(), status.message());
     status = Status::Unavailable("store commit failed: " + status.message());

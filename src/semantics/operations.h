@@ -125,11 +125,23 @@ using Operation = std::variant<RepositoryUpdate, TagUpdate, TagsByDigestUpdate, 
                                DigestUpdate, DigestParent, ActorUpdate, DayUpdate, DigestDeleted,
                                TagDeleted, RepositoryDeleted, RepositoryRemoved>;
 
+// A manifest that a store must already know in `repository` (one it has seen pushed or pulled)
+// for an event to count: a blob delete has exactly the shape of a manifest delete by digest, and
+// only the store knows which of the two a digest is (docs/counting.md#deletes).
+struct KnownManifest {
+  std::string repository;
+  std::string digest;
+  bool operator==(const KnownManifest&) const = default;
+};
+
 // What one event does: applied all or nothing, at most once per event id.
 struct EventEffect {
   std::string event_id;
   UnixMillis timestamp = 0;
   std::vector<Operation> operations;  // in order: later operations may read what earlier ones wrote
+  // When set and the store does not know that manifest (as of the effects before this one), the
+  // event id is recorded and none of the operations is applied.
+  std::optional<KnownManifest> requires_manifest = std::nullopt;
 };
 
 // The effects of one or more envelopes, applied in one store transaction.

@@ -38,8 +38,9 @@ Delta DigestDelta(const Event& event, Delta delta) {
 
 void ManifestOperations(const Event& event, UnixMillis at, std::vector<Operation>& ops) {
   const Delta delta = ManifestDelta(event, at);
-  const bool counted_for_actor_list =
-      delta.counts[Counter::kPulls] > 0 || delta.counts[Counter::kPushes] > 0;
+  const bool counted_for_actor_list = delta.counts[Counter::kPulls] > 0 ||
+                                      delta.counts[Counter::kPushes] > 0 ||
+                                      delta.counts[Counter::kIndexPulls] > 0;
   // An untagged push is no push of the repository, but the repository exists from then on.
   const Delta repository_delta = event.action == "push" && event.tag.empty() ? Delta{} : delta;
   ops.emplace_back(RepositoryUpdate{event.repository, repository_delta,
@@ -63,8 +64,12 @@ void ManifestOperations(const Event& event, UnixMillis at, std::vector<Operation
   ops.emplace_back(DayUpdate{event.repository, UtcDay(at), repository_delta});
 }
 
-void DeleteOperations(const Event& event, UnixMillis at, DeletePolicy policy,
-                      std::vector<Operation>& ops) {
+void DeleteOperations(const Event& event, UnixMillis at, DeletePolicy policy, EventEffect& effect) {
+  std::vector<Operation>& ops = effect.operations;
+  // A blob delete sends exactly this shape: it counts only for a digest known as a manifest.
+  if (!event.digest.empty() && event.tag.empty()) {
+    effect.requires_manifest = KnownManifest{event.repository, event.digest};
+  }
   if (policy == DeletePolicy::kRemove) {
     ops.emplace_back(RepositoryRemoved{event.repository});
     return;
@@ -120,6 +125,8 @@ std::string_view IgnoreReasonName(IgnoreReason reason) {
       return "unknown_action";
     case IgnoreReason::kUnknownMediaType:
       return "unknown_media_type";
+    case IgnoreReason::kUnknownDigestDelete:
+      return "unknown_digest_delete";
   }
   return "unknown";
 }
@@ -144,9 +151,9 @@ Interpretation Interpret(const std::vector<Event>& events, DeletePolicy policy) 
       result.ignored.push_back(*reason);
       continue;
     }
-    EventEffect effect{event.id, *event.timestamp, {}};
+    EventEffect effect{event.id, *event.timestamp, {}, std::nullopt};
     if (event.action == "delete") {
-      DeleteOperations(event, *event.timestamp, policy, effect.operations);
+      DeleteOperations(event, *event.timestamp, policy, effect);
     } else {
       ManifestOperations(event, *event.timestamp, effect.operations);
     }

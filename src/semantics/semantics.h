@@ -21,8 +21,11 @@ enum class IgnoreReason {
   kMount,
   kUnknownAction,
   kUnknownMediaType,
+  // A delete by digest of a digest the store does not know as a manifest: a blob delete, most
+  // likely. Decided by the store (EventEffect::requires_manifest), not here.
+  kUnknownDigestDelete,
 };
-inline constexpr int kIgnoreReasonCount = 8;
+inline constexpr int kIgnoreReasonCount = 9;
 
 // Stable, label-safe name of a reason ("blob", "unknown_media_type", ...).
 std::string_view IgnoreReasonName(IgnoreReason reason);

@@ -19,6 +19,8 @@ namespace drec {
 struct ApplyOutcome {
   std::int64_t applied = 0;     // effects applied now
   std::int64_t duplicates = 0;  // effects whose event id had been applied before
+  // Effects recorded without their operations: the manifest they require was unknown.
+  std::int64_t unknown_manifests = 0;
 };
 
 class StoreWriter {
@@ -27,7 +29,8 @@ class StoreWriter {
 
   // Applies every effect of the batch whose event id was not applied before, atomically and
   // durably: when it returns Ok, a kill -9 loses none of it; when it fails, none of it is
-  // visible and the whole batch may be retried (docs/counting.md#exactly-once).
+  // visible and the whole batch may be retried (docs/counting.md#exactly-once). An effect whose
+  // `requires_manifest` is not known counts as applied but changes nothing else.
   [[nodiscard]] virtual Status Apply(const Batch& batch, ApplyOutcome* outcome) = 0;
 
   // Ok when the store can take writes now; backs /readyz.

@@ -65,8 +65,10 @@ class MongoStore final : public Store {
   // a batch only half applied.
   Status Recover(mongo::Client& client);
   // Journals and applies effects none of which was applied before, in several journals when one
-  // cannot hold them.
-  Status Commit(mongo::Client& client, std::span<const EventEffect* const> effects);
+  // cannot hold them; adds the effects recorded without their writes (their required manifest
+  // was unknown) to `*unknown_manifests`.
+  Status Commit(mongo::Client& client, std::span<const EventEffect* const> effects,
+                std::int64_t* unknown_manifests);
   // Reads what the journal of `effects` depends on (see mongo::StoredState).
   Status ReadStoredState(mongo::Client& client, std::span<const EventEffect* const> effects,
                          mongo::StoredState* stored);

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
+#include <string>
 #include <unordered_set>
 #include <utility>
 
@@ -28,6 +30,31 @@ using mongo::SortedBy;
 using mongo::ToStatus;
 
 Status Injected() { return Status::Unavailable("mongodb: injected fault"); }
+
+// Calls `each` with every document of `collection` whose (repository, `field`) is one of `keys`;
+// `narrow` adds conditions to each repository's clause.
+template <typename NarrowFn, typename EachFn>
+Status FindKeys(CollectionPtr collection, const std::set<std::pair<std::string, std::string>>& keys,
+                std::string_view field, NarrowFn narrow, std::string_view what, EachFn each) {
+  if (keys.empty()) return Status::Ok();
+  std::map<std::string, std::vector<std::string>> by_repository;
+  for (const auto& [repository, value] : keys) by_repository[repository].push_back(value);
+  Bson filter;
+  bson_t any;
+  bson_append_array_begin(filter.get(), "$or", 3, &any);
+  std::uint32_t i = 0;
+  for (const auto& [repository, values] : by_repository) {
+    AppendDocument(&any, std::to_string(i++), [&](bson_t* clause) {
+      Append(clause, "repository", repository);
+      AppendDocument(clause, field, [&](bson_t* in) { Append(in, "$in", values); });
+      narrow(clause);
+    });
+  }
+  bson_append_array_end(filter.get(), &any);
+  CursorPtr cursor(
+      mongoc_collection_find_with_opts(collection.get(), filter.get(), nullptr, nullptr));
+  return mongo::ForEach(cursor.get(), what, each);
+}
 
 // Half MongoDB's 16 MiB document limit leaves room for the command around the journal; a larger
 // batch is split into several journals, applied one after the other.
@@ -247,30 +274,28 @@ Status MongoStore::ReadStoredState(Client& client, std::span<const EventEffect* 
   // Which tags a pull by digest reaches depends on the index links stored so far, and what
   // removing a repository takes off the daily totals on its stored days: both are read now and
   // fixed in the journal, so a replay writes the same whatever happened since.
-  std::map<std::string, std::vector<std::string>> pulled;
-  for (auto& [repository, digest] : mongo::DigestsPulledByDigest(effects)) {
-    pulled[repository].push_back(digest);
-  }
-  if (!pulled.empty()) {
-    Bson filter;
-    bson_t any;
-    bson_append_array_begin(filter.get(), "$or", 3, &any);
-    std::uint32_t i = 0;
-    for (const auto& entry : pulled) {
-      AppendDocument(&any, std::to_string(i++), [&](bson_t* clause) {
-        Append(clause, "repository", entry.first);
-        AppendDocument(clause, "child", [&](bson_t* in) { Append(in, "$in", entry.second); });
+  Status status = FindKeys(
+      client.Collection(database_, CollectionName("digestparents")),
+      mongo::DigestsPulledByDigest(effects), "child", [](bson_t*) {}, "reading index links",
+      [&](const bson_t* doc) {
+        stored->parents[{mongo::StringField(doc, "repository"), mongo::StringField(doc, "child")}]
+            .insert(mongo::StringField(doc, "parent"));
       });
-    }
-    bson_append_array_end(filter.get(), &any);
-    CollectionPtr links = client.Collection(database_, CollectionName("digestparents"));
-    CursorPtr cursor(mongoc_collection_find_with_opts(links.get(), filter.get(), nullptr, nullptr));
-    Status status = mongo::ForEach(cursor.get(), "reading index links", [&](const bson_t* doc) {
-      stored->parents[{mongo::StringField(doc, "repository"), mongo::StringField(doc, "child")}]
-          .insert(mongo::StringField(doc, "parent"));
-    });
-    if (!status.ok()) return status;
-  }
+  if (!status.ok()) return status;
+  // A manifest event always sets the media type; a digest known only from a delete has none.
+  status = FindKeys(
+      client.Collection(database_, CollectionName("digests")), mongo::ManifestsRequired(effects),
+      "digest",
+      [](bson_t* clause) {
+        AppendDocument(clause, "media_type",
+                       [](bson_t* exists) { Append(exists, "$exists", true); });
+      },
+      "reading manifests",
+      [&](const bson_t* doc) {
+        stored->manifests.emplace(mongo::StringField(doc, "repository"),
+                                  mongo::StringField(doc, "digest"));
+      });
+  if (!status.ok()) return status;
   const std::set<std::string> removed = mongo::RepositoriesRemoved(effects);
   if (!removed.empty()) {
     Bson filter;
@@ -288,23 +313,25 @@ Status MongoStore::ReadStoredState(Client& client, std::span<const EventEffect* 
   return Status::Ok();
 }
 
-Status MongoStore::Commit(Client& client, std::span<const EventEffect* const> effects) {
+Status MongoStore::Commit(Client& client, std::span<const EventEffect* const> effects,
+                          std::int64_t* unknown_manifests) {
   mongo::StoredState stored;
   Status status = ReadStoredState(client, effects, &stored);
   if (!status.ok()) return status;
 
   bson_oid_t batch;
   bson_oid_init(&batch, nullptr);
-  Bson journal = mongo::BuildJournal(batch, NowMillis(), effects, std::move(stored));
+  std::int64_t unknown = 0;
+  Bson journal = mongo::BuildJournal(batch, NowMillis(), effects, std::move(stored), &unknown);
   if (journal->len > kMaxJournalBytes) {
     if (effects.size() == 1) {
       return Status::Internal("mongodb: the writes of event " + effects[0]->event_id +
                               " exceed the journal size limit");
     }
     const std::size_t half = effects.size() / 2;
-    status = Commit(client, effects.first(half));
+    status = Commit(client, effects.first(half), unknown_manifests);
     if (!status.ok()) return status;
-    return Commit(client, effects.subspan(half));
+    return Commit(client, effects.subspan(half), unknown_manifests);
   }
 
   recovery_needed_ = true;
@@ -317,6 +344,7 @@ Status MongoStore::Commit(Client& client, std::span<const EventEffect* const> ef
   status = Execute(client, journal.get());
   if (!status.ok()) return status;
   recovery_needed_ = false;
+  *unknown_manifests += unknown;
   return Status::Ok();
 }
 
@@ -365,12 +393,12 @@ Status MongoStore::Apply(const Batch& batch, ApplyOutcome* outcome) {
     });
   }
   if (!fresh.empty()) {
-    Status status = Commit(client, fresh);
+    Status status = Commit(client, fresh, &result.unknown_manifests);
     if (!status.ok()) return status;
   }
   // The simulated crash may come after the last write, before the caller hears of it.
   if (fault_budget_ == 0) return Injected();
-  result.applied = static_cast<std::int64_t>(fresh.size());
+  result.applied = static_cast<std::int64_t>(fresh.size()) - result.unknown_manifests;
   if (outcome != nullptr) *outcome = result;
   return Status::Ok();
 }

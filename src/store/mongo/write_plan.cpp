@@ -494,6 +494,15 @@ void Emit(Writes& w, const RepositoryRemoved& s) {
 
 }  // namespace
 
+std::set<std::pair<std::string, std::string>> ManifestsRequired(
+    std::span<const EventEffect* const> effects) {
+  std::set<std::pair<std::string, std::string>> manifests;
+  for (const EventEffect* effect : effects) {
+    if (const auto& m = effect->requires_manifest) manifests.emplace(m->repository, m->digest);
+  }
+  return manifests;
+}
+
 std::set<std::string> RepositoriesRemoved(std::span<const EventEffect* const> effects) {
   std::set<std::string> repositories;
   for (const EventEffect* effect : effects) {
@@ -520,15 +529,30 @@ std::set<std::pair<std::string, std::string>> DigestsPulledByDigest(
 }
 
 Bson BuildJournal(const bson_oid_t& batch, UnixMillis now,
-                  std::span<const EventEffect* const> effects, StoredState stored) {
+                  std::span<const EventEffect* const> effects, StoredState stored,
+                  std::int64_t* unknown_manifests) {
+  // The manifests known at each point of the batch, as a store applying it in order sees them.
+  std::set<std::pair<std::string, std::string>> manifests = std::move(stored.manifests);
   Coalescer coalescer(std::move(stored));
   std::vector<std::string> ids;
+  std::int64_t unknown = 0;
   for (const EventEffect* effect : effects) {
     ids.push_back(effect->event_id);
+    if (const auto& m = effect->requires_manifest;
+        m && !manifests.contains({m->repository, m->digest})) {
+      ++unknown;
+      continue;
+    }
     for (const Operation& operation : effect->operations) {
+      if (const auto* op = std::get_if<DigestUpdate>(&operation); op && !op->media_type.empty()) {
+        manifests.emplace(op->repository, op->digest);
+      } else if (const auto* removed = std::get_if<RepositoryRemoved>(&operation)) {
+        std::erase_if(manifests, [&](const auto& m) { return m.first == removed->repository; });
+      }
       std::visit([&](const auto& op) { coalescer.Add(op); }, operation);
     }
   }
+  if (unknown_manifests != nullptr) *unknown_manifests = unknown;
   Bson journal;
   Append(journal.get(), "_id", batch);
   Append(journal.get(), "created_at", Date{now});

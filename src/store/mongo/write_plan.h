@@ -34,10 +34,17 @@ struct StoredState {
   // Per-day counters by repository and day, for the repositories of RepositoriesRemoved: what
   // removing them takes off the all-repository daily totals.
   std::map<std::string, std::map<std::string, WindowCounters>> days;
+  // The (repository, digest) pairs of ManifestsRequired that are stored as manifests.
+  std::set<std::pair<std::string, std::string>> manifests;
 };
 
 // The (repository, digest) pairs whose stored parents BuildJournal needs: pulls by digest.
 std::set<std::pair<std::string, std::string>> DigestsPulledByDigest(
+    std::span<const EventEffect* const> effects);
+
+// The (repository, digest) pairs whose stored kind BuildJournal needs: the effects' required
+// manifests (EventEffect::requires_manifest).
+std::set<std::pair<std::string, std::string>> ManifestsRequired(
     std::span<const EventEffect* const> effects);
 
 // The repositories whose stored days BuildJournal needs: those the effects remove.
@@ -48,7 +55,10 @@ std::set<std::string> RepositoriesRemoved(std::span<const EventEffect* const> ef
 // upsert, multi} | {coll, filter, remove: true}]}, filter and update as raw BSON (binary). Every
 // update that changes a document is guarded by the document's `lastop`, so that applying the
 // writes again changes nothing twice.
+// An effect whose required manifest is neither stored nor made known by an earlier effect of
+// the batch contributes its id and no writes; `unknown_manifests` (when given) counts them.
 Bson BuildJournal(const bson_oid_t& batch, UnixMillis now,
-                  std::span<const EventEffect* const> effects, StoredState stored);
+                  std::span<const EventEffect* const> effects, StoredState stored,
+                  std::int64_t* unknown_manifests = nullptr);
 
 }  // namespace drec::mongo

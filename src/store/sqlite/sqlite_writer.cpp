@@ -66,6 +66,12 @@ constexpr const char kDeleteRepositoryDigests[] =
     "UPDATE digests SET deleted = 1, deleted_at = coalesce(max(deleted_at, :at), :at) "
     "WHERE repository = :repository";
 
+// Every manifest event sets a media type; a digest known only from a delete or from an
+// attachment naming it has none.
+constexpr const char kKnownManifest[] =
+    "SELECT 1 FROM digests WHERE repository = :repository AND digest = :digest "
+    "AND media_type IS NOT NULL";
+
 constexpr const char kPruneEventIds[] =
     "DELETE FROM event_ids WHERE id IN "
     "(SELECT id FROM event_ids WHERE applied_at < :cutoff LIMIT :chunk)";
@@ -151,6 +157,14 @@ Status Execute(Connection& db, std::string_view sql, BindFn bind) {
   if (!stmt.ok()) return stmt.status();
   bind(*stmt);
   return stmt->Run();
+}
+
+Result<bool> IsKnownManifest(Connection& db, const KnownManifest& manifest) {
+  auto stmt = db.Prepare(kKnownManifest);
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(":repository", manifest.repository);
+  stmt->Bind(":digest", manifest.digest);
+  return stmt->Step();
 }
 
 Status ApplyOperation(Connection& db, const RepositoryUpdate& op) {
@@ -290,6 +304,14 @@ Status SqliteStore::Apply(const Batch& batch, ApplyOutcome* outcome) {
     if (writer_->Changes() == 0) {
       ++result.duplicates;
       continue;
+    }
+    if (effect.requires_manifest) {
+      auto known = IsKnownManifest(*writer_, *effect.requires_manifest);
+      if (!known.ok()) return known.status();
+      if (!*known) {
+        ++result.unknown_manifests;
+        continue;
+      }
     }
     for (const Operation& operation : effect.operations) {
       status = std::visit([&](const auto& op) { return ApplyOperation(*writer_, op); }, operation);

@@ -55,7 +55,7 @@ class SqliteStoreTest : public ::testing::Test {
     Delta pull;
     pull.counts[Counter::kPulls] = 1;
     pull.Pulled(1000);
-    return Batch{{EventEffect{id, 1000, {RepositoryUpdate{repository, pull, ""}}}}};
+    return Batch{{EventEffect{id, 1000, {RepositoryUpdate{repository, pull, ""}}, std::nullopt}}};
   }
 
   std::filesystem::path dir_;

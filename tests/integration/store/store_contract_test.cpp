@@ -105,8 +105,10 @@ using testing::kT;
 using testing::Pull;
 using testing::Push;
 
+constexpr char kOciManifest[] = "application/vnd.oci.image.manifest.v1+json";
+
 EventEffect Effect(std::string id, std::vector<Operation> operations) {
-  return EventEffect{std::move(id), kT, std::move(operations)};
+  return EventEffect{std::move(id), kT, std::move(operations), std::nullopt};
 }
 
 // Pushes and pulls with their time bounds: the shape most expectations take.
@@ -420,6 +422,49 @@ TEST_P(StoreContractTest, DeletedDigestTakesItsTagsOutOfTheLiveList) {
   // A push newer than the delete makes the tag live again.
   ApplyEach({TagPointsAt{"app", "latest", "sha256:a", kT + 40}});
   EXPECT_EQ(Repository("app").tags, (std::vector<std::string>{"latest", "v2", "v3"}));
+}
+
+TEST_P(StoreContractTest, AnEffectRequiringAManifestCountsOnlyWhenTheManifestIsKnown) {
+  Delta deleted;
+  deleted.counts[Counter::kDeletes] = 1;
+  const auto delete_of = [&](std::string id, const std::string& digest) {
+    EventEffect effect = Effect(std::move(id), {RepositoryUpdate{"app", deleted, ""},
+                                                DigestDeleted{"app", digest, kT + 20}});
+    effect.requires_manifest = KnownManifest{"app", digest};
+    return effect;
+  };
+  ApplyOutcome outcome;
+  ASSERT_TRUE(
+      store_
+          ->Apply(
+              Batch{{Effect("push", {RepositoryUpdate{"app", Push(kT), ""},
+                                     DigestUpdate{"app", "sha256:m", kOciManifest, 10, Push(kT)},
+                                     DigestDeleted{"app", "sha256:u", kT}}),
+                     // Known earlier in the same batch: counts.
+                     delete_of("manifest", "sha256:m"),
+                     // A blob, or a manifest drec never saw: recorded, not counted.
+                     delete_of("blob", "sha256:b"),
+                     // Known only from a delete: still not a manifest.
+                     delete_of("unknown", "sha256:u")}},
+              &outcome)
+          .ok());
+  EXPECT_EQ(outcome.applied, 2);
+  EXPECT_EQ(outcome.unknown_manifests, 2);
+  EXPECT_EQ(Repository("app").counters.counts[Counter::kDeletes], 1);
+  const auto digests = Digests("app");
+  ASSERT_EQ(digests.size(), 2u);
+  EXPECT_EQ(digests[0].digest, "sha256:m");
+  EXPECT_TRUE(digests[0].deleted);
+  EXPECT_EQ(digests[1].counters.counts[Counter::kDeletes], 0);
+  // In a later batch the stored manifest counts; the blob's retry is a duplicate.
+  ASSERT_TRUE(
+      store_
+          ->Apply(Batch{{delete_of("again", "sha256:m"), delete_of("blob", "sha256:b")}}, &outcome)
+          .ok());
+  EXPECT_EQ(outcome.applied, 1);
+  EXPECT_EQ(outcome.duplicates, 1);
+  EXPECT_EQ(outcome.unknown_manifests, 0);
+  EXPECT_EQ(Repository("app").counters.counts[Counter::kDeletes], 2);
 }
 
 TEST_P(StoreContractTest, APushNewerThanItsDeleteBringsTheDigestBackInEitherOrder) {

@@ -127,8 +127,10 @@ TEST(SemanticsTest, IndexGetIsAnIndexPullNotAPull) {
   const Delta repo = RepoDelta(in);
   EXPECT_EQ(repo.counts[Counter::kIndexPulls], 1);
   EXPECT_EQ(repo.counts[Counter::kPulls], 0);
-  // An index pull fetched nothing runnable: the actor list is for counted pushes and pulls.
-  EXPECT_EQ(OpsOf<RepositoryUpdate>(in)[0].actor, "");
+  // The repository's actor list and the per-actor records agree: an index puller is an actor.
+  const std::string actor = OpsOf<ActorUpdate>(in).at(0).actor;
+  EXPECT_FALSE(actor.empty());
+  EXPECT_EQ(OpsOf<RepositoryUpdate>(in)[0].actor, actor);
   EXPECT_EQ(OpsOf<ActorUpdate>(in).at(0).delta.counts[Counter::kIndexPulls], 1);
 }
 
@@ -188,6 +190,9 @@ TEST(SemanticsTest, DigestDeleteOfRegistry2) {
   EXPECT_EQ(deleted[0].repository, "team/app");
   EXPECT_TRUE(OpsOf<TagDeleted>(in).empty());
   EXPECT_TRUE(OpsOf<RepositoryRemoved>(in).empty());
+  // A blob delete looks the same: it counts only if the store knows the digest as a manifest.
+  const Event event = ExampleEvent("delete-digest.json");
+  EXPECT_EQ(in.effects.at(0).requires_manifest, (KnownManifest{event.repository, event.digest}));
 }
 
 TEST(SemanticsTest, TagDeleteIsNoDeleteCount) {
@@ -196,6 +201,7 @@ TEST(SemanticsTest, TagDeleteIsNoDeleteCount) {
   auto deleted = OpsOf<TagDeleted>(in);
   ASSERT_EQ(deleted.size(), 1u);
   EXPECT_EQ(deleted[0].tag, "arm");
+  EXPECT_FALSE(in.effects.at(0).requires_manifest.has_value());
 }
 
 TEST(SemanticsTest, Registry3DeleteShapes) {
@@ -217,6 +223,9 @@ TEST(SemanticsTest, RemovePolicyForgetsTheRepositoryOnAnyDelete) {
     ASSERT_EQ(in.effects[0].operations.size(), 1u) << file;
     EXPECT_EQ(OpsOf<RepositoryRemoved>(in).at(0).repository, "team/app");
   }
+  // A blob delete must not forget a repository: a digest delete needs a known manifest here too.
+  EXPECT_TRUE(
+      One(ExampleEvent("delete-digest.json"), DeletePolicy::kRemove).effects[0].requires_manifest);
 }
 
 TEST(SemanticsTest, IgnoredEventsHaveReasonsAndNoEffects) {

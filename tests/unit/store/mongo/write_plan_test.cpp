@@ -182,5 +182,41 @@ TEST(WritePlanTest, PullsByDigestNameTheDigestsWhoseParentsMustBeRead) {
   EXPECT_NE(digests.find("sha256:index"), std::string::npos) << digests;
 }
 
+TEST(WritePlanTest, AnEffectWhoseManifestIsUnknownRecordsItsIdAndWritesNothing) {
+  Delta deleted;
+  deleted.counts[Counter::kDeletes] = 1;
+  std::vector<EventEffect> effects;
+  for (const char* digest : {"sha256:stored", "sha256:blob", "sha256:pushed"}) {
+    effects.push_back({std::string("delete-") + digest,
+                       kT,
+                       {RepositoryUpdate{"app", deleted, ""}},
+                       KnownManifest{"app", digest}});
+  }
+  // A manifest pushed earlier in the batch is known to the effects after it.
+  effects.insert(
+      effects.begin() + 2,
+      EventEffect{"push",
+                  kT,
+                  {DigestUpdate{
+                      "app", "sha256:pushed", "application/vnd.oci.image.manifest.v1+json", 1, {}}},
+                  std::nullopt});
+  std::vector<const EventEffect*> pointers;
+  for (const auto& effect : effects) pointers.push_back(&effect);
+  EXPECT_EQ(ManifestsRequired(pointers),
+            (std::set<std::pair<std::string, std::string>>{
+                {"app", "sha256:stored"}, {"app", "sha256:blob"}, {"app", "sha256:pushed"}}));
+  StoredState stored;
+  stored.manifests = {{"app", "sha256:stored"}};
+  bson_oid_t batch;
+  bson_oid_init(&batch, nullptr);
+  std::int64_t unknown = 0;
+  const Journal journal = Read(BuildJournal(batch, kT, pointers, std::move(stored), &unknown));
+  EXPECT_EQ(unknown, 1);
+  EXPECT_EQ(journal.events.size(), 4u);  // every id is recorded, the blob's too
+  const auto repositories = Changes(journal, "repositories");
+  ASSERT_EQ(repositories.size(), 1u);  // the two counted deletes, merged
+  EXPECT_EQ(IncOf(*repositories[0], Counter::kDeletes), 2);
+}
+
 }  // namespace
 }  // namespace drec::mongo
