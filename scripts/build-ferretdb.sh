@@ -9,8 +9,6 @@
 set -euo pipefail
 
 version=v1.24.2
-# GO, or a Go new enough for it (scripts/install-go.sh finds or fetches one).
-go="${GO:-$("$(dirname "$0")/install-go.sh")}"
 cache_dir="${XDG_CACHE_HOME:-$HOME/.cache}/drec/ferretdb-$version"
 binary="$cache_dir/ferretdb"
 
@@ -19,19 +17,10 @@ if [ -x "$binary" ]; then
   exit 0
 fi
 
-export GOFLAGS=-mod=mod
-# The toolchain was chosen above: no switch to another one behind its back.
-export GOTOOLCHAIN=local
 module="github.com/FerretDB/FerretDB"
-
-# The proxy hands out the module source; `Dir` is its read-only copy in the module cache.
-info="$("$go" mod download -json "$module@$version")"
-dir="$(sed -n 's/^\t"Dir": "\(.*\)",$/\1/p' <<<"$info")"
-if [ -z "$dir" ] || [ ! -d "$dir" ]; then
-  echo "build-ferretdb: go mod download gave no source directory:" >&2
-  echo "$info" >&2
-  exit 1
-fi
+# shellcheck source=scripts/go-module.sh
+. "$(dirname "$0")/go-module.sh"
+dir="$(go_module_dir build-ferretdb "$module" "$version")"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

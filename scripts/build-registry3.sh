@@ -9,8 +9,6 @@
 # Prints the binary's path on stdout; progress and errors go to stderr.
 set -euo pipefail
 
-# GO, or a Go new enough for it (scripts/install-go.sh finds or fetches one).
-go="${GO:-$("$(dirname "$0")/install-go.sh")}"
 version="v3.1.2"
 cache_dir="${XDG_CACHE_HOME:-$HOME/.cache}/drec/registry3"
 binary="$cache_dir/registry"
@@ -22,18 +20,9 @@ if [ -x "$binary" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$version" ]; then
   exit 0
 fi
 
-export GOFLAGS=-mod=mod
-# The toolchain was chosen above: no switch to another one behind its back.
-export GOTOOLCHAIN=local
-json_field() { python3 -c "import json, sys; print(json.load(sys.stdin).get('$1', ''))"; }
-
-# The proxy hands out the module source; `Dir` is its (read-only) copy in the module cache.
-if ! info="$("$go" mod download -json "$module@$version")"; then
-  echo "build-registry3: go mod download failed:" >&2
-  echo "$info" >&2
-  exit 1
-fi
-dir="$(json_field Dir <<<"$info")"
+# shellcheck source=scripts/go-module.sh
+. "$(dirname "$0")/go-module.sh"
+dir="$(go_module_dir build-registry3 "$module" "$version")"
 
 mkdir -p "$cache_dir"
 echo "build-registry3: building $module $version into $binary" >&2

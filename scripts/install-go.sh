@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Finds a Go toolchain new enough for the Go tools the tests build (scripts/build-registry3.sh,
-# scripts/build-ferretdb.sh), or fetches a pinned one, and prints its `go` binary's path.
+# scripts/build-ferretdb.sh, scripts/build-go-tool.sh), or fetches a pinned one, and prints its
+# `go` binary's path.
 #   GO="$(scripts/install-go.sh)"
 # Debian 12's own Go (1.19) is too old. A `go` on PATH (or /usr/local/go/bin/go) of at least
 # $minimum is used as it is; otherwise the pinned toolchain is fetched from the Go module proxy
@@ -10,8 +11,9 @@
 # Idempotent: a second run only prints the path. Progress and errors go to stderr.
 set -euo pipefail
 
-# registry v3.1.2's go.mod says `go 1.26.0`; FerretDB v1.24.2 needs 1.24.
-minimum=1.26.0
+# registry v3.1.2's go.mod says `go 1.26.0`, oras v1.3.6's `go 1.26.7`; FerretDB v1.24.2
+# needs 1.24.
+minimum=1.26.7
 version=1.26.8
 platform=linux-amd64
 # sha256 of https://proxy.golang.org/golang.org/toolchain/@v/v0.0.1-go1.26.8.linux-amd64.zip
