@@ -41,7 +41,8 @@ boost::json::object TagJson(const TagRecord& r) {
   boost::json::object o{
       {"tag", r.tag},
       {"digest", r.digest.empty() ? boost::json::value(nullptr) : boost::json::value(r.digest)},
-      {"deleted", r.deleted}};
+      {"deleted", r.deleted},
+      {"attachment", r.attachment}};
   for (auto& [k, v] : CountersJson(r.counters)) o[k] = v;
   return o;
 }

@@ -157,7 +157,16 @@ HttpResponse RepositoryRoute(StoreReader& store, const RouteRequest& request) {
 }
 
 HttpResponse TagsRoute(StoreReader& store, const RouteRequest& request) {
-  return SubResource(store, request, "tags", &StoreReader::ListTags, TagJson);
+  if (auto error = UnknownRepository(store, request.name)) return std::move(*error);
+  auto filter = ParseTagListParams(request.params);
+  if (!filter.ok()) return ErrorResponse(400, filter.status().message());
+  auto tags = store.ListTags(request.name);
+  if (tags.ok() && *filter != AttachmentFilter::kInclude) {
+    std::erase_if(*tags, [&](const TagRecord& tag) {
+      return tag.attachment != (*filter == AttachmentFilter::kOnly);
+    });
+  }
+  return ListOf(tags, request.name, "tags", TagJson);
 }
 
 HttpResponse DigestsRoute(StoreReader& store, const RouteRequest& request) {

@@ -102,6 +102,26 @@ Result<RepositoryListParams> ParseRepositoryListParams(const boost::urls::params
   return out;
 }
 
+Result<AttachmentFilter> ParseTagListParams(const boost::urls::params_view& params) {
+  AttachmentFilter filter = AttachmentFilter::kExclude;
+  for (const auto& param : params) {
+    if (param.key != "attachments") {
+      return Invalid(fmt::format("unknown parameter \"{}\"", param.key));
+    }
+    if (param.value == "exclude") {
+      filter = AttachmentFilter::kExclude;
+    } else if (param.value == "include") {
+      filter = AttachmentFilter::kInclude;
+    } else if (param.value == "only") {
+      filter = AttachmentFilter::kOnly;
+    } else {
+      return Invalid(
+          fmt::format("attachments must be exclude, include or only, not \"{}\"", param.value));
+    }
+  }
+  return filter;
+}
+
 Result<DayRange> ParseDayRange(const boost::urls::params_view& params, UnixMillis today) {
   std::optional<UnixMillis> from, to;
   for (const auto& param : params) {

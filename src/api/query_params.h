@@ -35,6 +35,13 @@ struct RepositoryListParams {
 // `-` sorts descending.
 [[nodiscard]] Status ParseSort(std::string_view text, RepositoryQuery* query);
 
+// Which tags a tag list shows: image tags (the default), every tag, or attachment tags only
+// (docs/counting.md#attachments).
+enum class AttachmentFilter { kExclude, kInclude, kOnly };
+
+// The tag list's one parameter, `attachments` (exclude, include or only).
+[[nodiscard]] Result<AttachmentFilter> ParseTagListParams(const boost::urls::params_view& params);
+
 // An inclusive range of UTC days.
 struct DayRange {
   UnixMillis from = 0, to = 0;

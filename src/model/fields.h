@@ -15,7 +15,15 @@
 namespace drec {
 
 // A counter of events, by position in kCounterFields.
-enum class Counter : std::uint8_t { kPulls, kPushes, kChecks, kIndexPulls, kDeletes };
+enum class Counter : std::uint8_t {
+  kPulls,
+  kPushes,
+  kChecks,
+  kIndexPulls,
+  kDeletes,
+  kAttachmentPushes,
+  kAttachmentPulls,
+};
 
 // How a time field folds: the earliest or the latest value seen wins, so arrival order never
 // matters.
@@ -38,13 +46,17 @@ struct TimeFieldSpec {
 };
 
 // docs/counting.md states each rule in full; these lines are its summary.
-inline constexpr std::array<CounterField, 5> kCounterFields{{
+inline constexpr std::array<CounterField, 7> kCounterFields{{
     {Counter::kPulls, "numpulls",
      "GETs of an image manifest (not an index): one per platform fetched"},
     {Counter::kPushes, "numpushs", "pushes of a manifest with a tag (the original's spelling)"},
     {Counter::kChecks, "numchecks", "HEAD requests for a manifest: version checks, never pulls"},
     {Counter::kIndexPulls, "numindexpulls", "GETs of an index or manifest list"},
     {Counter::kDeletes, "numdeletes", "deletes of a manifest known to the repository"},
+    {Counter::kAttachmentPushes, "numattachmentpushes",
+     "pushes of a signature, SBOM or attestation (a tag sha256-<hex>[.sig|.att|.sbom])"},
+    {Counter::kAttachmentPulls, "numattachmentpulls",
+     "GETs of a signature, SBOM or attestation by its tag: verifications, never image pulls"},
 }};
 
 inline constexpr std::array<TimeFieldSpec, 4> kTimeFields{{

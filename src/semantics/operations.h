@@ -45,12 +45,14 @@ struct TagsByDigestUpdate {
 
 // The registry said `tag` resolved to `digest` at time `at`. The newest such
 // statement wins, whatever the arrival order, and makes the tag live again if
-// it is newer than the tag's last delete.
+// it is newer than the tag's last delete. `attachment` marks a tag that names a signature, SBOM
+// or attestation rather than an image: it stays out of the repository's image tag list.
 struct TagPointsAt {
   std::string repository;
   std::string tag;
   std::string digest;
   UnixMillis at = 0;
+  bool attachment = false;
   bool operator==(const TagPointsAt&) const = default;
 };
 

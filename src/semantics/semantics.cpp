@@ -1,11 +1,61 @@
 #include "semantics/semantics.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
 #include <optional>
+#include <string>
 
 namespace drec {
 namespace {
 
 constexpr std::string_view kBlobMediaType = "application/octet-stream";
+
+// The digest algorithms of attachment tags, with the length of their hex digests.
+struct DigestAlgorithm {
+  std::string_view name;
+  std::size_t hex_length;
+};
+constexpr std::array<DigestAlgorithm, 2> kDigestAlgorithms = {{{"sha256", 64}, {"sha512", 128}}};
+constexpr std::array<std::string_view, 3> kAttachmentSuffixes = {".sig", ".att", ".sbom"};
+
+bool IsLowerHex(std::string_view text) {
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+// What a push or pull of an attachment counts as: its own counters and no image times, so
+// signing and verifying never look like image traffic; a HEAD counts nothing.
+Delta AttachmentDelta(const Event& event) {
+  Delta delta;
+  if (event.action == "push") {
+    delta.counts[Counter::kAttachmentPushes] = 1;
+  } else if (event.method != "HEAD") {
+    delta.counts[Counter::kAttachmentPulls] = 1;
+  }
+  return delta;
+}
+
+// An attachment counts on the repository, on its own tag and digest, and on the digest of its
+// subject; its actor is not put into the repository's actor list, which names image users.
+void AttachmentOperations(const Event& event, UnixMillis at, const std::string& subject,
+                          std::vector<Operation>& ops) {
+  const Delta delta = AttachmentDelta(event);
+  ops.emplace_back(RepositoryUpdate{event.repository, delta, std::string()});
+  // The attachment's own manifest was pushed or pulled: its record keeps those times.
+  Delta own = delta;
+  if (delta.counts[Counter::kAttachmentPushes] > 0) own.Pushed(at);
+  if (delta.counts[Counter::kAttachmentPulls] > 0) own.Pulled(at);
+  ops.emplace_back(DigestUpdate{event.repository, event.digest, event.media_type, event.size, own});
+  ops.emplace_back(DigestUpdate{event.repository, subject, std::string(), 0, delta});
+  ops.emplace_back(TagPointsAt{event.repository, event.tag, event.digest, at, true});
+  ops.emplace_back(TagUpdate{event.repository, event.tag, delta});
+  if (delta == Delta{}) return;
+  if (!event.actor.empty())
+    ops.emplace_back(ActorUpdate{event.repository, event.actor, delta, at, at});
+  ops.emplace_back(DayUpdate{event.repository, UtcDay(at), delta});
+}
 
 // What a manifest pull or push counts as, before it is spread over records.
 Delta ManifestDelta(const Event& event, UnixMillis at) {
@@ -37,6 +87,9 @@ Delta DigestDelta(const Event& event, Delta delta) {
 }
 
 void ManifestOperations(const Event& event, UnixMillis at, std::vector<Operation>& ops) {
+  if (const std::string subject = AttachmentSubject(event.tag); !subject.empty()) {
+    return AttachmentOperations(event, at, subject, ops);
+  }
   const Delta delta = ManifestDelta(event, at);
   const bool counted_for_actor_list = delta.counts[Counter::kPulls] > 0 ||
                                       delta.counts[Counter::kPushes] > 0 ||
@@ -129,6 +182,25 @@ std::string_view IgnoreReasonName(IgnoreReason reason) {
       return "unknown_digest_delete";
   }
   return "unknown";
+}
+
+std::string AttachmentSubject(std::string_view tag) {
+  for (const DigestAlgorithm& algorithm : kDigestAlgorithms) {
+    if (!tag.starts_with(algorithm.name) || tag.size() <= algorithm.name.size() ||
+        tag[algorithm.name.size()] != '-') {
+      continue;
+    }
+    std::string_view rest = tag.substr(algorithm.name.size() + 1);
+    const std::string_view hex = rest.substr(0, algorithm.hex_length);
+    if (hex.size() != algorithm.hex_length || !IsLowerHex(hex)) return {};
+    rest.remove_prefix(hex.size());
+    if (!rest.empty() && std::find(kAttachmentSuffixes.begin(), kAttachmentSuffixes.end(), rest) ==
+                             kAttachmentSuffixes.end()) {
+      return {};
+    }
+    return fmt::format("{}:{}", algorithm.name, hex);
+  }
+  return {};
 }
 
 bool IsIndexMediaType(std::string_view media_type) {

@@ -42,6 +42,11 @@ struct Interpretation {
 // they cost nothing to store and can never block the events behind them.
 Interpretation Interpret(const std::vector<Event>& events, DeletePolicy policy);
 
+// The digest of the image that an attachment tag is about ("sha256-<hex>", optionally with a
+// ".sig", ".att" or ".sbom" suffix: "sha256:<hex>"), or empty when `tag` names no attachment
+// (docs/counting.md#attachments).
+std::string AttachmentSubject(std::string_view tag);
+
 // True for the manifest media types of docs/counting.md#registry-events.
 bool IsManifestMediaType(std::string_view media_type);
 // True for the index / manifest list media types.

@@ -23,13 +23,14 @@ struct RepositoryRecord {
   std::optional<WindowCounters> window;  // set when the query asked for a window
   std::vector<std::string> actors;       // at most 100, in first-seen order
   std::int64_t numstars = 0;
-  std::vector<std::string> tags;  // live tags, sorted
+  std::vector<std::string> tags;  // live image tags, sorted; attachment tags are left out
 };
 
 struct TagRecord {
   std::string tag;
   std::string digest;  // current; empty when never learned
   bool deleted = false;
+  bool attachment = false;  // names a signature, SBOM or attestation (docs/counting.md#attachments)
   Counters counters;
 };
 

@@ -348,6 +348,13 @@ ENVELOPES: list[tuple[str, list[dict], int]] = [
 ]
 
 
+def counts(**values) -> dict:
+    """The counters alone (day entries and windows carry no times), zero unless given."""
+    if unknown := set(values) - set(COUNTERS):
+        raise KeyError(unknown)
+    return {c: values.get(c, 0) for c in COUNTERS}
+
+
 def counters(**values) -> dict:
     c = dict.fromkeys(COUNTERS, 0)
     c.update(dict.fromkeys(TIMES))
@@ -448,7 +455,7 @@ NAMES = sorted(REPOS)
 
 
 def tag(name, dig, deleted, **c):
-    return {"tag": name, "digest": dig, "deleted": deleted, **counters(**c)}
+    return {"tag": name, "digest": dig, "deleted": deleted, "attachment": False, **counters(**c)}
 
 
 def dgst(name, media, size, deleted, **c):
@@ -1584,16 +1591,7 @@ def check_daily_ranges(drec: Drec) -> None:
     expect_equal(
         "lib/hot one day",
         body["days"],
-        [
-            {
-                "day": day(15),
-                "numpulls": 2,
-                "numpushs": 0,
-                "numchecks": 0,
-                "numindexpulls": 0,
-                "numdeletes": 0,
-            }
-        ],
+        [{"day": day(15), **counts(numpulls=2)}],
     )
     # Only `from`: up to today. Only `to`: the 30 days ending at `to`.
     body = drec.api("/api/v1/repositories/team/app/-/daily" + q(**{"from": day(40)}))
@@ -1644,6 +1642,8 @@ def check_summary(drec: Drec) -> None:
             "numchecks": 3,
             "numindexpulls": 1,
             "numdeletes": 1,
+            "numattachmentpushes": 0,
+            "numattachmentpulls": 0,
             "firstpushed": T(100, "10:00:00.000"),
             "lastpushed": T(0, "08:00:00.000"),
             "firstpulled": T(90, "10:00:00.000"),
@@ -1666,16 +1666,7 @@ def check_summary(drec: Drec) -> None:
     expect_equal(
         "summary of today",
         today,
-        [
-            {
-                "day": day(0),
-                "numpulls": 1,
-                "numpushs": 1,
-                "numchecks": 1,
-                "numindexpulls": 0,
-                "numdeletes": 0,
-            }
-        ],
+        [{"day": day(0), **counts(numpulls=1, numpushs=1, numchecks=1)}],
     )
 
 
@@ -1907,15 +1898,7 @@ def check_window_hand(drec: Drec) -> None:
     expect_equal(
         "lib/hot 30d",
         window(30, "lib/hot"),
-        {
-            "days": 30,
-            "from": day(29),
-            "numpulls": 5,
-            "numpushs": 0,
-            "numchecks": 0,
-            "numindexpulls": 0,
-            "numdeletes": 0,
-        },
+        {"days": 30, "from": day(29), **counts(numpulls=5)},
     )
     expect_equal("lib/hot 7d", window(7, "lib/hot")["numpulls"], 1)
     expect_equal("lib/hot 31d", window(31, "lib/hot")["numpulls"], 6)
@@ -1925,11 +1908,7 @@ def check_window_hand(drec: Drec) -> None:
         {
             "days": 30,
             "from": day(29),
-            "numpulls": 3,
-            "numpushs": 2,
-            "numchecks": 1,
-            "numindexpulls": 0,
-            "numdeletes": 1,
+            **counts(numpulls=3, numpushs=2, numchecks=1, numdeletes=1),
         },
     )
     expect_equal("lib/never 7d checks", window(7, "lib/never")["numchecks"], 1)
@@ -2111,6 +2090,83 @@ def check_metrics_names(drec: Drec) -> None:
             fail(f"drec_http_responses_total has no code={code}: {counts}")
 
 
+CAPTURED = Path(__file__).resolve().parent.parent / "data" / "registry-2.8"
+
+
+def post_scenario(drec: Drec, name: str) -> list[dict]:
+    """POSTs every envelope of a captured scenario (tests/data) as the registry sent it; returns
+    its events."""
+    events = []
+    for envelope in json.loads((CAPTURED / f"{name}.events.json").read_text()):
+        drec.post_events(envelope["events"]).expect(200)
+        events.extend(envelope["events"])
+    return events
+
+
+def check_attachments(drec: Drec) -> None:
+    signed = post_scenario(drec, "cosign-sign")
+    verified = post_scenario(drec, "cosign-verify")
+    sig = next(e for e in signed if e["target"].get("tag", "").endswith(".sig"))
+    repo, sig_tag = sig["target"]["repository"], sig["target"]["tag"]
+    subject = "sha256:" + sig_tag.removeprefix("sha256-").removesuffix(".sig")
+    image_gets = [
+        e
+        for e in signed + verified
+        if e["action"] == "pull"
+        and e["request"]["method"] == "GET"
+        and e["target"]["mediaType"] != BLOB
+        and not e["target"].get("tag")
+    ]
+    record = drec.api(f"/api/v1/repositories/{urllib.parse.quote(repo)}")
+    expect_equal(
+        "attachment counters",
+        {c: record[c] for c in ("numattachmentpushes", "numattachmentpulls", "numpushs")},
+        {"numattachmentpushes": 1, "numattachmentpulls": 1, "numpushs": 0},
+    )
+    # Only cosign's own read of the image it signed is an image pull.
+    expect_equal("image pulls beside the signature", record["numpulls"], len(image_gets))
+    expect_equal("live image tags", sig_tag in record["tags"], False)
+    base = f"/api/v1/repositories/{urllib.parse.quote(repo)}/-/tags"
+    expect_equal("default tag list", drec.api(base)["tags"], [])
+    for which in ("only", "include"):
+        tags = drec.api(f"{base}?attachments={which}")["tags"]
+        expect_equal(
+            f"attachments={which}",
+            [
+                (t["tag"], t["attachment"], t["numattachmentpushes"], t["numattachmentpulls"])
+                for t in tags
+            ],
+            [(sig_tag, True, 1, 1)],
+        )
+    drec.error(f"{base}?attachments=all", 400, "attachments")
+    digests = drec.api(f"/api/v1/repositories/{urllib.parse.quote(repo)}/-/digests")["digests"]
+    on_subject = [d for d in digests if d["digest"] == subject]
+    expect_equal(
+        "subject's attachment counters",
+        [(d["numattachmentpushes"], d["numattachmentpulls"]) for d in on_subject],
+        [(1, 1)],
+    )
+
+
+def ignored(drec: Drec, reason: str) -> float:
+    text = drec.request("GET", "/metrics", auth=None).expect(200).body.decode()
+    m = re.search(rf'^drec_events_ignored_total\{{reason="{reason}"\}} (\S+)$', text, re.M)
+    if not m:
+        fail(f"/metrics has no ignored count for {reason}")
+    return int(float(m[1]))
+
+
+def check_blob_delete(drec: Drec) -> None:
+    before = ignored(drec, "unknown_digest_delete")
+    pushed = post_scenario(drec, "oras-blob-push")
+    deleted = post_scenario(drec, "oras-blob-delete")
+    repo = deleted[-1]["target"]["repository"]
+    expect_equal("the blob delete's shape", deleted[-1]["action"], "delete")
+    expect_equal("the blob's repository", pushed[0]["target"]["repository"], repo)
+    drec.error(f"/api/v1/repositories/{urllib.parse.quote(repo)}", 404, "unknown repository")
+    expect_equal("ignored blob deletes", ignored(drec, "unknown_digest_delete") - before, 1)
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -2170,6 +2226,8 @@ def run_checks(drec: Drec, checks: Checks) -> None:
     checks.run("format", check_format, drec)
     checks.run("format=csv", check_csv, drec)
     checks.run("format=csv with window", check_csv_window, drec)
+    checks.run("attachments counted apart (cosign's captured events)", check_attachments, drec)
+    checks.run("blob delete counts no delete (oras's captured events)", check_blob_delete, drec)
     checks.run("metrics carry no names", check_metrics_names, drec)
 
 

@@ -25,7 +25,15 @@ HTTP_TIMEOUT_S = 15.0
 
 # The counters and times every record of the API carries (docs/counting.md), as the tests expect
 # them in answers and in docs/openapi.json.
-COUNTERS = ("numpulls", "numpushs", "numchecks", "numindexpulls", "numdeletes")
+COUNTERS = (
+    "numpulls",
+    "numpushs",
+    "numchecks",
+    "numindexpulls",
+    "numdeletes",
+    "numattachmentpushes",
+    "numattachmentpulls",
+)
 TIMES = ("firstpushed", "lastpushed", "firstpulled", "lastpulled")
 # The OpenAPI record schemas, and whether each carries the times besides the counters.
 RECORD_SCHEMAS = {

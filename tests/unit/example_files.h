@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace drec::testing {
 
@@ -38,6 +39,23 @@ inline std::string ReadExample(const std::string& name, const std::string& regis
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
+}
+
+// The envelopes of a scenario file (`<scenario>.events.json`: a JSON array of every envelope the
+// registry sent during the scenario, in arrival order), each serialized back to a POST body.
+inline std::vector<std::string> ScenarioEnvelopes(const std::string& name,
+                                                  const std::string& registry = kRegistry28) {
+  boost::json::error_code ec;
+  const boost::json::value scenario = boost::json::parse(ReadExample(name, registry), ec);
+  std::vector<std::string> bodies;
+  if (ec || !scenario.is_array() || scenario.get_array().empty()) {
+    ADD_FAILURE() << registry << "/" << name << " is not a non-empty array of envelopes";
+    return bodies;
+  }
+  for (const auto& envelope : scenario.get_array()) {
+    bodies.push_back(boost::json::serialize(envelope));
+  }
+  return bodies;
 }
 
 // A field of the fixture's first event, by JSON pointer below it ("id", "target/digest").

@@ -263,6 +263,8 @@ Result<std::optional<RepositoryRecord>> MongoStore::GetRepository(const std::str
   CollectionPtr tags = client.Collection(database_, CollectionName("tags"));
   Bson live = OfRepository(name);
   Append(live.get(), "deleted", false);
+  // Tags written before attachments were told apart have no field: they are image tags.
+  AppendDocument(live.get(), "attachment", [](bson_t* ne) { Append(ne, "$ne", true); });
   Bson sorted = SortedBy("tag");
   auto names = Collect<std::string>(tags.get(), live.get(), sorted.get(), [](const bson_t* doc) {
     return mongo::StringField(doc, "tag");
@@ -278,7 +280,8 @@ Result<std::vector<TagRecord>> MongoStore::ListTags(const std::string& repositor
   return Collect<TagRecord>(
       tags.get(), OfRepository(repository).get(), SortedBy("tag").get(), [](const bson_t* doc) {
         return TagRecord{mongo::StringField(doc, "tag"), mongo::StringField(doc, "digest"),
-                         mongo::BoolField(doc, "deleted"), ReadCounters(doc)};
+                         mongo::BoolField(doc, "deleted"), mongo::BoolField(doc, "attachment"),
+                         ReadCounters(doc)};
       });
 }
 

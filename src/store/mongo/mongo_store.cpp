@@ -12,6 +12,7 @@
 
 #include "store/mongo/mongo_documents.h"
 #include "store/mongo/mongo_driver.h"
+#include "store/mongo/mongo_migrations.h"
 
 namespace drec {
 namespace {
@@ -135,6 +136,9 @@ Result<std::unique_ptr<MongoStore>> MongoStore::Open(const std::string& uri,
   Status status = store->DetectServer(client);
   if (!status.ok()) return status;
   status = store->CreateIndexes(client, retention_days);
+  if (!status.ok()) return status;
+  status = mongo::Migrate(client, database,
+                          [&store](std::string_view role) { return store->CollectionName(role); });
   if (!status.ok()) return status;
   status = store->Recover(client);
   if (!status.ok()) return status;

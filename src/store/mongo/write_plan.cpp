@@ -418,6 +418,9 @@ void Emit(Writes& w, const TagsFold& s) {
 
 void Emit(Writes& w, const TagPointsAt& s) {
   EnsureTag(w, s.repository, s.tag);
+  // Whether a tag names an attachment follows from its name, so any statement may set it.
+  if (s.attachment)
+    w.Change("tags", Key(s.repository, "tag", s.tag), Update().Set("attachment", true));
   // The newest statement wins; it revives the tag only when newer than its last delete.
   w.Change("tags", Key(s.repository, "tag", s.tag).UnsetOrNotAfter("digest_at", s.at),
            Update().Set("digest", s.digest).Set("digest_at", Date{s.at}));

@@ -20,7 +20,8 @@ constexpr const char kSelectRepositoryActors[] =
     "WHERE repositoryname = :repository ORDER BY json_each.key";
 
 constexpr const char kSelectLiveTagNames[] =
-    "SELECT tag FROM tags WHERE repository = :repository AND deleted = 0 ORDER BY tag";
+    "SELECT tag FROM tags WHERE repository = :repository AND deleted = 0 AND attachment = 0 "
+    "ORDER BY tag";
 
 // The statements that read counters and times, built once from the field table. Each column
 // list is read back, in its order, by the reader beside the query that uses it.
@@ -34,7 +35,8 @@ struct QueryStatements {
     select_repository = fmt::format(
         "SELECT {} FROM repositories AS r WHERE repositoryname = :repository", repository_columns);
     select_tags = fmt::format(
-        "SELECT tag, coalesce(digest, ''), deleted, {} FROM tags WHERE repository = :repository "
+        "SELECT tag, coalesce(digest, ''), deleted, attachment, {} FROM tags "
+        "WHERE repository = :repository "
         "ORDER BY tag",
         TallyColumns());
     select_digests = fmt::format(
@@ -267,6 +269,7 @@ Result<std::vector<TagRecord>> SqliteStore::ListTags(const std::string& reposito
         record.tag = row.Text();
         record.digest = row.Text();
         record.deleted = row.Bool();
+        record.attachment = row.Bool();
         record.counters = sqlite::ReadTally(row);
         return record;
       });

@@ -19,7 +19,7 @@ namespace {
 // Schema migrations: entry i takes the database from user_version i to i + 1. Never edit an
 // entry once released, databases in the field already ran it; append a new one instead.
 // Times are unix milliseconds, NULL until the first such event; names are values, never columns.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     R"sql(
 CREATE TABLE repositories (
   repositoryname TEXT NOT NULL PRIMARY KEY,
@@ -101,6 +101,34 @@ INSERT INTO total_days
   FROM days GROUP BY day;
 CREATE INDEX days_by_day ON days (day, repository);
 )sql",
+    // Attachments (signatures, SBOMs, attestations) get counters of their own, and their tags a
+    // mark that keeps them out of the image tag list. Tags recorded before are marked by name:
+    // sha256-<64 hex> or sha512-<128 hex>, optionally with .sig, .att or .sbom.
+    R"sql(
+ALTER TABLE repositories ADD COLUMN numattachmentpushes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE repositories ADD COLUMN numattachmentpulls INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tags ADD COLUMN numattachmentpushes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tags ADD COLUMN numattachmentpulls INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE digests ADD COLUMN numattachmentpushes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE digests ADD COLUMN numattachmentpulls INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE actors ADD COLUMN numattachmentpushes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE actors ADD COLUMN numattachmentpulls INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE days ADD COLUMN numattachmentpushes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE days ADD COLUMN numattachmentpulls INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE total_days ADD COLUMN numattachmentpushes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE total_days ADD COLUMN numattachmentpulls INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX repositories_by_numattachmentpushes
+  ON repositories (numattachmentpushes, repositoryname);
+CREATE INDEX repositories_by_numattachmentpulls
+  ON repositories (numattachmentpulls, repositoryname);
+ALTER TABLE tags ADD COLUMN attachment INTEGER NOT NULL DEFAULT 0;
+UPDATE tags SET attachment = 1 WHERE
+  (substr(tag, 1, 7) = 'sha256-' AND length(tag) >= 71
+   AND substr(tag, 8, 64) NOT GLOB '*[^0-9a-f]*' AND substr(tag, 72) IN ('', '.sig', '.att', '.sbom'))
+  OR (substr(tag, 1, 7) = 'sha512-' AND length(tag) >= 135
+   AND substr(tag, 8, 128) NOT GLOB '*[^0-9a-f]*'
+   AND substr(tag, 136) IN ('', '.sig', '.att', '.sbom'));
+)sql",
 };
 
 #undef DREC_V1_TALLY_COLUMNS
@@ -110,7 +138,9 @@ CREATE INDEX days_by_day ON days (day, repository);
 
 // Runs each pending migration in its own transaction. The version is read inside the write
 // transaction, so two processes opening a new file at once cannot both migrate it.
-Status Migrate(Connection& db) {
+int SchemaVersion() { return static_cast<int>(kMigrations.size()); }
+
+Status Migrate(Connection& db, int up_to) {
   for (;;) {
     Transaction tx(db);
     Status status = tx.Begin("BEGIN IMMEDIATE");
@@ -128,7 +158,7 @@ Status Migrate(Connection& db) {
                               " is newer than this drec supports (" +
                               std::to_string(kMigrations.size()) + ")");
     }
-    if (version == static_cast<std::int64_t>(kMigrations.size())) return tx.Commit();
+    if (version >= up_to) return tx.Commit();
     status = db.Exec(kMigrations[static_cast<size_t>(version)]);
     if (!status.ok()) return status;
     status = db.Exec(("PRAGMA user_version = " + std::to_string(version + 1)).c_str());

@@ -33,8 +33,9 @@ constexpr const char kAddRepositoryActor[] =
 // In an UPDATE every right-hand side reads the row as it was before, so the CASEs all compare
 // against the old digest_at and deleted_at.
 constexpr const char kTagPointsAt[] =
-    "INSERT INTO tags (repository, tag, digest, digest_at) "
-    "VALUES (:repository, :tag, :digest, :at) ON CONFLICT (repository, tag) DO UPDATE SET "
+    "INSERT INTO tags (repository, tag, digest, digest_at, attachment) "
+    "VALUES (:repository, :tag, :digest, :at, :attachment) "
+    "ON CONFLICT (repository, tag) DO UPDATE SET attachment = :attachment, "
     "digest = CASE WHEN digest_at IS NULL OR :at >= digest_at THEN :digest ELSE digest END, "
     "digest_at = CASE WHEN digest_at IS NULL OR :at >= digest_at THEN :at ELSE digest_at END, "
     "deleted = CASE WHEN deleted_at IS NULL OR :at > deleted_at THEN 0 ELSE deleted END";
@@ -202,6 +203,7 @@ Status ApplyOperation(Connection& db, const TagPointsAt& op) {
     s.Bind(":tag", op.tag);
     s.Bind(":digest", op.digest);
     s.Bind(":at", op.at);
+    s.Bind(":attachment", std::int64_t{op.attachment});
   });
 }
 

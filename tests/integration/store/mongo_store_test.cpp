@@ -281,6 +281,53 @@ TEST_F(MongoStoreTest, IndexesAreCreatedIdempotentlyAtStartUp) {
             std::string::npos);
 }
 
+// Documents as the release before attachments wrote them (no attachment counters or marks, no
+// schema record): the upgrade keeps every number and marks the signature tag, once.
+TEST_F(MongoStoreTest, UpgradingFromTheReleaseBeforeAttachmentsKeepsEveryNumber) {
+  const std::string signature = "sha256-" + std::string(64, 'c') + ".sig";
+  Command(R"({"insert": "repositories", "documents": [{"repositoryname": "app",
+              "numpulls": {"$numberLong": "11"}, "numpushs": {"$numberLong": "3"},
+              "numchecks": {"$numberLong": "5"}, "numindexpulls": {"$numberLong": "2"},
+              "numdeletes": {"$numberLong": "1"}, "actors": ["alice"],
+              "numstars": {"$numberLong": "4"}}]})");
+  Command(R"({"insert": "repositories.tags", "documents": [
+              {"repository": "app", "tag": "latest", "digest": "sha256:a", "deleted": false,
+               "numpulls": {"$numberLong": "7"}},
+              {"repository": "app", "tag": ")" +
+          signature + R"(", "digest": "sha256:s",
+               "deleted": false, "numpulls": {"$numberLong": "4"}}]})");
+  Open();
+  auto repository = store_->GetRepository("app");
+  ASSERT_TRUE(repository.ok() && repository->has_value());
+  const Counters& counters = (*repository)->counters;
+  EXPECT_EQ(counters.counts[Counter::kPulls], 11);
+  EXPECT_EQ(counters.counts[Counter::kPushes], 3);
+  EXPECT_EQ(counters.counts[Counter::kChecks], 5);
+  EXPECT_EQ(counters.counts[Counter::kIndexPulls], 2);
+  EXPECT_EQ(counters.counts[Counter::kDeletes], 1);
+  EXPECT_EQ((*repository)->numstars, 4);
+  EXPECT_EQ((*repository)->tags, std::vector<std::string>{"latest"});
+  // The new counters exist on the old documents, so sorting by them sees every repository.
+  EXPECT_NE(FindOne("repositories", R"({"repositoryname": "app"})")
+                .find(R"("numattachmentpulls" : { "$numberLong" : "0" })"),
+            std::string::npos);
+  auto tags = store_->ListTags("app");
+  ASSERT_TRUE(tags.ok());
+  ASSERT_EQ(tags->size(), 2u);
+  EXPECT_FALSE((*tags)[0].attachment);
+  EXPECT_TRUE((*tags)[1].attachment);
+  EXPECT_EQ((*tags)[1].counters.counts[Counter::kPulls], 4);
+  EXPECT_NE(FindOne("repositories.meta", R"({"_id": "schema"})").find(R"("version")"),
+            std::string::npos);
+  // The migration ran once: a tag unmarked by hand after it stays unmarked across a restart.
+  Command(R"({"update": "repositories.tags", "updates": [{"q": {"tag": ")" + signature +
+          R"("}, "u": {"$set": {"attachment": false}}}]})");
+  Open();
+  tags = store_->ListTags("app");
+  ASSERT_TRUE(tags.ok() && tags->size() == 2u);
+  EXPECT_FALSE((*tags)[1].attachment);
+}
+
 TEST_F(MongoStoreTest, FieldsThatOtherToolsWriteSurviveDrecsWrites) {
   Open();
   for (int i = 0; i < 10; ++i) {

@@ -10,6 +10,10 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "store/sqlite/sqlite_handle.h"
+#include "store/sqlite/sqlite_schema.h"
 
 namespace drec {
 namespace {
@@ -67,7 +71,7 @@ TEST_F(SqliteStoreTest, CreatesItsDirectoryAndUsesWalAtTheCurrentSchemaVersion) 
   ASSERT_NE(store, nullptr);
   EXPECT_TRUE(std::filesystem::exists(path_));
   EXPECT_EQ(RawQuery("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(RawQuery("PRAGMA user_version"), "2");
+  EXPECT_EQ(RawQuery("PRAGMA user_version"), std::to_string(sqlite::SchemaVersion()));
 }
 
 TEST_F(SqliteStoreTest, ReopeningKeepsDataAndSchemaVersion) {
@@ -81,13 +85,64 @@ TEST_F(SqliteStoreTest, ReopeningKeepsDataAndSchemaVersion) {
   RawQuery("UPDATE repositories SET numstars = 7, description = 'kept'");
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(RawQuery("PRAGMA user_version"), "2");
+  EXPECT_EQ(RawQuery("PRAGMA user_version"), std::to_string(sqlite::SchemaVersion()));
   EXPECT_EQ(RawQuery("SELECT description FROM repositories"), "kept");
   auto repository = store->GetRepository("app");
   ASSERT_TRUE(repository.ok());
   ASSERT_TRUE(repository->has_value());
   EXPECT_EQ((*repository)->counters.counts[Counter::kPulls], 1);
   EXPECT_EQ((*repository)->numstars, 7);
+}
+
+// A database as the release before attachments wrote it (schema version 2), with a signature
+// tag counted as an image tag then: the upgrade keeps every number and marks the tag.
+TEST_F(SqliteStoreTest, UpgradingFromTheReleaseBeforeAttachmentsKeepsEveryNumber) {
+  std::filesystem::create_directories(std::filesystem::path(path_).parent_path());
+  {
+    auto db = sqlite::Connection::Open(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    ASSERT_TRUE(db.ok()) << db.status().message();
+    ASSERT_TRUE(sqlite::Migrate(**db, 2).ok());
+  }
+  const std::string signature = "sha256-" + std::string(64, 'c') + ".sig";
+  RawQuery(
+      "INSERT INTO repositories (repositoryname, numpulls, numpushs, numchecks, numindexpulls, "
+      "numdeletes, firstpushed, lastpulled, actors, numstars) "
+      "VALUES ('app', 11, 3, 5, 2, 1, 1000, 9000, '[\"alice\"]', 4)");
+  RawQuery(
+      "INSERT INTO tags (repository, tag, digest, numpulls, numpushs) VALUES "
+      "('app', 'latest', 'sha256:a', 7, 2), ('app', '" +
+      signature + "', 'sha256:s', 4, 1)");
+  RawQuery("INSERT INTO days (repository, day, numpulls) VALUES ('app', '2026-11-30', 11)");
+  RawQuery("INSERT INTO total_days (day, numpulls) VALUES ('2026-11-30', 11)");
+
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(RawQuery("PRAGMA user_version"), std::to_string(sqlite::SchemaVersion()));
+  auto repository = store->GetRepository("app");
+  ASSERT_TRUE(repository.ok() && repository->has_value());
+  const Counters& counters = (*repository)->counters;
+  EXPECT_EQ(counters.counts[Counter::kPulls], 11);
+  EXPECT_EQ(counters.counts[Counter::kPushes], 3);
+  EXPECT_EQ(counters.counts[Counter::kChecks], 5);
+  EXPECT_EQ(counters.counts[Counter::kIndexPulls], 2);
+  EXPECT_EQ(counters.counts[Counter::kDeletes], 1);
+  EXPECT_EQ(counters.counts[Counter::kAttachmentPushes], 0);
+  EXPECT_EQ(counters.times[TimeField::kFirstPushed], 1000);
+  EXPECT_EQ(counters.times[TimeField::kLastPulled], 9000);
+  EXPECT_EQ((*repository)->actors, std::vector<std::string>{"alice"});
+  EXPECT_EQ((*repository)->numstars, 4);
+  EXPECT_EQ((*repository)->tags, std::vector<std::string>{"latest"});
+  auto tags = store->ListTags("app");
+  ASSERT_TRUE(tags.ok());
+  ASSERT_EQ(tags->size(), 2u);
+  EXPECT_FALSE((*tags)[0].attachment);
+  EXPECT_EQ((*tags)[1].tag, signature);
+  EXPECT_TRUE((*tags)[1].attachment);
+  EXPECT_EQ((*tags)[1].counters.counts[Counter::kPulls], 4);
+  auto summary = store->Summarize("2026-11-30", "2026-11-30");
+  ASSERT_TRUE(summary.ok());
+  ASSERT_EQ(summary->days.size(), 1u);
+  EXPECT_EQ(summary->days[0].counters.counts[Counter::kPulls], 11);
 }
 
 TEST_F(SqliteStoreTest, RefusesADatabaseFromANewerDrec) {

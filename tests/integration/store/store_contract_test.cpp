@@ -353,6 +353,27 @@ TEST_P(StoreContractTest, DeletedTagLeavesLiveListAndOnlyANewerPushBringsItBack)
   EXPECT_EQ(Repository("app").tags, (std::vector<std::string>{"v1", "v2"}));
 }
 
+TEST_P(StoreContractTest, AttachmentTagsAreListedMarkedButStayOutOfTheImageTagList) {
+  const std::string signature = "sha256-" + std::string(64, 'a') + ".sig";
+  ApplyEach({
+      RepositoryUpdate{"app", Push(kT), ""},
+      TagPointsAt{"app", "latest", "sha256:a", kT},
+      TagPointsAt{"app", signature, "sha256:s", kT, true},
+  });
+  EXPECT_EQ(Repository("app").tags, std::vector<std::string>{"latest"});
+  const auto tags = Tags("app");
+  ASSERT_EQ(tags.size(), 2u);
+  EXPECT_EQ(tags[0].tag, "latest");
+  EXPECT_FALSE(tags[0].attachment);
+  EXPECT_EQ(tags[1].tag, signature);
+  EXPECT_TRUE(tags[1].attachment);
+  // A tag record made by a delete first is marked when the attachment's push arrives.
+  ApplyEach({TagDeleted{"app", "sha256-" + std::string(64, 'b'), kT},
+             TagPointsAt{"app", "sha256-" + std::string(64, 'b'), "sha256:t", kT + 1, true}});
+  EXPECT_TRUE(Tags("app").at(2).attachment);
+  EXPECT_EQ(Repository("app").tags, std::vector<std::string>{"latest"});
+}
+
 TEST_P(StoreContractTest, TagDeleteOlderThanThePointingItRacedWithIsOverruled) {
   ApplyEach({
       RepositoryUpdate{"app", Push(kT), ""},
