@@ -42,11 +42,11 @@ void BM_HttpIngest(benchmark::State& state) {
   Authenticator auth({"bench"}, {});
   Committer committer(**store, metrics, {});
   IngestEndpoint ingest(DeletePolicy::kKeep, committer, metrics);
+  RegistrySet registries({{"default", store->get()}});
   Router router({.ingest_route = "/events",
                  .auth = auth,
                  .ingest = ingest,
-                 .reader = **store,
-                 .writer = **store,
+                 .registries = registries,
                  .metrics = metrics},
                 QueryWorkerOptions{});
   ServerOptions options;

@@ -10,7 +10,8 @@ namespace drec {
 
 namespace http = boost::beast::http;
 
-void IngestEndpoint::Handle(const RouteRequest& request, Respond respond) {
+void IngestEndpoint::Handle(const RouteRequest& request, const std::string& registry,
+                            Respond respond) {
   if (!IsAcceptedContentType(request.http[http::field::content_type])) {
     return respond(
         ErrorResponse(415,
@@ -25,6 +26,7 @@ void IngestEndpoint::Handle(const RouteRequest& request, Respond respond) {
   const std::string accepted = boost::json::serialize(boost::json::object{
       {"events", envelope->events.size()}, {"ignored", interpretation.ignored.size()}});
   if (interpretation.effects.empty()) return respond(MakeResponse(200, accepted));
+  for (EventEffect& effect : interpretation.effects) effect.registry = registry;
 
   // `respond` is needed by whichever of Submit's outcomes happens, so it is shared.
   auto shared_respond = std::make_shared<Respond>(std::move(respond));

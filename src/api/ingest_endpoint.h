@@ -17,8 +17,9 @@ class IngestEndpoint {
   IngestEndpoint(DeletePolicy delete_policy, Committer& committer, Metrics& metrics)
       : delete_policy_(delete_policy), committer_(committer), metrics_(metrics) {}
 
-  // Answers through `respond`, later when the envelope waits for its commit.
-  void Handle(const RouteRequest& request, Respond respond);
+  // Answers through `respond`, later when the envelope waits for its commit. The events count
+  // for `registry`, which the caller has checked is served.
+  void Handle(const RouteRequest& request, const std::string& registry, Respond respond);
 
  private:
   const DeletePolicy delete_policy_;

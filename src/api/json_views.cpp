@@ -28,7 +28,7 @@ boost::json::object CountersJson(const Counters& c) {
 }
 
 boost::json::object RepositoryJson(const RepositoryRecord& r) {
-  boost::json::object o{{"repositoryname", r.repositoryname}};
+  boost::json::object o{{"registry", r.registry}, {"repositoryname", r.repositoryname}};
   for (auto& [k, v] : CountersJson(r.counters)) o[k] = v;
   boost::json::array actors(r.actors.begin(), r.actors.end());
   o["actors"] = std::move(actors);

@@ -36,7 +36,7 @@ std::string Csv(const RepositoryPage& page, bool windowed) {
       fmt::format_to(std::back_inserter(out), ",window_{}", field.name);
     }
   }
-  out += "\r\n";
+  out += ",registry\r\n";
   for (const auto& r : page.items) {
     out += CsvField(r.repositoryname);
     for (const auto& field : kCounterFields) {
@@ -52,7 +52,7 @@ std::string Csv(const RepositoryPage& page, bool windowed) {
         fmt::format_to(std::back_inserter(out), ",{}", (*r.window)[field.counter]);
       }
     }
-    out += "\r\n";
+    fmt::format_to(std::back_inserter(out), ",{}\r\n", CsvField(r.registry));
   }
   return out;
 }
@@ -133,6 +133,21 @@ HttpResponse ListRepositoriesRoute(StoreReader& store, const RouteRequest& reque
                                                {"total", page->total},
                                                {"offset", query.offset},
                                                {"limit", query.limit}});
+}
+
+HttpResponse RegistriesRoute(const RegistrySet& registries, const RouteRequest& request) {
+  if (auto error = TakesNoParameters(request)) return std::move(*error);
+  const std::string today = UtcDay(Today());
+  boost::json::array items;
+  for (const std::string& name : registries.names()) {
+    auto summary = registries.Reader(name)->Summarize(today, today);
+    if (!summary.ok()) return StoreFailure(summary.status());
+    auto item = CountersJson(summary->totals);
+    item["registry"] = name;
+    item["repositories"] = summary->repositories;
+    items.push_back(std::move(item));
+  }
+  return JsonResponse(200, boost::json::object{{"registries", std::move(items)}});
 }
 
 HttpResponse SummaryRoute(StoreReader& store, const RouteRequest& request) {

@@ -5,12 +5,15 @@
 
 #include "api/route_request.h"
 #include "http/handler.h"
+#include "store/registries/registry_set.h"
 #include "store/store.h"
 
 namespace drec {
 
 // GET /api/v1/repositories: the list, with sort, filters, window and paging (query_params.h).
 HttpResponse ListRepositoriesRoute(StoreReader& store, const RouteRequest& request);
+// GET /api/v1/registries: every registry drec serves, with its all-time totals.
+HttpResponse RegistriesRoute(const RegistrySet& registries, const RouteRequest& request);
 // GET /api/v1/summary: totals and per-day totals.
 HttpResponse SummaryRoute(StoreReader& store, const RouteRequest& request);
 // GET /api/v1/repositories/{name} and its sub-resources; 404 when the repository is unknown.

@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
 #include <memory>
 
 #include "api/dashboard.h"
@@ -15,10 +16,29 @@ namespace http = boost::beast::http;
 
 namespace {
 
-// A handler that answers at once from the store reader.
-RouteHandler Query(StoreReader& reader, HttpResponse (*answer)(StoreReader&, const RouteRequest&)) {
-  return [&reader, answer](const RouteRequest& request, const Respond& respond) {
-    respond(answer(reader, request));
+// Which registries a query reads without a `registry` parameter.
+enum class Span { kDefaultOnly, kAll };
+
+// A handler that answers at once from the statistics of the registry named by the `registry`
+// parameter (404 when unknown), or without one from `span`. The handler sees the other
+// parameters only.
+RouteHandler Query(const RegistrySet& registries, Span span,
+                   HttpResponse (*answer)(StoreReader&, const RouteRequest&)) {
+  return [&registries, span, answer](const RouteRequest& request, const Respond& respond) {
+    auto registry = request.params.find("registry");
+    if (registry == request.params.end()) {
+      StoreReader* reader =
+          span == Span::kAll ? &registries.All() : registries.Reader(kDefaultRegistry);
+      return respond(answer(*reader, request));
+    }
+    const std::string name = (*registry).value;
+    StoreReader* reader = registries.Reader(name);
+    if (reader == nullptr) return respond(ErrorResponse(404, "unknown registry \"" + name + "\""));
+    boost::urls::url others("/");
+    for (const auto& param : request.params) {
+      if (param.key != "registry") others.params().append(param);
+    }
+    respond(answer(*reader, RouteRequest{request.http, request.name, others.params()}));
   };
 }
 
@@ -34,25 +54,42 @@ std::vector<Route> BuildRoutes(const RouterParts& p) {
   using enum Runs;
   const std::vector<http::verb> get = {http::verb::get};
   const std::vector<http::verb> post = {http::verb::post};
+  using enum Span;
   Metrics& metrics = p.metrics;
-  StoreWriter& writer = p.writer;
+  RegistrySet& registries = p.registries;
+  StoreWriter& writer = registries;
   IngestEndpoint& ingest = p.ingest;
   return {
       {p.ingest_route, post, kCredentials, kInline, true,
-       [&ingest](const RouteRequest& r, Respond respond) { ingest.Handle(r, std::move(respond)); }},
+       [&ingest](const RouteRequest& r, Respond respond) {
+         ingest.Handle(r, std::string(kDefaultRegistry), std::move(respond));
+       }},
+      // One endpoint per registry (docs/registries.md); the route alone is the default one's.
+      {p.ingest_route + "/{registry}", post, kCredentials, kInline, true,
+       [&ingest, &registries](const RouteRequest& r, Respond respond) {
+         if (!registries.Has(r.name)) {
+           return respond(ErrorResponse(
+               404, "unknown registry \"" + r.name + "\": add it to the registries setting"));
+         }
+         ingest.Handle(r, r.name, std::move(respond));
+       }},
+      {"/api/v1/registries", get, kCredentials, kWorkers, true,
+       [&registries](const RouteRequest& r, const Respond& respond) {
+         respond(RegistriesRoute(registries, r));
+       }},
       {"/api/v1/repositories", get, kCredentials, kWorkers, true,
-       Query(p.reader, ListRepositoriesRoute)},
+       Query(registries, kAll, ListRepositoriesRoute)},
       {"/api/v1/repositories/{name}", get, kCredentials, kWorkers, true,
-       Query(p.reader, RepositoryRoute)},
+       Query(registries, kDefaultOnly, RepositoryRoute)},
       {"/api/v1/repositories/{name}/-/tags", get, kCredentials, kWorkers, true,
-       Query(p.reader, TagsRoute)},
+       Query(registries, kDefaultOnly, TagsRoute)},
       {"/api/v1/repositories/{name}/-/digests", get, kCredentials, kWorkers, true,
-       Query(p.reader, DigestsRoute)},
+       Query(registries, kDefaultOnly, DigestsRoute)},
       {"/api/v1/repositories/{name}/-/actors", get, kCredentials, kWorkers, true,
-       Query(p.reader, ActorsRoute)},
+       Query(registries, kDefaultOnly, ActorsRoute)},
       {"/api/v1/repositories/{name}/-/daily", get, kCredentials, kWorkers, true,
-       Query(p.reader, DailyRoute)},
-      {"/api/v1/summary", get, kCredentials, kWorkers, true, Query(p.reader, SummaryRoute)},
+       Query(registries, kDefaultOnly, DailyRoute)},
+      {"/api/v1/summary", get, kCredentials, kWorkers, true, Query(registries, kAll, SummaryRoute)},
       {"/api/v1/openapi.json", get, kCredentials, kInline, true, Fixed([](const RouteRequest&) {
          return MakeResponse(200, std::string(OpenApiDocument()));
        })},

@@ -13,7 +13,7 @@
 #include "auth/authenticator.h"
 #include "http/handler.h"
 #include "metrics/metrics.h"
-#include "store/store.h"
+#include "store/registries/registry_set.h"
 
 namespace drec {
 
@@ -22,8 +22,8 @@ struct RouterParts {
   std::string ingest_route;
   const Authenticator& auth;
   IngestEndpoint& ingest;
-  StoreReader& reader;
-  StoreWriter& writer;  // /readyz asks it whether writes would succeed
+  // Every registry's statistics: queries read them, /readyz asks whether writes would succeed.
+  RegistrySet& registries;
   Metrics& metrics;
 };
 

@@ -1,11 +1,14 @@
 // drec's entry point: builds the settings, wires the parts together, runs
 // until SIGINT/SIGTERM, then stops in order (stop accepting, finish requests,
 // drain the commit queue). No part constructs another part's dependencies.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/ip/address.hpp>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -21,6 +24,7 @@
 #include "metrics/metrics.h"
 #include "pipeline/committer.h"
 #include "store/mongo/mongo_store.h"
+#include "store/registries/registry_set.h"
 #include "store/sqlite/sqlite_store.h"
 
 extern char** environ;
@@ -39,10 +43,24 @@ std::map<std::string, std::string> Environment() {
   return env;
 }
 
-Result<std::unique_ptr<Store>> OpenStore(const Settings& settings) {
+// Where a registry's statistics live: the configured file or collection for the default
+// registry, as before registries were told apart; beside it, named after it, for the others.
+std::string SqlitePathOf(const Settings& settings, std::string_view registry) {
+  if (registry == kDefaultRegistry) return settings.sqlite_path;
+  const std::filesystem::path path(settings.sqlite_path);
+  return (path.parent_path() /
+          fmt::format("{}@{}{}", path.stem().string(), registry, path.extension().string()))
+      .string();
+}
+std::string MongoCollectionOf(const Settings& settings, std::string_view registry) {
+  if (registry == kDefaultRegistry) return settings.mongodb_collection;
+  return fmt::format("{}@{}", settings.mongodb_collection, registry);
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const Settings& settings, std::string_view registry) {
   switch (settings.backend) {
     case Backend::kSqlite: {
-      auto store = SqliteStore::Open(settings.sqlite_path);
+      auto store = SqliteStore::Open(SqlitePathOf(settings, registry));
       if (!store.ok()) {
         return Status::InvalidArgument("storage.sqlite.path: " + store.status().message());
       }
@@ -50,7 +68,7 @@ Result<std::unique_ptr<Store>> OpenStore(const Settings& settings) {
     }
     case Backend::kMongodb: {
       auto store = MongoStore::Open(settings.mongodb_uri, settings.mongodb_database,
-                                    settings.mongodb_collection, settings.retention_days);
+                                    MongoCollectionOf(settings, registry), settings.retention_days);
       if (!store.ok()) {
         const std::string why = "storage.mongodb: " + store.status().message();
         return store.status().code() == Status::Code::kUnavailable ? Status::Unavailable(why)
@@ -60,6 +78,21 @@ Result<std::unique_ptr<Store>> OpenStore(const Settings& settings) {
     }
   }
   return Status::InvalidArgument("storage.backend: unknown backend");
+}
+
+// One store per registry served, the default one's first.
+Result<std::map<std::string, std::unique_ptr<Store>, std::less<>>> OpenStores(
+    const Settings& settings) {
+  std::map<std::string, std::unique_ptr<Store>, std::less<>> stores;
+  std::vector<std::string> names = {std::string(kDefaultRegistry)};
+  names.insert(names.end(), settings.registries.begin(), settings.registries.end());
+  for (const std::string& name : names) {
+    if (stores.contains(name)) continue;
+    auto store = OpenStore(settings, name);
+    if (!store.ok()) return store.status();
+    stores.emplace(name, std::move(store).value());
+  }
+  return stores;
 }
 
 int Run(const Settings& settings) {
@@ -74,17 +107,20 @@ int Run(const Settings& settings) {
 
   // A store that is down at start-up is waited for, as it would be once running: the
   // registry keeps its events meanwhile. A store that is misconfigured stops start-up.
-  auto store = OpenStore(settings);
-  while (!store.ok() && store.status().code() == Status::Code::kUnavailable) {
-    spdlog::warn("{}; retrying in 2 s", store.status().message());
+  auto stores = OpenStores(settings);
+  while (!stores.ok() && stores.status().code() == Status::Code::kUnavailable) {
+    spdlog::warn("{}; retrying in 2 s", stores.status().message());
     const timespec retry{2, 0};
     if (sigtimedwait(&stop_signals, nullptr, &retry) > 0) return 0;
-    store = OpenStore(settings);
+    stores = OpenStores(settings);
   }
-  if (!store.ok()) {
-    spdlog::critical("{}", store.status().message());
+  if (!stores.ok()) {
+    spdlog::critical("{}", stores.status().message());
     return 2;
   }
+  std::map<std::string, Store*, std::less<>> by_registry;
+  for (auto& [name, store] : *stores) by_registry.emplace(name, store.get());
+  RegistrySet registries(std::move(by_registry));
   ServerOptions server_options;
   boost::system::error_code ec;
   const auto address = boost::asio::ip::make_address(
@@ -126,7 +162,7 @@ int Run(const Settings& settings) {
 
   Metrics metrics;
   Authenticator auth(settings.tokens, settings.basic_users);
-  Committer committer(**store, metrics,
+  Committer committer(registries, metrics,
                       {.queue_capacity = settings.queue_capacity,
                        .max_batch_events = settings.max_batch_events,
                        .retention_days = settings.retention_days});
@@ -138,8 +174,7 @@ int Run(const Settings& settings) {
   Router router({.ingest_route = settings.route,
                  .auth = auth,
                  .ingest = ingest,
-                 .reader = **store,
-                 .writer = **store,
+                 .registries = registries,
                  .metrics = metrics},
                 QueryWorkerOptions{});
   HttpServer server(server_options, router, metrics);
@@ -147,10 +182,11 @@ int Run(const Settings& settings) {
     spdlog::critical("{}", s.message());
     return 2;
   }
-  spdlog::info("drec {} listening on {}://{}:{}{} (store: {})", DREC_VERSION,
+  spdlog::info("drec {} listening on {}://{}:{}{} (store: {}; registries: {})", DREC_VERSION,
                settings.plain_http ? "http" : "https", settings.address, server.port(),
                settings.route,
-               settings.backend == Backend::kSqlite ? settings.sqlite_path : "mongodb");
+               settings.backend == Backend::kSqlite ? settings.sqlite_path : "mongodb",
+               fmt::join(registries.names(), ", "));
 
   int signal = 0;
   sigwait(&stop_signals, &signal);

@@ -1,5 +1,7 @@
 #include "config/setting_codecs.h"
 
+#include "model/registry.h"
+
 namespace drec::config {
 
 Problem NonEmpty(std::string_view text) {
@@ -34,6 +36,13 @@ Problem MongoCollection(std::string_view text) {
     return Quote(text) + " is not a MongoDB collection name";
   }
   return std::nullopt;
+}
+
+Problem RegistryName(std::string_view text) {
+  if (IsRegistryName(text)) return std::nullopt;
+  return Quote(text) +
+         " is not a registry name (lowercase letters, digits, '.', '_' and '-', starting with a "
+         "letter or digit, at most 63 characters)";
 }
 
 Codec Text(std::string Draft::*field, Check check) {

@@ -48,6 +48,8 @@ Problem MongoUri(std::string_view text);
 Problem MongoDatabase(std::string_view text);
 // A name MongoDB accepts for a collection.
 Problem MongoCollection(std::string_view text);
+// A registry name (model/registry.h).
+Problem RegistryName(std::string_view text);
 
 // ---- Codecs, one a kind of setting.
 

@@ -44,6 +44,10 @@ const std::vector<SettingDef>& Table() {
          Text(&Draft::mongodb_database, MongoDatabase)},
         {"storage.mongodb.collection", "MongoDB collection of repository documents",
          Text(&Draft::mongodb_collection, MongoCollection)},
+        {"registries",
+         "Registries served besides \"default\": each notifies {server.route}/<name> and has "
+         "statistics of its own",
+         List(&Draft::registries, RegistryName)},
         {"pipeline.queue_capacity", "Envelopes waiting to be committed; when full: 503",
          Positive(&Draft::queue_capacity)},
         {"pipeline.max_batch_events", "Most events committed together",

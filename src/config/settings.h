@@ -47,6 +47,9 @@ struct Settings {
   std::string mongodb_database = "drec";
   std::string mongodb_collection = "repositories";
 
+  // registries: served besides "default" (model/registry.h), each with a store of its own
+  std::vector<std::string> registries;
+
   // pipeline.*
   std::int64_t queue_capacity = 1024;    // pipeline.queue_capacity: envelopes waiting to commit
   std::int64_t max_batch_events = 4096;  // pipeline.max_batch_events: events per group commit

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "model/fields.h"
+#include "model/registry.h"
 #include "util/time.h"
 
 namespace drec {
@@ -144,6 +145,9 @@ struct EventEffect {
   // When set and the store does not know that manifest (as of the effects before this one), the
   // event id is recorded and none of the operations is applied.
   std::optional<KnownManifest> requires_manifest = std::nullopt;
+  // The registry whose endpoint received the event; its statistics are kept apart
+  // (docs/registries.md). Decided by the endpoint, not by the event's content.
+  std::string registry{kDefaultRegistry};
 };
 
 // The effects of one or more envelopes, applied in one store transaction.

@@ -18,6 +18,7 @@ using Counters = Tally;
 using WindowCounters = CounterValues;
 
 struct RepositoryRecord {
+  std::string registry;  // set by the reader that knows it (store/registries); empty otherwise
   std::string repositoryname;
   Counters counters;
   std::optional<WindowCounters> window;  // set when the query asked for a window

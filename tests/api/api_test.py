@@ -79,6 +79,7 @@ V2_EVENTS = "application/vnd.docker.distribution.events.v2+json"
 SORT_FIELDS = ("repositoryname", *COUNTERS, *TIMES)
 CSV_HEADER = ["repositoryname", *COUNTERS, *TIMES]
 CSV_WINDOW_HEADER = [f"window_{c}" for c in COUNTERS]
+CSV_LAST = ["registry"]
 MAX_DAYS = 3660
 
 # "Today" (UTC) for the data set; fixed at start so that every expectation uses the same day.
@@ -451,6 +452,7 @@ REPOS: dict[str, dict] = {
 }
 for _name, _record in REPOS.items():
     _record["repositoryname"] = _name
+    _record["registry"] = "default"
 NAMES = sorted(REPOS)
 
 
@@ -1195,6 +1197,7 @@ def check_document(api: OpenApi) -> None:
         "offset",
         "limit",
         "format",
+        "registry",
     }
     if set(listed) != wanted:
         fail(f"list parameters {sorted(listed)}, expected {sorted(wanted)}")
@@ -2040,24 +2043,24 @@ def csv_row(name: str, window: int | None = None) -> list[str]:
     if window is not None:
         w = expected_window(name, window)
         row += [str(w[c]) for c in COUNTERS]
-    return row
+    return [*row, "default"]
 
 
 def check_csv(drec: Drec) -> None:
     rows = parse_csv(drec, q(format="csv"))
-    expect_equal("csv header", rows[0], CSV_HEADER)
+    expect_equal("csv header", rows[0], CSV_HEADER + CSV_LAST)
     expect_equal("csv rows", rows[1:], [csv_row(n) for n in NAMES])
     rows = parse_csv(drec, q(format="csv", prefix="team/", sort="-numpulls", limit=2, offset=1))
     expect_equal(
         "csv filtered, sorted, paged", rows[1:], [csv_row("team/multi"), csv_row("team/old")]
     )
     rows = parse_csv(drec, q(format="csv", prefix="nothing"))
-    expect_equal("csv of nothing", rows, [CSV_HEADER])
+    expect_equal("csv of nothing", rows, [CSV_HEADER + CSV_LAST])
 
 
 def check_csv_window(drec: Drec) -> None:
     rows = parse_csv(drec, q(format="csv", window="30d", sort="-window.numpulls"))
-    expect_equal("csv window header", rows[0], CSV_HEADER + CSV_WINDOW_HEADER)
+    expect_equal("csv window header", rows[0], CSV_HEADER + CSV_WINDOW_HEADER + CSV_LAST)
     expect_equal(
         "csv window rows",
         rows[1:],

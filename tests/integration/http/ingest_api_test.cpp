@@ -87,11 +87,12 @@ class IngestApiTest : public ::testing::Test {
     committer_ = std::make_unique<Committer>(*store_, metrics_,
                                              Committer::Options{.queue_capacity = queue_capacity});
     ingest_ = std::make_unique<IngestEndpoint>(DeletePolicy::kKeep, *committer_, metrics_);
+    registries_ = std::make_unique<RegistrySet>(
+        std::map<std::string, Store*, std::less<>>{{"default", store_.get()}});
     router_ = std::make_unique<Router>(RouterParts{.ingest_route = "/events",
                                                    .auth = *auth_,
                                                    .ingest = *ingest_,
-                                                   .reader = *store_,
-                                                   .writer = *store_,
+                                                   .registries = *registries_,
                                                    .metrics = metrics_},
                                        QueryWorkerOptions{});
     Settings settings;
@@ -144,6 +145,7 @@ class IngestApiTest : public ::testing::Test {
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<Committer> committer_;
   std::unique_ptr<IngestEndpoint> ingest_;
+  std::unique_ptr<RegistrySet> registries_;
   std::unique_ptr<Router> router_;
   std::unique_ptr<HttpServer> server_;
 };

@@ -41,11 +41,11 @@ class RoutesTest : public ::testing::Test {
       : auth_({"token"}, {}),
         committer_(store_, metrics_, {}),
         ingest_(DeletePolicy::kKeep, committer_, metrics_),
+        registries_({{"default", &store_}}),
         routes_(BuildRoutes({.ingest_route = "/events",
                              .auth = auth_,
                              .ingest = ingest_,
-                             .reader = store_,
-                             .writer = store_,
+                             .registries = registries_,
                              .metrics = metrics_})) {}
   ~RoutesTest() override { committer_.Stop(); }
 
@@ -54,6 +54,7 @@ class RoutesTest : public ::testing::Test {
   Authenticator auth_;
   Committer committer_;
   IngestEndpoint ingest_;
+  RegistrySet registries_;
   std::vector<Route> routes_;
 };
 

@@ -587,6 +587,20 @@ TEST_F(ConfigLoaderTest, WrongValuesOfEveryKind) {
   }
 }
 
+TEST_F(ConfigLoaderTest, RegistriesAreNamesFromEverySource) {
+  const std::string config = Write("r.yml", "registries: [hub, mirror-2]\n");
+  EXPECT_EQ(MustLoad({config}).registries, (std::vector<std::string>{"hub", "mirror-2"}));
+  EXPECT_EQ(MustLoad({"--registries", "a.b,c_d"}).registries,
+            (std::vector<std::string>{"a.b", "c_d"}));
+  EXPECT_EQ(MustLoad({}, {{"DREC_REGISTRIES", "x"}}).registries, std::vector<std::string>{"x"});
+  EXPECT_TRUE(MustLoad({}).registries.empty());
+  EXPECT_EQ(ErrorOf({"--registries", "hub,Mirror"}),
+            "registries: \"Mirror\" is not a registry name (lowercase letters, digits, '.', '_' "
+            "and '-', starting with a letter or digit, at most 63 characters) (from --registries)");
+  EXPECT_NE(ErrorOf({"--registries", "a/b"}).find("registries: \"a/b\""), std::string::npos);
+  EXPECT_NE(ErrorOf({"--registries", "-x"}).find("registries: \"-x\""), std::string::npos);
+}
+
 TEST_F(ConfigLoaderTest, CertificateAndKeyGoTogether) {
   const std::string cert = Write("c.pem", "c");
   EXPECT_EQ(ErrorOf({"--server-ssl-cert", cert}),
