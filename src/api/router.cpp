@@ -52,6 +52,8 @@ std::vector<Route> BuildRoutes(const RouterParts& p) {
        Query(p.reader, ActorsRoute)},
       {"/api/v1/repositories/{name}/-/daily", get, kCredentials, kWorkers, true,
        Query(p.reader, DailyRoute)},
+      {"/api/v1/repositories/{name}/-/classes", get, kCredentials, kWorkers, true,
+       Query(p.reader, ClassesRoute)},
       {"/api/v1/summary", get, kCredentials, kWorkers, true, Query(p.reader, SummaryRoute)},
       {"/api/v1/openapi.json", get, kCredentials, kInline, true, Fixed([](const RouteRequest&) {
          return MakeResponse(200, std::string(OpenApiDocument()));

@@ -67,7 +67,7 @@ TEST_F(SqliteStoreTest, CreatesItsDirectoryAndUsesWalAtTheCurrentSchemaVersion) 
   ASSERT_NE(store, nullptr);
   EXPECT_TRUE(std::filesystem::exists(path_));
   EXPECT_EQ(RawQuery("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(RawQuery("PRAGMA user_version"), "2");
+  EXPECT_EQ(RawQuery("PRAGMA user_version"), "3");
 }
 
 TEST_F(SqliteStoreTest, ReopeningKeepsDataAndSchemaVersion) {
@@ -81,7 +81,7 @@ TEST_F(SqliteStoreTest, ReopeningKeepsDataAndSchemaVersion) {
   RawQuery("UPDATE repositories SET numstars = 7, description = 'kept'");
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(RawQuery("PRAGMA user_version"), "2");
+  EXPECT_EQ(RawQuery("PRAGMA user_version"), "3");
   EXPECT_EQ(RawQuery("SELECT description FROM repositories"), "kept");
   auto repository = store->GetRepository("app");
   ASSERT_TRUE(repository.ok());
