@@ -41,7 +41,8 @@ void BM_HttpIngest(benchmark::State& state) {
   Metrics metrics;
   Authenticator auth({"bench"}, {});
   Committer committer(**store, metrics, {});
-  IngestEndpoint ingest(DeletePolicy::kKeep, committer, metrics);
+  const Classifier classifier = DefaultClassifier();
+  IngestEndpoint ingest(DeletePolicy::kKeep, classifier, committer, metrics);
   RegistrySet registries({{"default", store->get()}});
   Router router({.ingest_route = "/events",
                  .auth = auth,

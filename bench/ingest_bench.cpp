@@ -31,8 +31,9 @@ Event PullEvent(std::int64_t n) {
 void BM_Semantics(benchmark::State& state) {
   std::vector<Event> events;
   for (int i = 0; i < 1000; ++i) events.push_back(PullEvent(i));
+  const Classifier classifier = DefaultClassifier();
   for (auto _ : state) {
-    benchmark::DoNotOptimize(Interpret(events, DeletePolicy::kKeep));
+    benchmark::DoNotOptimize(Interpret(events, DeletePolicy::kKeep, classifier));
   }
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(events.size()));
 }
@@ -50,10 +51,11 @@ void BM_SqliteCommit(benchmark::State& state) {
   }
   std::int64_t next = 0;
   const std::int64_t batch_size = state.range(0);
+  const Classifier classifier = DefaultClassifier();
   for (auto _ : state) {
     std::vector<Event> events;
     for (std::int64_t i = 0; i < batch_size; ++i) events.push_back(PullEvent(next++));
-    Batch batch{Interpret(events, DeletePolicy::kKeep).effects};
+    Batch batch{Interpret(events, DeletePolicy::kKeep, classifier).effects};
     ApplyOutcome outcome;
     if (!(*store)->Apply(batch, &outcome).ok()) state.SkipWithError("apply failed");
   }

@@ -21,8 +21,9 @@ void IngestEndpoint::Handle(const RouteRequest& request, const std::string& regi
   auto envelope = ParseEnvelope(request.http.body());
   if (!envelope.ok()) return respond(ErrorResponse(400, envelope.status().message()));
   metrics_.EventsReceived(static_cast<std::int64_t>(envelope->events.size()));
-  Interpretation interpretation = Interpret(envelope->events, delete_policy_);
+  Interpretation interpretation = Interpret(envelope->events, delete_policy_, classifier_);
   for (IgnoreReason reason : interpretation.ignored) metrics_.EventIgnored(reason);
+  for (std::string_view cls : interpretation.classes) metrics_.EventClassified(cls);
   const std::string accepted = boost::json::serialize(boost::json::object{
       {"events", envelope->events.size()}, {"ignored", interpretation.ignored.size()}});
   if (interpretation.effects.empty()) return respond(MakeResponse(200, accepted));

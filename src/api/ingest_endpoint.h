@@ -14,8 +14,13 @@ namespace drec {
 
 class IngestEndpoint {
  public:
-  IngestEndpoint(DeletePolicy delete_policy, Committer& committer, Metrics& metrics)
-      : delete_policy_(delete_policy), committer_(committer), metrics_(metrics) {}
+  // `classifier` decides the traffic class of each counted event; it must outlive the endpoint.
+  IngestEndpoint(DeletePolicy delete_policy, const Classifier& classifier, Committer& committer,
+                 Metrics& metrics)
+      : delete_policy_(delete_policy),
+        classifier_(classifier),
+        committer_(committer),
+        metrics_(metrics) {}
 
   // Answers through `respond`, later when the envelope waits for its commit. The events count
   // for `registry`, which the caller has checked is served.
@@ -23,6 +28,7 @@ class IngestEndpoint {
 
  private:
   const DeletePolicy delete_policy_;
+  const Classifier& classifier_;
   Committer& committer_;
   Metrics& metrics_;
 };

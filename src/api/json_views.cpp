@@ -67,4 +67,12 @@ boost::json::object DayJson(const DayRecord& r) {
   return o;
 }
 
+boost::json::object ClassJson(const ClassRecord& r) {
+  boost::json::object o{{"class", r.cls}};
+  if (!r.tag.empty()) o["tag"] = r.tag;
+  if (!r.day.empty()) o["day"] = r.day;
+  for (auto& [k, v] : CountersJson(r.counters)) o[k] = v;
+  return o;
+}
+
 }  // namespace drec

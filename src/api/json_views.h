@@ -16,5 +16,7 @@ boost::json::object TagJson(const TagRecord& record);
 boost::json::object DigestJson(const DigestRecord& record);
 boost::json::object ActorJson(const ActorRecord& record);
 boost::json::object DayJson(const DayRecord& record);
+// {"class", every counter and time}, with "day" or "tag" when the record has one.
+boost::json::object ClassJson(const ClassRecord& record);
 
 }  // namespace drec

@@ -192,14 +192,40 @@ HttpResponse ActorsRoute(StoreReader& store, const RouteRequest& request) {
   return SubResource(store, request, "actors", &StoreReader::ListActors, ActorJson);
 }
 
+// The days of one traffic class, from the class records of the range (ordered by class, day).
+std::vector<DayRecord> DaysOfClass(const std::vector<ClassRecord>& classes, std::string_view cls) {
+  std::vector<DayRecord> days;
+  for (const ClassRecord& record : classes) {
+    if (record.cls == cls) days.push_back(DayRecord{record.day, record.counters});
+  }
+  return days;
+}
+
 HttpResponse DailyRoute(StoreReader& store, const RouteRequest& request) {
   if (auto error = UnknownRepository(store, request.name)) return std::move(*error);
-  auto range = ParseDayRange(request.params, Today());
+  auto range = ParseDayRange(request.params, Today(), {"class"});
   if (!range.ok()) return ErrorResponse(400, range.status().message());
-  auto days = store.ListDays(request.name, UtcDay(range->from), UtcDay(range->to));
+  const std::string from = UtcDay(range->from), to = UtcDay(range->to);
+  boost::json::object answer{{"repository", request.name}};
+  if (auto cls = request.params.find("class"); cls != request.params.end()) {
+    // Per class: the class records of each day of the range.
+    auto classes = store.ListClasses(request.name, ClassQuery{"", from, to});
+    if (!classes.ok()) return StoreFailure(classes.status());
+    answer["class"] = (*cls).value;
+    answer["days"] = ZeroFilled(*range, DaysOfClass(*classes, (*cls).value));
+    return JsonResponse(200, std::move(answer));
+  }
+  auto days = store.ListDays(request.name, from, to);
   if (!days.ok()) return StoreFailure(days.status());
-  return JsonResponse(
-      200, boost::json::object{{"repository", request.name}, {"days", ZeroFilled(*range, *days)}});
+  answer["days"] = ZeroFilled(*range, *days);
+  return JsonResponse(200, std::move(answer));
+}
+
+HttpResponse ClassesRoute(StoreReader& store, const RouteRequest& request) {
+  if (auto error = UnknownRepository(store, request.name)) return std::move(*error);
+  auto params = ParseClassParams(request.params, Today());
+  if (!params.ok()) return ErrorResponse(400, params.status().message());
+  return ListOf(store.ListClasses(request.name, params->query), request.name, "classes", ClassJson);
 }
 
 }  // namespace drec

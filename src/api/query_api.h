@@ -21,6 +21,9 @@ HttpResponse RepositoryRoute(StoreReader& store, const RouteRequest& request);
 HttpResponse TagsRoute(StoreReader& store, const RouteRequest& request);
 HttpResponse DigestsRoute(StoreReader& store, const RouteRequest& request);
 HttpResponse ActorsRoute(StoreReader& store, const RouteRequest& request);
+// `?class=` limits the days to one traffic class.
 HttpResponse DailyRoute(StoreReader& store, const RouteRequest& request);
+// GET /api/v1/repositories/{name}/-/classes: traffic classes all time, of a tag, or per day.
+HttpResponse ClassesRoute(StoreReader& store, const RouteRequest& request);
 
 }  // namespace drec

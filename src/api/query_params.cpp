@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "util/text_parse.h"
@@ -122,9 +123,11 @@ Result<AttachmentFilter> ParseTagListParams(const boost::urls::params_view& para
   return filter;
 }
 
-Result<DayRange> ParseDayRange(const boost::urls::params_view& params, UnixMillis today) {
+Result<DayRange> ParseDayRange(const boost::urls::params_view& params, UnixMillis today,
+                               std::initializer_list<std::string_view> others) {
   std::optional<UnixMillis> from, to;
   for (const auto& param : params) {
+    if (std::find(others.begin(), others.end(), param.key) != others.end()) continue;
     if (param.key != "from" && param.key != "to") {
       return Invalid(fmt::format("unknown parameter \"{}\"", param.key));
     }
@@ -143,6 +146,28 @@ Result<DayRange> ParseDayRange(const boost::urls::params_view& params, UnixMilli
     return Invalid(fmt::format("range is longer than {} days", kMaxDays));
   }
   return range;
+}
+
+Result<ClassParams> ParseClassParams(const boost::urls::params_view& params, UnixMillis today) {
+  ClassParams result;
+  bool per_day = false;
+  for (const auto& param : params) {
+    if (param.key == "tag") {
+      if (param.value.empty()) return Invalid("tag must not be empty");
+      result.query.tag = param.value;
+    }
+    per_day = per_day || param.key == "from" || param.key == "to";
+  }
+  auto range = ParseDayRange(params, today, {"tag"});
+  if (!range.ok()) return range.status();
+  if (!per_day) return result;
+  if (!result.query.tag.empty()) {
+    return Invalid("tag cannot be combined with from and to: tags have no per-day classes");
+  }
+  result.days = *range;
+  result.query.from_day = UtcDay(range->from);
+  result.query.to_day = UtcDay(range->to);
+  return result;
 }
 
 }  // namespace drec

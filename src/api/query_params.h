@@ -4,6 +4,7 @@
 
 #include <boost/url/params_view.hpp>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 
@@ -48,7 +49,17 @@ struct DayRange {
 };
 
 // `from` and `to` (YYYY-MM-DD); without `from`, the 30 days ending at `to` (by default today).
+// Parameters named in `others` are the caller's to read; any other is refused.
 [[nodiscard]] Result<DayRange> ParseDayRange(const boost::urls::params_view& params,
-                                             UnixMillis today);
+                                             UnixMillis today,
+                                             std::initializer_list<std::string_view> others = {});
+
+// The classes sub-resource's parameters: all time (none), `tag`, or per day (`from`, `to`).
+struct ClassParams {
+  ClassQuery query;
+  std::optional<DayRange> days;  // set when per day
+};
+[[nodiscard]] Result<ClassParams> ParseClassParams(const boost::urls::params_view& params,
+                                                   UnixMillis today);
 
 }  // namespace drec

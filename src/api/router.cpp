@@ -89,6 +89,8 @@ std::vector<Route> BuildRoutes(const RouterParts& p) {
        Query(registries, kDefaultOnly, ActorsRoute)},
       {"/api/v1/repositories/{name}/-/daily", get, kCredentials, kWorkers, true,
        Query(registries, kDefaultOnly, DailyRoute)},
+      {"/api/v1/repositories/{name}/-/classes", get, kCredentials, kWorkers, true,
+       Query(registries, kDefaultOnly, ClassesRoute)},
       {"/api/v1/summary", get, kCredentials, kWorkers, true, Query(registries, kAll, SummaryRoute)},
       {"/api/v1/openapi.json", get, kCredentials, kInline, true, Fixed([](const RouteRequest&) {
          return MakeResponse(200, std::string(OpenApiDocument()));

@@ -23,6 +23,7 @@
 #include "http/tls_context.h"
 #include "metrics/metrics.h"
 #include "pipeline/committer.h"
+#include "semantics/traffic_class.h"
 #include "store/mongo/mongo_store.h"
 #include "store/registries/registry_set.h"
 #include "store/sqlite/sqlite_store.h"
@@ -31,6 +32,23 @@ extern char** environ;
 
 namespace drec {
 namespace {
+
+// The traffic classifier of the settings: the operator's rules, then the built-in ones. The
+// settings have checked every rule, so every address range parses.
+Classifier MakeClassifier(const Settings& settings) {
+  std::vector<ClassRule> rules;
+  for (const ClassRuleSetting& configured : settings.class_rules) {
+    ClassRule rule{configured.cls, configured.user_agent, configured.actor, {}, configured.source};
+    for (const std::string& range : configured.addr) {
+      if (auto cidr = ParseCidr(range)) rule.addr.push_back(*cidr);
+    }
+    rules.push_back(std::move(rule));
+  }
+  if (settings.builtin_class_rules) {
+    for (ClassRule& rule : DefaultClassRules()) rules.push_back(std::move(rule));
+  }
+  return Classifier(std::move(rules), settings.default_class);
+}
 
 std::map<std::string, std::string> Environment() {
   std::map<std::string, std::string> env;
@@ -160,7 +178,8 @@ int Run(const Settings& settings) {
         settings.address, settings.port);
   }
 
-  Metrics metrics;
+  const Classifier classifier = MakeClassifier(settings);
+  Metrics metrics(classifier.ClassNames());
   Authenticator auth(settings.tokens, settings.basic_users);
   Committer committer(registries, metrics,
                       {.queue_capacity = settings.queue_capacity,
@@ -168,7 +187,7 @@ int Run(const Settings& settings) {
                        .retention_days = settings.retention_days});
   IngestEndpoint ingest(
       settings.on_delete == OnDelete::kRemove ? DeletePolicy::kRemove : DeletePolicy::kKeep,
-      committer, metrics);
+      classifier, committer, metrics);
   // Declared after the committer and before the server: the server stops first, then the
   // router's query workers finish, then the committer drains.
   Router router({.ingest_route = settings.route,

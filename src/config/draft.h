@@ -37,9 +37,12 @@ struct Draft : Settings {
 inline std::string Quote(std::string_view text) { return fmt::format("\"{}\"", text); }
 
 // Every config error reads "key: problem (from source)", so the user knows what to fix where.
+// A problem of one entry of a list of settings starts with its place ("[2].addr: ..."), which
+// joins the key: "classes.rules[2].addr: ...".
 inline Status Invalid(std::string_view key, std::string_view problem, std::string_view source) {
-  return Status::InvalidArgument(std::string(key) + ": " + std::string(problem) + " (from " +
-                                 std::string(source) + ")");
+  const std::string_view separator = problem.starts_with('[') ? "" : ": ";
+  return Status::InvalidArgument(std::string(key) + std::string(separator) + std::string(problem) +
+                                 " (from " + std::string(source) + ")");
 }
 
 }  // namespace drec::config

@@ -36,6 +36,7 @@ CLI::Option* AddOption(CLI::App& app, const SettingDef& def, const Draft& defaul
       break;
     case Shape::kList:
     case Shape::kUsers:  // repeating the flag adds entries
+    case Shape::kRules:
       option = app.add_option(FlagName(def.key), target, help)
                    ->type_name(def.codec.type)
                    ->multi_option_policy(CLI::MultiOptionPolicy::Join)

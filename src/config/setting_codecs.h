@@ -17,8 +17,9 @@
 namespace drec::config {
 
 // How a setting's value is written. Lists are YAML sequences, comma-separated in env and flags.
-// kBool is a scalar that may also be a bare flag (--server-plain-http means true).
-enum class Shape { kScalar, kBool, kList, kUsers };
+// kBool is a scalar that may also be a bare flag (--server-plain-http means true). kRules is a
+// YAML list of maps; as values, and comma-separated in env and flags, "<i>.<field>=<value>".
+enum class Shape { kScalar, kBool, kList, kUsers, kRules };
 
 // What is wrong with a value, phrased to follow "key: ", e.g. "\"abc\" is not a port number".
 using Problem = std::optional<std::string>;
@@ -50,6 +51,14 @@ Problem MongoDatabase(std::string_view text);
 Problem MongoCollection(std::string_view text);
 // A registry name (model/registry.h).
 Problem RegistryName(std::string_view text);
+// A traffic class name: [a-z0-9][a-z0-9_-]{0,31}.
+Problem ClassName(std::string_view text);
+// A client address range: "10.0.0.0/8", "fd00::/8" or one address.
+Problem AddressRange(std::string_view text);
+
+// The fields of a classes.rules entry, in the order messages list them.
+inline constexpr std::string_view kClassRuleFields[] = {"class", "useragent", "actor", "addr",
+                                                        "source"};
 
 // ---- Codecs, one a kind of setting.
 
@@ -68,6 +77,10 @@ Codec Bool(bool Draft::*field);
 // A list of non-empty texts, each accepted by item_check. Items are not repeated in messages:
 // they may be secrets.
 Codec List(std::vector<std::string> Draft::*field, Check item_check = nullptr);
+// classes.rules: entries "<i>.<field>=<value>" (a YAML list of maps becomes these, see
+// yaml_source.cpp), grouped into one rule per index in index order. A problem names the rule's
+// field: "[1].addr: ...".
+Codec ClassRules(std::vector<ClassRuleSetting> Draft::*field);
 // auth.basic: "user:password" items (the password may contain ':'); never repeats a password.
 Codec Users(std::vector<BasicUser> Draft::*field);
 

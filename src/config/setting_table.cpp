@@ -57,6 +57,16 @@ const std::vector<SettingDef>& Table() {
         {"counting.on_delete", "On delete events: keep statistics, or remove the repository's",
          Choice<OnDelete>(&Draft::on_delete,
                           {{"keep", OnDelete::kKeep}, {"remove", OnDelete::kRemove}})},
+        {"classes.default", "Traffic class of events no rule matches",
+         Text(&Draft::default_class, ClassName)},
+        {"classes.builtin_rules",
+         "Apply the built-in traffic class rules (scanners, replication, CI, runtimes) after "
+         "classes.rules",
+         Bool(&Draft::builtin_class_rules)},
+        {"classes.rules",
+         "Traffic class rules, first match wins (YAML list; in variables and flags "
+         "0.class=ci,0.useragent=kaniko,...)",
+         ClassRules(&Draft::class_rules)},
         {"log.level", "Least severe log level written",
          Choice<std::string>(&Draft::log_level, {{"trace", "trace"},
                                                  {"debug", "debug"},
@@ -104,7 +114,10 @@ std::string EnvName(std::string_view key) {
 }
 
 Values ValuesFromText(const SettingDef& def, const std::string& text) {
-  if (def.codec.shape == Shape::kList || def.codec.shape == Shape::kUsers) return SplitList(text);
+  if (def.codec.shape == Shape::kList || def.codec.shape == Shape::kUsers ||
+      def.codec.shape == Shape::kRules) {
+    return SplitList(text);
+  }
   return Values{text};
 }
 

@@ -16,6 +16,17 @@ struct BasicUser {
 };
 
 enum class OnDelete { kKeep, kRemove };
+
+// One entry of classes.rules as configured (README, "Traffic classes"); app/ turns it into the
+// classifier's rule. Every field is checked at start-up: `addr` holds CIDR texts that parse.
+struct ClassRuleSetting {
+  std::string cls;
+  std::vector<std::string> user_agent;
+  std::vector<std::string> actor;
+  std::vector<std::string> addr;
+  std::vector<std::string> source;
+  bool operator==(const ClassRuleSetting&) const = default;
+};
 enum class Backend { kSqlite, kMongodb };
 enum class LogFormat { kText, kJson };
 
@@ -57,6 +68,11 @@ struct Settings {
 
   // counting.*
   OnDelete on_delete = OnDelete::kKeep;
+
+  // classes.*  (docs/counting.md#traffic-classes)
+  std::string default_class = "other";        // classes.default: when no rule matches
+  bool builtin_class_rules = true;            // classes.builtin_rules: after the operator's rules
+  std::vector<ClassRuleSetting> class_rules;  // classes.rules, first match wins
 
   // log.*
   std::string log_level = "info";

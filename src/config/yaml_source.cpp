@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "util/read_file.h"
@@ -46,6 +48,48 @@ Result<Values> UsersFromYaml(const SettingDef& def, const YAML::Node& node,
   return values;
 }
 
+// classes.rules as written in the file: a list of {class, useragent, actor, addr, source}, each
+// field but class a text or a list of texts, as "<i>.<field>=<value>" values (ClassRules).
+Result<Values> RulesFromYaml(const SettingDef& def, const YAML::Node& node,
+                             const std::string& path) {
+  if (!node.IsSequence()) {
+    return Invalid(def.key, "expected a list of {class, useragent, actor, addr, source}",
+                   Where(path, node));
+  }
+  Values values;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node& item = node[i];
+    const std::string key = std::string(def.key) + "[" + std::to_string(i) + "]";
+    if (!item.IsMap()) {
+      return Invalid(key, "expected {class, useragent, actor, addr, source}", Where(path, item));
+    }
+    for (const auto& field : item) {
+      const std::string& name = field.first.Scalar();
+      const std::string field_key = key + "." + name;
+      if (std::find(std::begin(kClassRuleFields), std::end(kClassRuleFields), name) ==
+          std::end(kClassRuleFields)) {
+        return Invalid(field_key, "unknown setting", Where(path, field.first));
+      }
+      const YAML::Node& value = field.second;
+      if (value.IsScalar()) {
+        values.push_back(std::to_string(i) + "." + name + "=" + value.Scalar());
+      } else if (value.IsSequence() && name != "class") {
+        for (const YAML::Node& entry : value) {
+          if (!entry.IsScalar()) {
+            return Invalid(field_key, "list entries must be text", Where(path, entry));
+          }
+          values.push_back(std::to_string(i) + "." + name + "=" + entry.Scalar());
+        }
+      } else if (!value.IsNull()) {
+        return Invalid(field_key, name == "class" ? "expected a class name" : "expected a list",
+                       Where(path, value));
+      }
+    }
+    if (!item["class"].IsDefined()) return Invalid(key + ".class", "missing", Where(path, item));
+  }
+  return values;
+}
+
 // The values of one setting as written in the file.
 Result<Values> FromYaml(const SettingDef& def, const YAML::Node& node, const std::string& path) {
   switch (def.codec.shape) {
@@ -67,6 +111,8 @@ Result<Values> FromYaml(const SettingDef& def, const YAML::Node& node, const std
     }
     case Shape::kUsers:
       return UsersFromYaml(def, node, path);
+    case Shape::kRules:
+      return RulesFromYaml(def, node, path);
   }
   return Status::Internal("unknown shape of " + std::string(def.key));
 }

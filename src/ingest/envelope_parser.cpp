@@ -69,6 +69,10 @@ Event ParseEvent(dom::element element) {
     dom::object request = ObjectField(object, "request");
     event.method = StringField(request, "method");
     event.user_agent = StringField(request, "useragent");
+    event.client_addr = StringField(request, "addr");
+  }
+  if (HasObject(object, "source")) {
+    event.source_addr = StringField(ObjectField(object, "source"), "addr");
   }
   if (HasObject(object, "actor")) event.actor = StringField(ObjectField(object, "actor"), "name");
   return event;

@@ -26,6 +26,8 @@ struct Event {
   std::vector<std::string> references;  // target.references[].digest (children of an index)
   std::string method;                   // request.method; empty when not given
   std::string user_agent;               // request.useragent
+  std::string client_addr;              // request.addr: the client, "ip:port" (or a forwarded ip)
+  std::string source_addr;              // source.addr: the registry instance, "host:port"
   std::string actor;                    // actor.name; empty when anonymous
 };
 

@@ -13,6 +13,12 @@ void Metrics::Commit(bool ok, double seconds) {
   commit_micros_sum_.fetch_add(static_cast<std::int64_t>(seconds * 1e6), kRelaxed);
 }
 
+void Metrics::EventClassified(std::string_view cls) {
+  for (std::size_t i = 0; i < class_names_.size(); ++i) {
+    if (class_names_[i] == cls) by_class_[i].fetch_add(1, kRelaxed);
+  }
+}
+
 void Metrics::HttpResponse(unsigned status) {
   if (status < responses_.size()) responses_[status].fetch_add(1, kRelaxed);
 }
@@ -35,6 +41,13 @@ std::string Metrics::Render() const {
   for (int i = 0; i < kIgnoreReasonCount; ++i) {
     fmt::format_to(std::back_inserter(out), "drec_events_ignored_total{{reason=\"{}\"}} {}\n",
                    IgnoreReasonName(static_cast<IgnoreReason>(i)), ignored_[i].load(kRelaxed));
+  }
+
+  out += "# HELP drec_events_by_class_total Counted events, by traffic class.\n";
+  out += "# TYPE drec_events_by_class_total counter\n";
+  for (std::size_t i = 0; i < class_names_.size(); ++i) {
+    fmt::format_to(std::back_inserter(out), "drec_events_by_class_total{{class=\"{}\"}} {}\n",
+                   class_names_[i], by_class_[i].load(kRelaxed));
   }
 
   out += "# HELP drec_commits_total Store transactions, by result.\n";

@@ -1,13 +1,15 @@
 // Process-wide counters and histograms, rendered as Prometheus text on /metrics.
-// Labels are only fixed vocabularies (reasons, status codes), never repository,
-// tag or actor names: /metrics needs no credentials (docs/openapi.json: the probes need no
-// credentials).
+// Labels are only fixed vocabularies (reasons, status codes, the configured traffic classes),
+// never repository, tag or actor names: /metrics needs no credentials (docs/openapi.json: the
+// probes need no credentials).
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "semantics/semantics.h"
 
@@ -15,11 +17,19 @@ namespace drec {
 
 class Metrics {
  public:
+  // `classes`: the traffic classes the configuration can produce (Classifier::ClassNames), the
+  // only values of the `class` label, so its cardinality is fixed at start-up.
+  explicit Metrics(std::vector<std::string> classes = {})
+      : class_names_(std::move(classes)), by_class_(class_names_.size()) {}
+
   // Every event of every accepted envelope, before semantics.
   void EventsReceived(std::int64_t n) { events_received_.fetch_add(n, kRelaxed); }
   void EventIgnored(IgnoreReason reason, std::int64_t n = 1) {
     ignored_[static_cast<size_t>(reason)].fetch_add(n, kRelaxed);
   }
+  // One counted event of traffic class `cls`, as interpreted (a registry retry counts again); a
+  // class not given to the constructor is not counted.
+  void EventClassified(std::string_view cls);
   void EventsApplied(std::int64_t n) { events_applied_.fetch_add(n, kRelaxed); }
   // Events whose id had been applied before (registry retries).
   void EventsDuplicate(std::int64_t n) { events_duplicate_.fetch_add(n, kRelaxed); }
@@ -40,6 +50,8 @@ class Metrics {
 
   std::atomic<std::int64_t> events_received_{0};
   std::array<std::atomic<std::int64_t>, kIgnoreReasonCount> ignored_{};
+  const std::vector<std::string> class_names_;
+  std::vector<std::atomic<std::int64_t>> by_class_;  // by position in class_names_
   std::atomic<std::int64_t> events_applied_{0};
   std::atomic<std::int64_t> events_duplicate_{0};
   std::atomic<std::int64_t> commits_ok_{0};

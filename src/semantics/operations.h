@@ -94,6 +94,17 @@ struct DayUpdate {
   bool operator==(const DayUpdate&) const = default;
 };
 
+// Upserts the counters of one traffic class in one repository (docs/counting.md#traffic-classes):
+// all time (tag and day empty), for one UTC day (day set), or for one tag all time (tag set).
+struct ClassUpdate {
+  std::string repository;
+  std::string cls;
+  std::string tag;  // empty unless the per-tag record
+  std::string day;  // YYYY-MM-DD; empty unless the per-day record
+  Delta delta;
+  bool operator==(const ClassUpdate&) const = default;
+};
+
 // Marks a digest deleted at `at`; the tags pointing at it (not re-pointed
 // later than `at`) leave the live tag list.
 struct DigestDeleted {
@@ -125,8 +136,8 @@ struct RepositoryRemoved {
 };
 
 using Operation = std::variant<RepositoryUpdate, TagUpdate, TagsByDigestUpdate, TagPointsAt,
-                               DigestUpdate, DigestParent, ActorUpdate, DayUpdate, DigestDeleted,
-                               TagDeleted, RepositoryDeleted, RepositoryRemoved>;
+                               DigestUpdate, DigestParent, ActorUpdate, DayUpdate, ClassUpdate,
+                               DigestDeleted, TagDeleted, RepositoryDeleted, RepositoryRemoved>;
 
 // A manifest that a store must already know in `repository` (one it has seen pushed or pulled)
 // for an event to count: a blob delete has exactly the shape of a manifest delete by digest, and

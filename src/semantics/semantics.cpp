@@ -86,6 +86,29 @@ Delta DigestDelta(const Event& event, Delta delta) {
   return delta;
 }
 
+// The class records of one counted event: all time, its day, and its tag when it names one.
+// Tags never count deletes (docs/counting.md#deletes), so a delete has no per-tag class record.
+void ClassOperations(const Event& event, std::string_view cls, UnixMillis at, const Delta& delta,
+                     std::vector<Operation>& ops) {
+  const std::string name(cls);
+  ops.emplace_back(ClassUpdate{event.repository, name, "", "", delta});
+  ops.emplace_back(ClassUpdate{event.repository, name, "", UtcDay(at), delta});
+  if (!event.tag.empty() && event.action != "delete") {
+    ops.emplace_back(ClassUpdate{event.repository, name, event.tag, "", delta});
+  }
+}
+
+// The repository delta of the operations, or nullopt when they count nothing there.
+std::optional<Delta> RepositoryDelta(const std::vector<Operation>& ops) {
+  for (const Operation& op : ops) {
+    if (const auto* update = std::get_if<RepositoryUpdate>(&op);
+        update && update->delta != Delta{}) {
+      return update->delta;
+    }
+  }
+  return std::nullopt;
+}
+
 void ManifestOperations(const Event& event, UnixMillis at, std::vector<Operation>& ops) {
   if (const std::string subject = AttachmentSubject(event.tag); !subject.empty()) {
     return AttachmentOperations(event, at, subject, ops);
@@ -216,7 +239,8 @@ bool IsManifestMediaType(std::string_view media_type) {
          media_type == "application/vnd.oci.image.manifest.v1+json";
 }
 
-Interpretation Interpret(const std::vector<Event>& events, DeletePolicy policy) {
+Interpretation Interpret(const std::vector<Event>& events, DeletePolicy policy,
+                         const Classifier& classifier) {
   Interpretation result;
   for (const Event& event : events) {
     if (auto reason = Classify(event)) {
@@ -228,6 +252,11 @@ Interpretation Interpret(const std::vector<Event>& events, DeletePolicy policy) 
       DeleteOperations(event, *event.timestamp, policy, effect);
     } else {
       ManifestOperations(event, *event.timestamp, effect.operations);
+    }
+    if (const auto delta = RepositoryDelta(effect.operations)) {
+      const std::string_view cls = classifier.Classify(event);
+      ClassOperations(event, cls, *event.timestamp, *delta, effect.operations);
+      result.classes.push_back(cls);
     }
     result.effects.push_back(std::move(effect));
   }

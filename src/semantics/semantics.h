@@ -8,6 +8,7 @@
 
 #include "ingest/event.h"
 #include "semantics/operations.h"
+#include "semantics/traffic_class.h"
 
 namespace drec {
 
@@ -36,11 +37,16 @@ enum class DeletePolicy { kKeep, kRemove };
 struct Interpretation {
   std::vector<EventEffect> effects;   // one per counted event, in input order
   std::vector<IgnoreReason> ignored;  // one per ignored event
+  // The traffic class of every effect that counts something, in order: for metrics. Views of
+  // names the classifier owns.
+  std::vector<std::string_view> classes;
 };
 
 // Turns events into store operations. Ignored events produce no effect, so
-// they cost nothing to store and can never block the events behind them.
-Interpretation Interpret(const std::vector<Event>& events, DeletePolicy policy);
+// they cost nothing to store and can never block the events behind them. Every event that
+// counts something is counted for its traffic class too, as `classifier` decides.
+Interpretation Interpret(const std::vector<Event>& events, DeletePolicy policy,
+                         const Classifier& classifier);
 
 // The digest of the image that an attachment tag is about ("sha256-<hex>", optionally with a
 // ".sig", ".att" or ".sbom" suffix: "sha256:<hex>"), or empty when `tag` names no attachment

@@ -54,6 +54,24 @@ struct DayRecord {
   Counters counters;
 };
 
+// One traffic class's counters in one repository (docs/counting.md#traffic-classes): all time,
+// for one tag, or for one day, as the ClassQuery asked.
+struct ClassRecord {
+  std::string cls;
+  std::string tag;  // set for a tag's classes
+  std::string day;  // set for per-day classes
+  Counters counters;
+  bool operator==(const ClassRecord&) const = default;
+};
+
+// Which class records ListClasses returns, each ordered by class (then day): all time (the
+// default), a tag's (all time), or per day in [from_day, to_day].
+struct ClassQuery {
+  std::string tag;                      // a tag's classes
+  std::optional<std::string> from_day;  // with to_day: per day
+  std::optional<std::string> to_day;
+};
+
 // What the repository list is ordered by. The API builds it from the `sort` parameter, so a
 // store only ever sees a field of the table in model/fields.h, never the caller's text.
 struct SortKey {

@@ -63,6 +63,9 @@ class StoreReader {
   [[nodiscard]] virtual Result<std::vector<DayRecord>> ListDays(const std::string& repository,
                                                                 const std::string& from_day,
                                                                 const std::string& to_day) = 0;
+  // The repository's traffic class records that `query` selects; empty for an unknown one.
+  [[nodiscard]] virtual Result<std::vector<ClassRecord>> ListClasses(const std::string& repository,
+                                                                     const ClassQuery& query) = 0;
 };
 
 // A backend that serves both sides, as every real store does; app/ owns one and hands each

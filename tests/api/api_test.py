@@ -1169,6 +1169,7 @@ def check_document(api: OpenApi) -> None:
         "/api/v1/repositories/{name}/-/digests": "get",
         "/api/v1/repositories/{name}/-/actors": "get",
         "/api/v1/repositories/{name}/-/daily": "get",
+        "/api/v1/repositories/{name}/-/classes": "get",
         "/api/v1/summary": "get",
         "/api/v1/openapi.json": "get",
         "/healthz": "get",
@@ -2173,6 +2174,69 @@ def check_blob_delete(drec: Drec) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+CLASSES_REPO = "classes/app"
+
+
+def captured_pull(user_agent: str | None) -> dict:
+    """A real pull event (tests/data, registry 2.8) moved to CLASSES_REPO, with a new id and,
+    when given, another user agent."""
+    data = Path(__file__).resolve().parent.parent / "data"
+    captured = json.loads((data / "registry-2.8" / "manifest-pull-get.json").read_text())
+    captured = captured["events"][0]
+    captured["id"] = str(uuid.uuid4())
+    captured["target"]["repository"] = CLASSES_REPO
+    if user_agent is not None:
+        captured["request"]["useragent"] = user_agent
+    return captured
+
+
+def check_classes(drec: Drec) -> None:
+    base = f"/api/v1/repositories/{CLASSES_REPO}/-"
+    events = [captured_pull(ua) for ua in ("containerd/v1.7.2", "containerd/v1.7.2", "curl/8.1.2")]
+    events.append(captured_pull(None))  # the capture's own user agent: skopeo, in no class
+    drec.post_events(events).expect(200)
+    first = events[0]
+    tag_name = first["target"]["tag"]
+    event_day = first["timestamp"][:10]
+    expected = {"ci": 1, "other": 1, "production": 2}
+
+    def pulls(entries):
+        return {e["class"]: e["numpulls"] for e in entries}
+
+    answer = drec.api(f"{base}/classes")
+    expect_equal("classes repository", answer["repository"], CLASSES_REPO)
+    expect_equal("classes all time", pulls(answer["classes"]), expected)
+    expect_equal("classes order", [e["class"] for e in answer["classes"]], sorted(expected))
+    for entry in answer["classes"]:
+        if "day" in entry or "tag" in entry or entry["lastpulled"] is None:
+            fail(f"all-time class entry {entry}")
+    tagged = drec.api(f"{base}/classes" + q(tag=tag_name))["classes"]
+    expect_equal("classes of the tag", pulls(tagged), expected)
+    expect_equal("tag of entries", {e["tag"] for e in tagged}, {tag_name})
+    other_tag = drec.api(f"{base}/classes" + q(tag="nope"))["classes"]
+    expect_equal("classes of another tag", other_tag, [])
+    per_day = drec.api(f"{base}/classes" + q(**{"from": event_day, "to": event_day}))
+    per_day = per_day["classes"]
+    expect_equal("classes per day", pulls(per_day), expected)
+    expect_equal("day of entries", {e["day"] for e in per_day}, {event_day})
+    one_day = {"from": event_day, "to": event_day}
+    daily = drec.api(f"{base}/daily" + q(**{"class": "production"}, **one_day))
+    expect_equal("daily of a class", [d["numpulls"] for d in daily["days"]], [2])
+    expect_equal("daily class echoed", daily.get("class"), "production")
+    daily = drec.api(f"{base}/daily" + q(**{"class": "scanner"}, **one_day))
+    expect_equal("daily of a class without counts", [d["numpulls"] for d in daily["days"]], [0])
+    drec.error(f"{base}/classes" + q(x=1), 400, "parameter")
+    drec.error(f"{base}/classes" + q(tag=tag_name, to=event_day), 400, "tag")
+    drec.error(f"{base}/classes" + q(**{"from": "yesterday"}), 400, "from")
+    drec.error(f"{base}/daily" + q(klass="ci"), 400, "parameter")
+    drec.error("/api/v1/repositories/no/such/-/classes", 404, "unknown")
+    text = drec.get("/metrics", auth=None).body.decode()
+    for cls, n in expected.items():
+        m = re.search(rf'^drec_events_by_class_total{{class="{cls}"}} (\d+)$', text, re.M)
+        if not m or int(m[1]) < n:
+            fail(f"drec_events_by_class_total for {cls}: {m and m[0]}")
+
+
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_drec_options(p)
@@ -2232,6 +2296,8 @@ def run_checks(drec: Drec, checks: Checks) -> None:
     checks.run("attachments counted apart (cosign's captured events)", check_attachments, drec)
     checks.run("blob delete counts no delete (oras's captured events)", check_blob_delete, drec)
     checks.run("metrics carry no names", check_metrics_names, drec)
+    # Last: it adds a repository the data set's checks above do not expect.
+    checks.run("traffic classes by user agent", check_classes, drec)
 
 
 def main() -> int:

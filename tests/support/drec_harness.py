@@ -42,6 +42,7 @@ RECORD_SCHEMAS = {
     "Tag": True,
     "Digest": True,
     "Actor": True,
+    "Class": True,
     "SummaryTotals": True,
     "Day": False,
     "Window": False,

@@ -321,4 +321,31 @@ Result<std::vector<DayRecord>> MongoStore::ListDays(const std::string& repositor
     return DayRecord{mongo::StringField(doc, "day"), ReadCounters(doc)};
   });
 }
+
+Result<std::vector<ClassRecord>> MongoStore::ListClasses(const std::string& repository,
+                                                         const ClassQuery& query) {
+  Client client = pool_->Lease();
+  CollectionPtr classes = client.Collection(database_, CollectionName("classes"));
+  const bool per_day = query.from_day && query.to_day;
+  Bson filter = OfRepository(repository);
+  Append(filter.get(), "tag", per_day ? std::string() : query.tag);
+  if (per_day) {
+    AppendDocument(filter.get(), "day", [&](bson_t* range) {
+      Append(range, "$gte", *query.from_day);
+      Append(range, "$lte", *query.to_day);
+    });
+  } else {
+    Append(filter.get(), "day", "");
+  }
+  Bson opts;
+  AppendDocument(opts.get(), "sort", [](bson_t* sort) {
+    Append(sort, "class", std::int64_t{1});
+    Append(sort, "day", std::int64_t{1});
+  });
+  return Collect<ClassRecord>(classes.get(), filter.get(), opts.get(), [](const bson_t* doc) {
+    return ClassRecord{mongo::StringField(doc, "class"), mongo::StringField(doc, "tag"),
+                       mongo::StringField(doc, "day"), ReadCounters(doc)};
+  });
+}
+
 }  // namespace drec

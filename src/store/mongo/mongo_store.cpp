@@ -64,6 +64,7 @@ std::vector<Index> Indexes() {
       {"days", {"repository", "day"}, true},
       {"days", {"day", "repository"}, false},  // windows: every repository's recent days
       {"totaldays", {"day"}, true},
+      {"classes", {"repository", "class", "tag", "day"}, true},
   };
   indexes.insert(indexes.end(), companions.begin(), companions.end());
   return indexes;

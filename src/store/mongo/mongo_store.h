@@ -46,6 +46,8 @@ class MongoStore final : public Store {
   Result<std::vector<DayRecord>> ListDays(const std::string& repository,
                                           const std::string& from_day,
                                           const std::string& to_day) override;
+  Result<std::vector<ClassRecord>> ListClasses(const std::string& repository,
+                                               const ClassQuery& query) override;
 
   // Test hook: after `writes` more writes succeed, every write fails as if drec had died right
   // there (negative: never). Lets tests crash a batch between any two of its writes.

@@ -27,8 +27,8 @@ struct TagsFold {
 };
 
 using Step = std::variant<RepositoryFold, TagUpdate, TagsFold, TagPointsAt, DigestUpdate,
-                          DigestParent, ActorUpdate, DayUpdate, DigestDeleted, TagDeleted,
-                          RepositoryDeleted, RepositoryRemoved>;
+                          DigestParent, ActorUpdate, DayUpdate, ClassUpdate, DigestDeleted,
+                          TagDeleted, RepositoryDeleted, RepositoryRemoved>;
 
 // Turns operations into steps, merging an operation into an earlier step of the same document
 // when nothing between them could tell the difference. Counter folds commute with each other
@@ -108,6 +108,14 @@ class Coalescer {
     days_updated_.insert(op.day);
   }
 
+  void Add(const ClassUpdate& op) {
+    // Tags cannot hold a NUL, nor can class names or days: the three make one key.
+    std::string key = op.cls;
+    key.append(1, '\0').append(op.tag).append(1, '\0').append(op.day);
+    Fold(op.repository, kClassKind, key, ClassUpdate{op.repository, op.cls, op.tag, op.day, {}})
+        .delta += op.delta;
+  }
+
   void Add(const RepositoryDeleted& op) { Barrier(op.repository, std::nullopt, op); }
 
   void Add(const RepositoryRemoved& op) {
@@ -123,7 +131,16 @@ class Coalescer {
   }
 
  private:
-  enum Kind { kRepositoryKind, kTagKind, kTagsKind, kDigestKind, kActorKind, kDayKind, kKinds };
+  enum Kind {
+    kRepositoryKind,
+    kTagKind,
+    kTagsKind,
+    kDigestKind,
+    kActorKind,
+    kDayKind,
+    kClassKind,
+    kKinds
+  };
   using Key = std::tuple<std::string, int, std::string>;  // repository, kind, document key
 
   // The open step of that document, created from `initial` when there is none.
@@ -459,6 +476,13 @@ void Emit(Writes& w, const DayUpdate& s) {
   w.Change("days", Key(s.repository, "day", s.day), Update().Fold(s.delta));
 }
 
+void Emit(Writes& w, const ClassUpdate& s) {
+  Filter key = Key(s.repository, "class", s.cls);
+  key.Eq("tag", s.tag).Eq("day", s.day);
+  w.Ensure("classes", key, Update().ZeroCounters());
+  w.Change("classes", key, Update().Fold(s.delta));
+}
+
 void Emit(Writes& w, const DigestDeleted& s) {
   EnsureDigest(w, s.repository, s.digest);
   // A delete older than the digest's last push does not stand.
@@ -490,7 +514,7 @@ void Emit(Writes& w, const RepositoryDeleted& s) {
 
 void Emit(Writes& w, const RepositoryRemoved& s) {
   w.Remove("repositories", RepositoryKey(s.repository));
-  for (const char* target : {"tags", "digests", "digestparents", "actors", "days"}) {
+  for (const char* target : {"tags", "digests", "digestparents", "actors", "days", "classes"}) {
     w.Remove(target, OfRepository(s.repository));
   }
 }

@@ -22,9 +22,9 @@ namespace drec::mongo {
 
 // The collections a journal writes to, named in journals by role; in the order a journal's
 // writes are sent, the repository document last, so a reader who sees a repository's counts
-// finds its tags, digests, actors and days at least as far along.
-inline constexpr std::array<std::string_view, 7> kWriteTargets = {
-    "tags", "digests", "digestparents", "actors", "days", "totaldays", "repositories"};
+// finds its tags, digests, actors, days and classes at least as far along.
+inline constexpr std::array<std::string_view, 8> kWriteTargets = {
+    "tags", "digests", "digestparents", "actors", "days", "totaldays", "classes", "repositories"};
 
 // What the journal of a batch depends on beyond the batch itself: read from the database just
 // before the journal is built, so that replaying it later needs no reads and cannot differ.

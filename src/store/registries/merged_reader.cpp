@@ -88,6 +88,11 @@ Result<std::vector<DayRecord>> NamedRegistryReader::ListDays(const std::string& 
   return store_.ListDays(repository, from_day, to_day);
 }
 
+Result<std::vector<ClassRecord>> NamedRegistryReader::ListClasses(const std::string& repository,
+                                                                  const ClassQuery& query) {
+  return store_.ListClasses(repository, query);
+}
+
 Result<RepositoryPage> MergedReader::ListRepositories(const RepositoryQuery& query) {
   // Each registry's first offset + limit, in the query's order, hold the merged page.
   RepositoryQuery each = query;

@@ -28,6 +28,8 @@ class NamedRegistryReader : public StoreReader {
   [[nodiscard]] Result<std::vector<DayRecord>> ListDays(const std::string& repository,
                                                         const std::string& from_day,
                                                         const std::string& to_day) override;
+  [[nodiscard]] Result<std::vector<ClassRecord>> ListClasses(const std::string& repository,
+                                                             const ClassQuery& query) override;
 
  private:
   const std::string registry_;
@@ -63,6 +65,10 @@ class MergedReader : public StoreReader {
                                                         const std::string& from_day,
                                                         const std::string& to_day) override {
     return single_.ListDays(repository, from_day, to_day);
+  }
+  [[nodiscard]] Result<std::vector<ClassRecord>> ListClasses(const std::string& repository,
+                                                             const ClassQuery& query) override {
+    return single_.ListClasses(repository, query);
   }
 
  private:

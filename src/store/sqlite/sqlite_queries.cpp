@@ -27,7 +27,8 @@ constexpr const char kSelectLiveTagNames[] =
 // list is read back, in its order, by the reader beside the query that uses it.
 struct QueryStatements {
   std::string repository_columns, select_repository, select_tags, select_digests, select_actors,
-      select_days, summarize_repositories, select_total_days;
+      select_days, summarize_repositories, select_total_days, select_classes, select_tag_classes,
+      select_day_classes;
 
   QueryStatements() {
     using sqlite::TallyColumns;
@@ -51,6 +52,19 @@ struct QueryStatements {
         "SELECT day, {} FROM days WHERE repository = :repository AND day >= :from AND day <= :to "
         "ORDER BY day",
         TallyColumns());
+    const std::string class_columns = "class, tag, day, " + TallyColumns();
+    select_classes = fmt::format(
+        "SELECT {} FROM classes WHERE repository = :repository AND tag = '' AND day = '' "
+        "ORDER BY class",
+        class_columns);
+    select_tag_classes = fmt::format(
+        "SELECT {} FROM classes WHERE repository = :repository AND tag = :tag AND day = '' "
+        "ORDER BY class",
+        class_columns);
+    select_day_classes = fmt::format(
+        "SELECT {} FROM classes WHERE repository = :repository AND tag = '' AND day >= :from "
+        "AND day <= :to ORDER BY class, day",
+        class_columns);
     // Sums of the counters, and the extremes of the times.
     std::string extremes;
     for (const auto& time : kTimeFields) {
@@ -314,6 +328,33 @@ Result<std::vector<DayRecord>> SqliteStore::ListDays(const std::string& reposito
       },
       [](RowReader& row) {
         DayRecord record;
+        record.day = row.Text();
+        record.counters = sqlite::ReadTally(row);
+        return record;
+      });
+}
+
+Result<std::vector<ClassRecord>> SqliteStore::ListClasses(const std::string& repository,
+                                                          const ClassQuery& query) {
+  const bool per_day = query.from_day && query.to_day;
+  const std::string& sql = per_day              ? Sql().select_day_classes
+                           : !query.tag.empty() ? Sql().select_tag_classes
+                                                : Sql().select_classes;
+  return Collect<ClassRecord>(
+      *readers_, sql,
+      [&](Statement& s) {
+        s.Bind(":repository", repository);
+        if (per_day) {
+          s.Bind(":from", *query.from_day);
+          s.Bind(":to", *query.to_day);
+        } else if (!query.tag.empty()) {
+          s.Bind(":tag", query.tag);
+        }
+      },
+      [](RowReader& row) {
+        ClassRecord record;
+        record.cls = row.Text();
+        record.tag = row.Text();
         record.day = row.Text();
         record.counters = sqlite::ReadTally(row);
         return record;

@@ -16,10 +16,18 @@ namespace {
   DREC_V1_COUNTER_COLUMNS     \
   ", firstpushed INTEGER, lastpushed INTEGER, firstpulled INTEGER, lastpulled INTEGER"
 
+// The counter and time columns of the classes table, frozen with its migration: the version 1
+// counters and the two attachment counters (numattachmentpushes, numattachmentpulls) that an
+// earlier migration adds to the other tables.
+#define DREC_CLASSES_TALLY_COLUMNS                                                         \
+  DREC_V1_COUNTER_COLUMNS                                                                  \
+  ", numattachmentpushes INTEGER NOT NULL DEFAULT 0, numattachmentpulls INTEGER NOT NULL " \
+  "DEFAULT 0, firstpushed INTEGER, lastpushed INTEGER, firstpulled INTEGER, lastpulled INTEGER"
+
 // Schema migrations: entry i takes the database from user_version i to i + 1. Never edit an
 // entry once released, databases in the field already ran it; append a new one instead.
 // Times are unix milliseconds, NULL until the first such event; names are values, never columns.
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     R"sql(
 CREATE TABLE repositories (
   repositoryname TEXT NOT NULL PRIMARY KEY,
@@ -129,17 +137,30 @@ UPDATE tags SET attachment = 1 WHERE
    AND substr(tag, 8, 128) NOT GLOB '*[^0-9a-f]*'
    AND substr(tag, 136) IN ('', '.sig', '.att', '.sbom'));
 )sql",
+    // Traffic classes (docs/counting.md#traffic-classes): per repository and class, all time
+    // (tag and day ''), per day (day set) and per tag (tag set).
+    R"sql(
+CREATE TABLE classes (
+  repository TEXT NOT NULL,
+  class TEXT NOT NULL,
+  tag TEXT NOT NULL DEFAULT '',
+  day TEXT NOT NULL DEFAULT '',
+  )sql" DREC_CLASSES_TALLY_COLUMNS R"sql(,
+  PRIMARY KEY (repository, class, tag, day)
+) STRICT, WITHOUT ROWID;
+)sql",
 };
 
+#undef DREC_CLASSES_TALLY_COLUMNS
 #undef DREC_V1_TALLY_COLUMNS
 #undef DREC_V1_COUNTER_COLUMNS
 
 }  // namespace
 
-// Runs each pending migration in its own transaction. The version is read inside the write
-// transaction, so two processes opening a new file at once cannot both migrate it.
 int SchemaVersion() { return static_cast<int>(kMigrations.size()); }
 
+// Runs each pending migration in its own transaction. The version is read inside the write
+// transaction, so two processes opening a new file at once cannot both migrate it.
 Status Migrate(Connection& db, int up_to) {
   for (;;) {
     Transaction tx(db);

@@ -34,6 +34,8 @@ class SqliteStore final : public Store {
   Result<std::vector<DayRecord>> ListDays(const std::string& repository,
                                           const std::string& from_day,
                                           const std::string& to_day) override;
+  Result<std::vector<ClassRecord>> ListClasses(const std::string& repository,
+                                               const ClassQuery& query) override;
 
  private:
   SqliteStore(std::unique_ptr<sqlite::Connection> writer,

@@ -80,8 +80,8 @@ constexpr const char kPruneEventIds[] =
 // The statements that fold counters and times, built once from the field table.
 struct FoldStatements {
   std::string upsert_repository, upsert_tag, update_tags_by_digest, upsert_digest, digest_deleted,
-      upsert_actor, upsert_day, upsert_total_day;
-  std::array<std::string, 7> remove_repository;
+      upsert_actor, upsert_day, upsert_total_day, upsert_class;
+  std::array<std::string, 8> remove_repository;
 
   FoldStatements() {
     using sqlite::FoldTally;
@@ -128,6 +128,11 @@ struct FoldStatements {
         "INSERT INTO days (repository, day, {}) VALUES (:repository, :day, {}) "
         "ON CONFLICT (repository, day) DO UPDATE SET {}",
         TallyColumns(), TallyParams(), FoldTally());
+    upsert_class = fmt::format(
+        "INSERT INTO classes (repository, class, tag, day, {}) "
+        "VALUES (:repository, :class, :tag, :day, {}) "
+        "ON CONFLICT (repository, class, tag, day) DO UPDATE SET {}",
+        TallyColumns(), TallyParams(), FoldTally());
     upsert_total_day = fmt::format(
         "INSERT INTO total_days (day, {}) VALUES (:day, {}) ON CONFLICT (day) DO UPDATE SET {}",
         sqlite::CounterColumns(), sqlite::CounterParams(), sqlite::FoldCounters());
@@ -142,6 +147,7 @@ struct FoldStatements {
         "DELETE FROM digest_parents WHERE repository = :repository",
         "DELETE FROM actors WHERE repository = :repository",
         "DELETE FROM days WHERE repository = :repository",
+        "DELETE FROM classes WHERE repository = :repository",
     };
   }
 };
@@ -246,6 +252,16 @@ Status ApplyOperation(Connection& db, const DayUpdate& op) {
   return Execute(db, Sql().upsert_total_day, [&](Statement& s) {
     s.Bind(":day", op.day);
     sqlite::BindCounters(s, op.delta.counts);
+  });
+}
+
+Status ApplyOperation(Connection& db, const ClassUpdate& op) {
+  return Execute(db, Sql().upsert_class, [&](Statement& s) {
+    s.Bind(":repository", op.repository);
+    s.Bind(":class", op.cls);
+    s.Bind(":tag", op.tag);
+    s.Bind(":day", op.day);
+    sqlite::BindTally(s, op.delta);
   });
 }
 

@@ -61,6 +61,9 @@ class SwitchableStore : public Store {
                                           const std::string& t) override {
     return real_.ListDays(r, f, t);
   }
+  Result<std::vector<ClassRecord>> ListClasses(const std::string& r, const ClassQuery& q) override {
+    return real_.ListClasses(r, q);
+  }
 
  private:
   Store& real_;
@@ -86,7 +89,8 @@ class IngestApiTest : public ::testing::Test {
                                             std::vector<BasicUser>{{"registry", "pw"}});
     committer_ = std::make_unique<Committer>(*store_, metrics_,
                                              Committer::Options{.queue_capacity = queue_capacity});
-    ingest_ = std::make_unique<IngestEndpoint>(DeletePolicy::kKeep, *committer_, metrics_);
+    ingest_ =
+        std::make_unique<IngestEndpoint>(DeletePolicy::kKeep, classifier_, *committer_, metrics_);
     registries_ = std::make_unique<RegistrySet>(
         std::map<std::string, Store*, std::less<>>{{"default", store_.get()}});
     router_ = std::make_unique<Router>(RouterParts{.ingest_route = "/events",
@@ -139,7 +143,8 @@ class IngestApiTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   CertificateFiles files_;
-  Metrics metrics_;
+  const Classifier classifier_ = DefaultClassifier();
+  Metrics metrics_{classifier_.ClassNames()};
   std::unique_ptr<SqliteStore> sqlite_;
   std::unique_ptr<SwitchableStore> store_;
   std::unique_ptr<Authenticator> auth_;

@@ -587,6 +587,33 @@ TEST_P(StoreContractTest, DaysAreListedInAnInclusiveRange) {
   EXPECT_EQ((*days)[2].day, "2026-01-05");
 }
 
+TEST_P(StoreContractTest, ClassesAreListedAllTimePerTagAndPerDay) {
+  ApplyEach({
+      ClassUpdate{"app", "production", "", "", Pull(kT)},
+      ClassUpdate{"app", "ci", "", "", Push(kT)},
+      ClassUpdate{"app", "production", "", "", Pull(kT + 5)},
+      ClassUpdate{"app", "production", "v1", "", Pull(kT)},
+      ClassUpdate{"app", "ci", "v2", "", Push(kT)},
+      ClassUpdate{"app", "production", "", "2026-01-02", Pull(kT)},
+      ClassUpdate{"app", "production", "", "2026-01-01", Pull(kT)},
+      ClassUpdate{"app", "ci", "", "2026-01-02", Push(kT)},
+      ClassUpdate{"app", "ci", "", "2026-01-04", Push(kT)},
+      ClassUpdate{"other", "ci", "", "", Pull(kT)},
+  });
+  auto all = store_->ListClasses("app", {});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(*all, (std::vector<ClassRecord>{{"ci", "", "", Pushed(1, kT, kT)},
+                                            {"production", "", "", Pulled(2, kT, kT + 5)}}));
+  auto tag = store_->ListClasses("app", {"v1", std::nullopt, std::nullopt});
+  ASSERT_TRUE(tag.ok());
+  EXPECT_EQ(*tag, (std::vector<ClassRecord>{{"production", "v1", "", Pulled(1, kT, kT)}}));
+  auto days = store_->ListClasses("app", {"", "2026-01-02", "2026-01-03"});
+  ASSERT_TRUE(days.ok());
+  EXPECT_EQ(*days, (std::vector<ClassRecord>{{"ci", "", "2026-01-02", Pushed(1, kT, kT)},
+                                             {"production", "", "2026-01-02", Pulled(1, kT, kT)}}));
+  EXPECT_TRUE(store_->ListClasses("nothing", {})->empty());
+}
+
 TEST_P(StoreContractTest, RepositoryDeletedMarksTagsAndDigestsButKeepsStatistics) {
   ApplyEach({
       RepositoryUpdate{"app", Push(kT), ""},
@@ -612,6 +639,9 @@ TEST_P(StoreContractTest, RepositoryRemovedForgetsEveryRecordButNotEventIds) {
       DigestParent{"app", "sha256:child", "sha256:index"},
       ActorUpdate{"app", "amy", Push(kT), kT, kT},
       DayUpdate{"app", "2026-01-01", Push(kT)},
+      ClassUpdate{"app", "ci", "", "", Push(kT)},
+      ClassUpdate{"app", "ci", "", "2026-01-01", Push(kT)},
+      ClassUpdate{"app", "ci", "latest", "", Push(kT)},
   };
   std::vector<Operation> both = records;
   for (Operation op : records) {
@@ -628,6 +658,10 @@ TEST_P(StoreContractTest, RepositoryRemovedForgetsEveryRecordButNotEventIds) {
   EXPECT_TRUE(Digests("app").empty());
   EXPECT_TRUE(store_->ListActors("app")->empty());
   EXPECT_TRUE(store_->ListDays("app", "2026-01-01", "2026-01-01")->empty());
+  EXPECT_TRUE(store_->ListClasses("app", {})->empty());
+  EXPECT_TRUE(store_->ListClasses("app", {"latest", std::nullopt, std::nullopt})->empty());
+  EXPECT_TRUE(store_->ListClasses("app", {"", "2026-01-01", "2026-01-01"})->empty());
+  EXPECT_EQ(store_->ListClasses("app/sub", {})->size(), 1u);
   EXPECT_EQ(Names(List({})), std::vector<std::string>{"app/sub"});
   EXPECT_EQ(Repository("app/sub").actors, std::vector<std::string>{"amy"});
   EXPECT_EQ(Tags("app/sub").size(), 1u);

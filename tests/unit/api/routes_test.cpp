@@ -30,6 +30,9 @@ class UnusedStore : public Store {
                                           const std::string&) override {
     return Unused();
   }
+  Result<std::vector<ClassRecord>> ListClasses(const std::string&, const ClassQuery&) override {
+    return Unused();
+  }
 
  private:
   static Status Unused() { return Status::Internal("not used by the route table test"); }
@@ -40,7 +43,7 @@ class RoutesTest : public ::testing::Test {
   RoutesTest()
       : auth_({"token"}, {}),
         committer_(store_, metrics_, {}),
-        ingest_(DeletePolicy::kKeep, committer_, metrics_),
+        ingest_(DeletePolicy::kKeep, classifier_, committer_, metrics_),
         registries_({{"default", &store_}}),
         routes_(BuildRoutes({.ingest_route = "/events",
                              .auth = auth_,
@@ -51,6 +54,7 @@ class RoutesTest : public ::testing::Test {
 
   UnusedStore store_;
   Metrics metrics_;
+  const Classifier classifier_ = DefaultClassifier();
   Authenticator auth_;
   Committer committer_;
   IngestEndpoint ingest_;

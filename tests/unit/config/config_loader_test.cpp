@@ -75,6 +75,9 @@ void ExpectDefaults(const Settings& s) {
   EXPECT_EQ(s.max_batch_events, 4096);
   EXPECT_EQ(s.retention_days, 7);
   EXPECT_EQ(s.on_delete, OnDelete::kKeep);
+  EXPECT_EQ(s.default_class, "other");
+  EXPECT_TRUE(s.builtin_class_rules);
+  EXPECT_TRUE(s.class_rules.empty());
   EXPECT_EQ(s.log_level, "info");
   EXPECT_EQ(s.log_format, LogFormat::kText);
 }
@@ -689,6 +692,68 @@ TEST_F(ConfigLoaderTest, AnonymousOnlyOnLoopbackUnlessAllowed) {
   EXPECT_TRUE(MustLoad({"--server-address", "0.0.0.0", "--auth-allow-anonymous"}).allow_anonymous);
   EXPECT_FALSE(MustLoad({"--server-address", "0.0.0.0", "--auth-tokens", "t"}).anonymous());
   EXPECT_FALSE(MustLoad({"--server-address", "0.0.0.0", "--auth-basic", "u:p"}).anonymous());
+}
+
+// ---- Traffic classes.
+
+TEST_F(ConfigLoaderTest, ClassRulesFromTheFile) {
+  const std::string config = Write("classes.yml", R"(classes:
+  default: misc
+  builtin_rules: false
+  rules:
+    - class: production
+      useragent: [containerd/, cri-o/]
+      addr: [10.1.0.0/16, "fd00::/8"]
+    - class: ci
+      actor: "robot$*"
+      source: registry-ci:*
+)");
+  const Settings s = MustLoad({config});
+  EXPECT_EQ(s.default_class, "misc");
+  EXPECT_FALSE(s.builtin_class_rules);
+  ASSERT_EQ(s.class_rules.size(), 2u);
+  EXPECT_EQ(s.class_rules[0],
+            (ClassRuleSetting{
+                "production", {"containerd/", "cri-o/"}, {}, {"10.1.0.0/16", "fd00::/8"}, {}}));
+  EXPECT_EQ(s.class_rules[1], (ClassRuleSetting{"ci", {}, {"robot$*"}, {}, {"registry-ci:*"}}));
+}
+
+TEST_F(ConfigLoaderTest, ClassRulesInTheirCompactFormFromVariablesAndFlags) {
+  const std::string rules = "0.class=nodes,0.addr=10.0.0.0/8,1.class=ci,1.useragent=kaniko";
+  for (const Settings& s : {MustLoad({}, {{"DREC_CLASSES_RULES", rules}}),
+                            MustLoad({"--classes-rules", rules, "--classes-default", "rest"})}) {
+    ASSERT_EQ(s.class_rules.size(), 2u);
+    EXPECT_EQ(s.class_rules[0], (ClassRuleSetting{"nodes", {}, {}, {"10.0.0.0/8"}, {}}));
+    EXPECT_EQ(s.class_rules[1], (ClassRuleSetting{"ci", {"kaniko"}, {}, {}, {}}));
+  }
+  EXPECT_EQ(ErrorOf({}, {{"DREC_CLASSES_RULES", "ci:kaniko"}}),
+            "classes.rules: \"ci:kaniko\" is not <index>.<field>=<value>, e.g. 0.class=ci (from "
+            "DREC_CLASSES_RULES)");
+}
+
+TEST_F(ConfigLoaderTest, AWrongClassRuleNamesItsField) {
+  const auto error = [&](const std::string& rules) {
+    return ErrorOf({Write("rules.yml", "classes:\n  rules:\n" + rules)});
+  };
+  const std::string where = " (from " + (dir_ / "rules.yml").string();
+  EXPECT_EQ(error("    - class: ci\n      addr: 10.0.0.0/33\n"),
+            "classes.rules[0].addr: \"10.0.0.0/33\" is not an IP address range like 10.0.0.0/8" +
+                where + ":2)");
+  EXPECT_EQ(error("    - class: ci\n      useragent: x\n    - class: CI!\n      useragent: y\n"),
+            "classes.rules[1].class: \"CI!\" is not a class name ([a-z0-9][a-z0-9_-]{0,31})" +
+                where + ":2)");
+  EXPECT_EQ(error("    - class: ci\n"),
+            "classes.rules[0]: the rule sets none of useragent, actor, addr, source; it would "
+            "match every event" +
+                where + ":2)");
+  EXPECT_EQ(error("    - class: ci\n      agent: kaniko\n"),
+            "classes.rules[0].agent: unknown setting" + where + ":4)");
+  EXPECT_EQ(error("    - useragent: kaniko\n"), "classes.rules[0].class: missing" + where + ":3)");
+  EXPECT_EQ(error("    - class: ci\n      useragent: [\"\"]\n"),
+            "classes.rules[0].useragent: an entry is empty" + where + ":2)");
+  EXPECT_EQ(ErrorOf({"--classes-default", "Other"}),
+            "classes.default: \"Other\" is not a class name ([a-z0-9][a-z0-9_-]{0,31}) (from "
+            "--classes-default)");
 }
 
 }  // namespace

@@ -29,6 +29,10 @@ TEST_P(RealEnvelopeTest, ParsesEveryFieldOfARealEvent) {
   EXPECT_EQ(e.tag, "latest");
   EXPECT_EQ(e.method, "GET");
   EXPECT_EQ(e.user_agent, testing::ExampleString(file, "request/useragent", registry));
+  EXPECT_EQ(e.client_addr, testing::ExampleString(file, "request/addr", registry));
+  EXPECT_EQ(e.source_addr, testing::ExampleString(file, "source/addr", registry));
+  EXPECT_FALSE(e.client_addr.empty());
+  EXPECT_FALSE(e.source_addr.empty());
   EXPECT_EQ(e.actor, "bob");
 }
 

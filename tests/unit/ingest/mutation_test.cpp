@@ -58,7 +58,7 @@ TEST(MutationTest, MutatedEnvelopesNeverCrashParsingOrSemantics) {
       continue;
     }
     ++parsed;
-    const Interpretation in = Interpret(envelope->events, DeletePolicy::kKeep);
+    const Interpretation in = Interpret(envelope->events, DeletePolicy::kKeep, DefaultClassifier());
     EXPECT_EQ(in.effects.size() + in.ignored.size(), envelope->events.size());
   }
   // Both paths were exercised, or the mutations taught nothing.

@@ -9,6 +9,7 @@
 #include "../example_files.h"
 #include "ingest/envelope_parser.h"
 #include "semantics/semantics.h"
+#include "semantics/traffic_class.h"
 
 namespace drec {
 namespace {
@@ -77,7 +78,7 @@ TEST(AttachmentSubjectTest, NamesTheDigestOfDigestNamedTagsOnly) {
 
 TEST_P(AttachmentTest, CosignSignatureIsAnAttachmentPushOfItsSubjectNotAnImagePush) {
   const std::vector<Event> events = Scenario("cosign-sign.events.json");
-  const Interpretation in = Interpret(events, DeletePolicy::kKeep);
+  const Interpretation in = Interpret(events, DeletePolicy::kKeep, DefaultClassifier());
   const Event& signature = Tagged(events);
   ASSERT_TRUE(signature.tag.ends_with(".sig")) << signature.tag;
   const Delta total = RepositoryTotal(in);
@@ -108,7 +109,7 @@ TEST_P(AttachmentTest, CosignSignatureIsAnAttachmentPushOfItsSubjectNotAnImagePu
 
 TEST_P(AttachmentTest, CosignVerifyIsAnAttachmentPullNotAnImagePull) {
   const std::vector<Event> events = Scenario("cosign-verify.events.json");
-  const Interpretation in = Interpret(events, DeletePolicy::kKeep);
+  const Interpretation in = Interpret(events, DeletePolicy::kKeep, DefaultClassifier());
   const Delta total = RepositoryTotal(in);
   EXPECT_EQ(total.counts[Counter::kAttachmentPulls], 1);
   EXPECT_EQ(total.counts[Counter::kPulls], 0);
@@ -118,7 +119,7 @@ TEST_P(AttachmentTest, CosignVerifyIsAnAttachmentPullNotAnImagePull) {
 
 TEST_P(AttachmentTest, OrasAttachAndDiscoverCountTheFallbackIndexAsAnAttachment) {
   const std::vector<Event> attach = Scenario("oras-attach.events.json");
-  const Interpretation pushed = Interpret(attach, DeletePolicy::kKeep);
+  const Interpretation pushed = Interpret(attach, DeletePolicy::kKeep, DefaultClassifier());
   const Delta push_total = RepositoryTotal(pushed);
   EXPECT_EQ(push_total.counts[Counter::kAttachmentPushes], 1);  // the tagged fallback index
   EXPECT_EQ(push_total.counts[Counter::kPushes], 0);  // the artifact itself is pushed untagged
@@ -131,7 +132,8 @@ TEST_P(AttachmentTest, OrasAttachAndDiscoverCountTheFallbackIndexAsAnAttachment)
   EXPECT_EQ(AttachmentSubject(fallback->tag), attach.at(0).digest);
 
   const std::vector<Event> discover = Scenario("oras-discover.events.json");
-  const Delta pull_total = RepositoryTotal(Interpret(discover, DeletePolicy::kKeep));
+  const Delta pull_total =
+      RepositoryTotal(Interpret(discover, DeletePolicy::kKeep, DefaultClassifier()));
   EXPECT_EQ(pull_total.counts[Counter::kAttachmentPulls], 1);
   EXPECT_EQ(pull_total.counts[Counter::kIndexPulls], 0);
   EXPECT_EQ(pull_total.counts[Counter::kChecks], 1);  // oras HEADs the subject's tag first
@@ -147,7 +149,7 @@ TEST(AttachmentHeadTest, AHeadOfAnAttachmentCountsNothingButStillPointsItsTag) {
   head.digest = "sha256:" + std::string(64, 'b');
   head.repository = "app";
   head.tag = "sha256-" + std::string(64, 'a') + ".sig";
-  const Interpretation in = Interpret({head}, DeletePolicy::kKeep);
+  const Interpretation in = Interpret({head}, DeletePolicy::kKeep, DefaultClassifier());
   EXPECT_EQ(RepositoryTotal(in), Delta{});
   ASSERT_EQ(OpsOf<TagPointsAt>(in).size(), 1u);
   EXPECT_TRUE(OpsOf<DayUpdate>(in).empty());

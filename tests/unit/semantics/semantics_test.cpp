@@ -36,7 +36,7 @@ Event MakeEvent(const std::string& action, const std::string& media_type, const 
 }
 
 Interpretation One(const Event& event, DeletePolicy policy = DeletePolicy::kKeep) {
-  return Interpret({event}, policy);
+  return Interpret({event}, policy, DefaultClassifier());
 }
 
 template <typename Op>
@@ -263,7 +263,7 @@ TEST(SemanticsTest, IgnoredEventsHaveReasonsAndNoEffects) {
 TEST(SemanticsTest, EveryEventOfAnEnvelopeInOrderIgnoredOnesSkipped) {
   auto in = Interpret({ExampleEvent("manifest-push-tagged.json"),
                        ExampleEvent("blob-pull-get.json"), ExampleEvent("manifest-pull-get.json")},
-                      DeletePolicy::kKeep);
+                      DeletePolicy::kKeep, DefaultClassifier());
   ASSERT_EQ(in.effects.size(), 2u);
   EXPECT_EQ(in.effects[0].event_id, testing::ExampleString("manifest-push-tagged.json", "id"));
   EXPECT_EQ(in.effects[1].event_id, testing::ExampleString("manifest-pull-get.json", "id"));
@@ -292,6 +292,60 @@ TEST(SemanticsTest, DeltaMergeSumsAndWidens) {
   EXPECT_EQ(a.times[TimeField::kFirstPulled], 50);
   EXPECT_EQ(a.times[TimeField::kLastPulled], 100);
   EXPECT_EQ(a.times[TimeField::kFirstPushed], 70);
+}
+
+}  // namespace
+}  // namespace drec
+
+namespace drec {
+namespace {
+
+std::vector<ClassUpdate> ClassesOf(const Event& event, DeletePolicy policy = DeletePolicy::kKeep) {
+  return OpsOf<ClassUpdate>(Interpret({event}, policy, DefaultClassifier()));
+}
+
+TEST(SemanticsClassesTest, ATaggedPullCountsForItsClassAllTimeByDayAndByTag) {
+  Event event = ExampleEvent("manifest-pull-get.json");
+  event.user_agent = "containerd/v1.7.2";
+  const auto in = Interpret({event}, DeletePolicy::kKeep, DefaultClassifier());
+  const auto classes = OpsOf<ClassUpdate>(in);
+  ASSERT_EQ(classes.size(), 3u);
+  const Delta delta = RepoDelta(in);
+  const std::string day = UtcDay(*event.timestamp);
+  EXPECT_EQ(classes[0], (ClassUpdate{event.repository, "production", "", "", delta}));
+  EXPECT_EQ(classes[1], (ClassUpdate{event.repository, "production", "", day, delta}));
+  EXPECT_EQ(classes[2], (ClassUpdate{event.repository, "production", event.tag, "", delta}));
+  EXPECT_EQ(in.classes, (std::vector<std::string_view>{"production"}));
+}
+
+TEST(SemanticsClassesTest, TheClassComesFromTheCapturedUserAgent) {
+  // skopeo, which drove the capture, is in no built-in class.
+  const auto classes = ClassesOf(ExampleEvent("manifest-push-tagged.json"));
+  ASSERT_FALSE(classes.empty());
+  for (const ClassUpdate& op : classes) EXPECT_EQ(op.cls, kDefaultClass);
+}
+
+TEST(SemanticsClassesTest, ByDigestAndDeletesCountWithoutATagRecord) {
+  Event pull = MakeEvent("pull", kImage, "");
+  pull.user_agent = "curl/8.1";
+  auto classes = ClassesOf(pull);
+  ASSERT_EQ(classes.size(), 2u);
+  EXPECT_EQ(classes[0].cls, "ci");
+  EXPECT_EQ(classes[0].delta.counts[Counter::kPulls], 1);
+
+  const auto deleted = ClassesOf(ExampleEvent("delete-digest.json"));
+  ASSERT_EQ(deleted.size(), 2u);
+  EXPECT_EQ(deleted[0].delta.counts[Counter::kDeletes], 1);
+  for (const ClassUpdate& op : deleted) EXPECT_EQ(op.tag, "");
+}
+
+TEST(SemanticsClassesTest, WhatCountsNothingOnTheRepositoryHasNoClass) {
+  EXPECT_TRUE(ClassesOf(MakeEvent("push", kImage, "")).empty());  // a child pushed by digest
+  EXPECT_TRUE(ClassesOf(ExampleEvent("delete-tag.json")).empty());
+  EXPECT_TRUE(ClassesOf(ExampleEvent("delete-digest.json"), DeletePolicy::kRemove).empty());
+  EXPECT_TRUE(
+      Interpret({ExampleEvent("blob-pull-get.json")}, DeletePolicy::kKeep, DefaultClassifier())
+          .classes.empty());
 }
 
 }  // namespace

@@ -162,7 +162,7 @@ TEST(WritePlanTest, RemovingARepositoryTakesItsStoredDaysOffTheTotals) {
   EXPECT_EQ(IncOf(*totals[0], Counter::kPulls), -3);
   int removes = 0;
   for (const Write& w : journal.writes) removes += w.remove ? 1 : 0;
-  EXPECT_EQ(removes, 6);  // the repository and its five companion collections
+  EXPECT_EQ(removes, 7);  // the repository and its six companion collections
 }
 
 TEST(WritePlanTest, PullsByDigestNameTheDigestsWhoseParentsMustBeRead) {
@@ -216,6 +216,36 @@ TEST(WritePlanTest, AnEffectWhoseManifestIsUnknownRecordsItsIdAndWritesNothing) 
   const auto repositories = Changes(journal, "repositories");
   ASSERT_EQ(repositories.size(), 1u);  // the two counted deletes, merged
   EXPECT_EQ(IncOf(*repositories[0], Counter::kDeletes), 2);
+}
+
+}  // namespace
+}  // namespace drec::mongo
+
+namespace drec::mongo {
+namespace {
+
+TEST(WritePlanTest, ClassUpdatesOfOneRecordBecomeOneIncrementUntilARemoval) {
+  const auto journal = Plan({
+      {"e1", kT, {ClassUpdate{"app", "ci", "", "", Pulls(1)}}},
+      {"e2", kT, {ClassUpdate{"app", "ci", "", "", Pulls(2)}}},
+      {"e3", kT, {ClassUpdate{"app", "ci", "v1", "", Pulls(4)}}},
+      {"e4", kT, {ClassUpdate{"app", "ci", "", UtcDay(kT), Pulls(8)}}},
+  });
+  const auto classes = Changes(journal, "classes");
+  ASSERT_EQ(classes.size(), 3u);
+  EXPECT_EQ(IncOf(*classes[0], Counter::kPulls), 3);
+  EXPECT_EQ(classes[0]->filter.at("class").as_string(), "ci");
+  EXPECT_EQ(classes[0]->filter.at("tag").as_string(), "");
+  EXPECT_EQ(classes[0]->filter.at("day").as_string(), "");
+  EXPECT_EQ(classes[1]->filter.at("tag").as_string(), "v1");
+  EXPECT_EQ(classes[2]->filter.at("day").as_string(), UtcDay(kT));
+
+  const auto removed = Plan({
+      {"e1", kT, {ClassUpdate{"app", "ci", "", "", Pulls(1)}}},
+      {"e2", kT, {RepositoryRemoved{"app"}}},
+      {"e3", kT, {ClassUpdate{"app", "ci", "", "", Pulls(2)}}},
+  });
+  EXPECT_EQ(Changes(removed, "classes").size(), 2u);  // the removal lies between them
 }
 
 }  // namespace
