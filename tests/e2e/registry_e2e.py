@@ -479,13 +479,14 @@ def bcrypt_hash(password: str) -> str | None:
 class Drec(drec_harness.Drec):
     """drec with the e2e CA's certificate, and the API reads the scenarios need."""
 
-    def __init__(self, args, pki: Pki, workdir: Path):
+    def __init__(self, args, pki: Pki, workdir: Path, database_prefix: str = "drec_e2e"):
+        """`database_prefix` names the MongoDB database: one per drec a program starts."""
         super().__init__(
             args.drec,
             workdir,
             store=args.store,
             mongodb_uri=args.mongodb_uri,
-            database_prefix="drec_e2e",
+            database_prefix=database_prefix,
             token=TOKEN,
             tls_args=["--server-ssl-cert", str(pki.cert), "--server-ssl-cert-key", str(pki.key)],
             cafile=pki.ca,
