@@ -1,8 +1,11 @@
 // Browser test of the dashboard: starts the drec binary on a free loopback port with a
-// fresh SQLite file, feeds it the events captured from registry 2.8 (tests/data/registry-2.8) plus
-// generated ones with known counts, then drives Debian's headless Chromium through
-// playwright-core: sign in, overview, search, a repository page, cleanup. Numbers on the
-// page are checked against both the known feed and drec's API; screenshots are saved.
+// fresh SQLite file, feeds it the events captured from registry 2.8 (tests/data/registry-2.8:
+// the single-envelope files and the cosign and crane scenarios) plus generated ones with
+// known counts, then drives Debian's headless Chromium through playwright-core: sign in,
+// overview, search, a repository page (attachments apart, traffic classes), the list's
+// sorting, cleanup. A second drec serving two registries (--registries hub) shows the
+// registry selector. Numbers on the page are checked against both the known feed and drec's
+// API; screenshots are saved.
 //
 //   DREC_BINARY=build/web/drec DREC_NODE_MODULES=build/web/node_modules \
 //     node --test tests/browser/dashboard.test.mjs
@@ -28,6 +31,7 @@ import {
   screenshot as saveScreenshot,
   settled,
   signIn,
+  sum,
 } from './support.mjs';
 
 const DREC = path.resolve(process.env.DREC_BINARY ?? path.join(repoRoot, 'build', 'release', 'drec'));
@@ -51,7 +55,16 @@ const dayOf = (date) => date.toISOString().slice(0, 10);
 const fakeDigest = (text) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
 
 let seq = 0;
-function event({ action = 'pull', repository, tag, digest, method = 'GET', time, actor }) {
+function event({
+  action = 'pull',
+  repository,
+  tag,
+  digest,
+  method = 'GET',
+  time,
+  actor,
+  useragent = 'drec-browser-test',
+}) {
   seq += 1;
   const n = String(seq).padStart(12, '0');
   return {
@@ -67,7 +80,7 @@ function event({ action = 'pull', repository, tag, digest, method = 'GET', time,
       url: `http://registry.test/v2/${repository}/manifests/${tag ?? digest}`,
       ...(tag ? { tag } : {}),
     },
-    request: { id: `req-${n}`, addr: '127.0.0.1:40000', host: 'registry.test', method, useragent: 'drec-browser-test' },
+    request: { id: `req-${n}`, addr: '127.0.0.1:40000', host: 'registry.test', method, useragent },
     actor: actor ? { name: actor } : {},
     source: { addr: 'registry.test:5000', instanceID: 'drec-browser-test' },
   };
@@ -94,8 +107,27 @@ const FILLER = [
 ];
 const ACTORS = ['ci-bot', 'alice', 'bob', 'deploy'];
 
+// Tool scenarios posted besides the single-envelope files (arrays of envelopes): cosign signs
+// team/signed and verifies it (an attachment push and pull), crane pushes and pulls
+// team/crane:v1. Their user agents make them traffic class `ci`, skopeo's (the single files)
+// and this test's own `other` (docs/counting.md#traffic-classes).
+const SCENARIOS = ['cosign-sign', 'cosign-verify', 'crane-push', 'crane-pull'];
+const SIGNED = 'team/signed';
+const CRANE = 'team/crane';
+const readScenario = (name) => JSON.parse(fs.readFileSync(path.join(EXAMPLES, `${name}.events.json`), 'utf8'));
+// An attachment tag names the digest of its subject (docs/counting.md#attachments).
+const isAttachmentTag = (tag) => /^sha(256|512)-[0-9a-f]+(\.(sig|att|sbom))?$/.test(tag ?? '');
+const CRANE_DIGEST = readScenario('crane-push')
+  .flatMap((envelope) => envelope.events)
+  .find((e) => e.action === 'push' && e.target.tag === 'v1').target.digest;
+// A production node (containerd) pulled team/crane:v1 yesterday, besides crane's own pull.
+const cranePull = at(1, 11);
+
 function generatedEvents() {
   const events = appPulls.map((time) => event({ repository: APP, tag: 'v1', digest: APP_DIGEST, time, actor: 'bob' }));
+  events.push(
+    event({ repository: CRANE, tag: 'v1', digest: CRANE_DIGEST, time: cranePull, useragent: 'containerd/1.7.24' }),
+  );
   FILLER.forEach(([repository, pulls], r) => {
     for (const tag of ['latest', `v${r + 1}.0.0`]) {
       events.push(event({ action: 'push', repository, tag, time: at(28, 8 + r), actor: 'ci-bot' }));
@@ -144,15 +176,15 @@ async function api(target) {
   return JSON.parse(res.body);
 }
 
-async function postEvents(events) {
-  const res = await request('POST', '/events', {
+async function postEvents(events, route = '/events') {
+  const res = await request('POST', route, {
     body: JSON.stringify({ events }),
     headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` },
   });
-  assert.equal(res.status, 200, `POST /events: ${res.body}`);
+  assert.equal(res.status, 200, `POST ${route}: ${res.body}`);
 }
 
-async function startDrec() {
+async function startDrec(extraArgs = []) {
   workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'drec-browser-'));
   port = await freePort();
   fs.mkdirSync(OUTPUT, { recursive: true });
@@ -172,6 +204,7 @@ async function startDrec() {
       TOKEN,
       '--auth-basic',
       `${BASIC_USER}:${BASIC_PASSWORD}`,
+      ...extraArgs,
     ],
     { stdio: ['ignore', log, log] },
   );
@@ -211,12 +244,34 @@ let problems; // console errors that are not the expected 401s, CSP violations, 
 const base = () => `https://127.0.0.1:${port}`;
 const screenshot = (name) => saveScreenshot(page, SCREENSHOTS, name);
 
+// The browser, drec and its files gone.
+async function shutDown() {
+  await context?.close().catch(() => {});
+  await stopDrec();
+  if (workdir) fs.rmSync(workdir, { recursive: true, force: true });
+}
+
 // ------------------------------------------------------------------------ the tests
 
 describe('dashboard', { timeout: 240_000 }, () => {
   const generated = generatedEvents();
   const exampleGetPulls = []; // {repository, day} of the examples' counted pulls
   const examplePulls = []; // days of those of team/app
+  function countPulls(events) {
+    for (const e of events) {
+      // A pull is a GET of an image manifest (not an index, not a blob, not an attachment):
+      // docs/counting.md#pulls.
+      if (
+        e.action === 'pull' &&
+        e.request.method === 'GET' &&
+        IMAGE_MANIFESTS.includes(e.target.mediaType) &&
+        !isAttachmentTag(e.target.tag)
+      ) {
+        exampleGetPulls.push({ repository: e.target.repository, day: e.timestamp.slice(0, 10) });
+        if (e.target.repository === APP) examplePulls.push(e.timestamp.slice(0, 10));
+      }
+    }
+  }
 
   before(async () => {
     await startDrec();
@@ -231,12 +286,12 @@ describe('dashboard', { timeout: 240_000 }, () => {
         headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` },
       });
       assert.equal(res.status, 200, `${file}: ${res.body}`);
-      for (const e of JSON.parse(body).events) {
-        // A pull is a GET of an image manifest (not an index, not a blob): docs/counting.md#pulls.
-        if (e.action === 'pull' && e.request.method === 'GET' && IMAGE_MANIFESTS.includes(e.target.mediaType)) {
-          exampleGetPulls.push({ repository: e.target.repository, day: e.timestamp.slice(0, 10) });
-          if (e.target.repository === APP) examplePulls.push(e.timestamp.slice(0, 10));
-        }
+      countPulls(JSON.parse(body).events);
+    }
+    for (const name of SCENARIOS) {
+      for (const envelope of readScenario(name)) {
+        await postEvents(envelope.events);
+        countPulls(envelope.events);
       }
     }
     for (let i = 0; i < generated.length; i += 100) await postEvents(generated.slice(i, i + 100));
@@ -244,11 +299,7 @@ describe('dashboard', { timeout: 240_000 }, () => {
     ({ context, page, problems } = await launchBrowser(path.join(workdir, 'chromium-profile')));
   });
 
-  after(async () => {
-    await context?.close().catch(() => {});
-    await stopDrec();
-    if (workdir) fs.rmSync(workdir, { recursive: true, force: true });
-  });
+  after(shutDown);
 
   it('serves the page without credentials, with strict headers; the API needs them', async () => {
     const index = await request('GET', '/');
@@ -296,6 +347,14 @@ describe('dashboard', { timeout: 240_000 }, () => {
     assert.equal(await page.textContent('#total-repositories .stat-value'), fmt(summary.totals.repositories));
     assert.equal(await page.textContent('#total-numpushs .stat-value'), fmt(summary.totals.numpushs));
     assert.equal(await page.textContent('#total-numchecks .stat-value'), fmt(summary.totals.numchecks));
+    // cosign's signature: one attachment push, one attachment pull (its verification).
+    assert.equal(summary.totals.numattachmentpushes, 1);
+    assert.equal(summary.totals.numattachmentpulls, 1);
+    assert.equal(await page.textContent('#total-numattachmentpushes .stat-value'), '1');
+    assert.equal(await page.textContent('#total-numattachmentpulls .stat-value'), '1');
+    // One registry: no selector, no registry column.
+    assert.equal(await page.isVisible('#registry-picker'), false);
+    assert.equal(await page.locator('#registries-table').count(), 0);
 
     // The chart draws the API's zero-filled days.
     const chart = await chartData(page, '#overview-chart');
@@ -346,7 +405,7 @@ describe('dashboard', { timeout: 240_000 }, () => {
     await page.waitForURL(/#\/repositories\?prefix=team%2F/);
     await page.waitForFunction(() => document.querySelector('#repositories-total')?.textContent.includes('team/'));
     const names = (await rows(page, '#repositories-table')).map((r) => r[0]);
-    assert.deepEqual(names, ['team/app', 'team/multi']);
+    assert.deepEqual(names, [APP, CRANE, 'team/multi', SIGNED]);
     await page.fill('#search', 'platform/');
     await page.waitForFunction(() => document.querySelector('#repositories-total')?.textContent.includes('platform/'));
     assert.deepEqual(
@@ -400,6 +459,142 @@ describe('dashboard', { timeout: 240_000 }, () => {
     assert.equal((await chartData(page, '#repository-chart')).labels.length, 90);
   });
 
+  it('repository page: signatures & attachments apart; attachment tags only on demand', async () => {
+    const scenario = SCENARIOS.flatMap((name) => readScenario(name)).flatMap((envelope) => envelope.events);
+    const signature = scenario.filter((e) => e.target.repository === SIGNED && isAttachmentTag(e.target.tag));
+    const sigTag = signature[0].target.tag;
+    const attachmentPushes = signature.filter((e) => e.action === 'push').length;
+    const attachmentPulls = signature.filter((e) => e.action === 'pull' && e.request.method === 'GET').length;
+    assert.deepEqual([attachmentPushes, attachmentPulls], [1, 1], 'cosign signed once and verified once');
+    const repo = await api(`/api/v1/repositories/${SIGNED}`);
+    assert.equal(repo.numattachmentpushes, attachmentPushes);
+    assert.equal(repo.numattachmentpulls, attachmentPulls);
+
+    // From the list, sorted by attachment pulls (the API sorts: sort=-numattachmentpulls).
+    await page.goto(`${base()}/#/repositories`);
+    await page.waitForSelector('#repositories-table a[data-sort="numattachmentpulls"]');
+    await page.click('#repositories-table a[data-sort="numattachmentpulls"]');
+    await page.waitForURL(/sort=-numattachmentpulls/);
+    await page.waitForFunction(() =>
+      document.querySelector('#repositories-table th a[data-sort="numattachmentpulls"]')?.textContent.endsWith('↓'),
+    );
+    const listed = await api('/api/v1/repositories?sort=-numattachmentpulls&limit=50');
+    const shown = await rows(page, '#repositories-table');
+    assert.deepEqual(
+      shown.map((r) => r[0]),
+      listed.repositories.map((r) => r.repositoryname),
+    );
+    assert.equal(shown[0][0], SIGNED);
+    await page.click(`#repositories-table a.repo:text-is("${SIGNED}")`);
+    await page.waitForSelector('#repository');
+    await settled(page);
+
+    // Images and attachments in separate groups.
+    assert.equal(await page.textContent('#repository-counters #repo-numpulls .stat-value'), fmt(repo.numpulls));
+    assert.equal(await page.textContent('#repository-counters #repo-numpushs .stat-value'), fmt(repo.numpushs));
+    assert.equal(
+      await page.textContent('#repository-attachments #repo-numattachmentpushes .stat-value'),
+      fmt(attachmentPushes),
+    );
+    assert.equal(
+      await page.textContent('#repository-attachments #repo-numattachmentpulls .stat-value'),
+      fmt(attachmentPulls),
+    );
+    assert.equal(await page.locator('#repository-counters #repo-numattachmentpulls').count(), 0);
+    assert.match(await page.textContent('#attachments-heading'), /Signatures & attachments/);
+
+    // Tags: image tags only (cosign signs by digest: there are none), the signature's tag once asked for.
+    assert.equal(await page.textContent('#tags-table'), 'No image tags seen.');
+    assert.equal(await page.isChecked('#show-attachments'), false);
+    await page.check('#show-attachments');
+    await page.waitForURL(/attachments=include/);
+    await page.waitForSelector('#tags-table tbody');
+    const tags = await rows(page, '#tags-table');
+    assert.equal(tags.length, 1, JSON.stringify(tags));
+    assert.equal(await page.textContent('#tags-table tbody .tag'), sigTag);
+    assert.equal(await page.textContent('#tags-table tbody .badge.attachment'), 'attachment');
+    const header = await page.locator('#tags-table th').allTextContents();
+    assert.equal(tags[0][header.indexOf('Att. pulls')], fmt(attachmentPulls));
+    assert.equal(await page.isChecked('#show-attachments'), true);
+    await screenshot('attachments');
+    await page.uncheck('#show-attachments');
+    await page.waitForFunction(() => document.querySelector('#tags-table')?.tagName === 'P');
+  });
+
+  it('repository page: counters per traffic class, and the daily chart of one class', async () => {
+    // team/app: skopeo and this test's user agent, class `other` alone.
+    await page.goto(`${base()}/#/r/${APP}`);
+    await page.waitForSelector('#classes-table');
+    await settled(page);
+    const app = await rows(page, '#classes-table');
+    assert.deepEqual(
+      app.map((r) => r.slice(0, 2)),
+      [['other', '4']],
+    );
+    assert.equal(app[0].at(-2), '100 %');
+
+    // team/crane: crane (`ci`) and a containerd pull (`production`).
+    await page.goto(`${base()}/#/r/${CRANE}`);
+    await page.waitForSelector('#classes-table');
+    await settled(page);
+    const classes = await api(`/api/v1/repositories/${CRANE}/-/classes`);
+    const byClass = Object.fromEntries(classes.classes.map((c) => [c.class, c]));
+    assert.equal(byClass.ci?.numpulls, 1, JSON.stringify(classes));
+    assert.equal(byClass.production?.numpulls, 1, JSON.stringify(classes));
+    const header = await page.locator('#classes-table th').allTextContents();
+    const shown = await rows(page, '#classes-table');
+    assert.deepEqual(shown.map((r) => r[0]).sort(), ['ci', 'production']);
+    for (const r of shown) {
+      for (const [title, counter] of [
+        ['Pulls', 'numpulls'],
+        ['Pushes', 'numpushs'],
+        ['Checks', 'numchecks'],
+      ]) {
+        assert.equal(r[header.indexOf(title)], fmt(byClass[r[0]][counter]), `${r[0]} ${counter}`);
+      }
+    }
+    await screenshot('classes');
+
+    // All classes: crane's pull today and containerd's yesterday; class ci: crane's alone.
+    const all = await chartData(page, '#repository-chart');
+    const cranePullDay = readScenario('crane-pull')[0].events[0].timestamp.slice(0, 10);
+    const pullsOn = (chart, day) => chart.datasets[0].data[chart.labels.indexOf(day)] ?? 0;
+    // The capture's day is in the chart for 30 days after it was captured.
+    const craneInChart = all.labels.includes(cranePullDay) ? 1 : 0;
+    assert.equal(sum(all.datasets[0].data), 1 + craneInChart);
+    assert.equal(pullsOn(all, dayOf(cranePull)), 1);
+    assert.deepEqual(await page.locator('#daily-class option').evaluateAll((os) => os.map((o) => o.value)), [
+      '',
+      'ci',
+      'production',
+    ]);
+    await page.selectOption('#daily-class', 'ci');
+    await page.waitForURL(/class=ci/);
+    await page.waitForFunction(() => document.querySelector('#daily-heading')?.textContent.includes('class ci'));
+    const ci = await chartData(page, '#repository-chart');
+    const daily = await api(
+      `/api/v1/repositories/${CRANE}/-/daily?class=ci&from=${ci.labels[0]}&to=${ci.labels.at(-1)}`,
+    );
+    assert.deepEqual(
+      ci.datasets[0].data,
+      daily.days.map((d) => d.numpulls),
+    );
+    assert.equal(sum(ci.datasets[0].data), craneInChart);
+    assert.equal(pullsOn(ci, dayOf(cranePull)), 0, "containerd's pull is not ci");
+    assert.equal(await page.inputValue('#daily-class'), 'ci');
+    // The range keeps the class.
+    await page.click('.segmented a:text-is("90 days")');
+    await page.waitForURL(/days=90/);
+    assert.match(page.url(), /class=ci/);
+    // A class row links to its daily chart too.
+    await page.click('#classes-table a.class:text-is("production")');
+    await page.waitForURL(/class=production/);
+    await page.waitForFunction(() =>
+      document.querySelector('#daily-heading')?.textContent.includes('class production'),
+    );
+    assert.equal(sum((await chartData(page, '#repository-chart')).datasets[0].data), 1);
+  });
+
   it('cleanup lists what was not pulled for N days', async () => {
     await page.goto(`${base()}/#/cleanup?days=90`);
     await page.waitForSelector('#cleanup-table');
@@ -442,6 +637,154 @@ describe('dashboard', { timeout: 240_000 }, () => {
     await page.click('#signout');
     await page.waitForSelector('#signin .notice');
     assert.equal(await page.evaluate(() => sessionStorage.getItem('drec.authorization')), null);
+  });
+
+  it('no script errors and no Content-Security-Policy violations', () => {
+    assert.deepEqual(problems, []);
+  });
+});
+
+describe('dashboard of a drec serving two registries', { timeout: 120_000 }, () => {
+  // team/app in both registries, with different pulls; library/nginx in hub only.
+  const HUB_PULLS = 5;
+  const DEFAULT_PULLS = 1;
+  const pulls = (repository, n, tag = 'v1') => [
+    event({ action: 'push', repository, tag, time: at(3), actor: 'ci-bot' }),
+    ...Array.from({ length: n }, (_, i) => event({ repository, tag, time: at(1, 1 + i), actor: 'alice' })),
+  ];
+
+  before(async () => {
+    await startDrec(['--registries', 'hub']);
+    await postEvents(pulls(APP, DEFAULT_PULLS));
+    await postEvents([...pulls(APP, HUB_PULLS), ...pulls('library/nginx', 2, 'latest')], '/events/hub');
+    ({ context, page, problems } = await launchBrowser(path.join(workdir, 'chromium-profile')));
+  });
+
+  after(shutDown);
+
+  it('the selector offers all registries or one; the overview spans all', async () => {
+    const { registries } = await api('/api/v1/registries');
+    assert.deepEqual(
+      registries.map((r) => [r.registry, r.repositories, r.numpulls]),
+      [
+        ['default', 1, DEFAULT_PULLS],
+        ['hub', 2, HUB_PULLS + 2],
+      ],
+    );
+    await page.goto(`${base()}/`);
+    await signIn(page, TOKEN);
+    await settled(page);
+    assert.equal(await page.isVisible('#registry-picker'), true);
+    assert.deepEqual(
+      await page.locator('#registry option').evaluateAll((os) => os.map((o) => [o.value, o.textContent])),
+      [
+        ['', 'All registries'],
+        ['default', 'default'],
+        ['hub', 'hub'],
+      ],
+    );
+    assert.equal(await page.inputValue('#registry'), '');
+    assert.equal(await page.textContent('#total-repositories .stat-value'), '3');
+    assert.equal(await page.textContent('#total-numpulls .stat-value'), fmt(DEFAULT_PULLS + HUB_PULLS + 2));
+    assert.deepEqual(
+      (await rows(page, '#registries-table')).map((r) => r.slice(0, 3)),
+      [
+        ['default', '1', fmt(DEFAULT_PULLS)],
+        ['hub', '2', fmt(HUB_PULLS + 2)],
+      ],
+    );
+    const top = await rows(page, '#top-table');
+    assert.deepEqual(
+      top.map((r) => r.slice(0, 3)),
+      [
+        [APP, 'hub', fmt(HUB_PULLS)],
+        ['library/nginx', 'hub', '2'],
+        [APP, 'default', fmt(DEFAULT_PULLS)],
+      ],
+    );
+    await screenshot('registries-overview');
+  });
+
+  it("the list of all registries shows each row's registry and links to that registry's repository", async () => {
+    await page.click('nav a[data-nav="repositories"]');
+    await page.waitForSelector('#repositories-table');
+    await settled(page);
+    const header = await page.locator('#repositories-table th').allTextContents();
+    assert.deepEqual(header.slice(0, 2), ['Repository ↑', 'Registry']);
+    // Sorted by name; the two team/app in either order.
+    const shown = (await rows(page, '#repositories-table')).map((r) => r.slice(0, 3));
+    assert.deepEqual(shown.toSorted(), [
+      ['library/nginx', 'hub', '2'],
+      [APP, 'default', fmt(DEFAULT_PULLS)],
+      [APP, 'hub', fmt(HUB_PULLS)],
+    ]);
+    assert.equal(shown[0][0], 'library/nginx');
+    await screenshot('registries-list');
+    const rowOf = (registry) =>
+      page
+        .locator('#repositories-table tbody tr')
+        .filter({ has: page.locator(`a.repo:text-is("${APP}")`) })
+        .filter({ has: page.locator(`span.registry:text-is("${registry}")`) })
+        .locator('a.repo');
+
+    // The hub's team/app, not the default registry's of the same name.
+    await rowOf('hub').click();
+    await page.waitForURL(/#\/r\/team\/app\?registry=hub/);
+    await page.waitForSelector('#repository');
+    await settled(page);
+    assert.equal(await page.textContent('#repo-numpulls .stat-value'), fmt(HUB_PULLS));
+    assert.equal(await page.textContent('#repository-registry'), 'registry hub');
+    assert.equal(await page.inputValue('#registry'), 'hub');
+    const [tag] = await rows(page, '#tags-table');
+    assert.deepEqual([tag[0], tag[2], tag[3]], ['v1', 'live', fmt(HUB_PULLS)]);
+    // A range keeps the registry.
+    await page.click('.segmented a:text-is("90 days")');
+    await page.waitForURL(/days=90/);
+    assert.match(page.url(), /registry=hub/);
+    await settled(page);
+    assert.equal(await page.textContent('#repo-numpulls .stat-value'), fmt(HUB_PULLS));
+
+    // The default registry's team/app: no registry in the link.
+    await page.goto(`${base()}/#/repositories`);
+    await page.waitForSelector('#repositories-table');
+    await rowOf('default').click();
+    await page.waitForURL(/#\/r\/team\/app$/);
+    await page.waitForSelector('#repository');
+    await settled(page);
+    assert.equal(await page.textContent('#repo-numpulls .stat-value'), fmt(DEFAULT_PULLS));
+    assert.equal(await page.textContent('#repository-registry'), 'registry default');
+  });
+
+  it('choosing one registry narrows the list and the overview to it', async () => {
+    await page.goto(`${base()}/#/repositories`);
+    await page.waitForSelector('#repositories-table');
+    await page.selectOption('#registry', 'hub');
+    await page.waitForURL(/registry=hub/);
+    await page.waitForFunction(() => document.querySelector('#scope')?.textContent === 'registry hub');
+    await settled(page);
+    const header = await page.locator('#repositories-table th').allTextContents();
+    assert.ok(!header.includes('Registry'), 'one registry: no registry column');
+    assert.deepEqual(
+      (await rows(page, '#repositories-table')).map((r) => r.slice(0, 2)),
+      [
+        ['library/nginx', '2'],
+        [APP, fmt(HUB_PULLS)],
+      ],
+    );
+    // Its rows still open the hub's repository; the navigation keeps the registry.
+    assert.match(await page.getAttribute(`#repositories-table a.repo:text-is("${APP}")`, 'href'), /registry=hub/);
+    await page.click('nav a[data-nav="overview"]');
+    await page.waitForURL(/#\/\?registry=hub/);
+    await page.waitForSelector('#overview #totals');
+    await settled(page);
+    assert.equal(await page.textContent('#total-repositories .stat-value'), '2');
+    assert.equal(await page.textContent('#total-numpulls .stat-value'), fmt(HUB_PULLS + 2));
+    assert.equal(await page.locator('#registries-table').count(), 0);
+    await screenshot('registries-hub');
+
+    await page.selectOption('#registry', '');
+    await page.waitForFunction(() => document.querySelector('#scope')?.textContent === 'all registries');
+    assert.equal(await page.textContent('#total-repositories .stat-value'), '3');
   });
 
   it('no script errors and no Content-Security-Policy violations', () => {

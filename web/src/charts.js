@@ -2,18 +2,12 @@
 // the bundle small; Chart.js needs no eval and no injected <style>, so the strict
 // Content-Security-Policy drec sends holds.
 import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from 'chart.js';
+import { counter } from './counters.js';
 import { h } from './dom.js';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
 Chart.defaults.font.family = getComputedStyle(document.documentElement).fontFamily;
 Chart.defaults.color = '#475569';
-
-export const SERIES = {
-  numpulls: { label: 'Pulls', color: '#2563eb' },
-  numpushs: { label: 'Pushes', color: '#16a34a' },
-  numchecks: { label: 'Checks (HEAD)', color: '#94a3b8' },
-  numindexpulls: { label: 'Index pulls', color: '#a855f7' },
-};
 
 const live = new Set();
 
@@ -31,25 +25,25 @@ export function pruneCharts() {
 // A bar chart of `days` ([{day, numpulls, ...}], zero-filled by the API), one bar
 // series per counter in `counters`. The canvas carries what it draws in
 // data-chart (JSON), so tests and curious users can read the numbers.
-export function dailyChart(id, days, counters, { hidden = [] } = {}) {
+export function dailyChart(id, days, counters, { hidden = [], label = '' } = {}) {
   const data = {
     labels: days.map((d) => d.day),
-    datasets: counters.map((counter) => ({
-      label: SERIES[counter].label,
-      counter,
-      data: days.map((d) => d[counter] ?? 0),
-      backgroundColor: SERIES[counter].color,
+    datasets: counters.map((name) => ({
+      label: counter(name).label,
+      counter: name,
+      data: days.map((d) => d[name] ?? 0),
+      backgroundColor: counter(name).color,
       borderRadius: 2,
-      hidden: hidden.includes(counter),
+      hidden: hidden.includes(name),
     })),
   };
   const summary = counters
-    .map((c, i) => `${SERIES[c].label}: ${data.datasets[i].data.reduce((a, b) => a + b, 0)}`)
+    .map((c, i) => `${counter(c).label}: ${data.datasets[i].data.reduce((a, b) => a + b, 0)}`)
     .join(', ');
   const canvas = h('canvas', {
     id,
     role: 'img',
-    'aria-label': `Per day from ${data.labels[0]} to ${data.labels.at(-1)}. ${summary}`,
+    'aria-label': `${label}Per day from ${data.labels[0]} to ${data.labels.at(-1)}. ${summary}`,
     dataset: {
       chart: JSON.stringify({
         labels: data.labels,

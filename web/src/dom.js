@@ -54,17 +54,34 @@ export function shortDigest(digest) {
   return h('code', { title: digest }, `${algorithm}:${hex.slice(0, 12)}`);
 }
 
-// Hash of the repository page; segments encoded as in the API path.
-export function repositoryHref(name) {
-  return `#/r/${name.split('/').map(encodeURIComponent).join('/')}`;
+// A hash route with a query of the `params` that have a value.
+export function hashHref(path, params = {}) {
+  const query = new URLSearchParams(
+    Object.entries(params).filter(([, v]) => v !== null && v !== undefined && v !== ''),
+  ).toString();
+  return `#${path}${query ? `?${query}` : ''}`;
 }
 
-export function repositoryLink(name) {
-  return h('a', { href: repositoryHref(name), class: 'repo' }, name);
+// Hash of a repository page; segments encoded as in the API path. Registry "default" is
+// left out of the query: the API takes a repository without one to be the default's.
+export function repositoryHref(name, { registry, ...params } = {}) {
+  const path = `/r/${name.split('/').map(encodeURIComponent).join('/')}`;
+  return hashHref(path, { registry: registry === 'default' ? null : registry, ...params });
 }
 
-// A table from column definitions: {title, value(row) -> node|string, numeric?}.
-export function table(columns, rows, { id, empty = 'Nothing to show.' } = {}) {
+// A link to the repository page of a list item (which names its registry).
+export function repositoryLink(item) {
+  return h(
+    'a',
+    { href: repositoryHref(item.repositoryname, { registry: item.registry }), class: 'repo' },
+    item.repositoryname,
+  );
+}
+
+// A table from column definitions: {title, value(row) -> node|string, numeric?, help?}
+// (help: the header's tooltip). Falsy entries of `columns` are left out.
+export function table(allColumns, rows, { id, empty = 'Nothing to show.' } = {}) {
+  const columns = allColumns.filter(Boolean);
   if (!rows.length) return h('p', { class: 'empty', id }, empty);
   return h(
     'table',
@@ -75,7 +92,7 @@ export function table(columns, rows, { id, empty = 'Nothing to show.' } = {}) {
       h(
         'tr',
         {},
-        columns.map((c) => h('th', { class: c.numeric ? 'num' : null }, c.title)),
+        columns.map((c) => h('th', { class: c.numeric ? 'num' : null, title: c.help || null }, c.title)),
       ),
     ),
     h(
@@ -96,10 +113,10 @@ export function card(title, ...body) {
   return h('section', { class: 'card' }, title ? h('h2', {}, title) : null, ...body);
 }
 
-export function stat(label, value, note, id) {
+export function stat(label, value, note, id, help) {
   return h(
     'div',
-    { class: 'stat', id },
+    { class: 'stat', id, title: help || null },
     h('div', { class: 'stat-label' }, label),
     h('div', { class: 'stat-value' }, value),
     note ? h('div', { class: 'stat-note' }, note) : null,

@@ -2,8 +2,13 @@
 //
 //   #/                      overview
 //   #/repositories?prefix=  all repositories, filtered by name prefix, sortable, paged
-//   #/r/{name}?days=        one repository
+//   #/r/{name}?days=&class=&attachments=include   one repository
 //   #/cleanup?days=         repositories not pulled for that many days
+//
+// Every route takes registry=NAME. On the overview and the lists it chooses one registry
+// (none: all of them, the API's default there); on a repository page it names the
+// registry the repository belongs to (none: "default", as in the API). The registry
+// selector shows only when drec serves more than one.
 //
 // Hash routing means drec serves one HTML document at "/" and nothing else needs
 // server-side routes. Without stored credentials the page asks the API without any: a drec
@@ -20,11 +25,13 @@ import {
   Unauthorized,
 } from './api.js';
 import { dailyChart, pruneCharts } from './charts.js';
+import { counterList, loadCounters } from './counters.js';
 import {
   ageDays,
   card,
   errorBox,
   h,
+  hashHref,
   num,
   repositoryHref,
   repositoryLink,
@@ -55,11 +62,39 @@ function currentRoute() {
   return { view: overviewView, nav: 'overview', params };
 }
 
-function hrefWith(path, params) {
-  const query = new URLSearchParams(
-    Object.entries(params).filter(([, v]) => v !== null && v !== undefined && v !== ''),
-  ).toString();
-  return `#${path}${query ? `?${query}` : ''}`;
+// ---------------------------------------------------------------------------- registries
+
+// The registries drec serves, read once per page load (they come from its configuration).
+let registriesLoading;
+function loadRegistries() {
+  registriesLoading ??= getJson('/api/v1/registries')
+    .then((answer) => answer.registries.map((r) => r.registry))
+    .catch((error) => {
+      registriesLoading = undefined;
+      if (error instanceof Unauthorized) throw error;
+      return []; // an older drec: one registry, no selector
+    });
+  return registriesLoading;
+}
+
+// The selector in the top bar, and the registry the navigation links keep.
+function showRegistries(route, registries) {
+  const picker = document.getElementById('registry-picker');
+  const select = document.getElementById('registry');
+  picker.hidden = registries.length < 2;
+  const scope = route.params.get('registry') ?? '';
+  if (!picker.hidden) {
+    const options = [['', 'All registries'], ...registries.map((r) => [r, r])];
+    if (select.options.length !== options.length || [...select.options].some((o, i) => o.value !== options[i][0])) {
+      select.replaceChildren(...options.map(([value, text]) => h('option', { value }, text)));
+    }
+    // A repository belongs to one registry: without the parameter, the default one.
+    select.value = route.view === repositoryView ? scope || 'default' : scope;
+  }
+  for (const link of document.querySelectorAll('nav a')) {
+    link.href = hashHref(link.dataset.path, { registry: scope });
+  }
+  document.querySelector('.brand').href = hashHref('/', { registry: scope });
 }
 
 // Renders of older navigations that finish late are dropped.
@@ -78,7 +113,12 @@ async function render({ scroll = false } = {}) {
   main.setAttribute('aria-busy', 'true');
   let content;
   try {
-    content = await route.view(route);
+    const [registries] = await Promise.all([loadRegistries(), loadCounters()]);
+    if (mine !== generation) return;
+    showRegistries(route, registries);
+    // scope: the registry of the overview and the lists ('' for all); multi: show registries.
+    const scope = route.params.get('registry') ?? '';
+    content = await route.view({ ...route, scope, multi: registries.length > 1 });
   } catch (error) {
     if (error instanceof Unauthorized) {
       if (mine !== generation) return;
@@ -183,41 +223,67 @@ function showSignIn(message, kind = 'error') {
 
 // ---------------------------------------------------------------------------- overview
 
-async function overviewView() {
+// The Registry column of a list that spans several registries.
+const registryColumn = ({ scope, multi }) =>
+  multi && !scope ? { title: 'Registry', value: (r) => h('span', { class: 'registry' }, r.registry) } : null;
+
+async function overviewView(ctx) {
   document.title = 'drec · overview';
+  const registry = ctx.scope;
   const from = utcDay(29);
   const to = utcDay(0);
-  const [summary, top, trending, recent] = await settle([
-    getJson('/api/v1/summary', { from, to }),
-    getJson(REPOSITORIES, { sort: '-numpulls', limit: 10 }),
-    getJson(REPOSITORIES, { sort: '-window.numpulls', window: '30d', limit: 10 }),
-    getJson(REPOSITORIES, { sort: '-lastpushed', limit: 10 }),
+  const [summary, top, trending, recent, registries] = await settle([
+    getJson('/api/v1/summary', { from, to, registry }),
+    getJson(REPOSITORIES, { sort: '-numpulls', limit: 10, registry }),
+    getJson(REPOSITORIES, { sort: '-window.numpulls', window: '30d', limit: 10, registry }),
+    getJson(REPOSITORIES, { sort: '-lastpushed', limit: 10, registry }),
+    ctx.multi && !registry ? getJson('/api/v1/registries') : null,
   ]);
 
-  const sum = (days, counter) => days.reduce((a, d) => a + (d[counter] ?? 0), 0);
+  const sum = (days, name) => days.reduce((a, d) => a + (d[name] ?? 0), 0);
   const totals = panel(summary, (s) =>
     h(
       'div',
       { class: 'stats', id: 'totals' },
       stat('Repositories', num(s.totals.repositories), null, 'total-repositories'),
-      stat('Pulls', num(s.totals.numpulls), `${num(sum(s.days, 'numpulls'))} in the last 30 days`, 'total-numpulls'),
-      stat('Pushes', num(s.totals.numpushs), `${num(sum(s.days, 'numpushs'))} in the last 30 days`, 'total-numpushs'),
-      stat(
-        'Checks (HEAD)',
-        num(s.totals.numchecks),
-        `${num(sum(s.days, 'numchecks'))} in the last 30 days`,
-        'total-numchecks',
+      counterList().map((c) =>
+        stat(
+          c.label,
+          num(s.totals[c.name]),
+          `${num(sum(s.days, c.name))} in the last 30 days`,
+          `total-${c.name}`,
+          c.description,
+        ),
       ),
-      stat('Index pulls', num(s.totals.numindexpulls), null, 'total-numindexpulls'),
-      stat('Deletes', num(s.totals.numdeletes), null, 'total-numdeletes'),
     ),
   );
   const chart = panel(summary, (s) => dailyChart('overview-chart', s.days, ['numpulls', 'numpushs']));
 
+  const registriesTable =
+    registries.value &&
+    card(
+      'Registries',
+      table(
+        [
+          { title: 'Registry', value: (r) => h('a', { href: hashHref('/', { registry: r.registry }) }, r.registry) },
+          { title: 'Repositories', value: (r) => num(r.repositories), numeric: true },
+          ...counterList().map((c) => ({
+            title: c.short,
+            help: c.description,
+            value: (r) => num(r[c.name]),
+            numeric: true,
+          })),
+        ],
+        registries.value.registries,
+        { id: 'registries-table' },
+      ),
+    );
+  const where = registryColumn(ctx);
   const topTable = panel(top, (page) =>
     table(
       [
-        { title: 'Repository', value: (r) => repositoryLink(r.repositoryname) },
+        { title: 'Repository', value: (r) => repositoryLink(r) },
+        where,
         { title: 'Pulls', value: (r) => num(r.numpulls), numeric: true },
         { title: 'Last pulled', value: (r) => time(r.lastpulled) },
       ],
@@ -228,7 +294,8 @@ async function overviewView() {
   const trendingTable = panel(trending, (page) =>
     table(
       [
-        { title: 'Repository', value: (r) => repositoryLink(r.repositoryname) },
+        { title: 'Repository', value: (r) => repositoryLink(r) },
+        where,
         { title: '30 days', value: (r) => num(r.window?.numpulls), numeric: true },
         { title: 'All time', value: (r) => num(r.numpulls), numeric: true },
       ],
@@ -239,7 +306,8 @@ async function overviewView() {
   const recentTable = panel(recent, (page) =>
     table(
       [
-        { title: 'Repository', value: (r) => repositoryLink(r.repositoryname) },
+        { title: 'Repository', value: (r) => repositoryLink(r) },
+        where,
         { title: 'Last pushed', value: (r) => time(r.lastpushed) },
         { title: 'Pushes', value: (r) => num(r.numpushs), numeric: true },
       ],
@@ -251,8 +319,9 @@ async function overviewView() {
   return h(
     'div',
     { class: 'page', id: 'overview' },
-    h('div', { class: 'page-head' }, h('h1', {}, 'Overview')),
+    h('div', { class: 'page-head' }, h('h1', {}, 'Overview'), scopeNote(ctx)),
     totals,
+    registriesTable,
     card('Pulls and pushes per day — last 30 days (UTC)', chart),
     h(
       'div',
@@ -262,6 +331,12 @@ async function overviewView() {
       card('Recently pushed', recentTable),
     ),
   );
+}
+
+// Which registries a page of several counts, when there are several.
+function scopeNote({ scope, multi }) {
+  if (!multi) return null;
+  return h('span', { class: 'muted', id: 'scope' }, scope ? `registry ${scope}` : 'all registries');
 }
 
 // ---------------------------------------------------------------------------- lists
@@ -278,17 +353,25 @@ function pager(total, offset, limit, hrefFor) {
   );
 }
 
-const LIST_COLUMNS = [
-  { key: 'repositoryname', title: 'Repository', value: (r) => repositoryLink(r.repositoryname) },
-  { key: 'numpulls', title: 'Pulls', value: (r) => num(r.numpulls), numeric: true },
-  { key: 'numpushs', title: 'Pushes', value: (r) => num(r.numpushs), numeric: true },
-  { key: 'numchecks', title: 'Checks', value: (r) => num(r.numchecks), numeric: true },
-  { key: 'numindexpulls', title: 'Index pulls', value: (r) => num(r.numindexpulls), numeric: true },
-  { key: 'lastpulled', title: 'Last pulled', value: (r) => time(r.lastpulled) },
-  { key: 'lastpushed', title: 'Last pushed', value: (r) => time(r.lastpushed) },
-];
+// The list's columns: a sortable one has a `key` the API sorts by.
+function listColumns(ctx) {
+  return [
+    { key: 'repositoryname', title: 'Repository', value: (r) => repositoryLink(r) },
+    registryColumn(ctx),
+    ...counterList().map((c) => ({
+      key: c.sortable ? c.name : null,
+      title: c.short,
+      help: c.description,
+      value: (r) => num(r[c.name]),
+      numeric: true,
+    })),
+    { key: 'lastpulled', title: 'Last pulled', value: (r) => time(r.lastpulled) },
+    { key: 'lastpushed', title: 'Last pushed', value: (r) => time(r.lastpushed) },
+  ];
+}
 
-async function repositoriesView({ params }) {
+async function repositoriesView(ctx) {
+  const { params, scope: registry } = ctx;
   document.title = 'drec · repositories';
   const prefix = params.get('prefix') ?? '';
   const sort = params.get('sort') || 'repositoryname';
@@ -296,12 +379,12 @@ async function repositoriesView({ params }) {
   const search = document.getElementById('search');
   if (document.activeElement !== search) search.value = prefix;
 
-  const page = await getJson(REPOSITORIES, { prefix, sort, offset, limit: PAGE_SIZE });
-  const here = (changes) => hrefWith('/repositories', { prefix, sort, offset, ...changes });
+  const page = await getJson(REPOSITORIES, { prefix, sort, offset, limit: PAGE_SIZE, registry });
+  const here = (changes) => hashHref('/repositories', { prefix, sort, offset, registry, ...changes });
   // Column titles sort; a second click on the sorted column reverses it. Counters and
   // times start descending, names ascending.
-  const columns = LIST_COLUMNS.map((c) => {
-    if (!c.key) return c;
+  const columns = listColumns(ctx).map((c) => {
+    if (!c?.key) return c;
     const active = sort.replace(/^-/, '') === c.key;
     const next = active
       ? sort.startsWith('-')
@@ -311,7 +394,14 @@ async function repositoriesView({ params }) {
         ? c.key
         : `-${c.key}`;
     const arrow = active ? (sort.startsWith('-') ? ' ↓' : ' ↑') : '';
-    return { ...c, title: h('a', { href: here({ sort: next, offset: 0 }), class: 'sort' }, c.title + arrow) };
+    return {
+      ...c,
+      title: h(
+        'a',
+        { href: here({ sort: next, offset: 0 }), class: 'sort', dataset: { sort: c.key } },
+        c.title + arrow,
+      ),
+    };
   });
   const what = prefix ? `${num(page.total)} repositories starting with “${prefix}”` : `${num(page.total)} repositories`;
   return h(
@@ -322,6 +412,7 @@ async function repositoriesView({ params }) {
       { class: 'page-head' },
       h('h1', {}, 'Repositories'),
       h('span', { class: 'muted', id: 'repositories-total' }, what),
+      scopeNote(ctx),
     ),
     card(
       null,
@@ -335,14 +426,21 @@ async function repositoriesView({ params }) {
 
 const RANGES = [30, 90, 365];
 
-async function repositoryView({ name, params }) {
+async function repositoryView(ctx) {
+  const { name, params, multi } = ctx;
   document.title = `drec · ${name}`;
+  const registry = params.get('registry') ?? ''; // '' is the default registry
   const days = RANGES.includes(Number(params.get('days'))) ? Number(params.get('days')) : 30;
-  const [repo, tags, actors, daily] = await settle([
-    getJson(repositoryPath(name)),
-    getJson(repositoryPath(name, 'tags')),
-    getJson(repositoryPath(name, 'actors')),
-    getJson(repositoryPath(name, 'daily'), { from: utcDay(days - 1), to: utcDay(0) }),
+  const cls = params.get('class') ?? '';
+  const attachments = params.get('attachments') === 'include';
+  const here = (changes) =>
+    repositoryHref(name, { registry, days, class: cls, attachments: attachments ? 'include' : '', ...changes });
+  const [repo, tags, actors, daily, classes] = await settle([
+    getJson(repositoryPath(name), { registry }),
+    getJson(repositoryPath(name, 'tags'), { registry, attachments: attachments ? 'include' : '' }),
+    getJson(repositoryPath(name, 'actors'), { registry }),
+    getJson(repositoryPath(name, 'daily'), { registry, from: utcDay(days - 1), to: utcDay(0), class: cls }),
+    getJson(repositoryPath(name, 'classes'), { registry }),
   ]);
   if (repo.status === 'rejected') {
     return h('div', { class: 'page' }, h('div', { class: 'page-head' }, h('h1', {}, name)), errorBox(repo.reason));
@@ -351,34 +449,133 @@ async function repositoryView({ name, params }) {
 
   const ranges = h(
     'div',
-    { class: 'segmented' },
+    { class: 'segmented', role: 'group', 'aria-label': 'Range' },
     RANGES.map((d) =>
-      h('a', { href: `${repositoryHref(name)}?days=${d}`, class: d === days ? 'active' : null }, `${d} days`),
+      h(
+        'a',
+        { href: here({ days: d }), class: d === days ? 'active' : null, 'aria-current': d === days ? 'true' : null },
+        `${d} days`,
+      ),
     ),
+  );
+  // The daily series of one traffic class, or of all.
+  const classNames = classes.status === 'fulfilled' ? classes.value.classes.map((c) => c.class) : [];
+  if (cls && !classNames.includes(cls)) classNames.push(cls);
+  const classSelect = h(
+    'select',
+    {
+      id: 'daily-class',
+      onchange: (e) => {
+        window.location.hash = here({ class: e.target.value });
+      },
+    },
+    h('option', { value: '' }, 'All classes'),
+    classNames.map((c) => h('option', { value: c, selected: c === cls }, c)),
+  );
+  const classFilter = h(
+    'label',
+    { class: 'select', for: 'daily-class' },
+    h('span', { class: 'muted' }, 'Traffic class'),
+    classSelect,
   );
   const chart = panel(daily, (d) =>
-    dailyChart('repository-chart', d.days, ['numpulls', 'numpushs', 'numchecks'], { hidden: ['numchecks'] }),
+    dailyChart('repository-chart', d.days, ['numpulls', 'numpushs', 'numchecks'], {
+      hidden: ['numchecks'],
+      label: cls ? `Traffic class ${cls}. ` : '',
+    }),
   );
 
+  const classesTable = panel(classes, (c) => {
+    const pulls = c.classes.reduce((a, x) => a + x.numpulls, 0);
+    return table(
+      [
+        {
+          title: 'Class',
+          value: (x) =>
+            h(
+              'a',
+              { href: here({ class: x.class }), class: 'class', title: `Per day: class ${x.class} only` },
+              x.class,
+            ),
+        },
+        ...counterList().map((k) => ({
+          title: k.short,
+          help: k.description,
+          value: (x) => num(x[k.name]),
+          numeric: true,
+        })),
+        {
+          title: 'Share of pulls',
+          value: (x) => {
+            const share = pulls ? Math.round((100 * x.numpulls) / pulls) : 0;
+            return h(
+              'span',
+              { class: 'share' },
+              h('meter', { min: 0, max: 100, value: share, 'aria-hidden': 'true' }),
+              ` ${share} %`,
+            );
+          },
+          numeric: true,
+        },
+        { title: 'Last pulled', value: (x) => time(x.lastpulled) },
+      ],
+      [...c.classes].sort((a, b) => b.numpulls - a.numpulls || a.class.localeCompare(b.class)),
+      { id: 'classes-table', empty: 'Nothing counted yet.' },
+    );
+  });
+
+  const tagColumns = [
+    {
+      title: 'Tag',
+      value: (x) => [
+        h('span', { class: 'tag' }, x.tag),
+        x.attachment
+          ? [' ', h('span', { class: 'badge attachment', title: 'signature, SBOM or attestation' }, 'attachment')]
+          : null,
+      ],
+    },
+    { title: 'Digest', value: (x) => shortDigest(x.digest) },
+    {
+      title: 'Status',
+      value: (x) =>
+        x.deleted ? h('span', { class: 'badge deleted' }, 'deleted') : h('span', { class: 'badge live' }, 'live'),
+    },
+    { title: 'Pulls', value: (x) => num(x.numpulls), numeric: true },
+    { title: 'Checks', value: (x) => num(x.numchecks), numeric: true },
+    ...(attachments
+      ? counterList('attachment').map((k) => ({
+          title: k.short,
+          help: k.description,
+          value: (x) => num(x[k.name]),
+          numeric: true,
+        }))
+      : []),
+    { title: 'Last pulled', value: (x) => time(x.lastpulled) },
+    { title: 'Last pushed', value: (x) => time(x.lastpushed) },
+  ];
   const tagsTable = panel(tags, (t) =>
     table(
-      [
-        { title: 'Tag', value: (x) => h('span', { class: 'tag' }, x.tag) },
-        { title: 'Digest', value: (x) => shortDigest(x.digest) },
-        {
-          title: 'Status',
-          value: (x) =>
-            x.deleted ? h('span', { class: 'badge deleted' }, 'deleted') : h('span', { class: 'badge live' }, 'live'),
-        },
-        { title: 'Pulls', value: (x) => num(x.numpulls), numeric: true },
-        { title: 'Checks', value: (x) => num(x.numchecks), numeric: true },
-        { title: 'Last pulled', value: (x) => time(x.lastpulled) },
-        { title: 'Last pushed', value: (x) => time(x.lastpushed) },
-      ],
-      // Live tags first, then the most pulled.
-      [...t.tags].sort((a, b) => a.deleted - b.deleted || b.numpulls - a.numpulls || a.tag.localeCompare(b.tag)),
-      { id: 'tags-table', empty: 'No tags seen.' },
+      tagColumns,
+      // Image tags first; live before deleted, then the most pulled.
+      [...t.tags].sort(
+        (a, b) =>
+          a.attachment - b.attachment || a.deleted - b.deleted || b.numpulls - a.numpulls || a.tag.localeCompare(b.tag),
+      ),
+      { id: 'tags-table', empty: attachments ? 'No tags seen.' : 'No image tags seen.' },
     ),
+  );
+  const attachmentToggle = h(
+    'label',
+    { class: 'toggle' },
+    h('input', {
+      type: 'checkbox',
+      id: 'show-attachments',
+      checked: attachments,
+      onchange: (e) => {
+        window.location.hash = here({ attachments: e.target.checked ? 'include' : '' });
+      },
+    }),
+    ' Show signature & attachment tags',
   );
   const actorsTable = panel(actors, (a) =>
     table(
@@ -396,13 +593,21 @@ async function repositoryView({ name, params }) {
     ),
   );
 
+  const stats = (group, id, ...extra) =>
+    h(
+      'div',
+      { class: 'stats', id },
+      counterList(group).map((c) => stat(c.label, num(r[c.name]), null, `repo-${c.name}`, c.description)),
+      extra,
+    );
   return h(
     'div',
-    { class: 'page', id: 'repository', dataset: { repository: name } },
+    { class: 'page', id: 'repository', dataset: { repository: name, registry: r.registry } },
     h(
       'div',
       { class: 'page-head' },
       h('h1', { id: 'repository-name' }, name),
+      multi ? h('span', { class: 'badge registry', id: 'repository-registry' }, `registry ${r.registry}`) : null,
       h(
         'span',
         { class: 'muted' },
@@ -415,24 +620,38 @@ async function repositoryView({ name, params }) {
       ),
     ),
     h(
-      'div',
-      { class: 'stats', id: 'repository-counters' },
-      stat('Pulls', num(r.numpulls), null, 'repo-numpulls'),
-      stat('Pushes', num(r.numpushs), null, 'repo-numpushs'),
-      stat('Checks (HEAD)', num(r.numchecks), null, 'repo-numchecks'),
-      stat('Index pulls', num(r.numindexpulls), null, 'repo-numindexpulls'),
-      stat('Deletes', num(r.numdeletes), null, 'repo-numdeletes'),
-      stat('Live tags', num(r.tags.length), null, 'repo-tags'),
+      'section',
+      { class: 'group', 'aria-labelledby': 'images-heading' },
+      h('h2', { id: 'images-heading' }, 'Images'),
+      stats('image', 'repository-counters', stat('Live tags', num(r.tags.length), null, 'repo-tags')),
     ),
-    h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', {}, 'Per day (UTC)'), ranges), chart),
-    card('Tags', tagsTable),
+    h(
+      'section',
+      { class: 'group', 'aria-labelledby': 'attachments-heading' },
+      h('h2', { id: 'attachments-heading' }, 'Signatures & attachments'),
+      stats('attachment', 'repository-attachments'),
+    ),
+    h(
+      'section',
+      { class: 'card' },
+      h(
+        'div',
+        { class: 'card-head' },
+        h('h2', { id: 'daily-heading' }, cls ? `Per day (UTC), class ${cls}` : 'Per day (UTC)'),
+        h('div', { class: 'controls' }, classFilter, ranges),
+      ),
+      chart,
+    ),
+    card('Traffic classes — all time', classesTable),
+    h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', {}, 'Tags'), attachmentToggle), tagsTable),
     card('Actors', actorsTable),
   );
 }
 
 // ---------------------------------------------------------------------------- cleanup
 
-async function cleanupView({ params }) {
+async function cleanupView(ctx) {
+  const { params, scope: registry } = ctx;
   document.title = 'drec · cleanup';
   const days = Math.max(1, Math.floor(Number(params.get('days')) || 90));
   const offset = Number(params.get('offset')) || 0;
@@ -441,6 +660,7 @@ async function cleanupView({ params }) {
     sort: 'lastpulled', // never pulled first, then the longest idle
     offset,
     limit: PAGE_SIZE,
+    registry,
   });
 
   const input = h('input', { type: 'number', min: 1, value: days, id: 'cleanup-days', class: 'days' });
@@ -454,14 +674,14 @@ async function cleanupView({ params }) {
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    window.location.hash = hrefWith('/cleanup', { days: input.value });
+    window.location.hash = hashHref('/cleanup', { days: input.value, registry });
   });
 
   const now = Date.now();
   return h(
     'div',
     { class: 'page', id: 'cleanup' },
-    h('div', { class: 'page-head' }, h('h1', {}, 'Cleanup candidates'), form),
+    h('div', { class: 'page-head' }, h('h1', {}, 'Cleanup candidates'), scopeNote(ctx), form),
     h(
       'p',
       { class: 'muted', id: 'cleanup-total' },
@@ -471,7 +691,8 @@ async function cleanupView({ params }) {
       null,
       table(
         [
-          { title: 'Repository', value: (r) => repositoryLink(r.repositoryname) },
+          { title: 'Repository', value: (r) => repositoryLink(r) },
+          registryColumn(ctx),
           { title: 'Last pulled', value: (r) => time(r.lastpulled) },
           {
             title: 'Idle',
@@ -487,7 +708,7 @@ async function cleanupView({ params }) {
         page.repositories,
         { id: 'cleanup-table', empty: 'Every repository was pulled recently.' },
       ),
-      pager(page.total, page.offset, page.limit, (o) => hrefWith('/cleanup', { days, offset: o })),
+      pager(page.total, page.offset, page.limit, (o) => hashHref('/cleanup', { days, offset: o, registry })),
     ),
   );
 }
@@ -495,7 +716,7 @@ async function cleanupView({ params }) {
 // ---------------------------------------------------------------------------- wiring
 
 function goSearch(prefix, replace) {
-  const target = hrefWith('/repositories', { prefix });
+  const target = hashHref('/repositories', { prefix, registry: currentRoute().params.get('registry') });
   // While typing, the history gets one entry, not one per key.
   if (replace) window.location.replace(target);
   else window.location.hash = target;
@@ -515,6 +736,20 @@ document.getElementById('search-form').addEventListener('submit', (e) => {
 document.getElementById('signout').addEventListener('click', () => {
   forgetAuthorization();
   showSignIn('Signed out.', 'notice');
+});
+// Another registry: the same list (the repositories list from a repository page), first page.
+document.getElementById('registry').addEventListener('change', (e) => {
+  const route = currentRoute();
+  const path =
+    new Map([
+      [overviewView, '/'],
+      [cleanupView, '/cleanup'],
+    ]).get(route.view) ?? '/repositories';
+  const keep = route.view === repositoryView ? [] : ['prefix', 'sort', 'days'];
+  window.location.hash = hashHref(path, {
+    ...Object.fromEntries(keep.map((k) => [k, route.params.get(k)])),
+    registry: e.target.value,
+  });
 });
 window.addEventListener('hashchange', () => render({ scroll: true }));
 render();
