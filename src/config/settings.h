@@ -69,9 +69,9 @@ struct Settings {
   // counting.*
   OnDelete on_delete = OnDelete::kKeep;
 
-  // classes.*  (docs/counting.md#traffic-classes)
-  std::string default_class = "other";        // classes.default: when no rule matches
+  // classes.*  (docs/counting.md#traffic-classes); the bool beside the enum above, unpadded
   bool builtin_class_rules = true;            // classes.builtin_rules: after the operator's rules
+  std::string default_class = "other";        // classes.default: when no rule matches
   std::vector<ClassRuleSetting> class_rules;  // classes.rules, first match wins
 
   // log.*

@@ -1,5 +1,6 @@
 #include "config/yaml_source.h"
 
+#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -25,7 +26,7 @@ Result<Values> UsersFromYaml(const SettingDef& def, const YAML::Node& node,
   Values values;
   for (std::size_t i = 0; i < node.size(); ++i) {
     const YAML::Node& item = node[i];
-    const std::string key = std::string(def.key) + "[" + std::to_string(i) + "]";
+    const std::string key = fmt::format("{}[{}]", def.key, i);
     if (!item.IsMap()) return Invalid(key, "expected {user, password}", Where(path, item));
     for (const auto& field : item) {
       const std::string& name = field.first.Scalar();
@@ -65,7 +66,7 @@ Result<Values> RulesFromYaml(const SettingDef& def, const YAML::Node& node,
     }
     for (const auto& field : item) {
       const std::string& name = field.first.Scalar();
-      const std::string field_key = key + "." + name;
+      const std::string field_key = fmt::format("{}.{}", key, name);
       if (std::find(std::begin(kClassRuleFields), std::end(kClassRuleFields), name) ==
           std::end(kClassRuleFields)) {
         return Invalid(field_key, "unknown setting", Where(path, field.first));

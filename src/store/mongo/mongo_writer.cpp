@@ -43,10 +43,10 @@ Status FindKeys(CollectionPtr collection, const std::set<std::pair<std::string, 
   bson_t any;
   bson_append_array_begin(filter.get(), "$or", 3, &any);
   std::uint32_t i = 0;
-  for (const auto& [repository, values] : by_repository) {
+  for (const auto& entry : by_repository) {
     AppendDocument(&any, std::to_string(i++), [&](bson_t* clause) {
-      Append(clause, "repository", repository);
-      AppendDocument(clause, field, [&](bson_t* in) { Append(in, "$in", values); });
+      Append(clause, "repository", entry.first);
+      AppendDocument(clause, field, [&](bson_t* in) { Append(in, "$in", entry.second); });
       narrow(clause);
     });
   }

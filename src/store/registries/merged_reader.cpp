@@ -109,8 +109,9 @@ Result<RepositoryPage> MergedReader::ListRepositories(const RepositoryQuery& que
             [&](const RepositoryRecord& a, const RepositoryRecord& b) {
               return ListedBefore(a, b, query);
             });
-  const auto first = std::min<std::size_t>(merged.items.size(), query.offset);
-  const auto last = std::min<std::size_t>(merged.items.size(), first + query.limit);
+  const auto size = static_cast<std::int64_t>(merged.items.size());
+  const std::int64_t first = std::min(size, query.offset);
+  const std::int64_t last = std::min(size, first + query.limit);
   merged.items =
       std::vector<RepositoryRecord>(std::make_move_iterator(merged.items.begin() + first),
                                     std::make_move_iterator(merged.items.begin() + last));
