@@ -47,6 +47,10 @@ struct Interpretation {
 // counts something is counted for its traffic class too, as `classifier` decides.
 Interpretation Interpret(const std::vector<Event>& events, DeletePolicy policy,
                          const Classifier& classifier);
+// The interpretation views the classifier's class names: a temporary one would leave them
+// dangling.
+Interpretation Interpret(const std::vector<Event>& events, DeletePolicy policy,
+                         const Classifier&& classifier) = delete;
 
 // The digest of the image that an attachment tag is about ("sha256-<hex>", optionally with a
 // ".sig", ".att" or ".sbom" suffix: "sha256:<hex>"), or empty when `tag` names no attachment

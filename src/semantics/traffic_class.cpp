@@ -76,8 +76,9 @@ bool GlobMatches(std::string_view pattern, std::string_view text, bool fold_case
   return p == pattern.size();
 }
 
-Classifier DefaultClassifier() {
-  return Classifier(DefaultClassRules(), std::string(kDefaultClass));
+const Classifier& DefaultClassifier() {
+  static const Classifier classifier(DefaultClassRules(), std::string(kDefaultClass));
+  return classifier;
 }
 
 Classifier::Classifier(std::vector<ClassRule> rules, std::string default_class)

@@ -45,8 +45,9 @@ bool GlobMatches(std::string_view pattern, std::string_view text, bool fold_case
 
 class Classifier;
 
-// The classifier of the default settings: the built-in rules, then kDefaultClass.
-Classifier DefaultClassifier();
+// The classifier of the default settings: the built-in rules, then kDefaultClass. One instance
+// for the process, so the class names that interpretations view outlive them.
+const Classifier& DefaultClassifier();
 
 // Decides the class of each counted event: the first matching rule wins, none gives the
 // default class.
