@@ -94,6 +94,8 @@ Result<std::vector<ClassRecord>> NamedRegistryReader::ListClasses(const std::str
 }
 
 Result<RepositoryPage> MergedReader::ListRepositories(const RepositoryQuery& query) {
+  // One registry (the usual setup) pages itself: no need to fetch everything before the page.
+  if (registries_.size() == 1) return registries_.front()->ListRepositories(query);
   // Each registry's first offset + limit, in the query's order, hold the merged page.
   RepositoryQuery each = query;
   each.offset = 0;
