@@ -1,0 +1,234 @@
+"""Private PostgreSQL clusters for the tests: initdb, start, stop, a streaming standby, promote.
+
+Why it exists: the PostgreSQL store's suites (store contract, API, end to end, replicas,
+failover) each need a server of their own, never the system cluster. A cluster lives in a
+directory the test owns, listens on a free loopback port and on a Unix socket in that directory,
+and is stopped by the test that started it. The server refuses to run as root, so under root the
+cluster's files belong to the `postgres` user (Debian's package creates it) and every server
+program runs through `runuser`. Python standard library only.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from drec_harness import fail, free_port
+
+SERVER_USER = "postgres"
+
+
+def bindir() -> Path:
+    """The newest PostgreSQL server binaries (Debian: /usr/lib/postgresql/<major>/bin)."""
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4])
+    )
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    if initdb:
+        return Path(initdb).parent
+    fail("no PostgreSQL server binaries (apt-get install postgresql)")
+    return Path()  # unreachable
+
+
+def available() -> bool:
+    try:
+        bindir()
+    except Exception:
+        return False
+    return os.geteuid() != 0 or _has_user(SERVER_USER)
+
+
+def _has_user(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+class Cluster:
+    """One PostgreSQL server: its data directory, socket directory and port under `base`.
+
+    `durable=False` turns fsync off, for suites that never crash the server (the store contract);
+    crash and failover tests keep the defaults.
+    """
+
+    def __init__(self, base: Path, *, name: str = "pg", durable: bool = True):
+        self.base = Path(base)
+        self.name = name
+        self.data = self.base / name
+        self.socket_dir = self.base / f"{name}-socket"
+        self.log = self.base / f"{name}.log"
+        self.port = free_port()
+        self.durable = durable
+        self._bin = bindir()
+
+    # The server programs run as the postgres user when the test runs as root.
+    def _run(
+        self, *argv: str, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess:
+        command = [str(self._bin / argv[0]), *argv[1:]]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", SERVER_USER, "--", *command]
+        result = subprocess.run(
+            command, check=False, capture_output=True, text=True, timeout=timeout
+        )
+        if check and result.returncode != 0:
+            fail(f"{' '.join(argv[:2])} failed ({result.returncode}): {result.stderr[-2000:]}")
+        return result
+
+    def _own(self, *paths: Path) -> None:
+        if os.geteuid() != 0:
+            return
+        user = pwd.getpwnam(SERVER_USER)
+        for path in paths:
+            os.chown(path, user.pw_uid, user.pw_gid)
+
+    def _prepare_dirs(self) -> None:
+        self.base.mkdir(parents=True, exist_ok=True)
+        # The server user must reach its files through the test's directory.
+        os.chmod(self.base, 0o755)
+        self.socket_dir.mkdir(exist_ok=True)
+        self.log.touch()
+        self._own(self.socket_dir, self.log)
+
+    def _settings(self) -> list[str]:
+        lines = [
+            f"port = {self.port}",
+            "listen_addresses = '127.0.0.1'",
+            f"unix_socket_directories = '{self.socket_dir}'",
+            "max_connections = 200",
+            "shared_buffers = 32MB",
+            "log_min_messages = warning",
+        ]
+        if not self.durable:
+            lines += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
+        return lines
+
+    def _append_conf(self, lines: list[str]) -> None:
+        conf = self.data / "postgresql.auto.conf"
+        with open(conf, "a") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def init(self) -> Cluster:
+        """initdb: trust authentication on loopback and the socket, bytewise (C) collation."""
+        self._prepare_dirs()
+        self.data.mkdir(mode=0o700)
+        self._own(self.data)
+        extra = [] if self.durable else ["--no-sync"]
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            *extra,
+        )
+        self._append_conf(self._settings())
+        return self
+
+    def init_standby_of(self, primary: Cluster, application_name: str) -> Cluster:
+        """pg_basebackup of `primary`, streaming from it as `application_name`."""
+        self._prepare_dirs()
+        self.data.mkdir(mode=0o700)
+        self._own(self.data)
+        self._run(
+            "pg_basebackup",
+            "-D",
+            str(self.data),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(primary.port),
+            "-U",
+            "postgres",
+            "-X",
+            "stream",
+            "-R",
+            "-c",
+            "fast",
+        )
+        self._append_conf(
+            [
+                *self._settings(),
+                # Promoted, it must not wait for a standby of its own that does not exist.
+                "synchronous_standby_names = ''",
+                f"primary_conninfo = 'host=127.0.0.1 port={primary.port} user=postgres "
+                f"application_name={application_name}'",
+            ]
+        )
+        return self
+
+    def set(self, **settings: str) -> None:
+        """Adds settings (ALTER SYSTEM style, in postgresql.auto.conf); a reload applies them."""
+        self._append_conf([f"{key} = '{value}'" for key, value in settings.items()])
+
+    def start(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stops the server; mode `immediate` is a crash (no checkpoint), as a lost machine."""
+        if not (self.data / "postmaster.pid").exists():
+            return
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop", check=False)
+
+    def reload(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "reload")
+
+    def promote(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-w", "-t", "60", "promote")
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        """Runs SQL through the Unix socket; returns the unaligned, tuples-only output."""
+        result = self._run(
+            "psql",
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            str(self.socket_dir),
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            database,
+            "-c",
+            sql,
+        )
+        return result.stdout.strip()
+
+    def create_database(self, name: str) -> str:
+        self.psql(f'CREATE DATABASE "{name}"')
+        return self.uri(name)
+
+    def uri(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (
+                self._run(
+                    "pg_isready", "-h", "127.0.0.1", "-p", str(self.port), check=False
+                ).returncode
+                == 0
+            ):
+                return
+            time.sleep(0.1)
+        fail(f"PostgreSQL on port {self.port} not ready within {timeout:.0f} s")
