@@ -41,6 +41,8 @@ test_packages=(
   unzip
   # the bare Debian 12 container test (tests/container)
   podman runc debootstrap git
+  # the replicas end-to-end test and benchmark: HAProxy in front of several drec replicas
+  haproxy
 )
 
 case "$purpose" in
