@@ -767,8 +767,18 @@ class Expected:
         self.models = {r: AttributingModel.of(self.by_repo[r], r) for r in self.repositories}
 
     def days(self) -> tuple[str, str]:
-        days = sorted({utc_day(e) for e in self.events})
+        days = sorted({utc_day(e) for e in self.events}) or [datetime.now(UTC).strftime("%Y-%m-%d")]
         return days[0], days[-1]
+
+    def recorded_ids(self) -> set[str]:
+        """The ids drec stores (docs/counting.md#exactly-once): every event but the ignored ones
+        (blobs, mounts), deletes of unknown digests included."""
+        return {
+            e["id"]
+            for e in self.events
+            if e["action"] == "delete"
+            or (e["action"] in ("push", "pull") and e["target"].get("mediaType") in MANIFEST_TYPES)
+        }
 
     def totals(self) -> Counter:
         total = Counter()
@@ -1151,6 +1161,26 @@ class Run:
                 fail("\n".join(problems[:40]))
 
         self.checks.run("each replica, asked directly, answers the same", same_everywhere)
+
+        def event_ids():
+            problems = []
+            for name, exp in expected.items():
+                schema = SCHEMA if name == "default" else f"{SCHEMA}@{name}"
+                rows = self.cluster.psql(f'SELECT id FROM "{schema}".event_ids', "drec")
+                stored, want = set(rows.split()), exp.recorded_ids()
+                if stored != want:
+                    missing, extra = sorted(want - stored), sorted(stored - want)
+                    problems.append(
+                        f"{schema}.event_ids: {len(stored)} ids, expected {len(want)}; "
+                        f"missing {len(missing)} {missing[:3]}, unexpected {len(extra)} {extra[:3]}"
+                    )
+            if problems:
+                fail("\n".join(problems))
+
+        self.checks.run(
+            "PostgreSQL: each registry's event_ids holds exactly the ids of its applied events",
+            event_ids,
+        )
 
     @staticmethod
     def _no_problems(compare, *args) -> None:
