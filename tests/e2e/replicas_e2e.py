@@ -23,19 +23,22 @@ Set-up, all on loopback:
               retry racing the first delivery); every envelope is retried on 503 or a connection
               error until it is acknowledged with 200
 
-While skopeo pushes, pulls, inspects and deletes real images in both registries and the generator
-posts, the chaos kills every replica with SIGKILL in turn (each restarted once the others have
-acknowledged more events) and restarts PostgreSQL once per round (immediate shutdown, a crash,
-in odd rounds; fast in even ones). Then, with every registry endpoint drained (Pending 0) and
-every generated envelope acknowledged, every repository, tag, digest, actor and day of each
-registry (`?registry=`), the summaries and the registry totals must equal what the captured
-events of the registries and the generator's own events make under docs/counting.md
-(clients_e2e's Model, with by-digest tag attribution): zero lost, zero counted twice.
+While skopeo pushes, pulls, checks and deletes real images in both registries and the generator
+posts, each chaos round kills every replica with SIGKILL in turn (restarted once the others have
+acknowledged more events) and restarts PostgreSQL once (immediate shutdown, a crash, in odd
+rounds; fast in even ones): while it is down every replica must answer 503 (POST and /readyz)
+and a replica killed and started meanwhile must keep running; once it is back every replica must
+reconnect by itself. Then, with every registry endpoint drained (Pending 0) and every generated
+envelope acknowledged, every repository, tag, digest, actor and day of each registry
+(`?registry=`), the summaries and the registry totals must equal what the captured events of the
+registries and the generator's own events make under docs/counting.md (clients_e2e's Model, with
+by-digest tag attribution), and each registry's event_ids table must hold exactly their ids:
+zero lost, zero counted twice.
 
 Usage: replicas_e2e.py --drec PATH --workdir DIR --registry3 PATH [--registry-2.8 PATH]
                        [--haproxy PATH] [--replicas N] [--senders S] [--rate EVENTS_PER_S]
                        [--rounds N] [--duration SECONDS]
-The bounded form (ctest) is one round; `--rounds` and `--duration` make a longer run (a soak).
+The bounded form (ctest) is two rounds; `--rounds` and `--duration` make a longer run (a soak).
 Python standard library only (and skopeo, umoci, openssl, setpriv, HAProxy and the PostgreSQL
 server binaries). Every process it starts is stopped when it ends. Exit status 0 when every
 check passed.
@@ -105,6 +108,7 @@ TAG_COUNTERS = ("numpulls", "numpushs", "numchecks", "numindexpulls")
 HTTP_TIMEOUT_S = 10.0
 DELIVERY_DEADLINE_S = 90.0  # one envelope: acknowledged within this, retries included
 STEP_S = 30.0  # bound of each chaos step's wait (a replica serving, readiness)
+PHASE_EVENTS = 300  # events delivered in each phase of the chaos (a replica down, back up)
 RETRY_PAUSE_S = 0.05  # between retries of a refused POST (drec's Retry-After, capped)
 RETRY_AFTER_CAP_S = 0.25
 
@@ -975,18 +979,29 @@ class Run:
         wait_until(what, lambda: self.events_delivered() >= start + more, STEP_S)
 
     def kill_replica(self, replica: Replica) -> None:
+        """kill -9 while events arrive; the others serve PHASE_EVENTS meanwhile; restarted, it
+        serves along until PHASE_EVENTS more were delivered."""
         replica.kill9()
         print(f"     kill -9 {replica.name}", flush=True)
         self.checks.run(
             f"{replica.name} killed: the others go on acknowledging",
             self.wait_progress,
             f"events to be acknowledged while {replica.name} is down",
-            20,
+            PHASE_EVENTS,
         )
         replica.start()
         print(f"     {replica.name} restarted", flush=True)
+        self.checks.run(
+            f"{replica.name} restarted: events are acknowledged",
+            self.wait_progress,
+            f"events to be acknowledged after {replica.name} restarted",
+            PHASE_EVENTS,
+        )
 
-    def restart_postgres(self, mode: str) -> None:
+    def restart_postgres(self, mode: str, victim: Replica | None) -> None:
+        """Stops PostgreSQL (`immediate`: a crash) under traffic: replicas must refuse (503,
+        /readyz 503) and not die; `victim` is killed and started again while the database is
+        down; after the start every replica must find the database by itself."""
         self.cluster.stop(mode)
         print(f"     PostgreSQL stopped ({mode})", flush=True)
         probe = self.generator.probe(self.replicas[0])
@@ -1006,6 +1021,10 @@ class Run:
             unready,
             STEP_S,
         )
+        if victim:
+            victim.kill9()
+            victim.spawn()
+            print(f"     kill -9 {victim.name} and start it while PostgreSQL is down", flush=True)
         failures = self.delivery_failures()
         self.checks.run(
             "PostgreSQL down: a registry's delivery fails (it will retry)",
@@ -1014,15 +1033,28 @@ class Run:
             lambda: self.delivery_failures() > failures,
             STEP_S,
         )
+        if victim:
+            self.checks.run(
+                f"{victim.name}, started while PostgreSQL is down, keeps running",
+                victim.check_alive,
+            )
         self.cluster.start()
         print("     PostgreSQL started", flush=True)
+
+        def all_ready():
+            for replica in self.replicas:
+                replica.check_alive()
+            return all(r.ready() == 200 for r in self.replicas)
+
         self.checks.run(
             "PostgreSQL back: every replica reconnects by itself (/readyz 200)",
             wait_until,
             "every /readyz to answer 200",
-            lambda: all(r.ready() == 200 for r in self.replicas),
+            all_ready,
             STEP_S,
         )
+        if victim and victim.proc.poll() is not None:
+            victim.start()  # so that the run goes on; the check above failed
         self.checks.run(
             f"PostgreSQL back: the refused envelope is acknowledged by {self.replicas[0].name}",
             probe.deliver,
@@ -1031,7 +1063,7 @@ class Run:
             "PostgreSQL back: events are acknowledged again",
             self.wait_progress,
             "events to be acknowledged after the restart",
-            20,
+            PHASE_EVENTS,
         )
 
     def under_fire(self) -> None:
@@ -1051,7 +1083,8 @@ class Run:
             middle = len(self.replicas) // 2
             for i, replica in enumerate(self.replicas):
                 if i == middle:
-                    self.restart_postgres("immediate" if n % 2 == 0 else "fast")
+                    victim = self.replicas[-1] if len(self.replicas) > 1 else None
+                    self.restart_postgres("immediate" if n % 2 == 0 else "fast", victim)
                 self.kill_replica(replica)
             n += 1
         for t in self.traffic:
@@ -1210,7 +1243,7 @@ def parse_args():
     p.add_argument(
         "--rate", type=float, default=120.0, help="generated envelopes per second, all senders"
     )
-    p.add_argument("--rounds", type=int, default=1, help="chaos rounds (default 1)")
+    p.add_argument("--rounds", type=int, default=2, help="chaos rounds (default 2)")
     p.add_argument(
         "--duration", type=float, default=0.0, help="go on with chaos rounds for this many s"
     )
