@@ -57,16 +57,26 @@ class Cluster:
     """One PostgreSQL server: its data directory, socket directory and port under `base`.
 
     `durable=False` turns fsync off, for suites that never crash the server (the store contract);
-    crash and failover tests keep the defaults.
+    crash and failover tests keep the defaults. `tcp=False` listens on the Unix socket alone, for
+    a server whose address must be known before it starts (`port` then only names the socket).
     """
 
-    def __init__(self, base: Path, *, name: str = "pg", durable: bool = True):
+    def __init__(
+        self,
+        base: Path,
+        *,
+        name: str = "pg",
+        durable: bool = True,
+        tcp: bool = True,
+        port: int | None = None,
+    ):
         self.base = Path(base)
         self.name = name
         self.data = self.base / name
         self.socket_dir = self.base / f"{name}-socket"
         self.log = self.base / f"{name}.log"
-        self.port = free_port()
+        self.port = port or free_port()
+        self.tcp = tcp
         self.durable = durable
         self._bin = bindir()
 
@@ -102,7 +112,7 @@ class Cluster:
     def _settings(self) -> list[str]:
         lines = [
             f"port = {self.port}",
-            "listen_addresses = '127.0.0.1'",
+            f"listen_addresses = '{'127.0.0.1' if self.tcp else ''}'",
             f"unix_socket_directories = '{self.socket_dir}'",
             "max_connections = 200",
             "shared_buffers = 32MB",
@@ -225,7 +235,7 @@ class Cluster:
         while time.monotonic() < deadline:
             if (
                 self._run(
-                    "pg_isready", "-h", "127.0.0.1", "-p", str(self.port), check=False
+                    "pg_isready", "-h", str(self.socket_dir), "-p", str(self.port), check=False
                 ).returncode
                 == 0
             ):
