@@ -1,6 +1,7 @@
 #include "store/postgresql/pg_connection.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <array>
 #include <charconv>
@@ -14,14 +15,34 @@ namespace {
 // blocking client only reads them once the chunk is sent.
 constexpr std::size_t kPipelineChunk = 256;
 
-std::string FirstLine(std::string_view message) {
-  const auto end = message.find('\n');
-  return std::string(message.substr(0, end));
+// libpq's messages end with a newline and hold one line per host tried; a log line holds them
+// all, since the second host's answer ("session is read-only") is what tells a failover apart.
+std::string OneLine(std::string_view message) {
+  std::string line;
+  for (char c : message) {
+    if (c == '\n') {
+      if (!line.empty() && line.back() != ' ') line += "; ";
+    } else {
+      line += c;
+    }
+  }
+  while (!line.empty() && (line.back() == ' ' || line.back() == ';')) line.pop_back();
+  return line;
+}
+
+// The first line of a statement, enough to name it in a message.
+std::string FirstLine(std::string_view text) {
+  return std::string(text.substr(0, text.find('\n')));
+}
+
+// Server notices (a shutdown warning, say) go to drec's log, not raw to stderr.
+void LogNotice(void* /*context*/, const char* message) {
+  spdlog::info("postgresql: {}", OneLine(message));
 }
 
 ErrorInfo ConnectionError(PGconn* conn, std::string_view context) {
   return {Status::Unavailable(
-              fmt::format("postgresql: {}: {}", context, FirstLine(PQerrorMessage(conn)))),
+              fmt::format("postgresql: {}: {}", context, OneLine(PQerrorMessage(conn)))),
           false};
 }
 
@@ -37,7 +58,7 @@ ErrorInfo ClassifyError(const PGresult* result, std::string_view context) {
   const std::string sqlstate = state == nullptr ? "" : state;
   const std::string message =
       fmt::format("postgresql: {}: {}{}", context,
-                  result == nullptr ? "no answer" : FirstLine(PQresultErrorMessage(result)),
+                  result == nullptr ? "no answer" : OneLine(PQresultErrorMessage(result)),
                   sqlstate.empty() ? "" : fmt::format(" (SQLSTATE {})", sqlstate));
   if (sqlstate == "40001" || sqlstate == "40P01") return {Status::Unavailable(message), true};
   // Connection failures (08), resources (53), operator intervention (57: shutdown, crash
@@ -142,6 +163,7 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& uri,
   PGconn* conn = PQconnectdbParams(keywords.data(), values.data(), /*expand_dbname=*/1);
   if (conn == nullptr) return Status::Unavailable("postgresql: out of memory");
   std::unique_ptr<Connection> connection(new Connection(conn));
+  PQsetNoticeProcessor(conn, &LogNotice, nullptr);
   if (PQstatus(conn) != CONNECTION_OK) {
     return ConnectionError(conn, "cannot connect").status;
   }

@@ -26,7 +26,7 @@ std::string FreshPostgresSchema() {
   return fmt::format("test_{}_{}", getpid(), next++);
 }
 
-std::string ExecOnPostgres(const std::string& sql) {
+std::string ExecOnPostgres(const std::string& sql, std::string* value) {
   std::string why;
   const std::string uri = PostgresTestUri(&why);
   if (uri.empty()) return why;
@@ -37,6 +37,7 @@ std::string ExecOnPostgres(const std::string& sql) {
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     return PQresultErrorMessage(result.get());
   }
+  if (value != nullptr && PQntuples(result.get()) > 0) *value = PQgetvalue(result.get(), 0, 0);
   return {};
 }
 

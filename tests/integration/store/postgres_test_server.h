@@ -15,7 +15,8 @@ std::string FreshPostgresSchema();
 // Drops `schema` and everything in it, and the schemas of its registries (<schema>@<name>).
 void DropPostgresSchema(const std::string& schema);
 
-// Runs SQL on the test server; the error message, or empty on success.
-std::string ExecOnPostgres(const std::string& sql);
+// Runs SQL on the test server; the error message, or empty on success. `value`, when given,
+// receives the first column of the first row.
+std::string ExecOnPostgres(const std::string& sql, std::string* value = nullptr);
 
 }  // namespace drec::testing
