@@ -75,6 +75,7 @@ EVENTS_TYPE = "application/vnd.docker.distribution.events.v1+json"
 BLOCK = 4 * len(REPOS)  # one round: push each repository's tag, pull, HEAD, pull again
 WARMUP_OPS = BLOCK
 OUTAGE_OPS = 6  # operations while drec has no primary: their events wait in the registry
+BACKLOG = 20  # events waiting in the registry for drec before the standby is promoted
 AFTER_OPS = 2 * BLOCK  # operations after drec is back
 # Bounds of the traffic loop; skopeo against a loopback registry makes about 10 operations a
 # second, so the loop must not run out while the outage lasts.
@@ -449,11 +450,18 @@ class Failover:
         self.traffic.start()
         self.traffic.wait_for(WARMUP_OPS + 2, "traffic before the crash")
         self.primary.stop("immediate")
-        crash_ops = self.traffic.done
+        crash_ops, crashed = self.traffic.done, time.monotonic()
 
         check("/readyz answers 503 once the primary is lost", self.expect_not_ready)
         check("POST /events answers 503 with Retry-After while no primary", self.probe_refused)
         self.traffic.wait_for(crash_ops + OUTAGE_OPS, "traffic while drec has no primary")
+        check(
+            f"the registry holds a backlog of at least {BACKLOG} events for drec",
+            wait_until,
+            "the backlog",
+            lambda: self.drec_metrics()["Pending"] >= BACKLOG,
+            OPS_WAIT_S,
+        )
         check(
             "the registry's deliveries to drec fail meanwhile",
             self.expect_failures,
@@ -465,9 +473,12 @@ class Failover:
             self.acknowledged_on_standby,
         )
         acknowledged = self.acknowledged()
+        backlog = self.drec_metrics()["Pending"]
 
         self.standby.promote()
+        promoted = time.monotonic()
         check("drec is ready again by itself, the same process", self.expect_ready)
+        ready = time.monotonic()
         check(
             "right after the promotion drec's totals hold everything it acknowledged before",
             self.totals_hold,
@@ -489,6 +500,17 @@ class Failover:
             failures_before,
         )
         check(f"{PROBE_REPO}, refused with 503, was never stored", self.probe_absent)
+        metrics = self.drec_metrics()
+        print(
+            f"note: {crash_ops} operations before the crash, {recovered_ops - crash_ops} while "
+            f"failing over, {self.traffic.done - recovered_ops} after; {len(self.events())} "
+            f"events ({len(counted(self.events()))} counted), {len(acknowledged)} acknowledged "
+            f"before the promotion, a backlog of {backlog}; {metrics['Failures']} failed and "
+            f"{metrics['Errors']} timed-out deliveries; promoted {promoted - crashed:.1f} s "
+            f"after the crash, ready {ready - promoted:.1f} s later; "
+            f"drec_events_duplicate_total {self.drec.metric('drec_events_duplicate_total'):g}",
+            flush=True,
+        )
 
     def expect_not_ready(self) -> None:
         wait_until("/readyz 503", lambda: self.readyz() == 503, LOST_S)
