@@ -38,7 +38,7 @@ def main() -> int:
     shutil.rmtree(args.dir, ignore_errors=True)
     if args.action == "start":
         server.init()
-        server.start()
+        server.start(detached=True)
         server.psql("CREATE DATABASE drec")
         print(f"PostgreSQL for the integration tests: socket {server.socket_dir}")
     return 0

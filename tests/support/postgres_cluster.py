@@ -211,9 +211,26 @@ class Cluster:
         """Adds settings (ALTER SYSTEM style, in postgresql.auto.conf); a reload applies them."""
         self._append_conf([f"{key} = '{value}'" for key, value in settings.items()])
 
-    def start(self, timeout: float = 60) -> None:
+    def start(self, timeout: float = 60, *, detached: bool = False) -> None:
         """Starts the postmaster and waits (bounded) until it accepts connections: `ready`, or
-        `standby` for a hot standby, in postmaster.pid (what `pg_ctl start -w` waits for)."""
+        `standby` for a hot standby, in postmaster.pid (what `pg_ctl start -w` waits for).
+
+        `detached` leaves it running after this process ends (pg_ctl), for a ctest fixture whose
+        cleanup step stops it; otherwise it dies with the test.
+        """
+        if detached:
+            self._run(
+                "pg_ctl",
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.log),
+                "-w",
+                "-t",
+                str(int(timeout)),
+                "start",
+            )
+            return
         if self._postmaster is not None and self._postmaster.poll() is None:
             fail(f"{self.name}: already running")
         user = []
