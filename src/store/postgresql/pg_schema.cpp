@@ -31,20 +31,29 @@ CREATE TABLE repositories (
   actors text[] NOT NULL DEFAULT '{}',
   numstars bigint NOT NULL DEFAULT 0
 );
-CREATE INDEX repositories_by_numpulls ON repositories (numpulls, repositoryname);
-CREATE INDEX repositories_by_numpushs ON repositories (numpushs, repositoryname);
-CREATE INDEX repositories_by_numchecks ON repositories (numchecks, repositoryname);
-CREATE INDEX repositories_by_numindexpulls ON repositories (numindexpulls, repositoryname);
-CREATE INDEX repositories_by_numdeletes ON repositories (numdeletes, repositoryname);
+-- Top lists sort counters descending, recent lists last* descending, the oldest first*
+-- ascending; unset times first ascending and last descending; ties always by name ascending.
+CREATE INDEX repositories_by_numpulls ON repositories (numpulls DESC, repositoryname);
+CREATE INDEX repositories_by_numpushs ON repositories (numpushs DESC, repositoryname);
+CREATE INDEX repositories_by_numchecks ON repositories (numchecks DESC, repositoryname);
+CREATE INDEX repositories_by_numindexpulls ON repositories (numindexpulls DESC, repositoryname);
+CREATE INDEX repositories_by_numdeletes ON repositories (numdeletes DESC, repositoryname);
 CREATE INDEX repositories_by_numattachmentpushes
-  ON repositories (numattachmentpushes, repositoryname);
+  ON repositories (numattachmentpushes DESC, repositoryname);
 CREATE INDEX repositories_by_numattachmentpulls
-  ON repositories (numattachmentpulls, repositoryname);
-CREATE INDEX repositories_by_firstpushed ON repositories (firstpushed, repositoryname);
-CREATE INDEX repositories_by_lastpushed ON repositories (lastpushed, repositoryname);
-CREATE INDEX repositories_by_firstpulled ON repositories (firstpulled, repositoryname);
-CREATE INDEX repositories_by_lastpulled ON repositories (lastpulled, repositoryname);
-
+  ON repositories (numattachmentpulls DESC, repositoryname);
+CREATE INDEX repositories_by_firstpushed
+  ON repositories (firstpushed ASC NULLS FIRST, repositoryname);
+CREATE INDEX repositories_by_firstpulled
+  ON repositories (firstpulled ASC NULLS FIRST, repositoryname);
+CREATE INDEX repositories_by_lastpushed_asc
+  ON repositories (lastpushed ASC NULLS FIRST, repositoryname);
+CREATE INDEX repositories_by_lastpushed_desc
+  ON repositories (lastpushed DESC NULLS LAST, repositoryname);
+CREATE INDEX repositories_by_lastpulled_asc
+  ON repositories (lastpulled ASC NULLS FIRST, repositoryname);
+CREATE INDEX repositories_by_lastpulled_desc
+  ON repositories (lastpulled DESC NULLS LAST, repositoryname);
 CREATE TABLE tags (
   repository text COLLATE "C" NOT NULL,
   tag text COLLATE "C" NOT NULL,
@@ -84,6 +93,9 @@ CREATE TABLE actors (
   lastseen bigint,
   PRIMARY KEY (repository, actor)
 );
+
+-- The repositories one actor used (the list's actor filter).
+CREATE INDEX actors_by_actor ON actors (actor, repository);
 
 CREATE TABLE days (
   repository text COLLATE "C" NOT NULL,
