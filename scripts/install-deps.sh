@@ -23,7 +23,7 @@ done
 run_packages=(
   build-essential cmake ninja-build pkg-config ca-certificates
   libboost1.81-dev libboost-url1.81-dev libssl-dev libsimdjson-dev
-  libmongoc-dev libbson-dev libsqlite3-dev libyaml-cpp-dev libcli11-dev
+  libmongoc-dev libbson-dev libpq-dev libsqlite3-dev libyaml-cpp-dev libcli11-dev
   libspdlog-dev libfmt-dev
 )
 # Everything the tests, benchmarks and checks use on top of that.
@@ -31,6 +31,8 @@ test_packages=(
   "${run_packages[@]}"
   clang-format clang-tidy
   libgtest-dev libgmock-dev libbenchmark-dev python3
+  # the PostgreSQL store's suites: private clusters (tests/support/postgres_cluster.py)
+  postgresql
   # end to end: Debian's registry 2.8, skopeo and umoci for the images, the CLI tools
   docker-registry skopeo umoci openssl curl sqlite3 jq
   # the venv of the Python test tools (scripts/install-test-tools.sh, tests/requirements.txt)

@@ -25,6 +25,7 @@
 #include "pipeline/committer.h"
 #include "semantics/traffic_class.h"
 #include "store/mongo/mongo_store.h"
+#include "store/postgresql/pg_store.h"
 #include "store/registries/registry_set.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -75,6 +76,24 @@ std::string MongoCollectionOf(const Settings& settings, std::string_view registr
   return fmt::format("{}@{}", settings.mongodb_collection, registry);
 }
 
+std::string PostgresSchemaOf(const Settings& settings, std::string_view registry) {
+  if (registry == kDefaultRegistry) return settings.postgresql_schema;
+  return fmt::format("{}@{}", settings.postgresql_schema, registry);
+}
+
+// What the log says the store is: never a URI, which may hold a password.
+std::string StoreDescription(const Settings& settings) {
+  switch (settings.backend) {
+    case Backend::kSqlite:
+      return settings.sqlite_path;
+    case Backend::kMongodb:
+      return fmt::format("mongodb, database {}", settings.mongodb_database);
+    case Backend::kPostgresql:
+      return fmt::format("postgresql, schema {}", settings.postgresql_schema);
+  }
+  return "unknown";
+}
+
 Result<std::unique_ptr<Store>> OpenStore(const Settings& settings, std::string_view registry) {
   switch (settings.backend) {
     case Backend::kSqlite: {
@@ -89,6 +108,16 @@ Result<std::unique_ptr<Store>> OpenStore(const Settings& settings, std::string_v
                                     MongoCollectionOf(settings, registry), settings.retention_days);
       if (!store.ok()) {
         const std::string why = "storage.mongodb: " + store.status().message();
+        return store.status().code() == Status::Code::kUnavailable ? Status::Unavailable(why)
+                                                                   : Status::InvalidArgument(why);
+      }
+      return std::unique_ptr<Store>(std::move(store).value());
+    }
+    case Backend::kPostgresql: {
+      auto store =
+          PostgresStore::Open(settings.postgresql_uri, PostgresSchemaOf(settings, registry));
+      if (!store.ok()) {
+        const std::string why = "storage.postgresql: " + store.status().message();
         return store.status().code() == Status::Code::kUnavailable ? Status::Unavailable(why)
                                                                    : Status::InvalidArgument(why);
       }
@@ -203,9 +232,7 @@ int Run(const Settings& settings) {
   }
   spdlog::info("drec {} listening on {}://{}:{}{} (store: {}; registries: {})", DREC_VERSION,
                settings.plain_http ? "http" : "https", settings.address, server.port(),
-               settings.route,
-               settings.backend == Backend::kSqlite ? settings.sqlite_path : "mongodb",
-               fmt::join(registries.names(), ", "));
+               settings.route, StoreDescription(settings), fmt::join(registries.names(), ", "));
 
   int signal = 0;
   sigwait(&stop_signals, &signal);

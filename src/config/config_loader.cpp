@@ -11,6 +11,7 @@
 #include "config/env_source.h"
 #include "config/flag_source.h"
 #include "config/legacy_dial_info.h"
+#include "config/setting_codecs.h"
 #include "config/setting_table.h"
 #include "config/yaml_source.h"
 #include "util/read_file.h"
@@ -96,8 +97,30 @@ Status CheckTls(const Draft& d) {
   return Status::Ok();
 }
 
+// The PostgreSQL store needs a server, and a schema name per registry that PostgreSQL keeps
+// whole (docs/postgresql.md).
+Status CheckPostgres(const Draft& d) {
+  if (d.backend != Backend::kPostgresql) return Status::Ok();
+  if (d.postgresql_uri.empty()) {
+    return Invalid("storage.postgresql.uri", "is needed with storage.backend postgresql",
+                   d.SourceOf("storage.backend"));
+  }
+  for (const std::string& registry : d.registries) {
+    if (d.postgresql_schema.size() + 1 + registry.size() > config::kMaxPostgresSchemaBytes) {
+      return Invalid("registries",
+                     Quote(registry) + " makes the schema name " +
+                         Quote(d.postgresql_schema + "@" + registry) + " longer than " +
+                         std::to_string(config::kMaxPostgresSchemaBytes) +
+                         " bytes; shorten it or storage.postgresql.schema",
+                     d.SourceOf("registries"));
+    }
+  }
+  return Status::Ok();
+}
+
 // Rules that involve several settings, applied once every source is merged.
 Status Finish(Draft& d) {
+  if (Status status = CheckPostgres(d); !status.ok()) return status;
   if (Status status = config::ApplyDialInfo(d); !status.ok()) return status;
   if (Status status = CheckTls(d); !status.ok()) return status;
   if (d.anonymous() && !d.allow_anonymous && !IsLoopback(d.address)) {

@@ -38,6 +38,22 @@ Problem MongoCollection(std::string_view text) {
   return std::nullopt;
 }
 
+Problem PostgresUri(std::string_view text) {
+  if (!text.empty() && !text.starts_with("postgresql://") && !text.starts_with("postgres://")) {
+    return "does not start with postgresql:// or postgres://";
+  }
+  return std::nullopt;
+}
+
+Problem PostgresSchema(std::string_view text) {
+  if (text.empty() || text.size() > kMaxPostgresSchemaBytes || text.starts_with("pg_") ||
+      text.find('\0') != std::string_view::npos) {
+    return Quote(text) + " is not a PostgreSQL schema name drec can use (1 to " +
+           std::to_string(kMaxPostgresSchemaBytes) + " bytes, not starting with pg_)";
+  }
+  return std::nullopt;
+}
+
 Problem RegistryName(std::string_view text) {
   if (IsRegistryName(text)) return std::nullopt;
   return Quote(text) +

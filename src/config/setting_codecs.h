@@ -49,6 +49,13 @@ Problem MongoUri(std::string_view text);
 Problem MongoDatabase(std::string_view text);
 // A name MongoDB accepts for a collection.
 Problem MongoCollection(std::string_view text);
+// Longest PostgreSQL identifier (NAMEDATALEN - 1): a longer one is cut, and two could merge.
+inline constexpr std::size_t kMaxPostgresSchemaBytes = 63;
+// Empty (checked with storage.backend) or postgresql:// or postgres://. Never repeats the URI:
+// it may hold a password.
+Problem PostgresUri(std::string_view text);
+// A schema name PostgreSQL keeps whole and lets drec create.
+Problem PostgresSchema(std::string_view text);
 // A registry name (model/registry.h).
 Problem RegistryName(std::string_view text);
 // A traffic class name: [a-z0-9][a-z0-9_-]{0,31}.

@@ -27,7 +27,7 @@ struct ClassRuleSetting {
   std::vector<std::string> source;
   bool operator==(const ClassRuleSetting&) const = default;
 };
-enum class Backend { kSqlite, kMongodb };
+enum class Backend { kSqlite, kMongodb, kPostgresql };
 enum class LogFormat { kText, kJson };
 
 struct Settings {
@@ -57,6 +57,8 @@ struct Settings {
   std::string mongodb_uri;
   std::string mongodb_database = "drec";
   std::string mongodb_collection = "repositories";
+  std::string postgresql_uri;
+  std::string postgresql_schema = "drec";  // each registry but the default: <schema>@<registry>
 
   // registries: served besides "default" (model/registry.h), each with a store of its own
   std::vector<std::string> registries;

@@ -17,10 +17,20 @@ constexpr size_t kMaxFieldBytes = 1024;
 // Most references an index may list; real indexes list a few dozen platforms.
 constexpr size_t kMaxReferences = 1024;
 
+// Cuts `value` to at most kMaxFieldBytes at a character boundary: the parser checked that the
+// document is UTF-8, and a cut inside a character would make text that stores such as
+// PostgreSQL refuse, failing the whole batch.
+std::string_view Bounded(std::string_view value) {
+  if (value.size() <= kMaxFieldBytes) return value;
+  std::size_t cut = kMaxFieldBytes;
+  while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80) --cut;
+  return value.substr(0, cut);
+}
+
 std::string StringField(dom::object object, std::string_view key) {
   std::string_view value;
   if (object[key].get_string().get(value) != simdjson::SUCCESS) return {};
-  return std::string(value.substr(0, kMaxFieldBytes));
+  return std::string(Bounded(value));
 }
 
 dom::object ObjectField(dom::object object, std::string_view key) {
@@ -47,7 +57,7 @@ Event ParseEvent(dom::element element) {
     dom::object target = ObjectField(object, "target");
     std::string_view media_type;
     event.has_media_type = target["mediaType"].get_string().get(media_type) == simdjson::SUCCESS;
-    event.media_type = std::string(media_type.substr(0, kMaxFieldBytes));
+    event.media_type = std::string(Bounded(media_type));
     std::int64_t size = 0;
     if (target["size"].get_int64().get(size) == simdjson::SUCCESS) event.size = size;
     event.digest = StringField(target, "digest");

@@ -11,8 +11,9 @@ document (GET /api/v1/openapi.json), and against --openapi-file when given (the 
 docs/openapi.json), by openapi-schema-validator and jsonschema, so the document and the
 implementation cannot drift apart; a run that validated no answer fails.
 
-Usage: api_test.py --drec PATH --store sqlite|mongodb [--mongodb-uri URI] --workdir DIR
-                   [--openapi-file docs/openapi.json]
+Usage: api_test.py --drec PATH --workdir DIR [--openapi-file docs/openapi.json]
+                   [--store sqlite | --store mongodb --mongodb-uri URI
+                    | --store postgresql --postgresql-uri URI]
 Runs with the Python of scripts/install-test-tools.sh (tests/requirements.txt), which has the
 validators. Prints `api: N passed, M failed`; exit status 0 when every check passed.
 """
@@ -1040,6 +1041,7 @@ class Drec(drec_harness.Drec):
             workdir,
             store=args.store,
             mongodb_uri=args.mongodb_uri,
+            postgresql_uri=args.postgresql_uri,
             database_prefix="drec_api",
             token=TOKEN,
             tls_args=["--server-ssl-generated-dir", str(workdir / "tls")],
@@ -2331,6 +2333,8 @@ def main() -> int:
         print(f"--- last lines of {drec.log} ---\n{drec.log_tail()}")
     if drec is not None and drec.database:
         print(f"note: MongoDB database {drec.database} was left for inspection")
+    if drec is not None and drec.schema:
+        print(f"note: PostgreSQL schema {drec.schema} was left for inspection")
     validated = drec.validated if drec else 0
     print(f"api: {validated} JSON responses validated against the OpenAPI document")
     if validated == 0:

@@ -21,7 +21,9 @@ and discovers an SBOM (attach/app), oras pushes and deletes blobs beside an imag
 it then deletes (blobs/app), bob only pulls an index that alice pushed (index/app), crane pushes,
 checks and pulls (crane/app).
 
-Usage: clients_e2e.py --drec PATH --workdir DIR [--store sqlite|mongodb --mongodb-uri URI]
+Usage: clients_e2e.py --drec PATH --workdir DIR
+                      [--store sqlite | --store mongodb --mongodb-uri URI
+                        | --store postgresql --postgresql-uri URI]
                       [--registry-2.8 PATH] [--registry-3.1 PATH]
                       --oras PATH --crane PATH --cosign PATH
 Only the Python standard library is used (and skopeo, umoci, openssl, setpriv on PATH; the Go

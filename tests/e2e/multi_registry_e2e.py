@@ -26,7 +26,9 @@ crane, oras and curl; one captured event of the OCI conformance suite (user agen
 the default registry through the plain route, and per traffic class the all-time, per-tag,
 per-day and daily records and drec_events_by_class_total.
 
-Usage: multi_registry_e2e.py --drec PATH --workdir DIR [--store sqlite|mongodb --mongodb-uri URI]
+Usage: multi_registry_e2e.py --drec PATH --workdir DIR
+                             [--store sqlite | --store mongodb --mongodb-uri URI
+                               | --store postgresql --postgresql-uri URI]
                              --registry3 PATH --oras PATH --crane PATH [--registry-2.8 PATH]
 Only the Python standard library is used (and skopeo, umoci, openssl, curl, setpriv on PATH; the
 Go tools come from scripts/build-go-tool.sh). Every process it starts is stopped when it ends.
@@ -46,6 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))
+import postgres_cluster
 from clients_e2e import USERS, Model, Tools, Version, single_image_layout
 from registry_e2e import (
     OCI_INDEX,
@@ -664,6 +667,38 @@ def check_merged(run: Run) -> None:
                 fail(f"no {missing} beside storage.sqlite.path")
 
         run.checks.run("SQLite: drec@r28.db and drec@r31.db beside drec.db", files)
+    elif run.args.store == "postgresql":
+        run.checks.run(
+            "PostgreSQL: schemas S, S@r28 and S@r31, each with its registry's repositories",
+            postgresql_schemas,
+            run,
+        )
+
+
+def postgresql_schemas(run: Run) -> None:
+    """A schema per registry (`<schema>@<registry>`, the default registry's plain), and each
+    one's repositories table holds exactly that registry's repositories: the stores are apart
+    in the database, not only in the API's answers."""
+    schema = run.drec.schema
+    like = schema.replace("_", r"\_") + "%"
+    got = postgres_cluster.query(
+        run.args.postgresql_uri,
+        f"SELECT nspname FROM pg_namespace WHERE nspname LIKE '{like}' ORDER BY 1",
+    ).splitlines()
+    schemas = {"default": schema} | {r: f"{schema}@{r}" for r in REGISTRIES}
+    if got != sorted(schemas.values()):
+        fail(f"schemas {got}, expected {sorted(schemas.values())}")
+    problems = []
+    for registry, name in schemas.items():
+        listed = postgres_cluster.query(
+            run.args.postgresql_uri,
+            f'SELECT repositoryname FROM "{name}".repositories ORDER BY 1',
+        ).splitlines()
+        want = run.views[registry].repositories()
+        if listed != want:
+            problems.append(f"{name}.repositories holds {listed}, expected {want}")
+    if problems:
+        fail("\n".join(problems))
 
 
 def check_user_agents(run: Run) -> None:

@@ -13,7 +13,9 @@ requests it makes (what skopeo is known to do); the model turns them into the ev
 registry sends and applies docs/counting.md to them. The capture server checks the first half
 (a mismatch there means skopeo or the registry changed, not drec); the API checks drec.
 
-Usage: registry_e2e.py --drec PATH --store sqlite --workdir DIR [--registry BINARY]
+Usage: registry_e2e.py --drec PATH --workdir DIR [--registry BINARY]
+                       [--store sqlite | --store mongodb --mongodb-uri URI
+                         | --store postgresql --postgresql-uri URI]
                        [--after-scenario CMD [ARGS...]]
 Only the Python standard library is used. Exit status 0 when every check passed.
 
@@ -480,12 +482,14 @@ class Drec(drec_harness.Drec):
     """drec with the e2e CA's certificate, and the API reads the scenarios need."""
 
     def __init__(self, args, pki: Pki, workdir: Path, database_prefix: str = "drec_e2e"):
-        """`database_prefix` names the MongoDB database: one per drec a program starts."""
+        """`database_prefix` names the MongoDB database or PostgreSQL schema: one per drec a
+        program starts."""
         super().__init__(
             args.drec,
             workdir,
             store=args.store,
             mongodb_uri=args.mongodb_uri,
+            postgresql_uri=args.postgresql_uri,
             database_prefix=database_prefix,
             token=TOKEN,
             tls_args=["--server-ssl-cert", str(pki.cert), "--server-ssl-cert-key", str(pki.key)],

@@ -1,4 +1,4 @@
-"""Harness shared by the Python test programs (end to end, API, FerretDB wrapper).
+"""Harness shared by the Python test programs (end to end, API, database wrappers).
 
 Why it exists: those programs each start drec on a loopback port with TLS, ask its API and count
 checks the same way; one copy keeps them from drifting apart. Python standard library only; the
@@ -133,14 +133,17 @@ class Checks:
 def add_drec_options(p) -> None:
     """The command-line options every drec test program takes (checked by `check_drec_options`)."""
     p.add_argument("--drec", required=True, help="drec binary")
-    p.add_argument("--store", choices=("sqlite", "mongodb"), default="sqlite")
+    p.add_argument("--store", choices=("sqlite", "mongodb", "postgresql"), default="sqlite")
     p.add_argument("--mongodb-uri", help="MongoDB URI, with --store mongodb")
+    p.add_argument("--postgresql-uri", help="PostgreSQL URI (libpq), with --store postgresql")
     p.add_argument("--workdir", required=True, type=Path, help="scratch directory (cleared)")
 
 
 def check_drec_options(p, args) -> None:
     if args.store == "mongodb" and not args.mongodb_uri:
         p.error("--store mongodb needs --mongodb-uri")
+    if args.store == "postgresql" and not args.postgresql_uri:
+        p.error("--store postgresql needs --postgresql-uri")
 
 
 def prepare_workdir(path: Path, marker: str) -> Path:
@@ -201,9 +204,10 @@ class Drec:
 
     `tls_args` are drec's certificate options and `cafile` what verifies the certificate: a CA
     the caller made, or the certificate drec generates (read once it exists, since drec writes
-    it at start-up). A MongoDB store gets a database of its own per run (`database`), named after
-    `database_prefix`, because MongoDB outlives the workdir. `basic` ("user:password") enables
-    basic authentication besides the bearer token.
+    it at start-up). A MongoDB store gets a database of its own per run (`database`), and a
+    PostgreSQL store a schema of its own (`schema`; other registries get `<schema>@<registry>`),
+    named after `database_prefix`, because the server outlives the workdir. `basic`
+    ("user:password") enables basic authentication besides the bearer token.
     """
 
     def __init__(
@@ -220,6 +224,7 @@ class Drec:
         start_timeout: float,
         basic: str | None = None,
         extra_args: tuple[str, ...] = (),
+        postgresql_uri: str | None = None,
     ):
         self.port = free_port()
         self.log = workdir / "drec.log"
@@ -230,6 +235,7 @@ class Drec:
         self.proc: subprocess.Popen | None = None
         self.tls: ssl.SSLContext | None = None
         self.database = None
+        self.schema = None
         store_args = [
             "--storage-backend",
             "sqlite",
@@ -245,6 +251,16 @@ class Drec:
                 mongodb_uri,
                 "--storage-mongodb-database",
                 self.database,
+            ]
+        elif store == "postgresql":
+            self.schema = f"{database_prefix}_{os.getpid()}_{int(time.time())}"
+            store_args = [
+                "--storage-backend",
+                "postgresql",
+                "--storage-postgresql-uri",
+                postgresql_uri,
+                "--storage-postgresql-schema",
+                self.schema,
             ]
         self.argv = [
             binary,

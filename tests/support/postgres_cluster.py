@@ -37,12 +37,37 @@ def bindir() -> Path:
     return Path()  # unreachable
 
 
-def available() -> bool:
+def unavailable_reason() -> str | None:
+    """Why this machine cannot run a private cluster, or None when it can."""
     try:
         bindir()
-    except Exception:
-        return False
-    return os.geteuid() != 0 or _has_user(SERVER_USER)
+    except Exception as e:
+        return str(e)
+    if not shutil.which("setpriv"):
+        return "no setpriv (util-linux), which starts the server"
+    if os.geteuid() == 0 and not _has_user(SERVER_USER):
+        return f"running as root, and there is no user {SERVER_USER} to run the server as"
+    return None
+
+
+def available() -> bool:
+    return unavailable_reason() is None
+
+
+def query(uri: str, sql: str) -> str:
+    """Runs SQL on the server a libpq URI names (any cluster, also one the test did not start);
+    returns the unaligned, tuples-only output."""
+    psql = bindir() / "psql"
+    result = subprocess.run(
+        [str(psql), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", uri, "-c", sql],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if result.returncode != 0:
+        fail(f"psql {uri}: {sql[:200]!r} failed ({result.returncode}): {result.stderr[-2000:]}")
+    return result.stdout.strip()
 
 
 def _has_user(name: str) -> bool:
@@ -57,18 +82,29 @@ class Cluster:
     """One PostgreSQL server: its data directory, socket directory and port under `base`.
 
     `durable=False` turns fsync off, for suites that never crash the server (the store contract);
-    crash and failover tests keep the defaults.
+    crash and failover tests keep the defaults. `tcp=False` listens on the Unix socket alone, for
+    a server whose address must be known before it starts (`port` then only names the socket).
     """
 
-    def __init__(self, base: Path, *, name: str = "pg", durable: bool = True):
+    def __init__(
+        self,
+        base: Path,
+        *,
+        name: str = "pg",
+        durable: bool = True,
+        tcp: bool = True,
+        port: int | None = None,
+    ):
         self.base = Path(base)
         self.name = name
         self.data = self.base / name
         self.socket_dir = self.base / f"{name}-socket"
         self.log = self.base / f"{name}.log"
-        self.port = free_port()
+        self.port = port or free_port()
+        self.tcp = tcp
         self.durable = durable
         self._bin = bindir()
+        self._postmaster: subprocess.Popen | None = None
 
     # The server programs run as the postgres user when the test runs as root.
     def _run(
@@ -102,7 +138,7 @@ class Cluster:
     def _settings(self) -> list[str]:
         lines = [
             f"port = {self.port}",
-            "listen_addresses = '127.0.0.1'",
+            f"listen_addresses = '{'127.0.0.1' if self.tcp else ''}'",
             f"unix_socket_directories = '{self.socket_dir}'",
             "max_connections = 200",
             "shared_buffers = 32MB",
@@ -175,14 +211,90 @@ class Cluster:
         """Adds settings (ALTER SYSTEM style, in postgresql.auto.conf); a reload applies them."""
         self._append_conf([f"{key} = '{value}'" for key, value in settings.items()])
 
-    def start(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")
+    def start(self, timeout: float = 60, *, detached: bool = False) -> None:
+        """Starts the postmaster and waits (bounded) until it accepts connections: `ready`, or
+        `standby` for a hot standby, in postmaster.pid (what `pg_ctl start -w` waits for).
+
+        `detached` leaves it running after this process ends (pg_ctl), for a ctest fixture whose
+        cleanup step stops it; otherwise it dies with the test.
+        """
+        if detached:
+            self._run(
+                "pg_ctl",
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.log),
+                "-w",
+                "-t",
+                str(int(timeout)),
+                "start",
+            )
+            return
+        if self._postmaster is not None and self._postmaster.poll() is None:
+            fail(f"{self.name}: already running")
+        user = []
+        if os.geteuid() == 0:
+            user = ["--reuid", SERVER_USER, "--regid", SERVER_USER, "--init-groups"]
+        with open(self.log, "ab") as log:
+            self._postmaster = subprocess.Popen(
+                [
+                    "setpriv",
+                    *user,
+                    "--pdeathsig",
+                    "INT",
+                    str(self._bin / "postgres"),
+                    "-D",
+                    str(self.data),
+                ],
+                cwd=self.base,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while self._status() not in ("ready", "standby"):
+            if self._postmaster.poll() is not None:
+                fail(
+                    f"{self.name}: postgres exited with {self._postmaster.returncode} at start-up:"
+                    f"\n{self.log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                fail(f"{self.name}: not ready within {timeout:.0f} s:\n{self.log_tail()}")
+            time.sleep(0.05)
+
+    def _status(self) -> str:
+        """The status line of postmaster.pid, when it is our postmaster's (not a stale file)."""
+        try:
+            lines = (self.data / "postmaster.pid").read_text().splitlines()
+        except OSError:
+            return ""
+        if len(lines) < 8 or lines[0].strip() != str(self._postmaster.pid):
+            return ""
+        return lines[7].strip()
+
+    def running(self) -> bool:
+        return self._postmaster is not None and self._postmaster.poll() is None
 
     def stop(self, mode: str = "fast") -> None:
         """Stops the server; mode `immediate` is a crash (no checkpoint), as a lost machine."""
-        if not (self.data / "postmaster.pid").exists():
-            return
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop", check=False)
+        if (self.data / "postmaster.pid").exists():
+            self._run(
+                "pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop", check=False
+            )
+        if self._postmaster is not None:
+            try:
+                self._postmaster.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self._postmaster.kill()
+                self._postmaster.wait(timeout=10)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
 
     def reload(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "reload")
@@ -225,7 +337,7 @@ class Cluster:
         while time.monotonic() < deadline:
             if (
                 self._run(
-                    "pg_isready", "-h", "127.0.0.1", "-p", str(self.port), check=False
+                    "pg_isready", "-h", str(self.socket_dir), "-p", str(self.port), check=False
                 ).returncode
                 == 0
             ):

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "store/name_prefix.h"
 #include "store/sqlite/sqlite_fields.h"
 #include "store/sqlite/sqlite_handle.h"
 #include "store/sqlite/sqlite_store.h"
@@ -81,21 +82,6 @@ struct QueryStatements {
 const QueryStatements& Sql() {
   static const QueryStatements statements;
   return statements;
-}
-
-// The least string greater than every string that starts with `prefix` (SQLite compares TEXT
-// bytewise), or nullopt when there is none: an index range instead of LIKE, whose wildcards
-// would need escaping in user input.
-std::optional<std::string> PrefixEnd(std::string prefix) {
-  while (!prefix.empty()) {
-    const auto last = static_cast<unsigned char>(prefix.back());
-    if (last != 0xff) {
-      prefix.back() = static_cast<char>(last + 1);
-      return prefix;
-    }
-    prefix.pop_back();
-  }
-  return std::nullopt;
 }
 
 // Reads a row of repository_columns, plus the repository's actors.

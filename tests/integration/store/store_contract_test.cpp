@@ -19,7 +19,9 @@
 #include "api/query_params.h"
 #include "deltas.h"
 #include "mongo_test_server.h"
+#include "postgres_test_server.h"
 #include "store/mongo/mongo_store.h"
+#include "store/postgresql/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 
@@ -97,6 +99,28 @@ StoreBackend MongoBackend() {
           server->DropDatabase(database);
         }
       },
+  };
+}
+
+// A fresh schema on the shared PostgreSQL test server; the test is skipped when there is none.
+StoreBackend PostgresBackend() {
+  return {
+      "Postgres",
+      [] {
+        std::string why;
+        if (testing::PostgresTestUri(&why).empty()) {
+          [&] { GTEST_SKIP() << why; }();
+          return std::string();
+        }
+        return testing::FreshPostgresSchema();
+      },
+      [](const std::string& schema) -> Result<std::unique_ptr<Store>> {
+        std::string why;
+        auto store = PostgresStore::Open(testing::PostgresTestUri(&why), schema);
+        if (!store.ok()) return store.status();
+        return std::unique_ptr<Store>(std::move(*store));
+      },
+      [](const std::string& schema) { testing::DropPostgresSchema(schema); },
   };
 }
 
@@ -853,7 +877,7 @@ TEST_P(StoreContractTest, QueriesRunWhileBatchesCommit) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest,
-                         ::testing::Values(SqliteBackend(), MongoBackend()),
+                         ::testing::Values(SqliteBackend(), MongoBackend(), PostgresBackend()),
                          [](const ::testing::TestParamInfo<StoreBackend>& info) {
                            return info.param.name;
                          });

@@ -1,0 +1,406 @@
+// The PostgreSQL store's write side: applying batches exactly once when several replicas write
+// at the same time (docs/postgresql.md#exactly-once-with-several-replicas).
+//
+// A batch is one transaction in two round trips. The first claims the batch's event ids
+// (INSERT ... ON CONFLICT DO NOTHING RETURNING: an id another replica is applying makes this one
+// wait for its outcome), takes a lock per repository and reads which required manifests are
+// stored. The second applies the operations of the newly claimed events and commits. Locks are
+// taken in one order by every replica (ids sorted, repositories sorted, per-day totals sorted
+// last), so replicas never deadlock; a deadlock or serialization failure that happens anyway
+// rolls back and the batch is applied again, intact.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <map>
+#include <set>
+#include <string>
+#include <variant>
+
+#include "store/postgresql/pg_fields.h"
+#include "store/postgresql/pg_store.h"
+
+namespace drec {
+namespace {
+
+using pg::Params;
+using pg::Pipeline;
+
+constexpr std::int64_t kMaxRepositoryActors = 100;
+// Attempts of one batch after a deadlock or serialization failure, before answering 503.
+constexpr int kConflictAttempts = 5;
+// Repository locks are advisory, one key per (schema, repository); the class keeps them apart
+// from the migration and pruning locks.
+constexpr std::string_view kRepositoryLockClass = "drec-repository:";
+
+constexpr const char kClaimEventIds[] =
+    "INSERT INTO event_ids (id, applied_at) SELECT id, $2::bigint FROM unnest($1::text[]) AS id "
+    "ON CONFLICT (id) DO NOTHING RETURNING id";
+
+constexpr const char kLockRepository[] =
+    "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))";
+
+// Every manifest event sets a media type; a digest known only from a delete or from an
+// attachment naming it has none.
+constexpr const char kKnownManifests[] =
+    "SELECT m.repository, m.digest FROM unnest($1::text[], $2::text[]) AS m(repository, digest) "
+    "JOIN digests AS d ON d.repository = m.repository AND d.digest = m.digest "
+    "WHERE d.media_type IS NOT NULL";
+
+// Appends only when the actor is new and the list has room: first-seen order.
+constexpr const char kAddRepositoryActor[] =
+    "UPDATE repositories SET actors = array_append(actors, $2::text) "
+    "WHERE repositoryname = $1 AND cardinality(actors) < $3 AND NOT ($2::text = ANY(actors))";
+
+constexpr const char kTagPointsAt[] =
+    "INSERT INTO tags AS t (repository, tag, digest, digest_at, attachment) "
+    "VALUES ($1, $2, $3, $4, $5) "
+    "ON CONFLICT (repository, tag) DO UPDATE SET attachment = EXCLUDED.attachment, "
+    "digest = CASE WHEN t.digest_at IS NULL OR EXCLUDED.digest_at >= t.digest_at "
+    "THEN EXCLUDED.digest ELSE t.digest END, "
+    "digest_at = CASE WHEN t.digest_at IS NULL OR EXCLUDED.digest_at >= t.digest_at "
+    "THEN EXCLUDED.digest_at ELSE t.digest_at END, "
+    "deleted = CASE WHEN t.deleted_at IS NULL OR EXCLUDED.digest_at > t.deleted_at THEN false "
+    "ELSE t.deleted END";
+
+constexpr const char kInsertDigestParent[] =
+    "INSERT INTO digest_parents (repository, child, parent) VALUES ($1, $2, $3) "
+    "ON CONFLICT DO NOTHING";
+
+// A tag re-pointed after the delete keeps its new digest and stays live.
+constexpr const char kDeleteTagsOfDigest[] =
+    "UPDATE tags SET deleted = true, deleted_at = GREATEST(deleted_at, $3::bigint) "
+    "WHERE repository = $1 AND digest = $2 AND (digest_at IS NULL OR digest_at <= $3::bigint)";
+
+constexpr const char kTagDeleted[] =
+    "INSERT INTO tags AS t (repository, tag, deleted, deleted_at) VALUES ($1, $2, true, $3) "
+    "ON CONFLICT (repository, tag) DO UPDATE SET "
+    "deleted_at = GREATEST(t.deleted_at, EXCLUDED.deleted_at), "
+    "deleted = CASE WHEN t.digest_at IS NULL OR t.digest_at <= EXCLUDED.deleted_at THEN true "
+    "ELSE t.deleted END";
+
+// Same rule as a tag delete, so that a push newer than the repository delete survives
+// whichever arrives first.
+constexpr const char kDeleteRepositoryTags[] =
+    "UPDATE tags SET deleted_at = GREATEST(deleted_at, $2::bigint), "
+    "deleted = CASE WHEN digest_at IS NULL OR digest_at <= $2::bigint THEN true ELSE deleted END "
+    "WHERE repository = $1";
+
+constexpr const char kDeleteRepositoryDigests[] =
+    "UPDATE digests SET deleted = true, deleted_at = GREATEST(deleted_at, $2::bigint) "
+    "WHERE repository = $1";
+
+// The statements that fold counters and times, built once from the field table.
+struct FoldStatements {
+  std::string upsert_repository, upsert_tag, update_tags_by_digest, upsert_digest, digest_deleted,
+      upsert_actor, upsert_day, upsert_total_day, upsert_class;
+  std::array<std::string, 8> remove_repository;
+
+  FoldStatements() {
+    using pg::FoldTally;
+    using pg::TallyColumns;
+    using pg::TallyParams;
+    const std::string last_pushed(NameOf(TimeField::kLastPushed));
+    upsert_repository = fmt::format(
+        "INSERT INTO repositories AS r (repositoryname, {}) VALUES ($1, {}) "
+        "ON CONFLICT (repositoryname) DO UPDATE SET {}",
+        TallyColumns(), TallyParams(2), FoldTally("r"));
+    upsert_tag = fmt::format(
+        "INSERT INTO tags AS t (repository, tag, {}) VALUES ($1, $2, {}) "
+        "ON CONFLICT (repository, tag) DO UPDATE SET {}",
+        TallyColumns(), TallyParams(3), FoldTally("t"));
+    // The delta as a row of its own, so the fold reads the same as an upsert's.
+    update_tags_by_digest = fmt::format(
+        "UPDATE tags AS t SET {0} FROM (SELECT {1}) AS delta({2}) "
+        "WHERE t.repository = $1 AND NOT t.deleted AND (t.digest = $2 OR t.digest IN "
+        "(SELECT parent FROM digest_parents WHERE repository = $1 AND child = $2))",
+        FoldTally("t", "delta"), TypedTallyParams(3), TallyColumns());
+    // A push newer than the digest's delete brings the digest back, whichever arrived first.
+    upsert_digest = fmt::format(
+        "INSERT INTO digests AS d (repository, digest, media_type, size, {0}) "
+        "VALUES ($1, $2, $3, $4, {1}) ON CONFLICT (repository, digest) DO UPDATE SET "
+        "media_type = coalesce(EXCLUDED.media_type, d.media_type), "
+        "size = coalesce(EXCLUDED.size, d.size), "
+        "deleted = CASE WHEN d.deleted_at IS NOT NULL AND EXCLUDED.{3} > d.deleted_at THEN false "
+        "ELSE d.deleted END, {2}",
+        TallyColumns(), TallyParams(5), FoldTally("d"), last_pushed);
+    // A delete older than the digest's last push does not stand.
+    digest_deleted = fmt::format(
+        "INSERT INTO digests AS d (repository, digest, deleted, deleted_at) "
+        "VALUES ($1, $2, true, $3) ON CONFLICT (repository, digest) DO UPDATE SET "
+        "deleted = CASE WHEN d.{0} IS NULL OR d.{0} <= EXCLUDED.deleted_at THEN true "
+        "ELSE d.deleted END, deleted_at = GREATEST(d.deleted_at, EXCLUDED.deleted_at)",
+        last_pushed);
+    upsert_actor = fmt::format(
+        "INSERT INTO actors AS a (repository, actor, firstseen, lastseen, {}) "
+        "VALUES ($1, $2, $3, $4, {}) ON CONFLICT (repository, actor) DO UPDATE SET "
+        "firstseen = LEAST(a.firstseen, EXCLUDED.firstseen), "
+        "lastseen = GREATEST(a.lastseen, EXCLUDED.lastseen), {}",
+        TallyColumns(), TallyParams(5), FoldTally("a"));
+    upsert_day = fmt::format(
+        "INSERT INTO days AS d (repository, day, {}) VALUES ($1, $2, {}) "
+        "ON CONFLICT (repository, day) DO UPDATE SET {}",
+        TallyColumns(), TallyParams(3), FoldTally("d"));
+    upsert_class = fmt::format(
+        "INSERT INTO classes AS c (repository, class, tag, day, {}) VALUES ($1, $2, $3, $4, {}) "
+        "ON CONFLICT (repository, class, tag, day) DO UPDATE SET {}",
+        TallyColumns(), TallyParams(5), FoldTally("c"));
+    upsert_total_day = fmt::format(
+        "INSERT INTO total_days AS t (day, {}) VALUES ($1, {}) ON CONFLICT (day) DO UPDATE SET {}",
+        pg::CounterColumns(), pg::CounterParams(2), pg::FoldCounters("t"));
+    remove_repository = {
+        // Forgotten statistics leave the totals too; this must run before the days are deleted.
+        fmt::format("UPDATE total_days AS t SET {} FROM (SELECT day, {} FROM days "
+                    "WHERE repository = $1) AS d WHERE t.day = d.day",
+                    pg::EachCounter("{0} = t.{0} - d.{0}"), pg::CounterColumns()),
+        "DELETE FROM repositories WHERE repositoryname = $1",
+        "DELETE FROM tags WHERE repository = $1",
+        "DELETE FROM digests WHERE repository = $1",
+        "DELETE FROM digest_parents WHERE repository = $1",
+        "DELETE FROM actors WHERE repository = $1",
+        "DELETE FROM days WHERE repository = $1",
+        "DELETE FROM classes WHERE repository = $1",
+    };
+  }
+
+  // "$3::bigint, ...": a row of the tally's parameters, typed since nothing else types them.
+  static std::string TypedTallyParams(int first) {
+    std::string out;
+    for (std::size_t i = 0; i < kCounterCount + kTimeFieldCount; ++i) {
+      if (!out.empty()) out += ", ";
+      out += fmt::format("${}::bigint", first + static_cast<int>(i));
+    }
+    return out;
+  }
+};
+
+const FoldStatements& Sql() {
+  static const FoldStatements statements;
+  return statements;
+}
+
+using ManifestKey = std::pair<std::string, std::string>;
+
+// Queues the statements of one batch's operations, in order, and sums what they add to the
+// all-repository daily totals: those rows are shared by every repository, so they are written
+// last, in day order, once per batch.
+class OperationWriter {
+ public:
+  explicit OperationWriter(Pipeline& pipeline) : pipeline_(pipeline) {}
+
+  void Add(const RepositoryUpdate& op) {
+    Params params;
+    params.Add(op.repository);
+    pg::AddTally(params, op.delta);
+    pipeline_.Add(Sql().upsert_repository, std::move(params));
+    if (op.actor.empty()) return;
+    pipeline_.Add(kAddRepositoryActor,
+                  Params().Add(op.repository).Add(op.actor).Add(kMaxRepositoryActors));
+  }
+
+  void Add(const TagUpdate& op) {
+    Params params;
+    params.Add(op.repository).Add(op.tag);
+    pg::AddTally(params, op.delta);
+    pipeline_.Add(Sql().upsert_tag, std::move(params));
+  }
+
+  void Add(const TagsByDigestUpdate& op) {
+    Params params;
+    params.Add(op.repository).Add(op.digest);
+    pg::AddTally(params, op.delta);
+    pipeline_.Add(Sql().update_tags_by_digest, std::move(params));
+  }
+
+  void Add(const TagPointsAt& op) {
+    pipeline_.Add(
+        kTagPointsAt,
+        Params().Add(op.repository).Add(op.tag).Add(op.digest).Add(op.at).Add(op.attachment));
+  }
+
+  void Add(const DigestUpdate& op) {
+    Params params;
+    params.Add(op.repository).Add(op.digest);
+    // NULL keeps what is known: deletes and mounts carry no media type or size.
+    if (op.media_type.empty()) {
+      params.AddNull();
+    } else {
+      params.Add(op.media_type);
+    }
+    if (op.size == 0) {
+      params.AddNull();
+    } else {
+      params.Add(op.size);
+    }
+    pg::AddTally(params, op.delta);
+    pipeline_.Add(Sql().upsert_digest, std::move(params));
+  }
+
+  void Add(const DigestParent& op) {
+    pipeline_.Add(kInsertDigestParent, Params().Add(op.repository).Add(op.child).Add(op.parent));
+  }
+
+  void Add(const ActorUpdate& op) {
+    Params params;
+    params.Add(op.repository).Add(op.actor).Add(op.firstseen).Add(op.lastseen);
+    pg::AddTally(params, op.delta);
+    pipeline_.Add(Sql().upsert_actor, std::move(params));
+  }
+
+  void Add(const DayUpdate& op) {
+    Params params;
+    params.Add(op.repository).Add(op.day);
+    pg::AddTally(params, op.delta);
+    pipeline_.Add(Sql().upsert_day, std::move(params));
+    totals_[op.day] += op.delta.counts;
+  }
+
+  void Add(const ClassUpdate& op) {
+    Params params;
+    params.Add(op.repository).Add(op.cls).Add(op.tag).Add(op.day);
+    pg::AddTally(params, op.delta);
+    pipeline_.Add(Sql().upsert_class, std::move(params));
+  }
+
+  void Add(const DigestDeleted& op) {
+    pipeline_.Add(Sql().digest_deleted, Params().Add(op.repository).Add(op.digest).Add(op.at));
+    pipeline_.Add(kDeleteTagsOfDigest, Params().Add(op.repository).Add(op.digest).Add(op.at));
+  }
+
+  void Add(const TagDeleted& op) {
+    pipeline_.Add(kTagDeleted, Params().Add(op.repository).Add(op.tag).Add(op.at));
+  }
+
+  void Add(const RepositoryDeleted& op) {
+    pipeline_.Add(kDeleteRepositoryTags, Params().Add(op.repository).Add(op.at));
+    pipeline_.Add(kDeleteRepositoryDigests, Params().Add(op.repository).Add(op.at));
+  }
+
+  void Add(const RepositoryRemoved& op) {
+    for (const std::string& sql : Sql().remove_repository) {
+      pipeline_.Add(sql, Params().Add(op.repository));
+    }
+  }
+
+  // Queues the daily totals, in day order.
+  void AddTotals() {
+    for (const auto& [day, counts] : totals_) {
+      Params params;
+      params.Add(day);
+      pg::AddCounters(params, counts);
+      pipeline_.Add(Sql().upsert_total_day, std::move(params));
+    }
+  }
+
+ private:
+  Pipeline& pipeline_;
+  std::map<std::string, CounterValues> totals_;
+};
+
+// The repositories a batch touches, sorted: the order every replica locks them in.
+std::set<std::string> RepositoriesOf(const Batch& batch) {
+  std::set<std::string> repositories;
+  for (const EventEffect& effect : batch.effects) {
+    if (effect.requires_manifest) repositories.insert(effect.requires_manifest->repository);
+    for (const Operation& operation : effect.operations) {
+      std::visit([&](const auto& op) { repositories.insert(op.repository); }, operation);
+    }
+  }
+  return repositories;
+}
+
+// One attempt at a batch: its transaction, committed or not.
+pg::ErrorInfo ApplyOnce(pg::Connection& db, const std::string& schema, const Batch& batch,
+                        ApplyOutcome* outcome) {
+  std::vector<std::string> ids;
+  std::vector<std::string> manifest_repositories, manifest_digests;
+  for (const EventEffect& effect : batch.effects) {
+    ids.push_back(effect.event_id);
+    if (const auto& m = effect.requires_manifest) {
+      manifest_repositories.push_back(m->repository);
+      manifest_digests.push_back(m->digest);
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+
+  std::set<std::string> claimed;
+  std::set<ManifestKey> manifests;
+  Pipeline claim(db);
+  claim.Add("BEGIN", Params());
+  // Pruning keeps ids for a span of wall-clock time after they were applied; event timestamps
+  // come from registry clocks and may be arbitrarily old.
+  claim.Add(kClaimEventIds, Params().AddArray(ids).Add(NowMillis()), [&](const PGresult* rows) {
+    pg::ForEachRow(rows, [&](pg::RowReader& row) { claimed.insert(row.Text()); });
+  });
+  for (const std::string& repository : RepositoriesOf(batch)) {
+    claim.Add(kLockRepository,
+              Params().Add(fmt::format("{}{}/{}", kRepositoryLockClass, schema, repository)));
+  }
+  if (!manifest_repositories.empty()) {
+    claim.Add(kKnownManifests, Params().AddArray(manifest_repositories).AddArray(manifest_digests),
+              [&](const PGresult* rows) {
+                pg::ForEachRow(rows, [&](pg::RowReader& row) {
+                  std::string repository = row.Text();
+                  manifests.emplace(std::move(repository), row.Text());
+                });
+              });
+  }
+  pg::ErrorInfo error = claim.Run();
+  if (!error.status.ok()) return error;
+
+  ApplyOutcome result;
+  Pipeline apply(db);
+  OperationWriter writer(apply);
+  std::set<std::string> handled;
+  for (const EventEffect& effect : batch.effects) {
+    if (!claimed.contains(effect.event_id) || !handled.insert(effect.event_id).second) {
+      ++result.duplicates;
+      continue;
+    }
+    // The manifests known at this point of the batch, as the embedded store sees them.
+    if (const auto& m = effect.requires_manifest;
+        m && !manifests.contains({m->repository, m->digest})) {
+      ++result.unknown_manifests;
+      continue;
+    }
+    for (const Operation& operation : effect.operations) {
+      if (const auto* op = std::get_if<DigestUpdate>(&operation); op && !op->media_type.empty()) {
+        manifests.emplace(op->repository, op->digest);
+      } else if (const auto* removed = std::get_if<RepositoryRemoved>(&operation)) {
+        std::erase_if(manifests, [&](const auto& m) { return m.first == removed->repository; });
+      }
+      std::visit([&](const auto& op) { writer.Add(op); }, operation);
+    }
+    ++result.applied;
+  }
+  writer.AddTotals();
+  apply.Add("COMMIT", Params());
+  error = apply.Run();
+  if (!error.status.ok()) return error;
+  *outcome = result;
+  return error;
+}
+
+}  // namespace
+
+Status PostgresStore::Apply(const Batch& batch, ApplyOutcome* outcome) {
+  std::lock_guard lock(writer_mutex_);
+  pg::ErrorInfo error;
+  for (int attempt = 0; attempt < kConflictAttempts; ++attempt) {
+    auto db = Writer();
+    if (!db.ok()) return db.status();
+    ApplyOutcome result;
+    error = ApplyOnce(**db, schema_, batch, &result);
+    if (error.status.ok()) {
+      if (outcome != nullptr) *outcome = result;
+      return Status::Ok();
+    }
+    // The transaction is over either way; a connection that cannot end it cleanly is replaced.
+    if (!(*db)->usable() || !(*db)->Exec("ROLLBACK").ok()) writer_.reset();
+    if (!error.retry) break;
+  }
+  return error.status;
+}
+
+}  // namespace drec

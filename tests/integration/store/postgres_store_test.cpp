@@ -1,0 +1,273 @@
+// What only the PostgreSQL store promises beyond the store contract: several replicas on one
+// schema applying each event exactly once without deadlocks, migrations applied once when they
+// start together, reconnection after a lost connection, all-or-nothing batches of any size, and
+// names PostgreSQL cannot hold answered as unknown rather than as errors.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "deltas.h"
+#include "postgres_test_server.h"
+#include "store/postgresql/pg_schema.h"
+#include "store/postgresql/pg_store.h"
+
+namespace drec {
+namespace {
+
+class PostgresStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    uri_ = testing::PostgresTestUri(&why);
+    if (uri_.empty()) GTEST_SKIP() << why;
+    schema_ = testing::FreshPostgresSchema();
+  }
+
+  void TearDown() override {
+    if (!schema_.empty()) testing::DropPostgresSchema(schema_);
+  }
+
+  // The store's connections carry the schema's name, so a test can end exactly its own.
+  std::string TaggedUri() const {
+    return fmt::format("{}{}application_name={}", uri_,
+                       uri_.find('?') == std::string::npos ? "?" : "&", schema_);
+  }
+
+  std::unique_ptr<PostgresStore> Open() {
+    auto store = PostgresStore::Open(TaggedUri(), schema_);
+    EXPECT_TRUE(store.ok()) << store.status().message();
+    return store.ok() ? std::move(*store) : nullptr;
+  }
+
+  std::string Value(const std::string& sql) {
+    std::string value;
+    const std::string error = testing::ExecOnPostgres(sql, &value);
+    EXPECT_EQ(error, "") << sql;
+    return value;
+  }
+
+  std::string Table(std::string_view table) const {
+    return fmt::format("\"{}\".{}", schema_, table);
+  }
+
+  std::string uri_, schema_;
+};
+
+// One pull of `repository` on `day`, with everything a real pull touches that rows of several
+// repositories share: the per-day totals.
+EventEffect PullEffect(const std::string& id, const std::string& repository, const std::string& day,
+                       UnixMillis at) {
+  const Delta pull = testing::Pull(at);
+  return EventEffect{
+      id,
+      at,
+      {RepositoryUpdate{repository, pull, "alice"}, TagUpdate{repository, "v1", pull},
+       ActorUpdate{repository, "alice", pull, at, at}, DayUpdate{repository, day, pull}},
+      std::nullopt};
+}
+
+TEST_F(PostgresStoreTest, ReplicasSendingTheSameEventsAtOnceApplyEachExactlyOnce) {
+  // Every event reaches all three replicas (a registry's retries landing on another replica),
+  // each in its own order and batches, so replicas contend for the same ids and rows.
+  constexpr int kEvents = 600;
+  constexpr int kReplicas = 3;
+  constexpr std::size_t kBatchEvents = 25;
+  const std::vector<std::string> repositories = {"a", "b", "c", "d", "e", "f"};
+  const std::vector<std::string> days = {"2026-11-29", "2026-11-30", "2026-12-01"};
+  std::vector<EventEffect> events;
+  std::map<std::string, std::int64_t> expected_pulls;
+  for (int i = 0; i < kEvents; ++i) {
+    const std::string& repository = repositories[static_cast<std::size_t>(i * 7 % 6)];
+    events.push_back(PullEffect(fmt::format("event-{}", i), repository,
+                                days[static_cast<std::size_t>(i % 3)], testing::kT + i));
+    ++expected_pulls[repository];
+  }
+  std::vector<std::unique_ptr<PostgresStore>> replicas;
+  for (int r = 0; r < kReplicas; ++r) replicas.push_back(Open());
+  ASSERT_TRUE(std::all_of(replicas.begin(), replicas.end(), [](auto& s) { return s != nullptr; }));
+
+  std::atomic<std::int64_t> applied{0}, duplicates{0}, failures{0};
+  std::vector<std::thread> threads;
+  for (int r = 0; r < kReplicas; ++r) {
+    threads.emplace_back([&, r] {
+      std::vector<EventEffect> order = events;
+      std::shuffle(order.begin(), order.end(), std::mt19937(static_cast<unsigned>(r)));
+      for (std::size_t begin = 0; begin < order.size(); begin += kBatchEvents) {
+        Batch batch;
+        const std::size_t end = std::min(order.size(), begin + kBatchEvents);
+        batch.effects.assign(order.begin() + static_cast<std::ptrdiff_t>(begin),
+                             order.begin() + static_cast<std::ptrdiff_t>(end));
+        ApplyOutcome outcome;
+        if (Status status = replicas[static_cast<std::size_t>(r)]->Apply(batch, &outcome);
+            !status.ok()) {
+          ++failures;
+          ADD_FAILURE() << status.message();
+          continue;
+        }
+        applied += outcome.applied;
+        duplicates += outcome.duplicates;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(applied, kEvents);
+  EXPECT_EQ(duplicates, kEvents * (kReplicas - 1));
+  for (const auto& [repository, pulls] : expected_pulls) {
+    auto record = replicas[0]->GetRepository(repository);
+    ASSERT_TRUE(record.ok() && record->has_value()) << repository;
+    EXPECT_EQ((*record)->counters.counts[Counter::kPulls], pulls) << repository;
+    auto tags = replicas[0]->ListTags(repository);
+    ASSERT_TRUE(tags.ok());
+    ASSERT_EQ(tags->size(), 1u);
+    EXPECT_EQ(tags->front().counters.counts[Counter::kPulls], pulls) << repository;
+    auto actors = replicas[0]->ListActors(repository);
+    ASSERT_TRUE(actors.ok());
+    ASSERT_EQ(actors->size(), 1u);
+    EXPECT_EQ(actors->front().counters.counts[Counter::kPulls], pulls) << repository;
+  }
+  auto summary = replicas[0]->Summarize(days.front(), days.back());
+  ASSERT_TRUE(summary.ok());
+  std::int64_t daily = 0;
+  for (const DayRecord& day : summary->days) daily += day.counters.counts[Counter::kPulls];
+  EXPECT_EQ(daily, kEvents);
+  EXPECT_EQ(summary->totals.counts[Counter::kPulls], kEvents);
+  EXPECT_EQ(Value("SELECT count(*) FROM " + Table("event_ids")), std::to_string(kEvents));
+}
+
+TEST_F(PostgresStoreTest, ReplicasStartingTogetherMigrateOnce) {
+  constexpr int kReplicas = 4;
+  std::vector<Result<std::unique_ptr<PostgresStore>>> opened;
+  opened.reserve(kReplicas);
+  for (int r = 0; r < kReplicas; ++r) opened.emplace_back(Status::Internal("not opened"));
+  std::vector<std::thread> threads;
+  for (int r = 0; r < kReplicas; ++r) {
+    threads.emplace_back([&, r] {
+      opened[static_cast<std::size_t>(r)] = PostgresStore::Open(TaggedUri(), schema_);
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (const auto& store : opened) EXPECT_TRUE(store.ok()) << store.status().message();
+  EXPECT_EQ(Value("SELECT count(*) FROM " + Table("drec_schema")), "1");
+  EXPECT_EQ(Value("SELECT version FROM " + Table("drec_schema")),
+            std::to_string(pg::SchemaVersion()));
+}
+
+TEST_F(PostgresStoreTest, RefusesASchemaFromANewerDrec) {
+  ASSERT_NE(Open(), nullptr);
+  Value("UPDATE " + Table("drec_schema") + " SET version = 999 RETURNING version");
+  auto store = PostgresStore::Open(TaggedUri(), schema_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), Status::Code::kInternal);
+  EXPECT_NE(store.status().message().find("newer than this drec"), std::string::npos)
+      << store.status().message();
+}
+
+TEST_F(PostgresStoreTest, OpeningWithoutAServerFailsFastAsUnavailable) {
+  auto store = PostgresStore::Open("postgresql://127.0.0.1:1/drec?connect_timeout=2", schema_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), Status::Code::kUnavailable) << store.status().message();
+}
+
+TEST_F(PostgresStoreTest, ALostConnectionIsReplacedAndRetriesCountOnce) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Batch first{{PullEffect("first", "app", "2026-12-01", testing::kT)}};
+  ASSERT_TRUE(store->Apply(first, nullptr).ok());
+  ASSERT_TRUE(store->Ping().ok());
+  // As a server restart or a failover does to every connection.
+  EXPECT_EQ(Value(fmt::format("SELECT count(pg_terminate_backend(pid)) > 0 FROM "
+                              "pg_stat_activity WHERE application_name = '{}'",
+                              schema_)),
+            "t");
+  Batch second{{PullEffect("second", "app", "2026-12-01", testing::kT + 1)}};
+  // The broken connection may fail one attempt (the registry retries it); the next one finds a
+  // new connection.
+  if (!store->Apply(second, nullptr).ok()) {
+    ASSERT_TRUE(store->Apply(second, nullptr).ok());
+  }
+  ApplyOutcome retried;
+  ASSERT_TRUE(store->Apply(first, &retried).ok());
+  EXPECT_EQ(retried.duplicates, 1);
+  if (!store->Ping().ok()) {
+    EXPECT_TRUE(store->Ping().ok());
+  }
+  auto record = store->GetRepository("app");
+  ASSERT_TRUE(record.ok() && record->has_value());
+  EXPECT_EQ((*record)->counters.counts[Counter::kPulls], 2);
+}
+
+TEST_F(PostgresStoreTest, ABatchOfManyRoundTripsIsAllOrNothing) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  // A constraint only the last effect breaks, far beyond the first round trip of statements.
+  ASSERT_EQ(testing::ExecOnPostgres("ALTER TABLE " + Table("days") +
+                                    " ADD CONSTRAINT test_refuses CHECK (day <> 'refused')"),
+            "");
+  Batch batch;
+  for (int i = 0; i < 400; ++i) {
+    batch.effects.push_back(PullEffect(fmt::format("e{}", i), fmt::format("repo{}", i % 10),
+                                       "2026-12-01", testing::kT));
+  }
+  batch.effects.push_back(PullEffect("bad", "repo0", "refused", testing::kT));
+  Status status = store->Apply(batch, nullptr);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(Value("SELECT count(*) FROM " + Table("repositories")), "0");
+  EXPECT_EQ(Value("SELECT count(*) FROM " + Table("event_ids")), "0");
+  EXPECT_EQ(Value("SELECT count(*) FROM " + Table("total_days")), "0");
+
+  batch.effects.pop_back();
+  ApplyOutcome outcome;
+  ASSERT_TRUE(store->Apply(batch, &outcome).ok());
+  EXPECT_EQ(outcome.applied, 400);
+  EXPECT_EQ(Value("SELECT sum(numpulls) FROM " + Table("repositories")), "400");
+}
+
+TEST_F(PostgresStoreTest, NamesPostgresCannotHoldAreUnknownNotErrors) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(
+      store->Apply(Batch{{PullEffect("x", "app", "2026-12-01", testing::kT)}}, nullptr).ok());
+  for (const std::string& name :
+       {std::string("app\0x", 5), std::string("\xff\xfe"), std::string("app\xc3")}) {
+    auto record = store->GetRepository(name);
+    ASSERT_TRUE(record.ok()) << record.status().message();
+    EXPECT_FALSE(record->has_value());
+    auto tags = store->ListTags(name);
+    ASSERT_TRUE(tags.ok()) << tags.status().message();
+    EXPECT_TRUE(tags->empty());
+    RepositoryQuery query;
+    query.name_prefix = name;
+    auto page = store->ListRepositories(query);
+    ASSERT_TRUE(page.ok()) << page.status().message();
+    EXPECT_EQ(page->total, 0);
+  }
+  // A prefix whose successor is not UTF-8 still finds what it prefixes.
+  ASSERT_TRUE(store
+                  ->Apply(Batch{{PullEffect("y",
+                                            "\x7f"
+                                            "b",
+                                            "2026-12-01", testing::kT)}},
+                          nullptr)
+                  .ok());
+  RepositoryQuery query;
+  query.name_prefix = "\x7f";
+  auto page = store->ListRepositories(query);
+  ASSERT_TRUE(page.ok()) << page.status().message();
+  ASSERT_EQ(page->total, 1);
+  EXPECT_EQ(page->items.front().repositoryname,
+            "\x7f"
+            "b");
+}
+
+}  // namespace
+}  // namespace drec
