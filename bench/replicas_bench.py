@@ -19,8 +19,12 @@ registry endpoint delivers, and sender i posts to replica i mod N (or all throug
                      exited children through the postmaster's cutime/cstime)
   drec CPU ms/event  the same for the replicas
 
+Each cell is the median (by events/s) of --repeat windows: a 2-core machine shared with builds
+and a disk whose fsync time varies make single windows noisy.
+
 Usage: replicas_bench.py --drec PATH [--workdir DIR] [--replicas 1,2,3] [--senders 1,16]
-                         [--seconds 5] [--warmup 1] [--via direct|haproxy] [--haproxy PATH]
+                         [--seconds 5] [--warmup 1] [--repeat 3] [--via direct|haproxy]
+                         [--haproxy PATH]
 Python standard library only; every process it starts is stopped when it ends. Not in ctest.
 """
 
@@ -171,8 +175,15 @@ class Bench:
                 ports = [haproxy.port]
             try:
                 for senders in self.args.senders:
-                    self.rows.append(self.window(database, n, senders, ports))
+                    runs = sorted(
+                        (self.window(database, n, senders, ports) for _ in range(self.args.repeat)),
+                        key=lambda r: r["events_s"],
+                    )
+                    self.rows.append(runs[len(runs) // 2])
                     print(format_row(self.rows[-1]), flush=True)
+                    if len(runs) > 1:
+                        each = ", ".join(f"{r['events_s']:,.0f}" for r in runs)
+                        print(f"<!-- {n} replicas, {senders} senders: events/s {each} -->")
             finally:
                 for replica in self.replicas:
                     replica.stop()
@@ -280,6 +291,9 @@ def main() -> int:
     p.add_argument("--senders", type=numbers, default=[1, 16])
     p.add_argument("--seconds", type=float, default=5.0, help="measured window")
     p.add_argument("--warmup", type=float, default=1.0, help="seconds before each window")
+    p.add_argument(
+        "--repeat", type=int, default=3, help="windows per cell; the median (by events/s) is shown"
+    )
     p.add_argument("--via", choices=("direct", "haproxy"), default="direct")
     p.add_argument("--haproxy", default=shutil.which("haproxy") or "/usr/sbin/haproxy")
     args = p.parse_args()
@@ -288,9 +302,11 @@ def main() -> int:
         workdir = prepare_workdir(args.workdir, WORKDIR_MARKER) if args.workdir else Path(tmp)
         bench = None
         try:
+            print(f"<!-- load average before: {os.getloadavg()[0]:.2f} -->", flush=True)
             print(HEADER, flush=True)
             bench = Bench(args, workdir)
             bench.run()
+            print(f"<!-- load average after: {os.getloadavg()[0]:.2f} -->", flush=True)
         finally:
             if bench:
                 bench.stop()

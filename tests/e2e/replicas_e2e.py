@@ -145,7 +145,9 @@ class Replica(registry_e2e.Drec):
 
     def __init__(self, drec: str, pki, workdir: Path, uri: str, schema: str, extra: list[str]):
         workdir.mkdir(parents=True, exist_ok=True)
-        harness_args = SimpleNamespace(drec=drec, store="sqlite", mongodb_uri=None)
+        harness_args = SimpleNamespace(
+            drec=drec, store="sqlite", mongodb_uri=None, postgresql_uri=None
+        )
         super().__init__(harness_args, pki, workdir)
         self.name = workdir.name
         self.argv = postgres_argv(self.argv, uri, schema) + extra
