@@ -24,7 +24,9 @@ and a disk whose fsync time varies make single windows noisy.
 
 Usage: replicas_bench.py --drec PATH [--workdir DIR] [--replicas 1,2,3] [--senders 1,16]
                          [--seconds 5] [--warmup 1] [--repeat 3] [--via direct|haproxy]
-                         [--haproxy PATH]
+                         [--haproxy PATH] [--sqlite-baseline]
+--sqlite-baseline first measures one drec on the embedded SQLite store with the same senders:
+what the client and drec cost without a database server.
 Python standard library only; every process it starts is stopped when it ends. Not in ctest.
 """
 
@@ -43,9 +45,11 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "e2e"))
+import registry_e2e
 from registry_e2e import Processes, make_pki
 from replicas_e2e import (
     HaProxy,
@@ -159,6 +163,15 @@ class Bench:
         return self.cluster.psql(query, database)
 
     def run(self) -> None:
+        if self.args.sqlite_baseline:
+            directory = self.workdir / "sqlite"
+            directory.mkdir()
+            args = SimpleNamespace(
+                drec=self.args.drec, store="sqlite", mongodb_uri=None, postgresql_uri=None
+            )
+            self.replicas = [registry_e2e.Drec(args, self.pki, directory)]
+            self.replicas[0].start()
+            self.cells(None, "SQLite", [self.replicas[0].port])
         for n in self.args.replicas:
             database = f"bench{n}"
             uri = self.cluster.create_database(database)
@@ -173,24 +186,29 @@ class Bench:
                 haproxy = HaProxy(self.args.haproxy, directory, self.replicas, self.pki.ca)
                 haproxy.start(self.processes)
                 ports = [haproxy.port]
-            try:
-                for senders in self.args.senders:
-                    runs = sorted(
-                        (self.window(database, n, senders, ports) for _ in range(self.args.repeat)),
-                        key=lambda r: r["events_s"],
-                    )
-                    self.rows.append(runs[len(runs) // 2])
-                    print(format_row(self.rows[-1]), flush=True)
-                    if len(runs) > 1:
-                        each = ", ".join(f"{r['events_s']:,.0f}" for r in runs)
-                        print(f"<!-- {n} replicas, {senders} senders: events/s {each} -->")
-            finally:
-                for replica in self.replicas:
-                    replica.stop()
-                self.replicas = []
-                self.processes.stop_all()
+            self.cells(database, str(n), ports)
 
-    def window(self, database: str, n: int, senders: int, ports: list[int]) -> dict:
+    def cells(self, database: str | None, label: str, ports: list[int]) -> None:
+        """Every sender count against the running replicas (then stopped); `database` None: the
+        SQLite store, no database figures."""
+        try:
+            for senders in self.args.senders:
+                runs = sorted(
+                    (self.window(database, label, senders, ports) for _ in range(self.args.repeat)),
+                    key=lambda r: r["events_s"],
+                )
+                self.rows.append(runs[len(runs) // 2])
+                print(format_row(self.rows[-1]), flush=True)
+                if len(runs) > 1:
+                    each = ", ".join(f"{r['events_s']:,.0f}" for r in runs)
+                    print(f"<!-- {label} replicas, {senders} senders: events/s {each} -->")
+        finally:
+            for replica in self.replicas:
+                replica.stop()
+            self.replicas = []
+            self.processes.stop_all()
+
+    def window(self, database: str | None, label: str, senders: int, ports: list[int]) -> dict:
         ctx = multiprocessing.get_context("fork")
         ready, go, results = ctx.Barrier(senders + 1), ctx.Event(), ctx.Queue()
         children = [
@@ -228,26 +246,30 @@ class Bench:
         elapsed = max(c[2] for c in collected)
         per_event = 1 / events if events else 0.0
         return {
-            "replicas": n,
+            "replicas": label,
             "senders": senders,
             "events": events,
             "errors": sum(c[1] for c in collected),
             "events_s": events / elapsed,
             "mean_ms": 1000 * sum(latencies) / events if events else 0.0,
             "p99_ms": 1000 * latencies[int(0.99 * (events - 1))] if events else 0.0,
-            "wal_b": float(
-                self.sql(database, f"SELECT pg_wal_lsn_diff('{after['lsn']}', '{before['lsn']}')")
-            )
-            * per_event,
+            "wal_b": self.wal_bytes(database, before, after) * per_event,
             "xacts": (after["xid"] - before["xid"] - 1) * per_event,  # less the sample's own
             "pg_cpu_ms": 1000 * (after["pg_cpu"] - before["pg_cpu"]) * per_event,
             "drec_cpu_ms": 1000 * (after["drec_cpu"] - before["drec_cpu"]) * per_event,
         }
 
-    def sample(self, database: str) -> dict:
-        lsn, xid = self.sql(database, "SELECT pg_current_wal_lsn(), pg_current_xact_id()").split(
-            "|"
-        )
+    def wal_bytes(self, database: str | None, before: dict, after: dict) -> float:
+        if database is None:
+            return 0.0
+        query = f"SELECT pg_wal_lsn_diff('{after['lsn']}', '{before['lsn']}')"
+        return float(self.sql(database, query))
+
+    def sample(self, database: str | None) -> dict:
+        lsn, xid = "0/0", "1"
+        if database is not None:
+            query = "SELECT pg_current_wal_lsn(), pg_current_xact_id()"
+            lsn, xid = self.sql(database, query).split("|")
         return {
             "lsn": lsn,
             "xid": int(xid),
@@ -271,10 +293,12 @@ HEADER = (
 
 def format_row(r: dict) -> str:
     errors = f" ({r['errors']} failed)" if r["errors"] else ""
+    database = f"{r['wal_b']:,.0f} | {r['xacts']:.3f} | {r['pg_cpu_ms']:.3f}"
+    if r["replicas"] == "SQLite":
+        database = "n/a | n/a | n/a"
     return (
         f"| {r['replicas']} | {r['senders']} | {r['events_s']:,.0f}{errors} | {r['mean_ms']:.2f} "
-        f"| {r['p99_ms']:.2f} | {r['wal_b']:,.0f} | {r['xacts']:.3f} | {r['pg_cpu_ms']:.3f} "
-        f"| {r['drec_cpu_ms']:.3f} |"
+        f"| {r['p99_ms']:.2f} | {database} | {r['drec_cpu_ms']:.3f} |"
     )
 
 
@@ -295,6 +319,11 @@ def main() -> int:
         "--repeat", type=int, default=3, help="windows per cell; the median (by events/s) is shown"
     )
     p.add_argument("--via", choices=("direct", "haproxy"), default="direct")
+    p.add_argument(
+        "--sqlite-baseline",
+        action="store_true",
+        help="first the same windows against one drec on the embedded SQLite store",
+    )
     p.add_argument("--haproxy", default=shutil.which("haproxy") or "/usr/sbin/haproxy")
     args = p.parse_args()
     args.drec = str(Path(args.drec).resolve())
