@@ -521,7 +521,8 @@ TEST_F(ConfigLoaderTest, WrongValuesOfEveryKind) {
       {{{"DREC_LOG_FORMAT", "xml"}},
        "log.format: \"xml\" is not one of text, json (from DREC_LOG_FORMAT)"},
       {{{"DREC_STORAGE_BACKEND", "postgres"}},
-       "storage.backend: \"postgres\" is not one of sqlite, mongodb (from DREC_STORAGE_BACKEND)"},
+       "storage.backend: \"postgres\" is not one of sqlite, mongodb, postgresql (from "
+       "DREC_STORAGE_BACKEND)"},
       {{{"DREC_PIPELINE_QUEUE_CAPACITY", "0"}},
        "pipeline.queue_capacity: \"0\" is not a positive whole number (from "
        "DREC_PIPELINE_QUEUE_CAPACITY)"},
