@@ -11,10 +11,12 @@ program runs through `runuser`. Python standard library only.
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import pwd
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -78,6 +80,28 @@ def _has_user(name: str) -> bool:
     return True
 
 
+def _reachable_by_others(path: Path) -> bool:
+    """Whether a user other than the owner can reach files below `path` (x on every ancestor)."""
+    for directory in [path, *path.parents]:
+        try:
+            if not directory.stat().st_mode & 0o001:
+                return False
+        except FileNotFoundError:
+            continue
+    return True
+
+
+def server_directory(base: Path) -> Path:
+    """Where the server's files go: `base`, unless the test runs as root in a directory the
+    server user cannot reach (a clone under /root, say); then a directory of the same name in the
+    system's temporary directory, which the caller removes as it would `base`."""
+    base = base.resolve()
+    if os.geteuid() != 0 or _reachable_by_others(base.parent):
+        return base
+    digest = hashlib.sha1(str(base).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"drec-pg-{digest}"
+
+
 class Cluster:
     """One PostgreSQL server: its data directory, socket directory and port under `base`.
 
@@ -95,7 +119,7 @@ class Cluster:
         tcp: bool = True,
         port: int | None = None,
     ):
-        self.base = Path(base)
+        self.base = server_directory(Path(base))
         self.name = name
         self.data = self.base / name
         self.socket_dir = self.base / f"{name}-socket"
@@ -127,6 +151,15 @@ class Cluster:
         for path in paths:
             os.chown(path, user.pw_uid, user.pw_gid)
 
+    def _forget_earlier_run(self) -> None:
+        """Removes this cluster's files left by an earlier run (a directory in the temporary
+        directory outlives the workdir that a test clears)."""
+        if (self.data / "postmaster.pid").exists():
+            self.stop("immediate")
+        for path in (self.data, self.socket_dir):
+            shutil.rmtree(path, ignore_errors=True)
+        self.log.unlink(missing_ok=True)
+
     def _prepare_dirs(self) -> None:
         self.base.mkdir(parents=True, exist_ok=True)
         # The server user must reach its files through the test's directory.
@@ -155,6 +188,7 @@ class Cluster:
 
     def init(self) -> Cluster:
         """initdb: trust authentication on loopback and the socket, bytewise (C) collation."""
+        self._forget_earlier_run()
         self._prepare_dirs()
         self.data.mkdir(mode=0o700)
         self._own(self.data)
@@ -177,6 +211,7 @@ class Cluster:
 
     def init_standby_of(self, primary: Cluster, application_name: str) -> Cluster:
         """pg_basebackup of `primary`, streaming from it as `application_name`."""
+        self._forget_earlier_run()
         self._prepare_dirs()
         self.data.mkdir(mode=0o700)
         self._own(self.data)

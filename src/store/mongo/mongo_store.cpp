@@ -13,6 +13,7 @@
 #include "store/mongo/mongo_documents.h"
 #include "store/mongo/mongo_driver.h"
 #include "store/mongo/mongo_migrations.h"
+#include "store/mongo/writer_lease.h"
 
 namespace drec {
 namespace {
@@ -123,7 +124,8 @@ MongoStore::~MongoStore() = default;
 Result<std::unique_ptr<MongoStore>> MongoStore::Open(const std::string& uri,
                                                      const std::string& database,
                                                      const std::string& repository_collection,
-                                                     std::int64_t retention_days) {
+                                                     std::int64_t retention_days,
+                                                     std::chrono::milliseconds lease_duration) {
   if (uri.empty()) return Status::InvalidArgument("mongodb: no uri given");
   if (database.empty()) return Status::InvalidArgument("mongodb: no database given");
   if (repository_collection.empty()) {
@@ -135,6 +137,13 @@ Result<std::unique_ptr<MongoStore>> MongoStore::Open(const std::string& uri,
       new MongoStore(std::move(*pool), database, repository_collection));
   Client client = store->pool_->Lease();
   Status status = store->DetectServer(client);
+  if (!status.ok()) return status;
+  // Before anything writes: migrations and recovery too assume a single writer.
+  auto lease = mongo::WriterLease::Acquire(*store->pool_, {database, store->CollectionName("meta"),
+                                                           repository_collection, lease_duration});
+  if (!lease.ok()) return lease.status();
+  store->lease_ = std::move(*lease);
+  status = store->HoldLease(client);
   if (!status.ok()) return status;
   status = store->CreateIndexes(client, retention_days);
   if (!status.ok()) return status;
@@ -214,8 +223,24 @@ Status MongoStore::Ping() {
   Bson command;
   Append(command.get(), "ping", std::int64_t{1});
   bson_error_t error;
-  return RunCommand(client, "admin", command.get(), "ping", &error);
+  Status status = RunCommand(client, "admin", command.get(), "ping", &error);
+  if (!status.ok()) return status;
+  // Not ready while another drec writes: a load balancer then sends the events elsewhere.
+  std::uint64_t holding = 0;
+  return lease_->Hold(client, &holding);
 }
+
+Status MongoStore::HoldLease(Client& client) {
+  std::uint64_t holding = 0;
+  Status status = lease_->Hold(client, &holding);
+  if (!status.ok()) return status;
+  if (holding != holding_) recovery_needed_ = true;
+  holding_ = holding;
+  return Status::Ok();
+}
+
+void MongoStore::StopRenewingLeaseForTesting() { lease_->StopRenewingForTesting(); }
+
 void MongoStore::SetFaultPointForTesting(std::int64_t writes) {
   std::lock_guard lock(writer_mutex_);
   fault_budget_ = writes;

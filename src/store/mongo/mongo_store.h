@@ -5,6 +5,7 @@
 
 #include <bson/bson.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -19,21 +20,33 @@ namespace mongo {
 class Client;
 class ClientPool;
 struct StoredState;
+class WriterLease;
 }  // namespace mongo
 
 class MongoStore final : public Store {
  public:
+  // How long a writer lease lasts unrenewed: the longest a drec waits at start-up for the lease
+  // of a drec that was killed on another machine.
+  static constexpr std::chrono::milliseconds kDefaultLeaseDuration = std::chrono::seconds(30);
+
   // Connects to `uri`, creates the indexes (idempotently) and finishes a batch that a previous
   // run left half-applied, before anything else can read or write. The repository documents
   // live in `repository_collection`, the per-tag, per-digest, ... documents in collections
   // named after it. With `retention_days` > 0 the server also expires event ids itself (a TTL
   // index) where it can; PruneEventIds deletes them either way.
-  static Result<std::unique_ptr<MongoStore>> Open(const std::string& uri,
-                                                  const std::string& database,
-                                                  const std::string& repository_collection,
-                                                  std::int64_t retention_days = 0);
+  //
+  // One store writes a collection set at a time: it takes the writer lease first (see
+  // mongo/writer_lease.h), waiting up to `lease_duration` for the lease of a killed drec, and
+  // fails with InvalidArgument, naming the other drec, while a live one holds it.
+  static Result<std::unique_ptr<MongoStore>> Open(
+      const std::string& uri, const std::string& database, const std::string& repository_collection,
+      std::int64_t retention_days = 0,
+      std::chrono::milliseconds lease_duration = kDefaultLeaseDuration);
+  // Releases the writer lease, so the next drec on this collection set starts at once.
   ~MongoStore() override;
 
+  // Apply, PruneEventIds and Ping fail with Unavailable (503) while this store does not hold
+  // the writer lease.
   Status Apply(const Batch& batch, ApplyOutcome* outcome) override;
   Status Ping() override;
   Status PruneEventIds(UnixMillis cutoff) override;
@@ -54,6 +67,8 @@ class MongoStore final : public Store {
   void SetFaultPointForTesting(std::int64_t writes);
   // Test hook: the writes the last Apply sent (journal, event ids, updates), to check coalescing.
   std::int64_t last_apply_writes_for_testing() const;
+  // Test hook: the writer lease is no longer renewed in the background, as if drec were paused.
+  void StopRenewingLeaseForTesting();
 
  private:
   MongoStore(std::unique_ptr<mongo::ClientPool> pool, std::string database,
@@ -63,6 +78,9 @@ class MongoStore final : public Store {
   // Learns which server this is, for the workarounds one needs.
   Status DetectServer(mongo::Client& client);
   Status CreateIndexes(mongo::Client& client, std::int64_t retention_days);
+  // Checks (and renews) the writer lease before a batch; a lease taken anew means another
+  // drec may have left a journal pending, so recovery runs first.
+  Status HoldLease(mongo::Client& client);
   // Finishes every pending journal, oldest first: until then, a known event id could belong to
   // a batch only half applied.
   Status Recover(mongo::Client& client);
@@ -85,9 +103,14 @@ class MongoStore final : public Store {
   // Most write statements sent in one request; 0: as many as the server's limits allow.
   std::size_t request_limit_ = 0;
 
+  // Declared after the pool, so it is released before the pool goes.
+  std::unique_ptr<mongo::WriterLease> lease_;
+
   // Apply and pruning write one at a time: the journal design (and FerretDB, which can lose
   // concurrent updates of one document) wants a single writer.
   std::mutex writer_mutex_;
+  // The holding of the lease the current batch runs under (WriterLease::Hold).
+  std::uint64_t holding_ = 0;
   // A journal may be pending: set before a journal is written, cleared once none is left.
   bool recovery_needed_ = true;
   std::int64_t fault_budget_ = -1;

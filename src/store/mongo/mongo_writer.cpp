@@ -13,6 +13,7 @@
 #include "store/mongo/mongo_driver.h"
 #include "store/mongo/mongo_store.h"
 #include "store/mongo/write_plan.h"
+#include "store/mongo/writer_lease.h"
 
 namespace drec {
 namespace {
@@ -192,6 +193,8 @@ Status MongoStore::Recover(Client& client) {
                                  [&](const bson_t* doc) { pending.emplace_back(bson_copy(doc)); });
   if (!status.ok()) return status;
   for (const Bson& entry : pending) {
+    status = lease_->Held(holding_);
+    if (!status.ok()) return status;
     status = Execute(client, entry.get());
     if (!status.ok()) return status;
   }
@@ -239,6 +242,8 @@ Status MongoStore::Execute(Client& client, const bson_t* journal) {
     return Status::Internal("mongodb: journal entry without writes");
   }
   for (std::string_view target : mongo::kWriteTargets) {
+    status = lease_->Held(holding_);  // a batch that outlives the lease stops, as if drec died
+    if (!status.ok()) return status;
     const std::string name = CollectionName(target);
     CollectionPtr collection = client.Collection(database_, name);
     BulkWrite bulk(collection.get(), /*ordered=*/true, request_limit_, "writing " + name);
@@ -334,6 +339,8 @@ Status MongoStore::Commit(Client& client, std::span<const EventEffect* const> ef
     return Commit(client, effects.subspan(half), unknown_manifests);
   }
 
+  status = lease_->Held(holding_);
+  if (!status.ok()) return status;
   recovery_needed_ = true;
   if (!Spend()) return Injected();
   CollectionPtr journals = client.Collection(database_, CollectionName("journal"));
@@ -352,6 +359,8 @@ Status MongoStore::Apply(const Batch& batch, ApplyOutcome* outcome) {
   std::lock_guard lock(writer_mutex_);
   writes_ = 0;
   Client client = pool_->Lease();
+  Status held = HoldLease(client);
+  if (!held.ok()) return held;
   // A journal left pending by a failed commit is finished first: until then its event ids would
   // count as applied while some of its writes are missing.
   if (recovery_needed_) {
@@ -405,6 +414,8 @@ Status MongoStore::Apply(const Batch& batch, ApplyOutcome* outcome) {
 Status MongoStore::PruneEventIds(UnixMillis cutoff) {
   std::lock_guard lock(writer_mutex_);
   Client client = pool_->Lease();
+  Status held = HoldLease(client);
+  if (!held.ok()) return held;
   CollectionPtr event_ids = client.Collection(database_, CollectionName("eventids"));
   Bson filter;
   AppendDocument(filter.get(), "applied_at", [&](bson_t* lt) { Append(lt, "$lt", Date{cutoff}); });

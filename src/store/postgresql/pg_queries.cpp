@@ -156,13 +156,20 @@ class Snapshot {
 
 template <typename T, typename ReadFn>
 Result<T> PostgresStore::InSnapshot(ReadFn read) {
-  auto lease = readers_.Acquire();
-  if (!lease.ok()) return lease.status();
-  pg::Connection& db = ***lease;
-  Snapshot snapshot(db);
-  Status status = snapshot.Begin();
-  if (!status.ok()) return status;
-  return read(db);
+  // A pooled connection that broke while idle (a server restart, a failover) fails its first
+  // statement; the query then runs once more, on a connection the pool opens anew.
+  for (int attempt = 0;; ++attempt) {
+    auto lease = readers_.Acquire();
+    if (!lease.ok()) return lease.status();
+    pg::Connection& db = ***lease;
+    Result<T> answer = [&]() -> Result<T> {
+      Snapshot snapshot(db);
+      Status status = snapshot.Begin();
+      if (!status.ok()) return status;
+      return read(db);
+    }();
+    if (answer.ok() || db.usable() || attempt > 0) return answer;
+  }
 }
 
 Result<RepositoryPage> PostgresStore::ListRepositories(const RepositoryQuery& query) {

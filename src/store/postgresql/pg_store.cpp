@@ -79,11 +79,15 @@ Result<pg::Connection*> PostgresStore::Writer() {
 }
 
 Status PostgresStore::Ping() {
-  auto lease = readers_.Acquire();
-  if (!lease.ok()) return lease.status();
   // A URI without target_session_attrs=read-write may lead to a standby, where every commit
-  // would fail: not ready.
-  auto rows = (**lease)->Query("SELECT pg_is_in_recovery()", pg::Params());
+  // would fail: not ready. A pooled connection that broke while idle gets one more attempt.
+  Result<pg::ResultPtr> rows = Status::Unavailable("postgresql: no answer");
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto lease = readers_.Acquire();
+    if (!lease.ok()) return lease.status();
+    rows = (**lease)->Query("SELECT pg_is_in_recovery()", pg::Params());
+    if (rows.ok() || (**lease)->usable()) break;
+  }
   if (!rows.ok()) return rows.status();
   bool standby = false;
   pg::ForEachRow(rows->get(), [&](pg::RowReader& row) { standby = row.Bool(); });

@@ -387,7 +387,9 @@ pg::ErrorInfo ApplyOnce(pg::Connection& db, const std::string& schema, const Bat
 Status PostgresStore::Apply(const Batch& batch, ApplyOutcome* outcome) {
   std::lock_guard lock(writer_mutex_);
   pg::ErrorInfo error;
+  bool reconnected = false;
   for (int attempt = 0; attempt < kConflictAttempts; ++attempt) {
+    const bool fresh = writer_ == nullptr || !writer_->usable();
     auto db = Writer();
     if (!db.ok()) return db.status();
     ApplyOutcome result;
@@ -397,7 +399,15 @@ Status PostgresStore::Apply(const Batch& batch, ApplyOutcome* outcome) {
       return Status::Ok();
     }
     // The transaction is over either way; a connection that cannot end it cleanly is replaced.
-    if (!(*db)->usable() || !(*db)->Exec("ROLLBACK").ok()) writer_.reset();
+    const bool broken = !(*db)->usable() || !(*db)->Exec("ROLLBACK").ok();
+    if (broken) writer_.reset();
+    // A connection that broke while idle (the server restarted, or failed over, since the last
+    // batch) gets one more attempt on a new one at once, instead of a 503 and the registry's
+    // back-off. Safe even if the commit went through: the ids are then found claimed.
+    if (broken && !fresh && !reconnected) {
+      reconnected = true;
+      continue;
+    }
     if (!error.retry) break;
   }
   return error.status;

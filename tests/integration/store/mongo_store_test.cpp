@@ -156,7 +156,8 @@ class MongoStoreTest : public ::testing::Test {
   }
 
   // (Re)opens the store on this test's database, as a restarted drec would; the old store object
-  // is dropped without any clean-up, as if the process had died.
+  // is dropped without any clean-up, as if the process had died, except that it releases its
+  // writer lease (mongo_lease_test.cpp covers a lease left behind).
   MongoStore& Open(const std::string& collection = "repositories") {
     store_.reset();
     auto store = MongoStore::Open(server_->uri(), database_, collection);

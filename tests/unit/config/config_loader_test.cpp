@@ -521,7 +521,8 @@ TEST_F(ConfigLoaderTest, WrongValuesOfEveryKind) {
       {{{"DREC_LOG_FORMAT", "xml"}},
        "log.format: \"xml\" is not one of text, json (from DREC_LOG_FORMAT)"},
       {{{"DREC_STORAGE_BACKEND", "postgres"}},
-       "storage.backend: \"postgres\" is not one of sqlite, mongodb (from DREC_STORAGE_BACKEND)"},
+       "storage.backend: \"postgres\" is not one of sqlite, mongodb, postgresql (from "
+       "DREC_STORAGE_BACKEND)"},
       {{{"DREC_PIPELINE_QUEUE_CAPACITY", "0"}},
        "pipeline.queue_capacity: \"0\" is not a positive whole number (from "
        "DREC_PIPELINE_QUEUE_CAPACITY)"},
@@ -640,6 +641,30 @@ TEST_F(ConfigLoaderTest, MongodbNeedsAConnection) {
             "storage.backend: mongodb needs storage.mongodb.uri or dial_info.addrs (from "
             "dial_info.database at " +
                 config + ":2)");
+}
+
+TEST_F(ConfigLoaderTest, PostgresqlNeedsAUriAndSchemaNamesPostgresqlKeepsWhole) {
+  EXPECT_EQ(ErrorOf({"--storage-backend", "postgresql"}),
+            "storage.postgresql.uri: is needed with storage.backend postgresql (from "
+            "--storage-backend)");
+  EXPECT_EQ(ErrorOf({"--storage-postgresql-uri", "mysql://db/x"}),
+            "storage.postgresql.uri: does not start with postgresql:// or postgres:// (from "
+            "--storage-postgresql-uri)");
+  EXPECT_EQ(ErrorOf({"--storage-postgresql-schema", "pg_drec"}),
+            "storage.postgresql.schema: \"pg_drec\" is not a PostgreSQL schema name drec can use "
+            "(1 to 63 bytes, not starting with pg_) (from --storage-postgresql-schema)");
+  const std::string long_registry(60, 'r');
+  EXPECT_EQ(ErrorOf({"--storage-backend", "postgresql", "--storage-postgresql-uri",
+                     "postgresql://db/drec", "--registries", "hub," + long_registry}),
+            "registries: \"" + long_registry + "\" makes the schema name \"drec@" + long_registry +
+                "\" longer than 63 bytes; shorten it or storage.postgresql.schema (from "
+                "--registries)");
+  const Settings s = MustLoad({"--storage-backend", "postgresql", "--storage-postgresql-uri",
+                               "postgresql://a:5432,b:5432/drec?target_session_attrs=read-write",
+                               "--storage-postgresql-schema", "stats"});
+  EXPECT_EQ(s.backend, Backend::kPostgresql);
+  EXPECT_EQ(s.postgresql_uri, "postgresql://a:5432,b:5432/drec?target_session_attrs=read-write");
+  EXPECT_EQ(s.postgresql_schema, "stats");
 }
 
 TEST_F(ConfigLoaderTest, PasswordFileErrors) {

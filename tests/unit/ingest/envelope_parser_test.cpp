@@ -93,6 +93,15 @@ TEST(EnvelopeParserTest, CutsOverlongFields) {
   EXPECT_EQ(envelope->events[0].repository.size(), 1024u);
 }
 
+TEST(EnvelopeParserTest, CutsOverlongFieldsBetweenCharacters) {
+  // 1023 ASCII bytes, then two-byte characters: byte 1024 is the first half of one.
+  const std::string name = std::string(1023, 'r') + "\u00e9\u00e9\u00e9";
+  auto envelope =
+      ParseEnvelope(R"({"events":[{"id":"a","target":{"repository":")" + name + "\"}}]}");
+  ASSERT_TRUE(envelope.ok());
+  EXPECT_EQ(envelope->events[0].repository, std::string(1023, 'r'));
+}
+
 TEST(EnvelopeParserTest, ContentTypes) {
   EXPECT_TRUE(IsAcceptedContentType("application/vnd.docker.distribution.events.v1+json"));
   EXPECT_TRUE(IsAcceptedContentType("application/vnd.docker.distribution.events.v2+json"));
