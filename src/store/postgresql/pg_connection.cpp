@@ -19,11 +19,14 @@ constexpr std::size_t kPipelineChunk = 256;
 // all, since the second host's answer ("session is read-only") is what tells a failover apart.
 std::string OneLine(std::string_view message) {
   std::string line;
+  bool line_start = false;
   for (char c : message) {
     if (c == '\n') {
       if (!line.empty() && line.back() != ' ') line += "; ";
-    } else {
+      line_start = true;
+    } else if (!(line_start && (c == ' ' || c == '\t'))) {
       line += c;
+      line_start = false;
     }
   }
   while (!line.empty() && (line.back() == ' ' || line.back() == ';')) line.pop_back();
