@@ -6,6 +6,8 @@
 #include <tuple>
 #include <variant>
 
+#include "store/known_manifests.h"
+
 namespace drec::mongo {
 namespace {
 
@@ -558,24 +560,18 @@ std::set<std::pair<std::string, std::string>> DigestsPulledByDigest(
 Bson BuildJournal(const bson_oid_t& batch, UnixMillis now,
                   std::span<const EventEffect* const> effects, StoredState stored,
                   std::int64_t* unknown_manifests) {
-  // The manifests known at each point of the batch, as a store applying it in order sees them.
-  std::set<std::pair<std::string, std::string>> manifests = std::move(stored.manifests);
+  KnownManifests manifests(std::move(stored.manifests));
   Coalescer coalescer(std::move(stored));
   std::vector<std::string> ids;
   std::int64_t unknown = 0;
   for (const EventEffect* effect : effects) {
     ids.push_back(effect->event_id);
-    if (const auto& m = effect->requires_manifest;
-        m && !manifests.contains({m->repository, m->digest})) {
+    if (!manifests.Allows(*effect)) {
       ++unknown;
       continue;
     }
     for (const Operation& operation : effect->operations) {
-      if (const auto* op = std::get_if<DigestUpdate>(&operation); op && !op->media_type.empty()) {
-        manifests.emplace(op->repository, op->digest);
-      } else if (const auto* removed = std::get_if<RepositoryRemoved>(&operation)) {
-        std::erase_if(manifests, [&](const auto& m) { return m.first == removed->repository; });
-      }
+      manifests.Observe(operation);
       std::visit([&](const auto& op) { coalescer.Add(op); }, operation);
     }
   }

@@ -17,6 +17,7 @@
 #include <string>
 #include <variant>
 
+#include "store/known_manifests.h"
 #include "store/postgresql/pg_fields.h"
 #include "store/postgresql/pg_store.h"
 
@@ -179,8 +180,6 @@ const FoldStatements& Sql() {
   return statements;
 }
 
-using ManifestKey = std::pair<std::string, std::string>;
-
 // Queues the statements of one batch's operations, in order, and sums what they add to the
 // all-repository daily totals: those rows are shared by every repository, so they are written
 // last, in day order, once per batch.
@@ -325,7 +324,7 @@ pg::ErrorInfo ApplyOnce(pg::Connection& db, const std::string& schema, const Bat
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
 
   std::set<std::string> claimed;
-  std::set<ManifestKey> manifests;
+  std::set<KnownManifests::Key> stored_manifests;
   Pipeline claim(db);
   claim.Add("BEGIN", Params());
   // Pruning keeps ids for a span of wall-clock time after they were applied; event timestamps
@@ -342,7 +341,7 @@ pg::ErrorInfo ApplyOnce(pg::Connection& db, const std::string& schema, const Bat
               [&](const PGresult* rows) {
                 pg::ForEachRow(rows, [&](pg::RowReader& row) {
                   std::string repository = row.Text();
-                  manifests.emplace(std::move(repository), row.Text());
+                  stored_manifests.emplace(std::move(repository), row.Text());
                 });
               });
   }
@@ -353,23 +352,18 @@ pg::ErrorInfo ApplyOnce(pg::Connection& db, const std::string& schema, const Bat
   Pipeline apply(db);
   OperationWriter writer(apply);
   std::set<std::string> handled;
+  KnownManifests manifests(std::move(stored_manifests));
   for (const EventEffect& effect : batch.effects) {
     if (!claimed.contains(effect.event_id) || !handled.insert(effect.event_id).second) {
       ++result.duplicates;
       continue;
     }
-    // The manifests known at this point of the batch, as the embedded store sees them.
-    if (const auto& m = effect.requires_manifest;
-        m && !manifests.contains({m->repository, m->digest})) {
+    if (!manifests.Allows(effect)) {
       ++result.unknown_manifests;
       continue;
     }
     for (const Operation& operation : effect.operations) {
-      if (const auto* op = std::get_if<DigestUpdate>(&operation); op && !op->media_type.empty()) {
-        manifests.emplace(op->repository, op->digest);
-      } else if (const auto* removed = std::get_if<RepositoryRemoved>(&operation)) {
-        std::erase_if(manifests, [&](const auto& m) { return m.first == removed->repository; });
-      }
+      manifests.Observe(operation);
       std::visit([&](const auto& op) { writer.Add(op); }, operation);
     }
     ++result.applied;
