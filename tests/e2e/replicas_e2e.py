@@ -196,7 +196,9 @@ def haproxy_config(port: int, replicas: list[Replica], ca: Path) -> str:
     servers = "\n".join(f"    server {r.name} 127.0.0.1:{r.port}" for r in replicas)
     return f"""global
     log stderr format short local0 warning
-    maxconn 4096
+    # Few connections are ever open here; 256 fits the FD limit of a container (1024),
+    # where haproxy refuses to start if it cannot raise the limit maxconn needs.
+    maxconn 256
 
 defaults
     mode tcp
