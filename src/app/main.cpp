@@ -1,6 +1,7 @@
 // drec's entry point: builds the settings, wires the parts together, runs
 // until SIGINT/SIGTERM, then stops in order (stop accepting, finish requests,
-// drain the commit queue). No part constructs another part's dependencies.
+// drain the commit queue). SIGHUP and changed files reload what can change while running
+// (app/reloader.h). No part constructs another part's dependencies.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
@@ -16,6 +17,7 @@
 
 #include "api/router.h"
 #include "app/logging.h"
+#include "app/reloader.h"
 #include "app/version.h"
 #include "auth/authenticator.h"
 #include "config/config_loader.h"
@@ -142,14 +144,25 @@ Result<std::map<std::string, std::unique_ptr<Store>, std::less<>>> OpenStores(
   return stores;
 }
 
-int Run(const Settings& settings) {
+// How long a stop may take: requests in progress get this long to finish, then what they
+// queued is committed (each commit bounded by the store's own timeouts).
+constexpr std::chrono::seconds kStopGrace{10};
+
+timespec Timespec(std::chrono::milliseconds duration) {
+  return {static_cast<time_t>(duration.count() / 1000),
+          static_cast<long>(duration.count() % 1000) * 1'000'000};
+}
+
+int Run(const Settings& settings, std::vector<std::string> args,
+        std::map<std::string, std::string> env) {
   SetUpLogging(settings);
-  // Block the stop signals in every thread; the main thread waits for them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Block the stop and reload signals in every thread; the main thread waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
   // A store that is down at start-up is waited for, as it would be once running: the
@@ -158,7 +171,8 @@ int Run(const Settings& settings) {
   while (!stores.ok() && stores.status().code() == Status::Code::kUnavailable) {
     spdlog::warn("{}; retrying in 2 s", stores.status().message());
     const timespec retry{2, 0};
-    if (sigtimedwait(&stop_signals, nullptr, &retry) > 0) return 0;
+    const int signal = sigtimedwait(&signals, nullptr, &retry);
+    if (signal == SIGINT || signal == SIGTERM) return 0;
     stores = OpenStores(settings);
   }
   if (!stores.ok()) {
@@ -208,7 +222,7 @@ int Run(const Settings& settings) {
   }
 
   const Classifier classifier = MakeClassifier(settings);
-  Metrics metrics(classifier.ClassNames());
+  Metrics metrics(classifier.ClassNames(), DREC_VERSION);
   Authenticator auth(settings.tokens, settings.basic_users);
   Committer committer(registries, metrics,
                       {.queue_capacity = settings.queue_capacity,
@@ -234,12 +248,29 @@ int Run(const Settings& settings) {
                settings.plain_http ? "http" : "https", settings.address, server.port(),
                settings.route, StoreDescription(settings), fmt::join(registries.names(), ", "));
 
-  int signal = 0;
-  sigwait(&stop_signals, &signal);
-  spdlog::info("signal {}: stopping", signal);
-  server.Stop(std::chrono::seconds(10));
+  Reloader reloader(std::move(args), std::move(env), settings,
+                    {.auth = auth, .server = server, .metrics = metrics});
+  for (;;) {
+    const timespec watch = Timespec(reloader.watch_interval());
+    const int signal = sigtimedwait(&signals, nullptr, &watch);
+    if (signal == SIGINT || signal == SIGTERM) {
+      spdlog::info("signal {}: stopping; requests in progress have {} s to finish", signal,
+                   kStopGrace.count());
+      break;
+    }
+    if (signal == SIGHUP) {
+      reloader.Reload("SIGHUP");
+    } else {
+      reloader.ReloadIfFilesChanged();
+    }
+  }
+  const auto stopping = std::chrono::steady_clock::now();
+  server.Stop(kStopGrace);
   committer.Stop();
-  spdlog::info("stopped");
+  spdlog::info("stopped in {} ms, the commit queue drained",
+               std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - stopping)
+                   .count());
   return 0;
 }
 
@@ -247,7 +278,8 @@ int Run(const Settings& settings) {
 }  // namespace drec
 
 int main(int argc, char** argv) {
-  auto outcome = drec::LoadSettings(argc, argv, drec::Environment());
+  const std::map<std::string, std::string> env = drec::Environment();
+  auto outcome = drec::LoadSettings(argc, argv, env);
   if (!outcome.ok()) {
     std::cerr << "drec: " << outcome.status().message() << "\n";
     return 2;
@@ -256,5 +288,6 @@ int main(int argc, char** argv) {
     std::cout << early->text;
     return early->exit_code;
   }
-  return drec::Run(std::get<drec::Settings>(*outcome));
+  return drec::Run(std::get<drec::Settings>(*outcome), std::vector<std::string>(argv, argv + argc),
+                   env);
 }

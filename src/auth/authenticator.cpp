@@ -35,11 +35,22 @@ std::string Canonical(std::string_view header) {
 }  // namespace
 
 Authenticator::Authenticator(const std::vector<std::string>& tokens,
-                             const std::vector<BasicUser>& users) {
-  for (const auto& token : tokens) expected_.push_back(Hash("bearer " + token));
+                             const std::vector<BasicUser>& users)
+    : expected_(Expected(tokens, users)) {}
+
+void Authenticator::Replace(const std::vector<std::string>& tokens,
+                            const std::vector<BasicUser>& users) {
+  expected_.store(Expected(tokens, users));
+}
+
+std::shared_ptr<const Authenticator::Digests> Authenticator::Expected(
+    const std::vector<std::string>& tokens, const std::vector<BasicUser>& users) {
+  auto digests = std::make_shared<Digests>();
+  for (const auto& token : tokens) digests->push_back(Hash("bearer " + token));
   for (const auto& user : users) {
-    expected_.push_back(Hash("basic " + Base64(user.user + ":" + user.password)));
+    digests->push_back(Hash("basic " + Base64(user.user + ":" + user.password)));
   }
+  return digests;
 }
 
 Authenticator::Digest Authenticator::Hash(std::string_view canonical_header) {
@@ -50,10 +61,11 @@ Authenticator::Digest Authenticator::Hash(std::string_view canonical_header) {
 }
 
 bool Authenticator::Allows(std::string_view authorization) const {
-  if (expected_.empty()) return true;
+  const std::shared_ptr<const Digests> in_force = expected_.load();
+  if (in_force->empty()) return true;
   const Digest presented = Hash(Canonical(authorization));
   int matches = 0;
-  for (const Digest& expected : expected_) {
+  for (const Digest& expected : *in_force) {
     matches |= CRYPTO_memcmp(presented.data(), expected.data(), presented.size()) == 0;
   }
   return matches != 0;

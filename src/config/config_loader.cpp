@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "config/draft.h"
+#include "config/effective_settings.h"
 #include "config/env_source.h"
 #include "config/flag_source.h"
 #include "config/legacy_dial_info.h"
@@ -97,6 +98,26 @@ Status CheckTls(const Draft& d) {
   return Status::Ok();
 }
 
+// auth.tokens_file: one token a line, so a Kubernetes Secret or a systemd credential can hold
+// them; blank lines and # comments are skipped, and what it holds adds to auth.tokens.
+Status ReadTokensFile(Draft& d) {
+  if (d.tokens_file.empty()) return Status::Ok();
+  auto text = ReadFile(d.tokens_file);
+  if (!text.ok()) {
+    return Invalid("auth.tokens_file",
+                   "cannot read " + Quote(d.tokens_file) + ": " + text.status().message(),
+                   d.SourceOf("auth.tokens_file"));
+  }
+  std::string_view rest = *text;
+  while (!rest.empty()) {
+    const std::size_t end = rest.find('\n');
+    const std::string_view token = Trim(rest.substr(0, end));
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+    if (!token.empty() && !token.starts_with('#')) d.tokens.emplace_back(token);
+  }
+  return Status::Ok();
+}
+
 // The PostgreSQL store needs a server, and a schema name per registry that PostgreSQL keeps
 // whole (docs/postgresql.md).
 Status CheckPostgres(const Draft& d) {
@@ -123,6 +144,7 @@ Status Finish(Draft& d) {
   if (Status status = CheckPostgres(d); !status.ok()) return status;
   if (Status status = config::ApplyDialInfo(d); !status.ok()) return status;
   if (Status status = CheckTls(d); !status.ok()) return status;
+  if (Status status = ReadTokensFile(d); !status.ok()) return status;
   if (d.anonymous() && !d.allow_anonymous && !IsLoopback(d.address)) {
     return Status::InvalidArgument(
         "auth.tokens: no credentials are configured (auth.tokens, auth.basic) and server.address " +
@@ -143,6 +165,7 @@ Result<LoadOutcome> Load(int argc, const char* const* argv,
   const std::string config_path =
       line.config_path.empty() ? config::ConfigFileFromEnv(env) : line.config_path;
   Draft draft;
+  draft.config_file = config_path;
   if (!config_path.empty()) {
     auto file = config::ReadConfigFile(config_path);
     if (!file.ok()) return file.status();
@@ -151,6 +174,7 @@ Result<LoadOutcome> Load(int argc, const char* const* argv,
   if (Status status = Apply(config::EnvLayer(env), draft); !status.ok()) return status;
   if (Status status = Apply(line.flags, draft); !status.ok()) return status;
   if (Status status = Finish(draft); !status.ok()) return status;
+  if (line.check_config) return LoadOutcome{EarlyExit{config::DescribeSettings(draft), 0}};
   return LoadOutcome{Settings(std::move(draft))};
 }
 

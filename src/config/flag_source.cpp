@@ -70,6 +70,10 @@ Result<ParsedCommandLine> Parse(int argc, const char* const* argv) {
   std::string config_flag;
   app.add_option("config", config_positional, "YAML config file [or --config, DREC_CONFIG]");
   app.add_option("--config", config_flag, "YAML config file [DREC_CONFIG]");
+  bool check_config = false;
+  app.add_flag("--check-config", check_config,
+               "Check the configuration, print the settings in force (secrets redacted) and "
+               "exit: 0 when it is valid, 2 when not");
 
   try {
     app.parse(argc, argv);
@@ -87,6 +91,7 @@ Result<ParsedCommandLine> Parse(int argc, const char* const* argv) {
   }
   CommandLine line;
   line.config_path = !config_flag.empty() ? config_flag : config_positional;
+  line.check_config = check_config;
   for (std::size_t i = 0; i < Table().size(); ++i) {
     if (options[i]->count() == 0) continue;
     const SettingDef& def = Table()[i];

@@ -12,8 +12,9 @@ namespace drec::config {
 
 // What the command line gives: settings as flags, and the config file it names.
 struct CommandLine {
-  Layer flags;              // each with its flag name (--server-port) as its source
-  std::string config_path;  // the positional argument or --config; "" when neither
+  Layer flags;                // each with its flag name (--server-port) as its source
+  std::string config_path;    // the positional argument or --config; "" when neither
+  bool check_config = false;  // --check-config: validate, print the settings in force, exit
 };
 
 // A command line to run with, or --help / --version to print.

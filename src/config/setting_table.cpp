@@ -30,7 +30,12 @@ const std::vector<SettingDef>& Table() {
         {"server.idle_timeout_ms", "Idle connections are closed after this",
          Millis(&Draft::idle_timeout)},
         {"server.threads", "Threads serving HTTP; 0: one per core", Threads(&Draft::threads)},
-        {"auth.tokens", "Accepted bearer tokens (several during a rotation)", List(&Draft::tokens)},
+        {"auth.tokens", "Accepted bearer tokens (several during a rotation)", List(&Draft::tokens),
+         Secrecy::kWhole},
+        {"auth.tokens_file",
+         "File of more accepted bearer tokens, one a line (# starts a comment); reloaded when it "
+         "changes",
+         Text(&Draft::tokens_file)},
         {"auth.basic", "Accepted basic-auth users", Users(&Draft::basic_users)},
         {"auth.allow_anonymous", "Accept requests without credentials on a non-loopback address",
          Bool(&Draft::allow_anonymous)},
@@ -40,7 +45,7 @@ const std::vector<SettingDef>& Table() {
                                            {"postgresql", Backend::kPostgresql}})},
         {"storage.sqlite.path", "SQLite database file", Text(&Draft::sqlite_path, NonEmpty)},
         {"storage.mongodb.uri", "MongoDB connection string (mongodb://...)",
-         Text(&Draft::mongodb_uri, MongoUri)},
+         Text(&Draft::mongodb_uri, MongoUri), Secrecy::kUriPassword},
         {"storage.mongodb.database", "MongoDB database",
          Text(&Draft::mongodb_database, MongoDatabase)},
         {"storage.mongodb.collection", "MongoDB collection of repository documents",
@@ -48,7 +53,7 @@ const std::vector<SettingDef>& Table() {
         {"storage.postgresql.uri",
          "PostgreSQL connection URI (postgresql://...; several hosts with "
          "target_session_attrs=read-write for failover)",
-         Text(&Draft::postgresql_uri, PostgresUri)},
+         Text(&Draft::postgresql_uri, PostgresUri), Secrecy::kUriPassword},
         {"storage.postgresql.schema",
          "PostgreSQL schema of drec's tables; other registries use <schema>@<registry>",
          Text(&Draft::postgresql_schema, PostgresSchema)},
@@ -75,6 +80,10 @@ const std::vector<SettingDef>& Table() {
          "Traffic class rules, first match wins (YAML list; in variables and flags "
          "0.class=ci,0.useragent=kaniko,...)",
          ClassRules(&Draft::class_rules)},
+        {"reload.watch_interval_ms",
+         "How often the config file, auth.tokens_file and the TLS files are checked for changes "
+         "to reload (SIGHUP reloads at once)",
+         Millis(&Draft::reload_watch_interval)},
         {"log.level", "Least severe log level written",
          Choice<std::string>(&Draft::log_level, {{"trace", "trace"},
                                                  {"debug", "debug"},

@@ -13,11 +13,19 @@
 
 namespace drec::config {
 
+// What --check-config may show of a setting's value.
+enum class Secrecy {
+  kNone,
+  kWhole,        // a secret (tokens): only whether it is set
+  kUriPassword,  // a connection URI: all but its password
+};
+
 // One row of the settings table.
 struct SettingDef {
   std::string_view key;
   std::string_view help;
   Codec codec;
+  Secrecy secrecy = Secrecy::kNone;
 };
 
 // Every setting, in --help order: drec's own, then the original DREC's (legacy_dial_info.h).

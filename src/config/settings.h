@@ -49,6 +49,7 @@ struct Settings {
   // auth.*
   std::vector<std::string> tokens;
   std::vector<BasicUser> basic_users;
+  std::string tokens_file;  // auth.tokens_file: more tokens, one a line; its tokens are in `tokens`
   bool allow_anonymous = false;
 
   // storage.*
@@ -76,9 +77,16 @@ struct Settings {
   std::string default_class = "other";        // classes.default: when no rule matches
   std::vector<ClassRuleSetting> class_rules;  // classes.rules, first match wins
 
+  // reload.*: how often the files a reload reads are checked for changes (a Kubernetes Secret
+  // update, a renewed certificate); SIGHUP reloads at once
+  std::chrono::milliseconds reload_watch_interval{10'000};
+
   // log.*
   std::string log_level = "info";
   LogFormat log_format = LogFormat::kText;
+
+  // The config file the settings were read from ("" when none): a reload reads it again.
+  std::string config_file;
 
   // True when nobody has to authenticate (no credentials configured).
   bool anonymous() const { return tokens.empty() && basic_users.empty(); }

@@ -79,13 +79,17 @@ HttpResponse ErrorResponse(http::status status, std::string_view message) {
 template <typename Stream>
 class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
  public:
+  // `tls`: the context a TLS stream_ is made with (null for plain HTTP), held for the
+  // connection's life because a reload may replace the server's.
   template <typename... Args>
   Session(const ServerOptions& options, HttpHandler& handler, Metrics& metrics,
-          std::shared_ptr<SessionRegistry> registry, Args&&... stream_args)
+          std::shared_ptr<SessionRegistry> registry, std::shared_ptr<boost::asio::ssl::context> tls,
+          Args&&... stream_args)
       : options_(options),
         handler_(handler),
         metrics_(metrics),
         registry_(std::move(registry)),
+        tls_(std::move(tls)),
         stream_(std::forward<Args>(stream_args)...) {}
 
   ~Session() override { registry_->Remove(this); }
@@ -106,6 +110,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void Begin() {
     if constexpr (kTls) {
+      // No request is in progress until the handshake is done: a stop may close it at once.
+      idle_ = true;
       beast::get_lowest_layer(stream_).expires_after(options_.read_timeout);
       stream_.async_handshake(net::ssl::stream_base::server,
                               [self = this->shared_from_this()](beast::error_code ec) {
@@ -193,22 +199,28 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void Close() {
+    // While stopping, the peer's close_notify is not waited for: a client that holds its
+    // connection open would hold the stop for the shutdown's timeout.
     if constexpr (kTls) {
-      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
-      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
-        beast::get_lowest_layer(self->stream_).close();
-      });
-    } else {
-      beast::error_code ec;
-      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-      stream_.close();
+      if (!registry_->stopping()) {
+        beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
+        stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+          beast::get_lowest_layer(self->stream_).close();
+        });
+        return;
+      }
     }
+    beast::error_code ec;
+    auto& tcp_stream = beast::get_lowest_layer(stream_);
+    tcp_stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    tcp_stream.close();
   }
 
   const ServerOptions& options_;
   HttpHandler& handler_;
   Metrics& metrics_;
   std::shared_ptr<SessionRegistry> registry_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;  // declared before stream_, which uses it
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -228,7 +240,8 @@ HttpServer::HttpServer(ServerOptions options, HttpHandler& handler, Metrics& met
       metrics_(metrics),
       ioc_(options_.threads),
       acceptor_(net::make_strand(ioc_)),
-      sessions_(std::make_shared<SessionRegistry>()) {}
+      sessions_(std::make_shared<SessionRegistry>()),
+      tls_(options_.tls) {}
 
 HttpServer::~HttpServer() { Stop(std::chrono::milliseconds(0)); }
 
@@ -244,6 +257,7 @@ Status HttpServer::Start() {
     return Status::InvalidArgument("server.address/server.port: cannot listen on " + where + ": " +
                                    ec.message());
   port_ = acceptor_.local_endpoint().port();
+  work_.emplace(ioc_.get_executor());
   Accept();
   for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
   return Status::Ok();
@@ -253,13 +267,14 @@ void HttpServer::Accept() {
   acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {
-      if (options_.tls) {
+      if (std::shared_ptr<net::ssl::context> tls = tls_.load()) {
+        net::ssl::context& context = *tls;
         std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-            options_, handler_, metrics_, sessions_, std::move(socket), *options_.tls)
+            options_, handler_, metrics_, sessions_, std::move(tls), std::move(socket), context)
             ->Run();
       } else {
         std::make_shared<Session<beast::tcp_stream>>(options_, handler_, metrics_, sessions_,
-                                                     std::move(socket))
+                                                     nullptr, std::move(socket))
             ->Run();
       }
     } else {
@@ -267,6 +282,10 @@ void HttpServer::Accept() {
     }
     Accept();
   });
+}
+
+void HttpServer::ReplaceTls(std::shared_ptr<net::ssl::context> tls) {
+  if (tls_.load() && tls) tls_.store(std::move(tls));
 }
 
 void HttpServer::Stop(std::chrono::milliseconds grace) {
@@ -279,6 +298,7 @@ void HttpServer::Stop(std::chrono::milliseconds grace) {
   if (!sessions_->WaitEmpty(grace)) {
     spdlog::warn("stopping with connections still open after {} ms", grace.count());
   }
+  work_.reset();
   ioc_.stop();
   for (auto& t : threads_) t.join();
   threads_.clear();

@@ -3,12 +3,15 @@
 // and a timeout on every wait so no client can hold resources for long.
 #pragma once
 
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -43,6 +46,10 @@ class HttpServer {
   std::uint16_t port() const { return port_; }
   // Stops accepting, lets requests in progress finish (up to `grace`), closes idle connections.
   void Stop(std::chrono::milliseconds grace);
+  // Connections accepted from now on handshake with `tls` (a rotated certificate); open ones
+  // keep the context they began with, so a reload drops no connection. Ignored on plain HTTP,
+  // which a reload cannot turn into TLS.
+  void ReplaceTls(std::shared_ptr<boost::asio::ssl::context> tls);
 
  private:
   void Accept();
@@ -51,8 +58,13 @@ class HttpServer {
   HttpHandler& handler_;
   Metrics& metrics_;
   boost::asio::io_context ioc_;
+  // Keeps the I/O threads running while a request waits for its commit with no socket
+  // operation pending: once the acceptor closes on Stop, that may be the only work left, and
+  // its reply must still be written.
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::shared_ptr<SessionRegistry> sessions_;
+  std::atomic<std::shared_ptr<boost::asio::ssl::context>> tls_;
   std::vector<std::thread> threads_;
   std::uint16_t port_ = 0;
 };

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "metrics/process_metrics.h"
+
 namespace drec {
 
 void Metrics::Commit(bool ok, double seconds) {
@@ -82,6 +84,26 @@ std::string Metrics::Render() const {
                  "# HELP drec_queue_depth Envelopes waiting for the committer.\n"
                  "# TYPE drec_queue_depth gauge\ndrec_queue_depth {}\n",
                  queue_depth_.load(kRelaxed));
+  out += "# HELP drec_config_reloads_total Reloads of the configuration, by result.\n";
+  out += "# TYPE drec_config_reloads_total counter\n";
+  fmt::format_to(std::back_inserter(out),
+                 "drec_config_reloads_total{{result=\"ok\"}} {}\n"
+                 "drec_config_reloads_total{{result=\"refused\"}} {}\n",
+                 reloads_ok_.load(kRelaxed), reloads_failed_.load(kRelaxed));
+  fmt::format_to(std::back_inserter(out),
+                 "# HELP drec_config_last_reload_successful 1 when the last reload (or the start) "
+                 "applied its configuration, 0 when it was refused.\n"
+                 "# TYPE drec_config_last_reload_successful gauge\n"
+                 "drec_config_last_reload_successful {}\n",
+                 last_reload_ok_.load(kRelaxed) ? 1 : 0);
+  if (!version_.empty()) {
+    fmt::format_to(std::back_inserter(out),
+                   "# HELP drec_build_info The version of drec running; always 1.\n"
+                   "# TYPE drec_build_info gauge\n"
+                   "drec_build_info{{version=\"{}\"}} 1\n",
+                   version_);
+  }
+  out += RenderProcessMetrics();
   return out;
 }
 

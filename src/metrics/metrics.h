@@ -18,9 +18,12 @@ namespace drec {
 class Metrics {
  public:
   // `classes`: the traffic classes the configuration can produce (Classifier::ClassNames), the
-  // only values of the `class` label, so its cardinality is fixed at start-up.
-  explicit Metrics(std::vector<std::string> classes = {})
-      : class_names_(std::move(classes)), by_class_(class_names_.size()) {}
+  // only values of the `class` label, so its cardinality is fixed at start-up. `version`: the
+  // label of drec_build_info (app/ knows it; no build_info when empty).
+  explicit Metrics(std::vector<std::string> classes = {}, std::string version = {})
+      : class_names_(std::move(classes)),
+        by_class_(class_names_.size()),
+        version_(std::move(version)) {}
 
   // Every event of every accepted envelope, before semantics.
   void EventsReceived(std::int64_t n) { events_received_.fetch_add(n, kRelaxed); }
@@ -37,10 +40,16 @@ class Metrics {
   void Commit(bool ok, double seconds);
   void HttpResponse(unsigned status);
   void QueueDepth(std::int64_t depth) { queue_depth_.store(depth, kRelaxed); }
+  // One reload of the configuration (SIGHUP or a changed file), applied or refused.
+  void ConfigReload(bool ok) {
+    (ok ? reloads_ok_ : reloads_failed_).fetch_add(1, kRelaxed);
+    last_reload_ok_.store(ok, kRelaxed);
+  }
 
   std::int64_t events_duplicate() const { return events_duplicate_.load(kRelaxed); }
 
-  // Prometheus text exposition format 0.0.4.
+  // Prometheus text exposition format 0.0.4: drec's metrics, drec_build_info and the process's
+  // (metrics/process_metrics.h).
   std::string Render() const;
 
  private:
@@ -52,6 +61,7 @@ class Metrics {
   std::array<std::atomic<std::int64_t>, kIgnoreReasonCount> ignored_{};
   const std::vector<std::string> class_names_;
   std::vector<std::atomic<std::int64_t>> by_class_;  // by position in class_names_
+  const std::string version_;
   std::atomic<std::int64_t> events_applied_{0};
   std::atomic<std::int64_t> events_duplicate_{0};
   std::atomic<std::int64_t> commits_ok_{0};
@@ -61,6 +71,9 @@ class Metrics {
   std::atomic<std::int64_t> commit_micros_sum_{0};
   std::array<std::atomic<std::int64_t>, 600> responses_{};
   std::atomic<std::int64_t> queue_depth_{0};
+  std::atomic<std::int64_t> reloads_ok_{0};
+  std::atomic<std::int64_t> reloads_failed_{0};
+  std::atomic<bool> last_reload_ok_{true};  // the configuration loaded at start-up
 };
 
 }  // namespace drec

@@ -33,5 +33,17 @@ TEST(AuthenticatorTest, NoCredentialsMeansAnonymous) {
   EXPECT_TRUE(auth.Allows(""));
 }
 
+TEST(AuthenticatorTest, ReplacedCredentialsTakeOverAtOnce) {
+  Authenticator auth({"old-token"}, {});
+  auth.Replace({"old-token", "new-token"}, {});
+  EXPECT_TRUE(auth.Allows("Bearer old-token"));
+  EXPECT_TRUE(auth.Allows("Bearer new-token"));
+  auth.Replace({"new-token"}, {{"ops", "pw"}});
+  EXPECT_FALSE(auth.Allows("Bearer old-token"));
+  EXPECT_TRUE(auth.Allows("Bearer new-token"));
+  EXPECT_TRUE(auth.Allows("Basic b3BzOnB3"));  // ops:pw
+  EXPECT_FALSE(auth.anonymous());
+}
+
 }  // namespace
 }  // namespace drec

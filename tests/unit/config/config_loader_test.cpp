@@ -19,6 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 using Env = std::map<std::string, std::string>;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 Result<LoadOutcome> Invoke(const std::vector<std::string>& args, const Env& env = {}) {
@@ -717,6 +718,52 @@ TEST_F(ConfigLoaderTest, AnonymousOnlyOnLoopbackUnlessAllowed) {
   EXPECT_TRUE(MustLoad({"--server-address", "0.0.0.0", "--auth-allow-anonymous"}).allow_anonymous);
   EXPECT_FALSE(MustLoad({"--server-address", "0.0.0.0", "--auth-tokens", "t"}).anonymous());
   EXPECT_FALSE(MustLoad({"--server-address", "0.0.0.0", "--auth-basic", "u:p"}).anonymous());
+}
+
+// ---- Tokens from a file, and --check-config.
+
+TEST_F(ConfigLoaderTest, TokensFileAddsToTheTokensOneALine) {
+  const std::string file = Write("tokens", "# rotated monthly\n  first  \n\nsecond\n#third\n");
+  const Settings s = MustLoad({"--auth-tokens", "flag-token", "--auth-tokens-file", file});
+  EXPECT_EQ(s.tokens, (std::vector<std::string>{"flag-token", "first", "second"}));
+  EXPECT_EQ(s.tokens_file, file);
+  // A file of tokens is credentials enough to listen on every interface.
+  EXPECT_FALSE(
+      MustLoad({"--server-address", "0.0.0.0"}, {{"DREC_AUTH_TOKENS_FILE", file}}).anonymous());
+  EXPECT_THAT(ErrorOf({"--auth-tokens-file", (dir_ / "missing").string()}),
+              StartsWith("auth.tokens_file: cannot read "));
+}
+
+TEST_F(ConfigLoaderTest, TheConfigFileIsRememberedForAReload) {
+  const std::string file = Write("drec.yml", "reload:\n  watch_interval_ms: 250\n");
+  const Settings s = MustLoad({file});
+  EXPECT_EQ(s.config_file, file);
+  EXPECT_EQ(s.reload_watch_interval, std::chrono::milliseconds(250));
+  EXPECT_EQ(MustLoad({}).config_file, "");
+}
+
+TEST_F(ConfigLoaderTest, CheckConfigPrintsTheSettingsInForceWithoutSecrets) {
+  const std::string file = Write("drec.yml",
+                                 "auth:\n  tokens: [tok-secret]\n  basic:\n"
+                                 "    - {user: ops, password: pw-secret}\n"
+                                 "storage:\n  backend: postgresql\n  postgresql:\n"
+                                 "    uri: postgresql://drec:pg-secret@db:5432/drec\n");
+  auto result = Invoke({"--check-config", file}, {{"DREC_SERVER_PORT", "9443"}});
+  ASSERT_TRUE(result.ok()) << result.status().message();
+  ASSERT_TRUE(std::holds_alternative<EarlyExit>(*result));
+  const EarlyExit& exit = std::get<EarlyExit>(*result);
+  EXPECT_EQ(exit.exit_code, 0);
+  EXPECT_THAT(exit.text, HasSubstr("the configuration is valid"));
+  EXPECT_THAT(exit.text, HasSubstr("\nserver.port: 9443  # DREC_SERVER_PORT\n"));
+  EXPECT_THAT(exit.text, HasSubstr("\nauth.tokens: <redacted>  # " + file + ":2\n"));
+  EXPECT_THAT(exit.text, HasSubstr("\nauth.basic: ops  # "));
+  EXPECT_THAT(exit.text, HasSubstr("\nstorage.postgresql.uri: postgresql://drec:***@db:5432/drec"));
+  EXPECT_THAT(exit.text, HasSubstr("\nserver.address: 127.0.0.1  # default\n"));
+  for (const char* secret : {"tok-secret", "pw-secret", "pg-secret"}) {
+    EXPECT_THAT(exit.text, Not(HasSubstr(secret)));
+  }
+  // A wrong configuration is the usual error, which main turns into exit code 2.
+  EXPECT_THAT(ErrorOf({"--check-config", "--server-port", "0"}), StartsWith("server.port: "));
 }
 
 // ---- Traffic classes.
