@@ -22,8 +22,10 @@ RUN --mount=type=secret,id=build_ca \
 # ---- run: shared libraries and CA certificates, a non-root user, one volume ------------------
 FROM debian:bookworm-slim
 COPY scripts/install-deps.sh /tmp/install-deps.sh
+# apt's lists and caches (80 MB) leave the layer they were made in.
 RUN /tmp/install-deps.sh --for runtime \
-    && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /tmp/install-deps.sh \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb \
+         /tmp/install-deps.sh \
     && useradd --system --uid 10001 --user-group --home-dir /var/lib/drec --no-create-home \
          --shell /usr/sbin/nologin drec \
     && install -d -o drec -g drec -m 0750 /var/lib/drec \
