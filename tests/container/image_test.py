@@ -10,7 +10,7 @@ and runc (tests/support/podman.py), all on 127.0.0.1:
 
   1. the image is built (or reused: it is named after its build inputs), and inspected: user
      10001, port 8443, volume /var/lib/drec, SIGTERM, OCI labels; no compiler, linker, Node.js
-     or CMake on its PATH;
+     or CMake on its PATH; without credentials drec refuses to start on the image's 0.0.0.0;
   2. a container with DREC_AUTH_TOKENS only, on a fresh volume: drec generates its certificate
      into the volume and /healthz and /readyz answer over HTTPS with it;
   3. a container on the same volume with a mounted /etc/drec (config file naming a certificate
@@ -289,6 +289,13 @@ def check_image(podman, image: str) -> None:
     expect(found, [], f"build tools on the image's PATH ({', '.join(BUILD_TOOLS)})")
     version = podman.run("run", "--rm", "--network=none", image, "--version").stdout.strip()
     log(f"ok   the image runs drec: {version}")
+    # On 0.0.0.0 (the image's address) drec refuses to start without credentials.
+    refused = podman.run("run", "--rm", "--network=none", image, check=False)
+    expect(
+        (refused.returncode != 0, "no credentials are configured" in refused.stderr),
+        (True, True),
+        "without credentials drec refuses to start (exits non-zero, says why)",
+    )
 
 
 def check_non_root(podman, container: DrecContainer) -> None:
