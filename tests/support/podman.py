@@ -350,12 +350,22 @@ def _local_cas(workdir: Path) -> Path:
     return bundle
 
 
+def _remove_older(podman: Podman, tag: str) -> None:
+    """Untags the images of earlier build inputs (each is about 230 MB); one a container still
+    uses stays."""
+    listed = podman.run("images", "--format", "{{.Repository}}:{{.Tag}}", DREC_IMAGE_REPOSITORY)
+    for name in listed.stdout.split():
+        if name.startswith(f"{DREC_IMAGE_REPOSITORY}:test-") and name != tag:
+            podman.run("rmi", name, check=False)
+
+
 def ensure_drec_image(podman: Podman, source: Path, *, jobs: int = 2, timeout: int = 5400) -> str:
     """drec's image from `source`'s Dockerfile, built unless storage has it already.
 
     Returns `localhost/drec:test-<inputs_hash>`; DREC_IMAGE (`localhost/drec:test`) names it
-    too. The build (`podman build --network=host --pull=never`, npm needs the network) logs into
-    podman.workdir/image-build.log; a failed build raises AssertionError with its last lines.
+    too. A new build untags the images of older inputs. The build (`podman build
+    --network=host --pull=never`; npm needs the network) logs into podman.workdir/image-build.log;
+    a failed build raises AssertionError with its last lines.
     """
     source = source.resolve()
     ensure_debian_images(podman)
@@ -402,6 +412,7 @@ def ensure_drec_image(podman: Podman, source: Path, *, jobs: int = 2, timeout: i
                     f"{tail(build_log)}"
                 )
             log(f"built {tag} in {time.monotonic() - started:.0f} s")
+            _remove_older(podman, tag)
         podman.run("tag", tag, DREC_IMAGE)
     return tag
 
