@@ -9,6 +9,8 @@
 #                            bare-Debian container test runs inside its container
 #   DREC_CONTAINER_TEST=1    also run the bare Debian 12 container test (tests/container, about
 #                            25 minutes); on by default when CI is set, never with scope quick
+# The full scope also builds drec's container image with podman and tests it (label image,
+# docs/container.md): about 10 minutes the first time, seconds while its build inputs are the same.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scope="${DREC_TEST_SCOPE:-full}"
