@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages drec needs, for one of two purposes:
-#   scripts/install-deps.sh --for run    # build and run drec (scripts/run.sh)
+# Installs the Debian 12 packages drec needs, for one of three purposes:
+#   scripts/install-deps.sh --for run      # build and run drec (scripts/run.sh, the image's build)
+#   scripts/install-deps.sh --for runtime  # only run a built drec (the container image, Dockerfile)
 #   scripts/install-deps.sh --for test   # also every test and tool (scripts/test.sh; the default)
 #   scripts/install-deps.sh --for test --list   # print the package names, install nothing
 # The package lists live only here. Idempotent: it only installs what is missing.
@@ -13,7 +14,7 @@ while (($#)); do
     --for) purpose="${2:-}"; shift 2 ;;
     --for=*) purpose="${1#--for=}"; shift ;;
     --list) list_only=1; shift ;;
-    *) echo "usage: $0 [--for run|test] [--list]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--for run|runtime|test] [--list]" >&2; exit 2 ;;
   esac
 done
 
@@ -25,6 +26,13 @@ run_packages=(
   libboost1.81-dev libboost-url1.81-dev libssl-dev libsimdjson-dev
   libmongoc-dev libbson-dev libpq-dev libsqlite3-dev libyaml-cpp-dev libcli11-dev
   libspdlog-dev libfmt-dev
+)
+# Running a built drec and nothing else: the shared libraries it links (`readelf -d drec`;
+# libstdc++6 and libgcc-s1 are in every Debian) and the CA certificates it verifies TLS peers
+# with (PostgreSQL, MongoDB). No compiler, no Node.js: the container image runs on these.
+runtime_packages=(
+  ca-certificates libssl3 libboost-url1.81.0 libsimdjson14 libmongoc-1.0-0 libbson-1.0-0 libpq5
+  libsqlite3-0 libyaml-cpp0.7 libspdlog1.10 libfmt9
 )
 # Everything the tests, benchmarks and checks use on top of that.
 test_packages=(
@@ -49,12 +57,13 @@ test_packages=(
 
 case "$purpose" in
   run) packages=("${run_packages[@]}") ;;
+  runtime) packages=("${runtime_packages[@]}") ;;
   test) packages=("${test_packages[@]}") ;;
-  *) echo "install-deps: --for must be run or test, not '$purpose'" >&2; exit 2 ;;
+  *) echo "install-deps: --for must be run, runtime or test, not '$purpose'" >&2; exit 2 ;;
 esac
 # A machine with its own Node.js and npm keeps them (scripts/install-node.sh adds the
-# Node.js >= 20 the browser test needs when the system one is older).
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+# Node.js >= 20 the browser test needs when the system one is older). Only the build needs them.
+if [ "$purpose" != runtime ] && { ! command -v node >/dev/null || ! command -v npm >/dev/null; }; then
   packages+=(nodejs npm)
 fi
 

@@ -21,10 +21,8 @@ debootstrap, or where podman cannot start a container, the test says why and exi
 """
 
 import argparse
-import glob
 import os
 import re
-import shutil
 import signal
 import socket
 import ssl
@@ -34,132 +32,20 @@ import time
 import urllib.request
 from pathlib import Path
 
-SKIP = 77
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))
+from podman import (
+    SKIP,
+    Unavailable,
+    ensure_bare_image,
+    podman_or_skip,
+    tail,
+)
+
 IMAGE = "localhost/drec-bookworm:minbase"
-RUNTIME = "/usr/sbin/runc"
-CONTAINERS_CONF = """\
-# runc, not crun (crun refuses hybrid cgroup hierarchies); limits the process may set without
-# CAP_SYS_RESOURCE; cgroupfs, as there may be no systemd to manage cgroups.
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=1000:1000"]
-
-[engine]
-cgroup_manager = "cgroupfs"
-"""
-
-
-class Skip(Exception):
-    pass
 
 
 def log(message):
     print(f"[container-test {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def tail(path, lines=60):
-    try:
-        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def cache_root():
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "drec"
-
-
-def debian_mirrors():
-    """The Debian and Debian security mirrors of this machine's apt sources (defaults if none)."""
-    main, security = "http://deb.debian.org/debian", "http://deb.debian.org/debian-security"
-    found_main = found_security = None
-    files = ["/etc/apt/sources.list", *sorted(glob.glob("/etc/apt/sources.list.d/*"))]
-    for name in files:
-        try:
-            text = Path(name).read_text()
-        except OSError:
-            continue
-        entries = []  # (uris, suites)
-        if name.endswith(".sources"):
-            for stanza in text.split("\n\n"):
-                fields = {}
-                for line in stanza.splitlines():
-                    if ":" in line and not line.startswith(("#", " ")):
-                        key, value = line.split(":", 1)
-                        fields[key.strip().lower()] = value.split()
-                entries.append((fields.get("uris", []), fields.get("suites", [])))
-        else:
-            for line in text.splitlines():
-                words = [w for w in line.split() if not w.startswith("[")]
-                if len(words) >= 3 and words[0] == "deb":
-                    entries.append(([words[1]], [words[2]]))
-        for uris, suites in entries:
-            for uri in uris:
-                if "bookworm" in suites and found_main is None:
-                    found_main = uri.rstrip("/")
-                if "bookworm-security" in suites and found_security is None:
-                    found_security = uri.rstrip("/")
-    return found_main or main, found_security or security
-
-
-class Podman:
-    def __init__(self, workdir):
-        conf = workdir / "containers.conf"
-        conf.write_text(CONTAINERS_CONF)
-        self.env = dict(os.environ, CONTAINERS_CONF=str(conf))
-
-    def cmd(self, *args):
-        return ["podman", "--runtime", RUNTIME, *args]
-
-    def run(self, *args, check=True, capture=True, timeout=600, **kwargs):
-        result = subprocess.run(
-            self.cmd(*args),
-            check=False,  # the caller's `check` decides, with the command's output in the error
-            env=self.env,
-            text=True,
-            timeout=timeout,
-            capture_output=capture,
-            **kwargs,
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(
-                f"podman {' '.join(args[:3])} failed ({result.returncode}):\n"
-                f"{result.stdout or ''}{result.stderr or ''}"
-            )
-        return result
-
-
-def ensure_image(podman):
-    if podman.run("image", "exists", IMAGE, check=False).returncode == 0:
-        log(f"image {IMAGE} already imported")
-        return
-    rootfs = cache_root() / "bookworm-rootfs"
-    if not (rootfs / "etc/debian_version").exists():
-        main, security = debian_mirrors()
-        partial = rootfs.with_name(rootfs.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.parent.mkdir(parents=True, exist_ok=True)
-        log(f"debootstrap --variant=minbase bookworm from {main} into {rootfs}")
-        started = time.monotonic()
-        subprocess.run(
-            ["debootstrap", "--variant=minbase", "bookworm", str(partial), main],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            timeout=1800,
-        )
-        # The sources a Debian 12 installation has: the release, its updates, security.
-        (partial / "etc/apt/sources.list").unlink(missing_ok=True)
-        (partial / "etc/apt/sources.list.d/debian.sources").write_text(
-            f"Types: deb\nURIs: {main}\nSuites: bookworm bookworm-updates\nComponents: main\n"
-            "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n"
-            f"Types: deb\nURIs: {security}\nSuites: bookworm-security\nComponents: main\n"
-            "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
-        )
-        partial.rename(rootfs)
-        log(f"root file system made in {time.monotonic() - started:.0f} s")
-    log(f"importing {rootfs} as {IMAGE}")
-    tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-    podman.run("import", "-", IMAGE, stdin=tar.stdout)
-    tar.stdout.close()
-    assert tar.wait() == 0, "tar of the root file system failed"
 
 
 def free_port():
@@ -197,18 +83,8 @@ def main():
         signal.signal(signum, interrupted)
 
     try:
-        if os.geteuid() != 0:
-            raise Skip("needs root (debootstrap, rootful podman)")
-        for tool in ("podman", "debootstrap", "git", "tar"):
-            if not shutil.which(tool):
-                raise Skip(f"{tool} is not installed (scripts/install-deps.sh --for test)")
-        if not os.access(RUNTIME, os.X_OK):
-            raise Skip(f"{RUNTIME} is not installed")
-        podman = Podman(workdir)
-        info = podman.run("info", check=False)
-        if info.returncode != 0:
-            raise Skip(f"podman does not work here:\n{info.stderr}")
-    except Skip as why:
+        podman = podman_or_skip(workdir, tools=("git",))
+    except Unavailable as why:
         log(f"SKIPPED: {why}")
         return SKIP
 
@@ -244,7 +120,7 @@ def main():
 
     started = time.monotonic()
     timings = {}
-    ensure_image(podman)
+    assert ensure_bare_image(podman) == IMAGE
     probe = podman.run("run", "--rm", "--network=host", IMAGE, "true", check=False)
     if probe.returncode != 0:
         log(f"SKIPPED: podman cannot start a container here:\n{probe.stderr}")
