@@ -53,6 +53,8 @@ test_packages=(
   podman runc debootstrap git
   # the replicas end-to-end test and benchmark: HAProxy in front of several drec replicas
   haproxy
+  # the compose stacks of deploy/compose (tests/deploy/compose_test.py)
+  podman-compose
 )
 
 case "$purpose" in
