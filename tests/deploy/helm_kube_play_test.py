@@ -217,6 +217,10 @@ def main() -> int:
             expect(
                 (Path(mountpoint) / "drec.db").exists(), f"no drec.db on the PVC's volume {volume}"
             )
+            pid = podman.run("inspect", "--format", "{{.State.Pid}}", name).stdout.strip()
+            status = Path(f"/proc/{pid}/status").read_text()
+            rss = [line.split()[1] for line in status.splitlines() if line.startswith("VmRSS")]
+            print(f"     drec's resident memory in the pod: {int(rss[0]) // 1024} MiB")
 
         checks.run("kube play: drec ready, /healthz and /readyz over HTTPS", ready)
         if checks.failed == 0:
