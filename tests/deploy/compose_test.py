@@ -70,6 +70,7 @@ def ensure_stand_in(podman, name: str, ferretdb: Path | None, workdir: Path) -> 
     """IMAGES[name], built from stand-ins/<name> unless storage has it (same build files)."""
     image = IMAGES[name]
     context = workdir / f"stand-in-{name}"
+    shutil.rmtree(context, ignore_errors=True)
     shutil.copytree(STAND_INS / name, context)
     if name == "ferretdb":
         if ferretdb is None or not ferretdb.is_file():
@@ -120,7 +121,7 @@ def main() -> int:
     p.add_argument("--variants", default="sqlite,postgresql,mongodb")
     p.add_argument("--image", help="drec's image (default: build or find it from --source)")
     p.add_argument("--source", type=Path, default=ROOT, help="checkout drec's image is built from")
-    p.add_argument("--ferretdb", type=Path, help="FerretDB binary for the MongoDB variant")
+    p.add_argument("--ferretdb", default="", help="FerretDB binary for the MongoDB variant")
     args = p.parse_args()
     variants = [v for v in args.variants.split(",") if v]
     unknown = set(variants) - VARIANTS.keys()
@@ -149,7 +150,9 @@ def main() -> int:
         def run_variant(variant=variant, extra_files=extra_files, stand_ins=stand_ins,
                         store_word=store_word):  # fmt: skip
             for name in stand_ins:
-                ensure_stand_in(podman, name, args.ferretdb, workdir)
+                ensure_stand_in(
+                    podman, name, Path(args.ferretdb) if args.ferretdb else None, workdir
+                )
             directory = workdir / f"compose-{variant}"
             shutil.copytree(COMPOSE, directory, ignore=shutil.ignore_patterns("tls", ".env"))
             subprocess.run([str(directory / "make-cert.sh")], check=True, timeout=60)

@@ -1,8 +1,9 @@
-#!/bin/sh
+#!/bin/bash
 # The official postgres image's entrypoint as far as compose files use it: on the first start an
 # initdb in PGDATA with POSTGRES_USER as the superuser and POSTGRES_PASSWORD, password (SCRAM)
 # login from the network, a database POSTGRES_DB; then the server in the foreground.
-set -eu
+#   docker-entrypoint.sh [postgres]     (the image's ENTRYPOINT; arguments are ignored)
+set -euo pipefail
 bin=/usr/lib/postgresql/15/bin
 : "${POSTGRES_USER:=postgres}"
 : "${POSTGRES_DB:=$POSTGRES_USER}"
