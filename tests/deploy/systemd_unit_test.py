@@ -13,8 +13,9 @@ know is silently useless). This program
 4. runs drec the way the unit does (its ExecStart arguments and Environment= lines, with
    /var/lib/drec and /etc/drec moved into a scratch directory) on a loopback port until /readyz
    answers, checks that the database and the generated certificate land in the state directory,
-   sends SIGHUP (ExecReload) and expects drec to stay up, then SIGTERM (KillSignal) and expects a
-   clean exit within TimeoutStopSec.
+   rotates the token in the config file and sends SIGHUP (ExecReload): the new token must be
+   accepted and the old one refused by the same process; then SIGTERM (KillSignal) and a clean
+   exit within TimeoutStopSec.
 
 The sandbox itself is not exercised: PID 1 here (a container) is not systemd, so the unit cannot
 be started as a service; on a systemd machine `systemctl start drec` does that.
@@ -173,9 +174,8 @@ def main() -> int:
         state.mkdir()
         etc.mkdir()
         port = free_port()
-        (etc / "config.yml").write_text(
-            f"server:\n  address: 127.0.0.1\n  port: {port}\nauth:\n  tokens: [{TOKEN}]\n"
-        )
+        config = f"server:\n  address: 127.0.0.1\n  port: {port}\nauth:\n  tokens: [{TOKEN}]\n"
+        (etc / "config.yml").write_text(config)
 
         def moved(text: str) -> str:
             return text.replace("/var/lib/drec", str(state)).replace("/etc/drec", str(etc))
@@ -199,10 +199,12 @@ def main() -> int:
         try:
             cert = state / "tls" / "cert.pem"
 
-            def get(path: str) -> int:
+            def get(path: str, token: str | None = None) -> int:
                 conn = LoopbackHttps(port, ssl.create_default_context(cafile=str(cert)))
                 try:
-                    conn.request("GET", path)
+                    conn.request(
+                        "GET", path, headers={"Authorization": f"Bearer {token}"} if token else {}
+                    )
                     resp = conn.getresponse()
                     resp.read()
                     return resp.status
@@ -230,11 +232,23 @@ def main() -> int:
             wait_ready("after start")
             if not (state / "drec.db").exists():
                 fail(f"no database at {state / 'drec.db'}: Environment= did not reach drec")
+            api = "/api/v1/repositories"
+            if get(api, TOKEN) != 200:
+                fail(f"GET {api} with the config file's token refused")
+            # ExecReload: a token rotated in /etc/drec/config.yml applies without a restart.
+            rotated = TOKEN + "-rotated"
+            (etc / "config.yml").write_text(config.replace(TOKEN, rotated))
             proc.send_signal(signal.SIGHUP)
-            # A reload keeps the process: the same pid answers again.
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while get(api, rotated) != 200:
+                if proc.poll() is not None:
+                    fail(f"drec exited on SIGHUP:\n{log.read_text()[-2000:]}")
+                if time.monotonic() > deadline:
+                    fail(f"the rotated token not accepted after SIGHUP:\n{log.read_text()[-2000:]}")
+                time.sleep(POLL_S)
+            if get(api, TOKEN) != 401:
+                fail("the old token still accepted after the reload")
             wait_ready("after SIGHUP (ExecReload)")
-            if proc.poll() is not None:
-                fail("drec exited on SIGHUP")
             proc.send_signal(signal.SIGTERM)
             try:
                 code = proc.wait(timeout=seconds(one(service, "TimeoutStopSec")))
