@@ -17,8 +17,8 @@ know is silently useless). This program
    accepted and the old one refused by the same process; then SIGTERM (KillSignal) and a clean
    exit within TimeoutStopSec.
 
-The sandbox itself is not exercised: PID 1 here (a container) is not systemd, so the unit cannot
-be started as a service; on a systemd machine `systemctl start drec` does that.
+The sandbox itself is exercised by systemd_service_test.py, which boots systemd in a container
+(PID 1 here is not systemd).
 
 Usage: systemd_unit_test.py --drec PATH --workdir DIR [--unit deploy/systemd/drec.service]
 Exit status 0 when every check passed, 77 when systemd-analyze is missing.
