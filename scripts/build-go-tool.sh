@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds one pinned Go client tool from the Go module proxy, so scripts/capture-events.py can
 # drive the registries with the clients that real traffic comes from (attachments, user agents):
-#   scripts/build-go-tool.sh oras|crane|cosign|conformance
+#   scripts/build-go-tool.sh oras|crane|cosign|conformance|helm
 # `conformance` is the OCI distribution-spec conformance suite, a Go test package: it is built
 # as a test binary (`go test -c`), run with the OCI_* environment variables it documents.
+# `helm` lints and renders the Helm chart in deploy/helm/drec (tests/deploy/helm_chart_test.py).
 #
 # Idempotent: each binary is cached outside the repository in
 # ${XDG_CACHE_HOME:-$HOME/.cache}/drec/tools/<name>-<version>/<name>; a second run only prints
@@ -11,7 +12,7 @@
 # Prints the binary's path on stdout; progress and errors go to stderr.
 set -euo pipefail
 
-usage() { echo "usage: $0 oras|crane|cosign|conformance" >&2; exit 2; }
+usage() { echo "usage: $0 oras|crane|cosign|conformance|helm" >&2; exit 2; }
 [ $# -eq 1 ] || usage
 name="$1"
 
@@ -34,6 +35,17 @@ case "$name" in
   conformance)
     module=github.com/opencontainers/distribution-spec/conformance
     version=v0.0.0-20260831232431-97274622c111 package=test ;;
+  helm)
+    # The stamps of helm's Makefile for a tagged release: the commit is the tag's (the module
+    # proxy's .info Origin.Hash); the Kubernetes version helm assumes (`helm template`'s
+    # .Capabilities.KubeVersion, lint's deprecation checks) is client-go's v0.37 + 1 = 1.37.
+    module=helm.sh/helm/v3 version=v3.22.0 package=./cmd/helm
+    stamps="-X $module/internal/version.version=$version"
+    stamps+=" -X $module/internal/version.metadata="
+    stamps+=" -X $module/internal/version.gitCommit=144ca65f8501953fa8b41cd1d37c7223051c85b7"
+    stamps+=" -X $module/internal/version.gitTreeState=clean"
+    stamps+=" -X $module/pkg/lint/rules.k8sVersionMajor=1 -X $module/pkg/lint/rules.k8sVersionMinor=37"
+    stamps+=" -X $module/pkg/chartutil.k8sVersionMajor=1 -X $module/pkg/chartutil.k8sVersionMinor=37" ;;
   *) usage ;;
 esac
 

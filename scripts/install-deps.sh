@@ -53,6 +53,12 @@ test_packages=(
   podman runc debootstrap git
   # the replicas end-to-end test and benchmark: HAProxy in front of several drec replicas
   haproxy
+  # the compose stacks of deploy/compose (tests/deploy/compose_test.py); the CNI plugin gives
+  # their containers DNS names on podman's network (podman-compose addresses services by name)
+  podman-compose golang-github-containernetworking-plugin-dnsname
+  # podman kube play (tests/deploy/helm_kube_play_test.py): the pods' pause image is built
+  # locally from catatonit, as no registry gives one
+  catatonit
 )
 
 case "$purpose" in

@@ -32,8 +32,10 @@ DREC_FERRETDB="$(scripts/build-ferretdb.sh)"
 export DREC_FERRETDB
 # The client tools of the clients end-to-end test (oras, crane, cosign; same cache), except in
 # the quick scope, which leaves that test out: cosign alone takes 6 minutes and 1.7 GB to build.
+# helm for the Helm chart's test (deploy/helm; a few minutes to build, so full scope only too:
+# without it that test is skipped).
 if [ "$scope" = full ]; then
-  for tool in oras crane cosign; do
+  for tool in oras crane cosign helm; do
     path="$(scripts/build-go-tool.sh "$tool")"
     export "DREC_${tool^^}=$path"
   done
