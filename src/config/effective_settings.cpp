@@ -10,7 +10,7 @@ namespace drec::config {
 namespace {
 
 std::string Shown(const SettingDef& def, const Draft& draft) {
-  const std::string value = def.codec.show(draft);
+  std::string value = def.codec.show(draft);
   switch (def.secrecy) {
     case Secrecy::kNone:
       return value;
