@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string_view>
 #include <system_error>
@@ -17,14 +18,14 @@ namespace drec {
 namespace {
 
 constexpr std::string_view kUsage =
-    "Usage: drec backup [config.yml] [setting flags] --output DIR\n"
+    "Usage: drec backup [config.yml] [setting flags] --output DIR [--step-pages N]\n"
     "\n"
     "Copies every registry's SQLite file (storage.sqlite.path, and drec@R.db beside it for each\n"
     "of `registries`) into DIR, under the same names, with SQLite's online backup API: drec\n"
     "keeps running and taking events, and each copy holds exactly what was committed when its\n"
     "copy began. The settings are read as drec reads them (config file, DREC_* variables,\n"
     "flags), so give the running drec's. DIR is created if needed; files already in it are not\n"
-    "overwritten.\n"
+    "overwritten. --step-pages: pages copied per step (default 256).\n"
     "\n"
     "Restore: stop drec, copy the files of DIR into storage.sqlite.path's directory (removing\n"
     "any drec.db-wal and drec.db-shm there), start drec. For PostgreSQL use pg_dump, for\n"
@@ -39,6 +40,7 @@ void Say(const std::string& line) { std::fprintf(stderr, "drec backup: %s\n", li
 int RunBackup(int argc, const char* const* argv, const std::map<std::string, std::string>& env) {
   // --output is the command's own; every other argument is drec's (config file, flags).
   std::string output;
+  int step_pages = sqlite::kBackupPagesPerStep;
   std::vector<const char*> rest = {"drec"};
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg(argv[i]);
@@ -52,6 +54,12 @@ int RunBackup(int argc, const char* const* argv, const std::map<std::string, std
         return 2;
       }
       output = argv[++i];
+    } else if (arg == "--step-pages") {
+      if (i + 1 >= argc || std::atoi(argv[i + 1]) < 1) {
+        Say("--step-pages needs a number of pages, at least 1 (see drec backup --help)");
+        return 2;
+      }
+      step_pages = std::atoi(argv[++i]);
     } else if (arg.starts_with("--output=")) {
       output = std::string(arg.substr(9));
     } else {
@@ -93,7 +101,7 @@ int RunBackup(int argc, const char* const* argv, const std::map<std::string, std
     const std::filesystem::path target = std::filesystem::path(output) / source.filename();
     const auto began = std::chrono::steady_clock::now();
     std::int64_t pages = 0;
-    Status status = sqlite::BackupDatabase(source.string(), target.string(), &pages);
+    Status status = sqlite::BackupDatabase(source.string(), target.string(), &pages, step_pages);
     if (!status.ok()) {
       Say(fmt::format("registry {}: {}", registry, status.message()));
       return status.code() == Status::Code::kInvalidArgument ? 2 : 1;

@@ -588,7 +588,7 @@ def run(args, workdir: Path, uri: str, checks: Checks, started: list[Drec]) -> N
 
     checks.run("a finished migration run again changes nothing", finished_before)
 
-    def answers_alike(drec: Drec, store: str):
+    def answers_alike(drec: Drec):
         drec.start()
         try:
             compare(before, snapshot(drec, wanted))
@@ -608,7 +608,6 @@ def run(args, workdir: Path, uri: str, checks: Checks, started: list[Drec]) -> N
         f"drec on PostgreSQL answers all {len(before)} queries as drec on SQLite did",
         answers_alike,
         pg_drec,
-        "postgresql",
     )
     checks.run(
         "on PostgreSQL, an envelope applied before the copy, posted again to each registry, "
@@ -624,7 +623,6 @@ def run(args, workdir: Path, uri: str, checks: Checks, started: list[Drec]) -> N
         f"drec on MongoDB answers all {len(before)} queries as drec on SQLite did",
         answers_alike,
         mongo_drec,
-        "mongodb",
     )
 
     checks.run("MongoDB -> a new SQLite file", lambda: migrated(args, mongo_yml, back_yml, "done:"))
@@ -646,7 +644,9 @@ def run(args, workdir: Path, uri: str, checks: Checks, started: list[Drec]) -> N
         other_drec = new_drec(args, workdir / "other", "sqlite")
         started.append(other_drec)
         other_drec.start()
-        post(other_drec, "/events", sent[0][1])
+        for route, envelope in sent:
+            if route == "/events":
+                post(other_drec, route, envelope)
         other_drec.stop()
         other_files = registry_files(workdir / "other")
         other_yml = write_config(

@@ -203,7 +203,7 @@ Result<std::unique_ptr<MongoTransfer>> MongoTransfer::Open(const std::string& ur
     mongo::Client client = (*pool)->Lease();
     std::unique_ptr<mongoc_database_t, mongo::Deleter<mongoc_database_destroy>> db(
         mongoc_client_get_database(client.get(), database.c_str()));
-    bson_error_t error;
+    bson_error_t error{};
     if (!mongoc_database_has_collection(db.get(), collection.c_str(), &error)) {
       if (error.code != 0) return mongo::ToStatus(error, "looking for the source collection");
       return Status::InvalidArgument(fmt::format(

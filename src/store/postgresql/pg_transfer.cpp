@@ -27,7 +27,7 @@ constexpr const char kWriteCheckpoint[] =
 std::string KeyColumns(const Table& table) {
   std::string out;
   for (std::size_t i = 0; i < table.key_size; ++i) {
-    out += (i == 0 ? "" : ", ") + table.columns[i].name;
+    out += fmt::format("{}{}", i == 0 ? "" : ", ", table.columns[i].name);
   }
   return out;
 }
@@ -110,7 +110,7 @@ std::string UpsertOf(const Table& table) {
   std::string columns, params, updates;
   for (std::size_t i = 0; i < table.columns.size(); ++i) {
     const std::string& name = table.columns[i].name;
-    columns += (i == 0 ? "" : ", ") + name;
+    columns += fmt::format("{}{}", i == 0 ? "" : ", ", name);
     params += fmt::format("{}${}", i == 0 ? "" : ", ", i + 1);
     if (i >= table.key_size) {
       updates += fmt::format("{}{} = EXCLUDED.{}", updates.empty() ? "" : ", ", name, name);
@@ -159,11 +159,7 @@ Result<std::unique_ptr<PostgresTransfer>> PostgresTransfer::OpenSource(const std
 
 Result<std::unique_ptr<PostgresTransfer>> PostgresTransfer::OpenSink(const std::string& uri,
                                                                      const std::string& schema) {
-  auto sink = Open(uri, schema, /*must_exist=*/false);
-  if (!sink.ok()) return sink.status();
-  Status status = (*sink)->db_->Exec(kCreateCheckpoint);
-  if (!status.ok()) return status;
-  return sink;
+  return Open(uri, schema, /*must_exist=*/false);
 }
 
 Status PostgresTransfer::BeginSnapshot() {
@@ -212,6 +208,12 @@ Result<std::vector<Row>> PostgresTransfer::ReadRows(const Table& table,
 }
 
 Result<std::optional<std::string>> PostgresTransfer::ReadCheckpoint() {
+  // The table is made by the first chunk written, so that a refused copy leaves no trace.
+  auto exists = db_->Query("SELECT to_regclass('drec_migration') IS NOT NULL", pg::Params());
+  if (!exists.ok()) return exists.status();
+  bool found = false;
+  pg::ForEachRow(exists->get(), [&](pg::RowReader& row) { found = row.Bool(); });
+  if (!found) return std::optional<std::string>();
   auto rows = db_->Query("SELECT checkpoint FROM drec_migration WHERE id = 1", pg::Params());
   if (!rows.ok()) return rows.status();
   std::optional<std::string> checkpoint;
@@ -246,6 +248,11 @@ Status PostgresTransfer::WriteRows(const Table& table, const std::vector<Row>& r
   pipeline.Add(kWriteCheckpoint, pg::Params().Add(std::string_view(checkpoint)));
   Status status = db_->Exec("BEGIN");
   if (!status.ok()) return status;
+  status = db_->Exec(kCreateCheckpoint);
+  if (!status.ok()) {
+    if (db_->usable()) (void)db_->Exec("ROLLBACK");
+    return status;
+  }
   pg::ErrorInfo error = pipeline.Run();
   if (!error.status.ok()) {
     if (db_->usable()) (void)db_->Exec("ROLLBACK");

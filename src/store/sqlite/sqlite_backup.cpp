@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <system_error>
@@ -11,9 +12,6 @@
 namespace drec::sqlite {
 namespace {
 
-// Pages per step: the source's lock is released between steps in a rollback journal; in WAL
-// mode drec's commits never wait for the copy anyway.
-constexpr int kPagesPerStep = 256;
 constexpr int kBusyTimeoutMillis = 5000;
 // A step that finds the copy's file locked is retried this often, 10 ms apart.
 constexpr int kBusyRetries = 500;
@@ -43,7 +41,8 @@ Status Exec(sqlite3* db, const char* sql) {
 
 }  // namespace
 
-Status BackupDatabase(const std::string& source, const std::string& target, std::int64_t* pages) {
+Status BackupDatabase(const std::string& source, const std::string& target, std::int64_t* pages,
+                      int pages_per_step) {
   std::error_code error;
   if (std::filesystem::exists(target, error)) {
     return Status::InvalidArgument(target + " exists: back up into an empty directory");
@@ -74,7 +73,7 @@ Status BackupDatabase(const std::string& source, const std::string& target, std:
     }
     int rc = SQLITE_OK;
     for (int busy = 0;;) {
-      rc = sqlite3_backup_step(backup, kPagesPerStep);
+      rc = sqlite3_backup_step(backup, std::max(pages_per_step, 1));
       if (rc == SQLITE_OK) {
         busy = 0;
       } else if ((rc == SQLITE_BUSY || rc == SQLITE_LOCKED) && ++busy < kBusyRetries) {

@@ -31,7 +31,7 @@ constexpr const char kWriteCheckpoint[] =
 std::string KeyColumns(const Table& table) {
   std::string out;
   for (std::size_t i = 0; i < table.key_size; ++i) {
-    out += (i == 0 ? "" : ", ") + table.columns[i].name;
+    out += fmt::format("{}{}", i == 0 ? "" : ", ", table.columns[i].name);
   }
   return out;
 }
@@ -146,11 +146,7 @@ Result<std::unique_ptr<SqliteTransfer>> SqliteTransfer::OpenSource(const std::st
 }
 
 Result<std::unique_ptr<SqliteTransfer>> SqliteTransfer::OpenSink(const std::string& path) {
-  auto sink = Open(path);
-  if (!sink.ok()) return sink.status();
-  Status status = (*sink)->db_->Exec(kCreateCheckpoint);
-  if (!status.ok()) return status;
-  return sink;
+  return Open(path);
 }
 
 std::string SqliteTransfer::Identity() const { return "sqlite:" + path_; }
@@ -181,7 +177,7 @@ Result<std::vector<Row>> SqliteTransfer::ReadRows(const Table& table,
   if (after) {
     std::string params;
     for (std::size_t i = 0; i < table.key_size; ++i) {
-      params += (i == 0 ? "" : ", ") + ParamName("k", i);
+      params += fmt::format("{}{}", i == 0 ? "" : ", ", ParamName("k", i));
     }
     where = fmt::format(" WHERE ({}) > ({})", KeyColumns(table), params);
   }
@@ -210,6 +206,16 @@ Result<std::vector<Row>> SqliteTransfer::ReadRows(const Table& table,
 }
 
 Result<std::optional<std::string>> SqliteTransfer::ReadCheckpoint() {
+  // The table is made by the first chunk written, so that a refused copy leaves no trace.
+  {
+    auto exists = db_->Prepare(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'drec_migration'");
+    if (!exists.ok()) return exists.status();
+    std::int64_t count = 0;
+    Status status = sqlite::ForEachRow(*exists, [&](RowReader& row) { count = row.Int(); });
+    if (!status.ok()) return status;
+    if (count == 0) return std::optional<std::string>();
+  }
   auto stmt = db_->Prepare("SELECT checkpoint FROM drec_migration WHERE id = 1");
   if (!stmt.ok()) return stmt.status();
   std::optional<std::string> checkpoint;
@@ -234,13 +240,15 @@ Status SqliteTransfer::WriteRows(const Table& table, const std::vector<Row>& row
                                  const std::string& checkpoint) {
   std::string columns, params;
   for (std::size_t i = 0; i < table.columns.size(); ++i) {
-    columns += (i == 0 ? "" : ", ") + table.columns[i].name;
-    params += (i == 0 ? "" : ", ") + ParamName("c", i);
+    columns += fmt::format("{}{}", i == 0 ? "" : ", ", table.columns[i].name);
+    params += fmt::format("{}{}", i == 0 ? "" : ", ", ParamName("c", i));
   }
   const std::string insert =
       fmt::format("INSERT OR REPLACE INTO {} ({}) VALUES ({})", table.name, columns, params);
   sqlite::Transaction tx(*db_);
   Status status = tx.Begin("BEGIN IMMEDIATE");
+  if (!status.ok()) return status;
+  status = db_->Exec(kCreateCheckpoint);
   if (!status.ok()) return status;
   std::vector<std::string> names;
   for (std::size_t i = 0; i < table.columns.size(); ++i) names.push_back(ParamName("c", i));

@@ -179,7 +179,7 @@ TEST(StoreCopyTest, InterruptedAfterAnyChunkResumesToAnIdenticalCopy) {
     FakeSource source(rows);
     FakeSink sink;
     sink.fail_after_writes = interrupt_at;
-    auto first = CopyStore(source, sink, {.chunk_rows = 4});
+    auto first = CopyStore(source, sink, {.chunk_rows = 4, .on_progress = nullptr});
     ASSERT_FALSE(first.ok());
     std::int64_t copied_before = 0;
     if (interrupt_at > 0) {
@@ -189,7 +189,7 @@ TEST(StoreCopyTest, InterruptedAfterAnyChunkResumesToAnIdenticalCopy) {
       EXPECT_EQ(*start, CopyStart::kResume);
     }
     sink.fail_after_writes = -1;
-    auto second = CopyStore(source, sink, {.chunk_rows = 4});
+    auto second = CopyStore(source, sink, {.chunk_rows = 4, .on_progress = nullptr});
     ASSERT_TRUE(second.ok()) << interrupt_at << ": " << second.status().message();
     EXPECT_EQ(sink.rows(), source.rows()) << "interrupted after " << interrupt_at << " chunks";
     EXPECT_EQ(second->resumed, interrupt_at > 0);
@@ -238,11 +238,11 @@ TEST(StoreCopyTest, RefusesToContinueWhenTheSourceChanged) {
   FakeSource source(SampleRows(9));
   FakeSink sink;
   sink.fail_after_writes = 2;
-  ASSERT_FALSE(CopyStore(source, sink, {.chunk_rows = 3}).ok());
+  ASSERT_FALSE(CopyStore(source, sink, {.chunk_rows = 3, .on_progress = nullptr}).ok());
   const Table& ids = *transfer::TableNamed("event_ids");
   source.rows()["event_ids"][{"new-event"}] = MakeRow(ids, {"new-event"}, 1);
   sink.fail_after_writes = -1;
-  auto report = CopyStore(source, sink, {.chunk_rows = 3});
+  auto report = CopyStore(source, sink, {.chunk_rows = 3, .on_progress = nullptr});
   ASSERT_FALSE(report.ok());
   EXPECT_NE(report.status().message().find("changed since the interrupted copy"),
             std::string::npos);
