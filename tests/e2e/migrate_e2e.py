@@ -31,7 +31,8 @@ The run, on a PostgreSQL cluster of its own (tests/support/postgres_cluster.py; 
   4. drec on PostgreSQL must answer every recorded query identically (a difference is reported
      as `path: before -> after` lines), also after one envelope of each registry, applied before
      the copy, is posted again.
-  5. PostgreSQL -> MongoDB, then drec on MongoDB answers identically.
+  5. PostgreSQL -> MongoDB, then drec on MongoDB answers identically. While that drec runs,
+     drec migrate refuses MongoDB as a source (the collection set's writer lease).
   6. MongoDB -> a new SQLite file: every table equals the first SQLite file's, row by row, and
      drec on it answers identically, also after the envelopes are posted again.
   7. Refusals, exit status 1 and nothing changed: into a SQLite store where drec already took
@@ -625,6 +626,21 @@ def run(args, workdir: Path, uri: str, checks: Checks, started: list[Drec]) -> N
         mongo_drec,
     )
 
+    def refused_while_drec_runs():
+        unused = write_config(
+            configs / "unused.yml",
+            {"backend": "sqlite", "sqlite": {"path": str(workdir / "unused" / "drec.db")}},
+        )
+        mongo_drec.start()
+        try:
+            expect_refusal(run_migrate(args, mongo_yml, unused), 1, "written by another drec")
+        finally:
+            mongo_drec.stop()
+
+    checks.run(
+        "MongoDB as the source is refused while drec runs on it (its writer lease)",
+        refused_while_drec_runs,
+    )
     checks.run("MongoDB -> a new SQLite file", lambda: migrated(args, mongo_yml, back_yml, "done:"))
     for original, copy in zip(files, back_files, strict=True):
         checks.run(
