@@ -1,8 +1,9 @@
-// The row-level seam of drec migrate (store/transfer/record_tables.h) through real SQLite files
-// and the PostgreSQL test server: every kind of value of every table reads back as written
-// (unset times and texts, '' keys, booleans, odd actor names), rows come in key order in chunks
-// that resume after a key, a chunk written twice leaves one row per key, the checkpoint is kept,
-// and a store with rows says so. And drec backup's SQLite copy: a sound file with every row.
+// The row-level seam of drec migrate (store/transfer/record_tables.h) through real SQLite files,
+// the PostgreSQL test server and the MongoDB test server (FerretDB): every kind of value of every
+// table reads back as written (unset times and texts, '' keys, booleans, odd actor names), rows
+// come in key order in chunks that resume after a key, a chunk written twice leaves one row per
+// key, the checkpoint is kept, and a store with rows says so. And drec backup's SQLite copy: a
+// sound file with every row.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -11,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "mongo_test_server.h"
 #include "postgres_test_server.h"
+#include "store/mongo/mongo_transfer.h"
 #include "store/postgresql/pg_transfer.h"
 #include "store/sqlite/sqlite_backup.h"
 #include "store/sqlite/sqlite_transfer.h"
@@ -170,6 +173,21 @@ TEST(RecordTransferTest, PostgresRowsReadBackAsWritten) {
     RoundTrip(**sink, **source);
   }
   testing::DropPostgresSchema(schema);
+}
+
+TEST(RecordTransferTest, MongoRowsReadBackAsWritten) {
+  std::string why;
+  testing::MongoTestServer* server = testing::MongoTestServer::Shared(&why);
+  if (server == nullptr) GTEST_SKIP() << why;
+  const std::string database = server->FreshDatabase();
+  {
+    EXPECT_FALSE(MongoTransfer::OpenSource(server->uri(), database, "repositories", 7).ok())
+        << "a missing source collection";
+    auto sink = MongoTransfer::OpenSink(server->uri(), database, "repositories", 7);
+    ASSERT_TRUE(sink.ok()) << sink.status().message();
+    RoundTrip(**sink, **sink);
+  }
+  server->DropDatabase(database);
 }
 
 }  // namespace
