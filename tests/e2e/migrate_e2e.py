@@ -31,8 +31,9 @@ The run, on a PostgreSQL cluster of its own (tests/support/postgres_cluster.py; 
   4. drec on PostgreSQL must answer every recorded query identically (a difference is reported
      as `path: before -> after` lines), also after one envelope of each registry, applied before
      the copy, is posted again.
-  5. PostgreSQL -> MongoDB, then drec on MongoDB answers identically, also after the envelopes
-     are posted again. While that drec runs,
+  5. PostgreSQL -> MongoDB, killed after its first chunk and run again (MongoDB has no
+     transactions: the chunk and its checkpoint are written one after the other), then drec on
+     MongoDB answers identically, also after the envelopes are posted again. While that drec runs,
      drec migrate refuses MongoDB as a source (the collection set's writer lease).
   6. MongoDB -> a new SQLite file: every table equals the first SQLite file's, row by row, and
      drec on it answers identically, also after the envelopes are posted again.
@@ -619,7 +620,11 @@ def run(args, workdir: Path, uri: str, checks: Checks, started: list[Drec]) -> N
     )
 
     checks.run(
-        "PostgreSQL -> MongoDB", lambda: migrated(args, pg_yml, mongo_yml, "copied", "done:")
+        "PostgreSQL -> MongoDB, killed after its first chunk, then run again: continues, finishes",
+        lambda: (
+            interrupted_migrate(args, pg_yml, mongo_yml),
+            migrated(args, pg_yml, mongo_yml, "(continuing)", "done:"),
+        ),
     )
     checks.run(
         f"drec on MongoDB answers all {len(before)} queries as drec on SQLite did, also after "
