@@ -9,14 +9,16 @@
 #include <boost/asio/ip/address.hpp>
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <thread>
 
 #include "api/router.h"
+#include "app/backup_command.h"
 #include "app/logging.h"
+#include "app/migrate_command.h"
+#include "app/open_stores.h"
 #include "app/reloader.h"
 #include "app/version.h"
 #include "auth/authenticator.h"
@@ -26,10 +28,7 @@
 #include "metrics/metrics.h"
 #include "pipeline/committer.h"
 #include "semantics/traffic_class.h"
-#include "store/mongo/mongo_store.h"
-#include "store/postgresql/pg_store.h"
 #include "store/registries/registry_set.h"
-#include "store/sqlite/sqlite_store.h"
 
 extern char** environ;
 
@@ -62,86 +61,6 @@ std::map<std::string, std::string> Environment() {
     }
   }
   return env;
-}
-
-// Where a registry's statistics live: the configured file or collection for the default
-// registry, as before registries were told apart; beside it, named after it, for the others.
-std::string SqlitePathOf(const Settings& settings, std::string_view registry) {
-  if (registry == kDefaultRegistry) return settings.sqlite_path;
-  const std::filesystem::path path(settings.sqlite_path);
-  return (path.parent_path() /
-          fmt::format("{}@{}{}", path.stem().string(), registry, path.extension().string()))
-      .string();
-}
-std::string MongoCollectionOf(const Settings& settings, std::string_view registry) {
-  if (registry == kDefaultRegistry) return settings.mongodb_collection;
-  return fmt::format("{}@{}", settings.mongodb_collection, registry);
-}
-
-std::string PostgresSchemaOf(const Settings& settings, std::string_view registry) {
-  if (registry == kDefaultRegistry) return settings.postgresql_schema;
-  return fmt::format("{}@{}", settings.postgresql_schema, registry);
-}
-
-// What the log says the store is: never a URI, which may hold a password.
-std::string StoreDescription(const Settings& settings) {
-  switch (settings.backend) {
-    case Backend::kSqlite:
-      return settings.sqlite_path;
-    case Backend::kMongodb:
-      return fmt::format("mongodb, database {}", settings.mongodb_database);
-    case Backend::kPostgresql:
-      return fmt::format("postgresql, schema {}", settings.postgresql_schema);
-  }
-  return "unknown";
-}
-
-Result<std::unique_ptr<Store>> OpenStore(const Settings& settings, std::string_view registry) {
-  switch (settings.backend) {
-    case Backend::kSqlite: {
-      auto store = SqliteStore::Open(SqlitePathOf(settings, registry));
-      if (!store.ok()) {
-        return Status::InvalidArgument("storage.sqlite.path: " + store.status().message());
-      }
-      return std::unique_ptr<Store>(std::move(store).value());
-    }
-    case Backend::kMongodb: {
-      auto store = MongoStore::Open(settings.mongodb_uri, settings.mongodb_database,
-                                    MongoCollectionOf(settings, registry), settings.retention_days);
-      if (!store.ok()) {
-        const std::string why = "storage.mongodb: " + store.status().message();
-        return store.status().code() == Status::Code::kUnavailable ? Status::Unavailable(why)
-                                                                   : Status::InvalidArgument(why);
-      }
-      return std::unique_ptr<Store>(std::move(store).value());
-    }
-    case Backend::kPostgresql: {
-      auto store =
-          PostgresStore::Open(settings.postgresql_uri, PostgresSchemaOf(settings, registry));
-      if (!store.ok()) {
-        const std::string why = "storage.postgresql: " + store.status().message();
-        return store.status().code() == Status::Code::kUnavailable ? Status::Unavailable(why)
-                                                                   : Status::InvalidArgument(why);
-      }
-      return std::unique_ptr<Store>(std::move(store).value());
-    }
-  }
-  return Status::InvalidArgument("storage.backend: unknown backend");
-}
-
-// One store per registry served, the default one's first.
-Result<std::map<std::string, std::unique_ptr<Store>, std::less<>>> OpenStores(
-    const Settings& settings) {
-  std::map<std::string, std::unique_ptr<Store>, std::less<>> stores;
-  std::vector<std::string> names = {std::string(kDefaultRegistry)};
-  names.insert(names.end(), settings.registries.begin(), settings.registries.end());
-  for (const std::string& name : names) {
-    if (stores.contains(name)) continue;
-    auto store = OpenStore(settings, name);
-    if (!store.ok()) return store.status();
-    stores.emplace(name, std::move(store).value());
-  }
-  return stores;
 }
 
 // How long a stop may take: requests in progress get this long to finish, then what they
@@ -279,6 +198,13 @@ int Run(const Settings& settings, std::vector<std::string> args,
 
 int main(int argc, char** argv) {
   const std::map<std::string, std::string> env = drec::Environment();
+  // The subcommands, before the server's settings: each reads its own arguments.
+  if (argc > 1 && std::string_view(argv[1]) == "migrate") {
+    return drec::RunMigrate(argc - 1, argv + 1);
+  }
+  if (argc > 1 && std::string_view(argv[1]) == "backup") {
+    return drec::RunBackup(argc - 1, argv + 1, env);
+  }
   auto outcome = drec::LoadSettings(argc, argv, env);
   if (!outcome.ok()) {
     std::cerr << "drec: " << outcome.status().message() << "\n";

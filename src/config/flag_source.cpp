@@ -58,7 +58,10 @@ Result<ParsedCommandLine> Parse(int argc, const char* const* argv) {
       "environment variables, flags.\nThe key server.ssl.cert_key is the flag "
       "--server-ssl-cert-key and the variable DREC_SERVER_SSL_CERT_KEY.\nLists are "
       "comma-separated in variables and flags: --auth-tokens a,b --auth-basic "
-      "user:password,user2:password2.");
+      "user:password,user2:password2.\nOther commands: drec migrate --from SOURCE.yml --to "
+      "TARGET.yml "
+      "copies all statistics into another store; drec backup [config.yml] --output DIR copies the "
+      "SQLite files while drec runs (each with --help; docs/migrate.md).");
 
   const Draft defaults;
   std::vector<std::string> flag_values(Table().size());

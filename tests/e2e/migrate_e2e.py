@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
-"""End-to-end test of scripts/move-sqlite-to-postgresql.sh: every number survives the move.
+"""End-to-end test of `drec migrate`: every number survives a copy between any two stores.
 
-Why this test exists: an operator who outgrows the embedded store moves its statistics to
-PostgreSQL (to run several replicas) with that script. What must hold is what the operator sees:
-after the move drec on PostgreSQL answers every API query exactly as drec on SQLite did, for
-every registry, and a registry's retry of an event applied before the move still counts once
-(the event ids moved too). The store contract suite proves both stores answer alike for the same
-operations; only a real move of a real drec's file shows that the copy loses nothing (NULL
-times, the '' of classes, booleans, the actors array, event ids).
+Why this test exists: an operator who outgrows the embedded store copies its statistics to
+PostgreSQL (several replicas) or MongoDB (other tools read it) with `drec migrate`, and may come
+back. What must hold is what the operator sees: after each copy drec on the target answers every
+API query exactly as drec on the source did, for every registry; a registry's retry of an event
+applied before the copy still counts once (the event ids are copied too); a copy interrupted
+half way finishes when run again, identical; a finished copy run again changes nothing; a target
+that holds other statistics is refused. The store contract suite proves the stores answer alike
+for the same operations; only real copies of a real drec's data show that nothing is lost on the
+way (unset times, the '' of classes, booleans, the actors array, event ids and when they were
+applied).
 
 The run, on a PostgreSQL cluster of its own (tests/support/postgres_cluster.py; or the server of
---postgresql-uri / DREC_TEST_POSTGRESQL_URI, in schemas of its own):
+--postgresql-uri / DREC_TEST_POSTGRESQL_URI, in schemas of its own) and the MongoDB server of
+--mongodb-uri (tests/with_ferretdb.py starts FerretDB):
   1. drec on SQLite with `registries: [r28]` and a class rule (actor alice: production) gets the
      captured notifications of tests/data (registry 2.8 and 3.1: pushes, pulls, checks, deletes,
      attachments, index pulls, the users alice and bob), the 2.8 ones at /events as captured and
@@ -20,18 +24,25 @@ The run, on a PostgreSQL cluster of its own (tests/support/postgres_cluster.py; 
      sort order, and CSV), the summary over the data's days, and per repository the record, its
      tags (attachments included), digests, actors, daily counts (also per class) and classes
      (all time, per tag, per day); the lists and summary across registries.
-  3. The script must refuse while drec still has the file open, before the target schemas
-     exist, and for a SQLite file at another schema version.
-  4. drec starts once on PostgreSQL (creating its schemas) and stops; the script moves; every
-     table of both schemas must equal the SQLite file's, row by row (times, booleans, actors,
-     event ids and when they were applied, which the API does not show).
-  5. drec on PostgreSQL must answer every recorded query identically (a difference is reported
+  3. SQLite -> PostgreSQL, while drec still runs on SQLite: one row per chunk, killed (SIGKILL)
+     after its first progress line; the checkpoint must say unfinished. drec on SQLite stops; the
+     same command again must continue and finish; every table of both schemas must equal the
+     SQLite files', row by row; a third run must say it finished before and change nothing.
+  4. drec on PostgreSQL must answer every recorded query identically (a difference is reported
      as `path: before -> after` lines), also after one envelope of each registry, applied before
-     the move, is posted again.
-  6. A second run of the script into the now non-empty target must be refused, changing nothing.
+     the copy, is posted again.
+  5. PostgreSQL -> MongoDB, killed after its first chunk and run again (MongoDB has no
+     transactions: the chunk and its checkpoint are written one after the other), then drec on
+     MongoDB answers identically, also after the envelopes are posted again. While that drec runs,
+     drec migrate refuses MongoDB as a source (the collection set's writer lease).
+  6. MongoDB -> a new SQLite file: every table equals the first SQLite file's, row by row, and
+     drec on it answers identically, also after the envelopes are posted again.
+  7. Refusals, exit status 1 and nothing changed: into a SQLite store where drec already took
+     events; into the MongoDB store (which holds PostgreSQL's copy) from SQLite. Bad usage
+     (no --to, a missing config file) exits 2.
 
-Usage: move_store_e2e.py --drec PATH --workdir DIR [--postgresql-uri URI] [--script PATH]
-Python standard library only (and sqlite3, psql and PostgreSQL's server programs, setpriv).
+Usage: migrate_e2e.py --drec PATH --workdir DIR --mongodb-uri URI [--postgresql-uri URI]
+Python standard library only (and PostgreSQL's server programs, setpriv).
 Every process it starts is stopped when it ends. Exit status 0 when every check passed.
 """
 
@@ -40,7 +51,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
+import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -58,17 +70,16 @@ from drec_harness import Checks, Drec, Failure, differences, fail, prepare_workd
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DATA = ROOT / "tests" / "data"
-SCRIPT = ROOT / "scripts" / "move-sqlite-to-postgresql.sh"
-WORKDIR_MARKER = ".move_store_e2e"
-TOKEN = "move-store-e2e-token"
+WORKDIR_MARKER = ".migrate_e2e"
+TOKEN = "migrate-e2e-token"
 EVENTS_TYPE = "application/vnd.docker.distribution.events.v1+json"
 REGISTRY = "r28"  # the `registries` setting; "default" is always there
 REGISTRIES = ("default", REGISTRY)
-# An actor whose name needs quoting in every form the move passes it through (CSV, PostgreSQL's
-# array literal, JSON): quotes, backslashes, a comma, braces, a space, non-ASCII letters.
+# An actor whose name needs quoting in every form a copy passes it through (SQLite's JSON text,
+# PostgreSQL's array, BSON): quotes, backslashes, a comma, braces, a space, non-ASCII letters.
 ODD_ACTOR = 'robot$ci "x\\y",{z} \\" été'
 START_TIMEOUT_S = 60.0
-SCRIPT_TIMEOUT_S = 300.0
+MIGRATE_TIMEOUT_S = 300.0
 MAX_DIFF_LINES = 40
 SORTS = (
     "repositoryname",
@@ -97,7 +108,7 @@ SORTS = (
     "-lastpulled",
 )
 
-# Every table the script moves: key columns (the order both stores sort rows in) and the
+# Every table drec migrate copies: key columns (the order both stores sort rows in) and the
 # booleans (0/1 in SQLite); repositories.actors is a JSON array text in SQLite, text[] in
 # PostgreSQL (docs/data-model.md).
 TABLES = {
@@ -122,7 +133,7 @@ def envelopes(version: str) -> list[dict]:
     tool scenario's (<scenario>.events.json, a list), by file name. The index events get the
     `references` a registry configured with `includereferences: true` sends (the capture's
     registries were not), naming the child that child-manifest-pull-by-digest.json pulls, so
-    that index links are moved too."""
+    that index links are copied too."""
     directory = DATA / f"registry-{version}"
     out = []
     for path in sorted(directory.glob("*.json")):
@@ -250,7 +261,7 @@ def compare(before: dict[str, dict], after: dict[str, dict]) -> None:
 
 
 def check_data_set(before: dict[str, dict], files: list[Path]) -> None:
-    """The data holds what the move must carry, or the comparisons prove little: in the answers
+    """The data holds what the copy must carry, or the comparisons prove little: in the answers
     both registries' counters, actors, classes, days, attachments and deleted tags; in every
     SQLite file rows in every table, NULL times, the '' of classes and the actors arrays."""
     problems = []
@@ -300,7 +311,7 @@ def check_data_set(before: dict[str, dict], files: list[Path]) -> None:
         finally:
             db.close()
     if problems:
-        fail("the data set does not exercise the move: " + "; ".join(problems))
+        fail("the data set does not exercise the copy: " + "; ".join(problems))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,65 +365,120 @@ def total_rows(uri: str, schemas: list[str]) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# The script
+# drec migrate
+
+PROGRESS_LINE = re.compile(r"rows \(\d+%\)")
 
 
-def run_script(args, sqlite_file: Path, uri: str, schema: str) -> subprocess.CompletedProcess:
+def write_config(path: Path, storage: dict) -> Path:
+    """A config file of one store, with the registries of the run (JSON, which YAML reads)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"storage": storage, "registries": [REGISTRY]}, indent=2) + "\n")
+    return path
+
+
+def run_migrate(args, source: Path, target: Path, *extra: str) -> subprocess.CompletedProcess:
+    argv = [args.drec, "migrate", "--from", str(source), "--to", str(target), *extra]
     result = subprocess.run(
-        ["bash", str(args.script), str(sqlite_file), uri, schema],
+        argv,
         check=False,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        timeout=SCRIPT_TIMEOUT_S,
+        timeout=MIGRATE_TIMEOUT_S,
         stdin=subprocess.DEVNULL,
     )
+    shown = " ".join(a if a != args.drec else "drec" for a in argv[1:])
     print(
-        "     $ move-sqlite-to-postgresql.sh "
-        f"{sqlite_file.name} URI {schema}: exit {result.returncode}\n"
-        + "".join(f"     | {line}\n" for line in result.stdout.splitlines()),
+        f"     $ drec {shown}: exit {result.returncode}\n"
+        + "".join(f"     | {line}\n" for line in result.stdout.splitlines()[-12:]),
         end="",
         flush=True,
     )
     return result
 
 
-def expect_refusal(result: subprocess.CompletedProcess, *needles: str) -> None:
-    if result.returncode == 0:
-        fail("the script moved, expected a refusal")
-    output = result.stdout
-    missing = [n for n in needles if n not in output]
+def migrated(args, source: Path, target: Path, *needles: str) -> str:
+    result = run_migrate(args, source, target)
+    if result.returncode != 0:
+        fail(f"drec migrate failed (exit {result.returncode})")
+    missing = [n for n in needles if n not in result.stdout]
     if missing:
-        fail(f"the refusal does not say {missing}: {output[-1500:]!r}")
+        fail(f"drec migrate's output does not say {missing}")
+    return result.stdout
 
 
-def with_user_version(source: Path, target: Path, version: int) -> Path:
-    """A copy of the SQLite file at another schema version (PRAGMA user_version)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    dst = sqlite3.connect(target)
+def expect_refusal(result: subprocess.CompletedProcess, status: int, *needles: str) -> None:
+    if result.returncode != status:
+        fail(f"drec migrate exited {result.returncode}, expected {status}")
+    missing = [n for n in needles if n not in result.stdout]
+    if missing:
+        fail(f"the refusal does not say {missing}: {result.stdout[-1500:]!r}")
+
+
+def interrupted_migrate(args, source: Path, target: Path) -> str:
+    """Runs drec migrate one row per chunk and kills it (SIGKILL) at its first progress line;
+    returns what it printed."""
+    argv = [args.drec, "migrate", "--from", str(source), "--to", str(target), "--chunk-size", "1"]
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL
+    )
+    lines = []
     try:
-        src.backup(dst)
-        dst.execute(f"PRAGMA user_version = {version}")
-        dst.commit()
+        for line in proc.stdout:  # ends when the process does
+            lines.append(line.rstrip("\n"))
+            if PROGRESS_LINE.search(line):
+                proc.send_signal(signal.SIGKILL)
+                break
     finally:
-        src.close()
-        dst.close()
-    return target
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+        proc.stdout.close()
+    print("".join(f"     | {line}\n" for line in lines[-6:]), end="", flush=True)
+    if not any(PROGRESS_LINE.search(line) for line in lines):
+        fail(f"drec migrate printed no progress line (exit {proc.returncode})")
+    return "\n".join(lines)
+
+
+def checkpoint_of(uri: str, schema: str) -> dict:
+    quoted = '"' + schema.replace('"', '""') + '"'
+    return json.loads(
+        postgres_cluster.query(uri, f"SELECT checkpoint FROM {quoted}.drec_migration")
+    )
+
+
+def compare_sqlite_files(want_file: Path, got_file: Path) -> None:
+    lines, counts = [], []
+    for table in TABLES:
+        want, got = sqlite_rows(want_file, table), sqlite_rows(got_file, table)
+        counts.append(f"{table} {len(want)}")
+        lines += [f"{table}{d}" for d in differences(want, got)]
+    if lines:
+        fail(
+            f"{want_file} -> {got_file}: {len(lines)} differences:\n"
+            + "\n".join(lines[:MAX_DIFF_LINES])
+        )
+    print(f"     {got_file.name}: {', '.join(counts)} rows", flush=True)
+
+
+def sqlite_total_rows(files: list[Path]) -> int:
+    return sum(len(sqlite_rows(f, t)) for f in files for t in TABLES)
 
 
 # ---------------------------------------------------------------------------------------------
 # The run
 
 
-def new_drec(args, workdir: Path, store: str, uri: str | None) -> Drec:
+def new_drec(args, workdir: Path, store: str, uri: str | None = None) -> Drec:
+    workdir.mkdir(parents=True, exist_ok=True)
     return Drec(
         args.drec,
         workdir,
         store=store,
-        mongodb_uri=None,
-        postgresql_uri=uri,
-        database_prefix="drec_move",
+        mongodb_uri=uri if store == "mongodb" else None,
+        postgresql_uri=uri if store == "postgresql" else None,
+        database_prefix="drec_migrate",
         token=TOKEN,
         tls_args=["--server-ssl-generated-dir", str(workdir / "tls")],
         cafile=workdir / "tls" / "cert.pem",
@@ -426,14 +492,38 @@ def new_drec(args, workdir: Path, store: str, uri: str | None) -> Drec:
     )
 
 
+def registry_files(directory: Path) -> list[Path]:
+    return [directory / "drec.db", directory / f"drec@{REGISTRY}.db"]
+
+
 def run(args, workdir: Path, uri: str, checks: Checks, started: list[Drec]) -> None:
-    sqlite_drec = new_drec(args, workdir, "sqlite", None)
-    pg_drec = new_drec(args, workdir, "postgresql", uri)
-    started += [sqlite_drec, pg_drec]
-    sqlite_file = workdir / "drec.db"
+    sqlite_drec = new_drec(args, workdir, "sqlite")
+    pg_drec = new_drec(args, workdir / "postgresql", "postgresql", uri)
+    mongo_drec = new_drec(args, workdir / "mongodb", "mongodb", args.mongodb_uri)
+    back_drec = new_drec(args, workdir / "back", "sqlite")
+    started += [sqlite_drec, pg_drec, mongo_drec, back_drec]
     schema = pg_drec.schema
     schemas = [schema, f"{schema}@{REGISTRY}"]
-    files = [sqlite_file, workdir / f"drec@{REGISTRY}.db"]
+    files = registry_files(workdir)
+    back_files = registry_files(workdir / "back")
+    configs = workdir / "configs"
+    sqlite_yml = write_config(
+        configs / "sqlite.yml", {"backend": "sqlite", "sqlite": {"path": str(files[0])}}
+    )
+    pg_yml = write_config(
+        configs / "postgresql.yml",
+        {"backend": "postgresql", "postgresql": {"uri": uri, "schema": schema}},
+    )
+    mongo_yml = write_config(
+        configs / "mongodb.yml",
+        {
+            "backend": "mongodb",
+            "mongodb": {"uri": args.mongodb_uri, "database": mongo_drec.database},
+        },
+    )
+    back_yml = write_config(
+        configs / "back.yml", {"backend": "sqlite", "sqlite": {"path": str(back_files[0])}}
+    )
 
     sqlite_drec.start()
     sent = traffic()
@@ -448,35 +538,42 @@ def run(args, workdir: Path, uri: str, checks: Checks, started: list[Drec]) -> N
     )
 
     checks.run(
-        "refused while drec still has the SQLite file open",
-        lambda: expect_refusal(run_script(args, sqlite_file, uri, schema), "stop drec"),
+        "bad usage exits 2: no --to, a missing config file",
+        lambda: (
+            expect_refusal(
+                subprocess.run(
+                    [args.drec, "migrate", "--from", str(sqlite_yml)],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    check=False,
+                    timeout=MIGRATE_TIMEOUT_S,
+                ),
+                2,
+                "--to",
+            ),
+            expect_refusal(
+                run_migrate(args, sqlite_yml, configs / "missing.yml"), 2, "missing.yml"
+            ),
+        ),
+    )
+
+    def interrupted():
+        interrupted_migrate(args, sqlite_yml, pg_yml)
+        checkpoint = checkpoint_of(uri, schema)
+        if checkpoint["done"] or checkpoint["rows"] < 1:
+            fail(f"the killed copy's checkpoint is {checkpoint}, expected some rows, unfinished")
+        print(f"     checkpoint after the kill: {checkpoint['table']}, {checkpoint['rows']} rows")
+
+    checks.run(
+        "SQLite -> PostgreSQL while drec runs, killed after its first chunk: unfinished",
+        interrupted,
     )
     sqlite_drec.stop()
     checks.run(
-        "refused before drec made the target schemas",
-        lambda: expect_refusal(run_script(args, sqlite_file, uri, schema), "does not exist"),
+        "the same command again continues and finishes",
+        lambda: migrated(args, sqlite_yml, pg_yml, "(continuing)", "done:"),
     )
-    old = with_user_version(sqlite_file, workdir / "old" / "drec.db", 3)
-    checks.run(
-        "refused for a SQLite file at another schema version",
-        lambda: expect_refusal(run_script(args, old, uri, schema), "version", "older"),
-    )
-
-    pg_drec.start()  # creates and migrates both schemas
-    pg_drec.stop()
-    if total_rows(uri, schemas):
-        fail("drec on PostgreSQL wrote rows before the move")
-
-    def moved():
-        result = run_script(args, sqlite_file, uri, schema)
-        if result.returncode != 0:
-            fail(f"the script failed (exit {result.returncode})")
-        reported = {tuple(line.split()[:2]) for line in result.stdout.splitlines()}
-        missing = [f"{s} {t}" for s in schemas for t in TABLES if (s, t) not in reported]
-        if missing:
-            fail(f"the script's report (rows per schema and table) lacks {missing}")
-
-    checks.run("the script moves both registries", moved)
     for sqlite_path, target in zip(files, schemas, strict=True):
         checks.run(
             f"{sqlite_path.name} -> {target}: every table row by row",
@@ -485,32 +582,113 @@ def run(args, workdir: Path, uri: str, checks: Checks, started: list[Drec]) -> N
             uri,
             target,
         )
-
-    pg_drec.start()
-    checks.run(
-        f"drec on PostgreSQL answers all {len(before)} queries as drec on SQLite did",
-        lambda: compare(before, snapshot(pg_drec, wanted)),
-    )
-
-    def retried():
-        for route in ("/events", f"/events/{REGISTRY}"):
-            post(pg_drec, route, next(e for r, e in sent if r == route and is_pull(e)))
-        compare(before, snapshot(pg_drec, wanted))
-
-    checks.run(
-        "an envelope applied before the move, posted again to each registry, counts once",
-        retried,
-    )
-    pg_drec.stop()
-
     rows = total_rows(uri, schemas)
 
-    def refused_again():
-        expect_refusal(run_script(args, sqlite_file, uri, schema), "is not empty")
+    def finished_before():
+        migrated(args, sqlite_yml, pg_yml, "finished before", "nothing changed")
         if total_rows(uri, schemas) != rows:
-            fail("the refused run changed the target")
+            fail("running the finished migration again changed the target")
 
-    checks.run("a second run into the now non-empty target is refused", refused_again)
+    checks.run("a finished migration run again changes nothing", finished_before)
+
+    def answers_alike(drec: Drec):
+        drec.start()
+        try:
+            compare(before, snapshot(drec, wanted))
+        finally:
+            drec.stop()
+
+    def retried_counts_once(drec: Drec):
+        drec.start()
+        try:
+            for route in ("/events", f"/events/{REGISTRY}"):
+                post(drec, route, next(e for r, e in sent if r == route and is_pull(e)))
+            compare(before, snapshot(drec, wanted))
+        finally:
+            drec.stop()
+
+    checks.run(
+        f"drec on PostgreSQL answers all {len(before)} queries as drec on SQLite did",
+        answers_alike,
+        pg_drec,
+    )
+    checks.run(
+        "on PostgreSQL, an envelope applied before the copy, posted again to each registry, "
+        "counts once",
+        retried_counts_once,
+        pg_drec,
+    )
+
+    checks.run(
+        "PostgreSQL -> MongoDB, killed after its first chunk, then run again: continues, finishes",
+        lambda: (
+            interrupted_migrate(args, pg_yml, mongo_yml),
+            migrated(args, pg_yml, mongo_yml, "(continuing)", "done:"),
+        ),
+    )
+    checks.run(
+        f"drec on MongoDB answers all {len(before)} queries as drec on SQLite did, also after "
+        "the envelopes are posted again",
+        retried_counts_once,
+        mongo_drec,
+    )
+
+    def refused_while_drec_runs():
+        unused = write_config(
+            configs / "unused.yml",
+            {"backend": "sqlite", "sqlite": {"path": str(workdir / "unused" / "drec.db")}},
+        )
+        mongo_drec.start()
+        try:
+            expect_refusal(run_migrate(args, mongo_yml, unused), 1, "written by another drec")
+        finally:
+            mongo_drec.stop()
+
+    checks.run(
+        "MongoDB as the source is refused while drec runs on it (its writer lease)",
+        refused_while_drec_runs,
+    )
+    checks.run("MongoDB -> a new SQLite file", lambda: migrated(args, mongo_yml, back_yml, "done:"))
+    for original, copy in zip(files, back_files, strict=True):
+        checks.run(
+            f"{copy.name} after SQLite -> PostgreSQL -> MongoDB -> SQLite: every table row by row",
+            compare_sqlite_files,
+            original,
+            copy,
+        )
+    checks.run(
+        f"drec on the new SQLite file answers all {len(before)} queries alike, also after the "
+        "envelopes are posted again",
+        retried_counts_once,
+        back_drec,
+    )
+
+    def refused_holding_statistics():
+        other_drec = new_drec(args, workdir / "other", "sqlite")
+        started.append(other_drec)
+        other_drec.start()
+        for route, envelope in sent:
+            if route == "/events":
+                post(other_drec, route, envelope)
+        other_drec.stop()
+        other_files = registry_files(workdir / "other")
+        other_yml = write_config(
+            configs / "other.yml", {"backend": "sqlite", "sqlite": {"path": str(other_files[0])}}
+        )
+        held = sqlite_total_rows(other_files)
+        expect_refusal(run_migrate(args, pg_yml, other_yml), 1, "already holds statistics")
+        if sqlite_total_rows(other_files) != held:
+            fail("the refused migration changed the target")
+
+    checks.run(
+        "a target where drec already took events is refused, unchanged", refused_holding_statistics
+    )
+    checks.run(
+        "a target holding another source's copy is refused",
+        lambda: expect_refusal(
+            run_migrate(args, sqlite_yml, mongo_yml), 1, "already holds a copy of postgresql"
+        ),
+    )
 
 
 def is_pull(envelope: dict) -> bool:
@@ -528,17 +706,13 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--drec", required=True, help="drec binary")
     p.add_argument("--workdir", required=True, type=Path, help="scratch directory (cleared)")
+    p.add_argument("--mongodb-uri", required=True, help="a MongoDB server (databases of this run)")
     p.add_argument(
         "--postgresql-uri",
         default=os.environ.get("DREC_TEST_POSTGRESQL_URI"),
         help="a PostgreSQL server to use (schemas of this run); default: a private cluster",
     )
-    p.add_argument("--script", type=Path, default=SCRIPT, help="the move script")
     args = p.parse_args()
-    for tool in ("sqlite3", "psql"):
-        if not shutil.which(tool):
-            print(f"move_store_e2e: {tool} not found (scripts/install-deps.sh --for test)")
-            return 1
 
     started_at = time.monotonic()
     checks = Checks(indent_details=True, catch_unexpected=True)
@@ -546,14 +720,15 @@ def main() -> int:
     started: list[Drec] = []
     setup_error = None
     # The cluster's directory must be reachable by the server's user (postgres, under root).
-    base = tempfile.TemporaryDirectory(prefix="drec-move-postgres-")
+    base = tempfile.TemporaryDirectory(prefix="drec-migrate-postgres-")
     try:
         workdir = prepare_workdir(args.workdir, WORKDIR_MARKER)
         uri = args.postgresql_uri
         if not uri:
             reason = postgres_cluster.unavailable_reason()
             if reason:
-                fail(f"cannot run a PostgreSQL server: {reason}")
+                print(f"migrate_e2e: skipped: cannot run a PostgreSQL server: {reason}")
+                return 77
             cluster = postgres_cluster.Cluster(Path(base.name), durable=False)
             cluster.init()
             cluster.start()
@@ -570,12 +745,11 @@ def main() -> int:
     if setup_error:
         print(f"FAIL setup: {setup_error}")
         checks.failed += 1
-    if checks.failed and started:
-        print(f"--- last lines of {started[0].log} ---\n{started[0].log_tail()}")
-    if cluster is None and len(started) > 1:
-        print(f"note: PostgreSQL schemas {started[1].schema}[@{REGISTRY}] were left for inspection")
+    if checks.failed:
+        for drec in started:
+            print(f"--- last lines of {drec.log} ---\n{drec.log_tail()}")
     print(
-        f"move_store_e2e: {checks.passed} passed, {checks.failed} failed "
+        f"migrate_e2e: {checks.passed} passed, {checks.failed} failed "
         f"in {time.monotonic() - started_at:.0f} s"
     )
     return 1 if checks.failed else 0
