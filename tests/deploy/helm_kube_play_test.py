@@ -206,6 +206,10 @@ def main() -> int:
             expect(uid.returncode == 0, f"drec --version in the container: {uid.stderr}")
 
         def tokens_and_store():
+            # No token in a variable: the tokens drec accepts below come from the mounted file.
+            variables = {e["name"] for e in container["env"]}
+            expect("DREC_AUTH_TOKENS" not in variables, "tokens in DREC_AUTH_TOKENS")
+            expect("DREC_AUTH_TOKENS_FILE" in variables, f"no DREC_AUTH_TOKENS_FILE: {variables}")
             status, _ = request("GET", "/api/v1/repositories")
             expect(status == 401, f"the API without a token: {status}")
             event = json.loads(
