@@ -12,6 +12,8 @@ lint` (plain and --strict) and `helm template` for the three stores and parses t
   MongoDB: Recreate, one replica, the URI from a Secret; a database store without a URI fails;
 * every Secret the pod refers to (tokens, TLS, store URI) is rendered or given as existingSecret,
   under the key used; the generated certificate names the Service's DNS names;
+* the tokens reach drec as a file (DREC_AUTH_TOKENS_FILE in a read-only, whole-Secret mount, so
+  the kubelet's updates of the Secret reach drec without a restart), one token a line;
 * probes: liveness GET /healthz, readiness GET /readyz, HTTPS, on the container's port;
 * Prometheus annotations (scrape, port, scheme https, path /metrics) on pod and Service;
 * the security context (non-root uid 10001, read-only root, no capabilities, RuntimeDefault
@@ -107,6 +109,26 @@ def secret_ref(docs, variable: str) -> tuple[str, str]:
         fail(f"{variable} does not come from a Secret: {entry}")
     ref = entry["valueFrom"]["secretKeyRef"]
     return ref["name"], ref["key"]
+
+
+def tokens_file(docs) -> tuple[str, str]:
+    """The token Secret's name and key behind DREC_AUTH_TOKENS_FILE: the file must lie in a
+    read-only mount of a whole Secret volume (a subPath mount is never updated by the kubelet,
+    so a changed Secret would not reach drec without a restart)."""
+    variables = env(docs)
+    expect("DREC_AUTH_TOKENS" not in variables, "tokens in a variable: a rotation needs a restart")
+    entry = variables.get("DREC_AUTH_TOKENS_FILE")
+    expect(entry is not None and "value" in entry, f"DREC_AUTH_TOKENS_FILE: {entry}")
+    directory, _, key = entry["value"].rpartition("/")
+    mount = mounts(docs).get(directory)
+    expect(mount is not None, f"nothing mounted at {directory}: {list(mounts(docs))}")
+    expect(mount.get("readOnly") is True, f"token mount writable: {mount}")
+    expect("subPath" not in mount, f"a subPath mount is not updated: {mount}")
+    secret = volumes(docs)[mount["name"]].get("secret")
+    expect(secret is not None, f"volume {mount['name']} is not a Secret")
+    # podman kube play 4.3 crashes on a secret volume without it (Kubernetes' default).
+    expect(secret.get("optional") is False, f"no optional: false on {secret}")
+    return secret["secretName"], key
 
 
 def expect(condition: bool, message: str) -> None:
@@ -216,12 +238,21 @@ def main() -> int:
 
     def secrets():
         docs = helm.template()
-        name, key = secret_ref(docs, "DREC_AUTH_TOKENS")
+        name, key = tokens_file(docs)
+        expect((name, key) == (f"{FULLNAME}-auth", "tokens"), f"token Secret {name} {key}")
         token = check_secret_rendered(docs, name, key)
-        expect(len(token) >= 32, f"generated token too short: {len(token)}")
+        expect(len(token.strip()) >= 32, f"generated token too short: {token!r}")
+        expect(token.count(b"\n") == 1 and token.endswith(b"\n"), f"not one line: {token!r}")
         docs = helm.template("auth.tokens={one,two}")
-        name, key = secret_ref(docs, "DREC_AUTH_TOKENS")
-        expect(check_secret_rendered(docs, name, key) == b"one,two", "tokens from values")
+        name, key = tokens_file(docs)
+        tokens = check_secret_rendered(docs, name, key)
+        expect(tokens == b"one\ntwo\n", f"tokens from values, one a line: {tokens!r}")
+        docs = helm.template("auth.tokens={one}", "auth.tokensKey=list.txt")
+        expect(env(docs)["DREC_AUTH_TOKENS_FILE"]["value"].endswith("/list.txt"), "tokensKey")
+        expect(check_secret_rendered(docs, *tokens_file(docs)) == b"one\n", "tokensKey's data")
+        docs = helm.template("reload.watchIntervalMs=2500")
+        interval = env(docs).get("DREC_RELOAD_WATCH_INTERVAL_MS", {}).get("value")
+        expect(interval == "2500", f"reload.watchIntervalMs: {interval}")
         # TLS: drec reads the mounted Secret's files.
         tls = volumes(docs)["tls"]["secret"]["secretName"]
         mount = next(m for m in container(docs)["volumeMounts"] if m["name"] == "tls")
@@ -246,12 +277,13 @@ def main() -> int:
             expect(f"DNS:{dns}," in text or text.rstrip().endswith(f"DNS:{dns}"), f"{dns}: {text}")
         # Existing Secrets: nothing generated, the references follow.
         docs = helm.template("auth.existingSecret=tokens", "tls.existingSecret=cert")
-        expect(secret_ref(docs, "DREC_AUTH_TOKENS") == ("tokens", "tokens"), "auth existingSecret")
+        expect(tokens_file(docs) == ("tokens", "tokens"), "auth existingSecret")
         expect(volumes(docs)["tls"]["secret"]["secretName"] == "cert", "tls existingSecret")
         expect(not [k for k in docs if k[0] == "Secret"], f"Secrets rendered: {list(docs)}")
         # Anonymous: no token Secret, and drec is told (it refuses 0.0.0.0 otherwise).
         docs = helm.template("auth.allowAnonymous=true")
-        expect("DREC_AUTH_TOKENS" not in env(docs), "tokens with allowAnonymous")
+        expect("DREC_AUTH_TOKENS_FILE" not in env(docs), "tokens with allowAnonymous")
+        expect("auth" not in volumes(docs), "token volume with allowAnonymous")
         expect(env(docs)["DREC_AUTH_ALLOW_ANONYMOUS"]["value"] == "true", "allow anonymous")
 
     def probes():
@@ -332,6 +364,7 @@ def main() -> int:
             expect(key in endpoint, f"no {key} in {endpoint}")
         expect(snippet["notifications"]["events"] == {"includereferences": True}, "events")
         expect(f"secret --namespace {NAMESPACE} {FULLNAME}-auth" in text, "token command")
+        expect("base64 -d | head -n1)" in text, "the token command reads the first line")
         expect(f"secret --namespace {NAMESPACE} {FULLNAME}-tls" in text, "certificate command")
 
     checks.run("helm lint (and --strict) for sqlite, postgresql, mongodb", lint)
@@ -341,7 +374,7 @@ def main() -> int:
     )
     checks.run("postgresql: 3 replicas, RollingUpdate, PDB, URI Secret", postgresql)
     checks.run("mongodb: one replica, Recreate, URI Secret", mongodb)
-    checks.run("Secrets: tokens, TLS (SANs), existing ones, anonymous", secrets)
+    checks.run("Secrets: tokens as a file, TLS (SANs), existing ones, anonymous", secrets)
     checks.run("probes: /healthz and /readyz over HTTPS", probes)
     checks.run("Prometheus annotations on pod and Service, ServiceMonitor", annotations)
     checks.run("security context", security_context)

@@ -3,11 +3,11 @@
 
 Why this test exists: helm_chart_test.py checks the manifests' shape; only running them shows
 that the pieces fit: the image starts under the chart's security context (uid 10001, read-only
-root file system, no capabilities), reads its tokens from the Secret and its certificate from the
-mounted TLS Secret, keeps its database on the PersistentVolumeClaim, and answers /healthz,
-/readyz and an authenticated ingest. No Kubernetes cluster is available here; podman (4.3 on
-Debian 12, with runc) plays Deployments and PersistentVolumeClaims, and this program bridges
-what it lacks, each for a stated reason:
+root file system, no capabilities), reads its tokens (two, one a line) from the mounted token
+Secret's file (DREC_AUTH_TOKENS_FILE) and its certificate from the mounted TLS Secret, keeps its
+database on the PersistentVolumeClaim, and answers /healthz, /readyz and an authenticated ingest.
+No Kubernetes cluster is available here; podman (4.3 on Debian 12, with runc) plays Deployments
+and PersistentVolumeClaims, and this program bridges what it lacks, each for a stated reason:
 
 * Secrets: podman 4.3's kube play does not create them the way its own lookups read them, and
   its two lookups read different formats: a secretKeyRef wants a podman secret holding the JSON
@@ -21,6 +21,10 @@ what it lacks, each for a stated reason:
 * Probes: podman turns an httpGet probe into a curl run inside the container, and drec's image has
   no curl (nor should it); they are removed here, and /healthz and /readyz are asked from outside
   exactly as the kubelet would (HTTPS, the container's port).
+
+podman 4.3 writes a secret volume's files once, when it plays the pod, and has no way to update
+them in a running pod (a Secret update reaching drec without a restart, which the kubelet does):
+that reload is tested on drec itself (tests/e2e/reload_drain_e2e.py), not here.
 
 Everything the test creates (pod, volume, secrets) is removed at the end, also on failure.
 
@@ -55,6 +59,8 @@ except ImportError:
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 90.0
 TOKEN = "kube-play-test-token-0123456789abcdef"
+# The first of two tokens: the Secret holds them one a line, drec must accept the second too.
+OTHER_TOKEN = "kube-play-test-other-token-fedcba9876543210"
 
 
 def render(helm: str, chart: Path, release: str, image: str, out: Path) -> list[dict]:
@@ -65,7 +71,7 @@ def render(helm: str, chart: Path, release: str, image: str, out: Path) -> list[
             "--set", f"image.repository={repository}",
             "--set", f"image.tag={tag}",
             "--set", "image.pullPolicy=Never",
-            "--set", f"auth.tokens={{{TOKEN}}}",
+            "--set", f"auth.tokens={{{OTHER_TOKEN},{TOKEN}}}",
         ],
         check=False,
         capture_output=True,
@@ -200,6 +206,10 @@ def main() -> int:
             expect(uid.returncode == 0, f"drec --version in the container: {uid.stderr}")
 
         def tokens_and_store():
+            # No token in a variable: the tokens drec accepts below come from the mounted file.
+            variables = {e["name"] for e in container["env"]}
+            expect("DREC_AUTH_TOKENS" not in variables, "tokens in DREC_AUTH_TOKENS")
+            expect("DREC_AUTH_TOKENS_FILE" in variables, f"no DREC_AUTH_TOKENS_FILE: {variables}")
             status, _ = request("GET", "/api/v1/repositories")
             expect(status == 401, f"the API without a token: {status}")
             event = json.loads(
@@ -208,8 +218,9 @@ def main() -> int:
             status, body = request("POST", "/events", token=TOKEN, body=json.dumps(event).encode())
             expect(status == 200, f"ingest with the Secret's token: {status} {body[:200]!r}")
             repository = event["events"][0]["target"]["repository"]
-            status, body = request("GET", f"/api/v1/repositories/{repository}", token=TOKEN)
-            expect(status == 200, f"repository: {status} {body[:200]!r}")
+            # The Secret's first line: both tokens of the file are in force.
+            status, body = request("GET", f"/api/v1/repositories/{repository}", token=OTHER_TOKEN)
+            expect(status == 200, f"repository with the first token: {status} {body[:200]!r}")
             expect(json.loads(body)["numpulls"] == 1, f"pull not counted: {body[:300]!r}")
             mountpoint = podman.run(
                 "volume", "inspect", "--format", "{{.Mountpoint}}", volume
@@ -225,7 +236,7 @@ def main() -> int:
         checks.run("kube play: drec ready, /healthz and /readyz over HTTPS", ready)
         if checks.failed == 0:
             checks.run("security context: uid 10001, read-only root, no capabilities", security)
-            checks.run("token from the Secret, database on the PVC", tokens_and_store)
+            checks.run("tokens from the Secret's file, database on the PVC", tokens_and_store)
     finally:
         podman.run("kube", "down", str(played), check=False)
         podman.run("volume", "rm", "--force", volume, check=False)

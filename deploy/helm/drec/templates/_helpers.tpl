@@ -43,6 +43,11 @@ prometheus.io/path: /metrics
 {{- default (printf "%s-auth" (include "drec.fullname" .)) .Values.auth.existingSecret }}
 {{- end }}
 
+{{/* Where the token Secret is mounted; DREC_AUTH_TOKENS_FILE is its tokensKey file. */}}
+{{- define "drec.authMountPath" -}}
+/etc/drec/auth
+{{- end }}
+
 {{- define "drec.tlsSecretName" -}}
 {{- default (printf "%s-tls" (include "drec.fullname" .)) .Values.tls.existingSecret }}
 {{- end }}
