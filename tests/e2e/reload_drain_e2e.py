@@ -6,8 +6,9 @@ edits the configuration in place, and stops drec for an upgrade. Unit tests show
 the real process under load shows that a rotation answers no client with an error, that a broken
 new configuration leaves the old one in force, and that SIGTERM loses no acknowledged event.
 
-The run, drec on SQLite with a config file, a tokens file (auth.tokens_file) and a certificate
-signed by a CA of the test, watched every 100 ms (reload.watch_interval_ms):
+The run, drec on SQLite with a config file, a tokens file (auth.tokens_file, in a directory laid
+out and updated as the kubelet does a Secret volume: a `..data` symlink swapped) and a
+certificate signed by a CA of the test, watched every 100 ms (reload.watch_interval_ms):
   1. `drec --check-config` prints the settings in force without any secret and exits 0; a wrong
      setting exits 2 naming it. /metrics carries drec_build_info and the process_* metrics.
   2. Four clients post envelopes of one unique push event each, over keep-alive connections,
@@ -105,6 +106,35 @@ def replace_file(path: Path, content: bytes) -> None:
     tmp = path.with_name(path.name + ".new")
     tmp.write_bytes(content)
     os.replace(tmp, path)
+
+
+class SecretVolume:
+    """A directory laid out as the kubelet keeps a Secret volume, and updated as it does.
+
+    `<dir>/<key>` is a symlink to `..data/<key>`; `..data` is a symlink to a directory of the
+    current version. An update writes a new version directory and renames a new `..data`
+    symlink over the old one: the file's path never changes, only what it resolves to.
+    """
+
+    def __init__(self, directory: Path, key: str):
+        self.dir = directory
+        self.key = key
+        self.versions = 0
+        directory.mkdir()
+        (directory / key).symlink_to(Path("..data") / key)
+
+    @property
+    def path(self) -> Path:
+        return self.dir / self.key
+
+    def update(self, content: bytes) -> None:
+        self.versions += 1
+        version = self.dir / f"..version_{self.versions}"
+        version.mkdir()
+        (version / self.key).write_bytes(content)
+        link = self.dir / "..data_tmp"
+        link.symlink_to(version.name)
+        os.replace(link, self.dir / "..data")
 
 
 def envelope() -> tuple[str, bytes]:
@@ -317,8 +347,9 @@ def main() -> int:
     cert.parent.mkdir()
     replace_file(cert, cert_a.read_bytes())
     replace_file(key, key_a.read_bytes())
-    tokens = workdir / "tokens.txt"
-    replace_file(tokens, b"# rotated by the test\ntoken-old\n")
+    secret = SecretVolume(workdir / "secret", "tokens")
+    secret.update(b"# rotated by the test\ntoken-old\n")
+    tokens = secret.path
     config = workdir / "drec.yml"
     config_text = (
         "server:\n  address: 127.0.0.1\n  ssl:\n"
@@ -395,7 +426,7 @@ def main() -> int:
 
     def token_rotation() -> None:
         before = drec.reloads("ok")
-        replace_file(tokens, b"token-old\ntoken-new\n")
+        secret.update(b"token-old\ntoken-new\n")
         drec.wait_reload("ok", before)
         for c in clients:
             c.mark("token-new")
@@ -427,7 +458,7 @@ def main() -> int:
 
     def old_token_revoked() -> None:
         before = drec.reloads("ok")
-        replace_file(tokens, b"token-new\n")
+        secret.update(b"token-new\n")
         drec.wait_reload("ok", before)
         if (status := drec.get("/api/v1/registries", "token-old").status) != 401:
             fail(f"the revoked token got {status}")
