@@ -7,15 +7,19 @@ real-shaped Distribution registry notification envelopes (the shape of
 tests/data/registry-2.8/manifest-*.json) with unique event ids, as traffic of many repositories
 looks: per repository a few tags, each pushed in a few versions (tagged manifest pushes, 4 %),
 GET pulls by tag (46 %) and by digest (25 %), HEAD checks by tag (25 %), from several actors
-and user agents (so the traffic classes fill too), timestamps spread over the last 30 days (so
-every repository has per-day records). Registry blob events are not sent: drec ignores them and
-stores nothing for them. C connections (threads, one keep-alive TLS connection and one POST in
-flight each) post envelopes of B events; every envelope must be answered 200 (a 503, drec's
+and user agents (so the traffic classes fill too), timestamps over the last 30 days (so every
+repository has per-day records): by default in the order sent, as a registry notifies while it
+serves (30 days compressed into the run); with --timestamps random each anywhere in the 30 days
+(late deliveries: the per-day tables are written all over, the worst case for the write path).
+Registry blob events are not sent: drec ignores them and stores nothing for them. C connections
+(threads, one keep-alive TLS connection and one POST in flight each) post envelopes of B events;
+every envelope must be answered 200 (a 503, drec's
 back-pressure, is retried after its Retry-After, as a registry does).
 
 After each step (by default a quarter, half and all of --events) the senders pause and it
-prints: events/s of the step and drec's CPU per event, drec's VmRSS and VmHWM
-(/proc/<pid>/status), the sizes of the database file, its -wal and -shm while drec runs, and
+prints: events/s of the step, drec's CPU and storage writes (/proc/<pid>/io write_bytes: the
+WAL, checkpoints) per event, drec's VmRSS and VmHWM (/proc/<pid>/status), the sizes of the
+database file, its -wal and -shm while drec runs, and
 the file after `PRAGMA wal_checkpoint(TRUNCATE)` by the sqlite3 CLI (drec keeps the file in WAL
 mode without an exclusive lock, so the CLI may checkpoint it while drec runs), in bytes per
 event and per repository. At the end: the disk by table (indexes with their table) from the
@@ -29,6 +33,7 @@ plus N times the bytes of one id.
 
 Usage: sizing_bench.py --drec PATH [--events 1000000] [--repositories 10000] [--connections 4]
                        [--batch 50] [--steps 250000,500000,1000000] [--workdir DIR] [--seed 1]
+                       [--timestamps ordered|random]
 Python standard library only, and the sqlite3 CLI (Debian's sqlite3, with dbstat). Loopback
 only; drec is stopped when it ends (also on failure). Not in ctest.
 """
@@ -38,6 +43,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import http.client
+import itertools
 import os
 import random
 import signal
@@ -98,13 +104,32 @@ def digest(repo: str, tag: str, version: int) -> str:
     return "sha256:" + hashlib.sha256(f"{repo}:{tag}:{version}".encode()).hexdigest()
 
 
+class Clock:
+    """Event times over the SPREAD_DAYS before `now`. In order (a registry notifies as it
+    serves, so 30 days of traffic arrive compressed into the run, every sender at the same
+    point of them, a few seconds apart), or at random (every event anywhere in the 30 days:
+    late and out-of-order deliveries, the worst case for the per-day tables)."""
+
+    def __init__(self, events: int, now: float, ordered: bool):
+        self.events = events
+        self.now = now
+        self.ordered = ordered
+        self.sequence = itertools.count()  # next() is atomic under the GIL
+
+    def at(self, rng: random.Random) -> float:
+        if not self.ordered:
+            return self.now - rng.random() * SPREAD_DAYS * DAY_S
+        done = min(next(self.sequence), self.events) / self.events
+        return self.now - (1 - done) * SPREAD_DAYS * DAY_S - rng.random() * 5
+
+
 class Traffic:
     """Envelopes of one sender: a random stream of its own (seeded), unique ids (uuid4)."""
 
-    def __init__(self, repositories: int, seed: int, now: float):
+    def __init__(self, repositories: int, seed: int, clock: Clock):
         self.repositories = repositories
         self.rng = random.Random(seed)
-        self.now = now
+        self.clock = clock
         self.kinds = [kind for kind in MIX for _ in range(kind[3])]
 
     def event(self) -> str:
@@ -114,7 +139,7 @@ class Traffic:
         tag = TAGS[rng.randrange(2 + r % 4)]  # 2 to 5 tags a repository
         action, method, by_digest, _ = rng.choice(self.kinds)
         ref = digest(repo, tag, rng.randrange(VERSIONS))
-        at = self.now - rng.random() * SPREAD_DAYS * DAY_S
+        at = self.clock.at(rng)
         ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1e9):09d}Z"
         push = action == "push"
         return EVENT.format(
@@ -208,6 +233,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def written(pid: int) -> int:
+    """Bytes the process had the kernel write to storage (/proc/<pid>/io write_bytes)."""
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("write_bytes:"):
+            return int(line.split()[1])
+    return 0
+
+
 def file_size(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
@@ -250,15 +283,16 @@ class Bench:
         args = self.args
         self.drec.start()
         pid = self.drec.proc.pid
-        now = time.time()
+        clock = Clock(args.events, time.time(), args.timestamps == "ordered")
         self.senders = [
-            Sender(self.drec, Traffic(args.repositories, args.seed * 1000 + i, now))
+            Sender(self.drec, Traffic(args.repositories, args.seed * 1000 + i, clock))
             for i in range(args.connections)
         ]
         print(
             f"drec {args.drec}, SQLite {self.db}; {args.events:,} events over "
             f"{args.repositories:,} repositories, {args.connections} connections, "
-            f"{args.batch} events an envelope",
+            f"{args.batch} events an envelope, timestamps {args.timestamps} over the last "
+            f"{SPREAD_DAYS} days",
             flush=True,
         )
         status = proc_status(pid)
@@ -268,26 +302,29 @@ class Bench:
             flush=True,
         )
         print(
-            "\n| events | events/s | drec CPU µs/event | VmRSS MiB | VmHWM MiB "
+            "\n| events | events/s | drec CPU µs/event | drec writes kB/event "
+            "| VmRSS MiB | VmHWM MiB "
             "| db + wal + shm MiB | db after checkpoint MiB | B/event | event ids MiB "
             "| rest kB/repository |\n"
-            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
             flush=True,
         )
         sent = 0
         for step in args.steps:
-            cpu0, t0 = cpu_seconds(pid), time.monotonic()
+            cpu0, io0, t0 = cpu_seconds(pid), written(pid), time.monotonic()
             self.feed(step - sent)
             elapsed = time.monotonic() - t0
-            cpu = cpu_seconds(pid) - cpu0
+            cpu, io = cpu_seconds(pid) - cpu0, written(pid) - io0
             rate, per_event_us = (step - sent) / elapsed, 1e6 * cpu / (step - sent)
+            io_kb = io / (step - sent) / 1000
             sent = step
             status = proc_status(pid)
             live = sum(file_size(Path(f"{self.db}{s}")) for s in ("", "-wal", "-shm"))
             busy = sqlite(self.db, "PRAGMA wal_checkpoint(TRUNCATE)")[0][0] != "0"
             db, ids = file_size(self.db), self.event_ids_bytes()
             print(
-                f"| {sent:,} | {rate:,.0f} | {per_event_us:,.0f} | {mib(status['VmRSS'])} "
+                f"| {sent:,} | {rate:,.0f} | {per_event_us:,.0f} | {io_kb:,.1f} "
+                f"| {mib(status['VmRSS'])} "
                 f"| {mib(status['VmHWM'])} | {mib(live)} | {mib(db)}{' (busy)' if busy else ''} "
                 f"| {db / sent:,.0f} | {mib(ids)} | {(db - ids) / args.repositories / 1000:,.1f} |",
                 flush=True,
@@ -401,6 +438,12 @@ def main() -> int:
     p.add_argument("--batch", type=int, default=50, help="events an envelope")
     p.add_argument(
         "--steps", type=counts, help="measure after these many events (default: N/4,N/2,N)"
+    )
+    p.add_argument(
+        "--timestamps",
+        choices=("ordered", "random"),
+        default="ordered",
+        help="event times over the last 30 days: in order as sent, or each at random",
     )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workdir", type=Path, help="scratch directory (default: a temporary one)")
