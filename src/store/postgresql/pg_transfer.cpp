@@ -24,14 +24,6 @@ constexpr const char kWriteCheckpoint[] =
     "INSERT INTO drec_migration (id, checkpoint) VALUES (1, $1) "
     "ON CONFLICT (id) DO UPDATE SET checkpoint = EXCLUDED.checkpoint";
 
-std::string KeyColumns(const Table& table) {
-  std::string out;
-  for (std::size_t i = 0; i < table.key_size; ++i) {
-    out += fmt::format("{}{}", i == 0 ? "" : ", ", table.columns[i].name);
-  }
-  return out;
-}
-
 // The select list; the actors as JSON, which needs no parser of PostgreSQL's array syntax.
 std::string SelectColumns(const Table& table) {
   std::string out;
@@ -117,7 +109,7 @@ std::string UpsertOf(const Table& table) {
     }
   }
   return fmt::format("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO {}", table.name, columns,
-                     params, KeyColumns(table),
+                     params, transfer::KeyColumnList(table),
                      updates.empty() ? std::string("NOTHING") : "UPDATE SET " + updates);
 }
 
@@ -189,12 +181,12 @@ Result<std::vector<Row>> PostgresTransfer::ReadRows(const Table& table,
       placeholders += fmt::format("{}${}", i == 0 ? "" : ", ", i + 1);
       params.Add(std::string_view(i < after->size() ? (*after)[i] : std::string()));
     }
-    where = fmt::format(" WHERE ({}) > ({})", KeyColumns(table), placeholders);
+    where = fmt::format(" WHERE ({}) > ({})", transfer::KeyColumnList(table), placeholders);
   }
   params.Add(static_cast<std::int64_t>(limit));
   auto result =
       db_->Query(fmt::format("SELECT {} FROM {}{} ORDER BY {} LIMIT ${}", SelectColumns(table),
-                             table.name, where, KeyColumns(table), params.size()),
+                             table.name, where, transfer::KeyColumnList(table), params.size()),
                  params);
   if (!result.ok()) return result.status();
   std::vector<Row> rows;

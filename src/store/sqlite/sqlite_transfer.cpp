@@ -28,14 +28,6 @@ constexpr const char kWriteCheckpoint[] =
     "INSERT INTO drec_migration (id, checkpoint) VALUES (1, :checkpoint) "
     "ON CONFLICT (id) DO UPDATE SET checkpoint = excluded.checkpoint";
 
-std::string KeyColumns(const Table& table) {
-  std::string out;
-  for (std::size_t i = 0; i < table.key_size; ++i) {
-    out += fmt::format("{}{}", i == 0 ? "" : ", ", table.columns[i].name);
-  }
-  return out;
-}
-
 // The select list: each column, a nullable text column preceded by whether it is NULL (the
 // statement reads NULL text as "").
 std::string SelectColumns(const Table& table) {
@@ -179,10 +171,11 @@ Result<std::vector<Row>> SqliteTransfer::ReadRows(const Table& table,
     for (std::size_t i = 0; i < table.key_size; ++i) {
       params += fmt::format("{}{}", i == 0 ? "" : ", ", ParamName("k", i));
     }
-    where = fmt::format(" WHERE ({}) > ({})", KeyColumns(table), params);
+    where = fmt::format(" WHERE ({}) > ({})", transfer::KeyColumnList(table), params);
   }
-  auto stmt = db_->Prepare(fmt::format("SELECT {} FROM {}{} ORDER BY {} LIMIT :limit",
-                                       SelectColumns(table), table.name, where, KeyColumns(table)));
+  auto stmt =
+      db_->Prepare(fmt::format("SELECT {} FROM {}{} ORDER BY {} LIMIT :limit", SelectColumns(table),
+                               table.name, where, transfer::KeyColumnList(table)));
   if (!stmt.ok()) return stmt.status();
   if (after) {
     for (std::size_t i = 0; i < table.key_size && i < after->size(); ++i) {

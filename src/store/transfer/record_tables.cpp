@@ -103,6 +103,15 @@ const Table* TableNamed(std::string_view name) {
   return nullptr;
 }
 
+std::string KeyColumnList(const Table& table) {
+  std::string out;
+  for (std::size_t i = 0; i < table.key_size; ++i) {
+    if (i > 0) out += ", ";
+    out += table.columns[i].name;
+  }
+  return out;
+}
+
 Key KeyOf(const Table& table, const Row& row) {
   Key key;
   for (std::size_t i = 0; i < table.key_size && i < row.size(); ++i) {

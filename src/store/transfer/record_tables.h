@@ -59,6 +59,8 @@ const std::vector<Table>& Tables();
 const Table* TableNamed(std::string_view name);
 // The key of `row` of `table`.
 Key KeyOf(const Table& table, const Row& row);
+// The key's column names, comma-separated: how the SQL stores order and resume a table.
+std::string KeyColumnList(const Table& table);
 // Whether `row` has a value of the right type for every column (monostate only where nullable):
 // what a sink can rely on.
 bool RowFits(const Table& table, const Row& row);
