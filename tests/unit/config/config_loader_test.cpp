@@ -396,6 +396,18 @@ TEST_F(ConfigLoaderTest, ListsFromRepeatedFlags) {
   EXPECT_EQ(s.basic_users[0].password, "p");
 }
 
+// A list flag's text is split and checked by the setting, as a variable's is: an empty entry
+// names the setting and the flag, and the next argument stays what it was.
+TEST_F(ConfigLoaderTest, AnEmptyListEntryInAFlagNamesTheSetting) {
+  const std::string file = Write("c.yml", "server:\n  port: 9000\n");
+  EXPECT_EQ(ErrorOf({"--auth-tokens", ",", file}),
+            "auth.tokens: entry 1 is empty (from --auth-tokens)");
+  EXPECT_EQ(ErrorOf({"--auth-tokens", "a,,b"}),
+            "auth.tokens: entry 2 is empty (from --auth-tokens)");
+  EXPECT_EQ(ErrorOf({"--auth-tokens", ","}, {{"DREC_AUTH_TOKENS", "ok"}}),
+            "auth.tokens: entry 1 is empty (from --auth-tokens)");
+}
+
 TEST_F(ConfigLoaderTest, ListKeysAcceptACommaSeparatedScalarInTheFile) {
   const std::string config = Write("c.yml", "auth:\n  tokens: a, b\n");
   EXPECT_EQ(MustLoad({config}).tokens, (std::vector<std::string>{"a", "b"}));
