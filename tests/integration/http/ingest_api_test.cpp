@@ -277,7 +277,7 @@ TEST_F(IngestApiTest, ConcurrentRequestsAreAllCounted) {
         const std::string body = R"({"events":[{"id":"e-)" + std::to_string(t) + "-" +
                                  std::to_string(i) +
                                  R"(","timestamp":"2026-11-27T02:24:34Z","action":"pull",
-            "target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:d",
+            "target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd",
             "repository":"load/test","tag":"t"},"request":{"method":"GET"},"actor":{}}]})";
         auto res = client.Send(http::verb::post, "/events", body,
                                {{"Authorization", "Bearer token-a"}, {"Content-Type", kEventsV1}});
