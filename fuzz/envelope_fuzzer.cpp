@@ -4,10 +4,12 @@
 // holds is UTF-8 (the parser validated the body, so a cut inside a character is drec's doing,
 // and stores such as PostgreSQL refuse it), and every event is either counted or ignored once.
 // Build and run: fuzz/README.md.
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "ingest/envelope_parser.h"
@@ -71,13 +73,101 @@ void CheckUtf8(const drec::Event& event) {
   }
 }
 
+// The length of the JSON number at the start of `text` (RFC 8259 grammar), or 0.
+std::size_t NumberLength(std::string_view text) {
+  std::size_t i = 0;
+  auto digits = [&] {
+    const std::size_t from = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+    return i - from;
+  };
+  if (i < text.size() && text[i] == '-') ++i;
+  if (i < text.size() && text[i] == '0') {
+    ++i;
+  } else if (digits() == 0) {
+    return 0;
+  }
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    if (digits() == 0) return 0;
+  }
+  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+    if (digits() == 0) return 0;
+  }
+  return i;
+}
+
+bool IsNumberChar(char c) {
+  return (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-';
+}
+
+// `body` with every well-formed number outside strings written as 0, or "" when none changed.
+// A body that parses only after this was refused for a number's value alone (a malformed number
+// stays as it is, so its body stays invalid).
+std::string NumbersZeroed(std::string_view body) {
+  std::string out;
+  bool changed = false;
+  bool in_string = false;
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < body.size()) {
+        out += body[++i];
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    const bool starts = (c == '-' || (c >= '0' && c <= '9')) &&
+                        (i == 0 || !(IsNumberChar(body[i - 1]) ||
+                                     std::isalpha(static_cast<unsigned char>(body[i - 1]))));
+    if (!starts) {
+      in_string = c == '"';
+      out += c;
+      continue;
+    }
+    std::size_t end = i;
+    while (end < body.size() && IsNumberChar(body[end])) ++end;
+    const std::string_view run = body.substr(i, end - i);
+    if (NumberLength(run) == run.size() && run != "0") {
+      out += '0';
+      changed = true;
+    } else {
+      out += run;
+    }
+    i = end - 1;
+  }
+  return changed ? out : std::string();
+}
+
+// DREC_FUZZ_NUMBERS=1: also a finding when a body is refused for the value of a number
+// (SPEC section 1, issue 11 item 7: numbers the event model does not need never reject an
+// envelope). Off by default until the parser's fix is merged: today's code fails it at once.
+const bool kCheckNumbers = [] {
+  const char* value = std::getenv("DREC_FUZZ_NUMBERS");
+  return value != nullptr && std::string_view(value) == "1";
+}();
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
   try {
     auto envelope = drec::ParseEnvelope(body);
-    if (!envelope.ok()) return 0;
+    if (!envelope.ok()) {
+      if (kCheckNumbers) {
+        const std::string zeroed = NumbersZeroed(body);
+        if (!zeroed.empty() && drec::ParseEnvelope(zeroed).ok()) {
+          std::fprintf(stderr, "envelope_fuzzer: ParseEnvelope: %s\n",
+                       envelope.status().message().c_str());
+          Finding("an envelope refused for the value of a number (DREC_FUZZ_NUMBERS)");
+        }
+      }
+      return 0;
+    }
     for (const drec::Event& event : envelope->events) CheckUtf8(event);
     for (const auto policy : {drec::DeletePolicy::kKeep, drec::DeletePolicy::kRemove}) {
       const drec::Interpretation result =
