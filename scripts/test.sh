@@ -67,7 +67,7 @@ if [ "$scope" = full ]; then
   # image's tests (label image), whose image is built by its own Dockerfile either way.
   ctest --preset sanitize -j 1 -LE "container|lint|image"
   # The fuzz targets (fuzz/README.md): their own clang-14 build of the few sources they reach,
-  # then each target for 20 seconds from its seed corpus (about 3 minutes with the build).
+  # then each target for 20 seconds from its seed corpus (about 2 minutes with the build).
   cmake --preset fuzz >/dev/null
   cmake --build --preset fuzz -j "$jobs"
   ctest --preset fuzz -j 1
