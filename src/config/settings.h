@@ -47,7 +47,7 @@ struct Settings {
   int threads = 0;                                              // server.threads; 0: one per core
   // server.max_connections: more are accepted and closed at once (clamped to the descriptors
   // the process may open)
-  std::int64_t max_connections = 4096;
+  std::int64_t max_connections = 1024;
   // server.max_buffered_bytes: request body bytes held at once across connections; beyond: 503
   std::int64_t max_buffered_bytes = std::int64_t{64} * 1024 * 1024;
 

@@ -33,7 +33,7 @@ struct ServerOptions {
   // Until a request's first byte (a new connection's, or between keep-alive requests).
   std::chrono::milliseconds idle_timeout{60'000};
   // Connections open at once; more are accepted and closed at once.
-  std::int64_t max_connections = 4096;
+  std::int64_t max_connections = 1024;
   // Request body bytes held at once (ByteBudget); a request beyond them is answered 503.
   std::int64_t max_buffered_bytes = std::int64_t{64} * 1024 * 1024;
   // After an early error reply (its body unread), what the client still sends is read and

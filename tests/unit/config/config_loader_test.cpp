@@ -64,7 +64,7 @@ void ExpectDefaults(const Settings& s) {
   EXPECT_EQ(s.read_timeout, std::chrono::milliseconds(30'000));
   EXPECT_EQ(s.idle_timeout, std::chrono::milliseconds(60'000));
   EXPECT_EQ(s.threads, 0);
-  EXPECT_EQ(s.max_connections, 4096);
+  EXPECT_EQ(s.max_connections, 1024);
   EXPECT_EQ(s.max_buffered_bytes, 64 * 1024 * 1024);
   EXPECT_TRUE(s.tokens.empty());
   EXPECT_TRUE(s.basic_users.empty());
