@@ -29,7 +29,9 @@ TEST(ByteBudget, ReleasesOnResetDestructionAndMove) {
     ByteBudget::Reservation a;
     ASSERT_TRUE(budget.TryReserve(70, a));
     ByteBudget::Reservation moved = std::move(a);
-    EXPECT_EQ(a.bytes(), 0);  // NOLINT(bugprone-use-after-move): a moved-from one holds nothing
+    // A moved-from reservation holds nothing.
+    // NOLINTNEXTLINE(bugprone-use-after-move,clang-analyzer-cplusplus.Move)
+    EXPECT_EQ(a.bytes(), 0);
     EXPECT_EQ(budget.used(), 70);
     moved.Reset();
     EXPECT_EQ(budget.used(), 0);
@@ -46,6 +48,7 @@ TEST(ByteBudget, ReleasesOnResetDestructionAndMove) {
 TEST(ByteBudget, NeverExceedsTheCapacityUnderContention) {
   ByteBudget budget(1000);
   std::vector<std::thread> threads;
+  threads.reserve(4);
   std::atomic<bool> exceeded{false};
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
