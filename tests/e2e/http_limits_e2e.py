@@ -27,8 +27,10 @@ loopback port with the limits it needs and fails on a server without the limit:
                           connection survives past 2 s.
 
 Usage: http_limits_e2e.py --drec PATH --workdir DIR [--only CASE ...]
-Python standard library only (setpriv on PATH, where present, ties drec to the test's life).
-Linux only (/proc). Every drec it starts is stopped, every socket closed.
+Python standard library only, with util-linux's prlimit (the descriptor limit) and setpriv (where
+present, it ties drec to the test's life). Linux only (/proc). The descriptor_limit case watches
+drec for 3 s (a fixed window of observation, not a wait for an event). Every drec it starts is
+stopped, every socket closed.
 """
 
 from __future__ import annotations
