@@ -189,14 +189,14 @@ def status_of(reply: bytes) -> int:
         return 0
 
 
-def poll(what: str, predicate, timeout: float):
+def poll(what: str, predicate, timeout: float, explain=None):
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            fail(f"{what}: not within {timeout:.0f} s")
+            fail(f"{what}: not within {timeout:.0f} s" + (f" ({explain()})" if explain else ""))
         time.sleep(POLL_S)
 
 
@@ -285,8 +285,15 @@ def case_idle_connections(binary: str, workdir: Path, servers: list) -> None:
     sockets = []
     try:
         sockets = open_idle(server, count)
+        # drec's own count: its descriptors also include files it opens and closes meanwhile.
         poll(
-            "drec holds the idle connections", lambda: server.descriptors() >= base_fds + count, 20
+            "drec holds the idle connections",
+            lambda: server.metric("drec_http_connections_open") >= count,
+            20,
+            lambda: (
+                f"{server.metric('drec_http_connections_open')} open, "
+                f"{server.descriptors() - base_fds} descriptors more than at the start"
+            ),
         )
         held = server.rss()
         # Still alive: an idle connection is not the same as a dead server.
