@@ -17,7 +17,9 @@ loopback port with the limits it needs and fails on a server without the limit:
                           and counted; once others close, a new client is served.
   descriptor_limit        drec started with 256 descriptors and 400 idle connections: no spinning
                           accept loop (a few log lines, little CPU), a new client is served
-                          after they close.
+                          after they close. Then its limit is lowered while it runs (prlimit) so
+                          that accept fails with EMFILE below the cap: a handful of failures and
+                          one log line in 3 s (backoff), and serving again once freed.
   buffered_bytes          with server.max_buffered_bytes 1 MiB, two authenticated 512 KiB bodies
                           in flight make a third 503 with Retry-After, and drec keeps serving.
   lingering_close         20 bodies of 8 MiB over server.max_body_bytes sent in full, fast, all
@@ -388,6 +390,39 @@ def case_descriptor_limit(binary: str, workdir: Path, servers: list) -> None:
         fail(f"{len(accept_lines)} accept log lines, e.g. {accept_lines[0]!r}")
     if cpu > 0.5 * window:
         fail(f"drec used {cpu:.1f} s of CPU in {window:.1f} s with idle connections only")
+
+    # Descriptors that run out below the cap (another part of the process took them, or the limit
+    # was lowered while drec runs): accept fails with EMFILE, and drec backs off instead of
+    # spinning, logs one line for many, and serves again once descriptors are free.
+    spare = 12
+    resource.prlimit(server.pid, resource.RLIMIT_NOFILE, (server.descriptors() + spare, 256))
+    errors_before = server.metric("drec_http_accept_errors_total")
+    lines_before = len(server.log.read_text(errors="replace").splitlines())
+    try:
+        sockets = open_idle(server, 4 * spare)
+        # The log, not /metrics: no descriptor is left to answer a request with.
+        poll(
+            "accept fails with the descriptors used up",
+            lambda: (
+                "accept failed"
+                in "\n".join(server.log.read_text(errors="replace").splitlines()[lines_before:])
+            ),
+            15,
+        )
+        # Observed for 3 s: a spinning loop fails thousands of times and logs as often.
+        time.sleep(3)
+    finally:
+        close_all(sockets)
+    resource.prlimit(server.pid, resource.RLIMIT_NOFILE, (256, 256))
+    poll("a new client served after descriptors were free again", served, 15)
+    errors = server.metric("drec_http_accept_errors_total") - errors_before
+    lines = server.log.read_text(errors="replace").splitlines()[lines_before:]
+    accept_lines = [line for line in lines if "accept failed" in line]
+    print(f"     EMFILE: {errors:.0f} accept failures, {len(accept_lines)} log lines in 3 s")
+    if not 1 <= len(accept_lines) <= 2:
+        fail(f"{len(accept_lines)} accept log lines for {errors:.0f} failures, expected 1 or 2")
+    if errors > 40:
+        fail(f"{errors:.0f} accept failures in 3 s: the accept loop does not back off")
 
 
 def case_buffered_bytes(binary: str, workdir: Path, servers: list) -> None:
