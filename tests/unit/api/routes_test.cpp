@@ -45,11 +45,14 @@ class RoutesTest : public ::testing::Test {
         committer_(store_, metrics_, {}),
         ingest_(DeletePolicy::kKeep, classifier_, committer_, metrics_),
         registries_({{"default", &store_}}),
+        readiness_([this] { return registries_.Ping(); }, [this] { return committer_.health(); },
+                   metrics_, {}),
         routes_(BuildRoutes({.ingest_route = "/events",
                              .auth = auth_,
                              .ingest = ingest_,
                              .registries = registries_,
-                             .metrics = metrics_})) {}
+                             .metrics = metrics_,
+                             .readiness = readiness_})) {}
   ~RoutesTest() override { committer_.Stop(); }
 
   UnusedStore store_;
@@ -59,6 +62,7 @@ class RoutesTest : public ::testing::Test {
   Committer committer_;
   IngestEndpoint ingest_;
   RegistrySet registries_;
+  Readiness readiness_;
   std::vector<Route> routes_;
 };
 
