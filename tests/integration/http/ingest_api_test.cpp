@@ -260,6 +260,12 @@ TEST_F(IngestApiTest, StoreFailureIs503WithRetryAfterAndLosesNothing) {
   EXPECT_EQ(res[http::field::retry_after], "1");
   EXPECT_EQ(Client().Send(http::verb::get, "/readyz").result_int(), 503);
   store_->failing = false;
+  // Ready again once a commit succeeds: the committer's idle trial commit, within seconds.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (Client().Send(http::verb::get, "/readyz").result_int() != 200 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   EXPECT_EQ(Client().Send(http::verb::get, "/readyz").result_int(), 200);
   EXPECT_EQ(Post(body).result_int(), 200);  // the registry's retry
   EXPECT_EQ(GetJson("/api/v1/repositories/team/app").as_object()["numpulls"], 1);
