@@ -171,9 +171,9 @@ TEST(CommitterTimeoutTest, ASubmissionAnsweredWhileQueuedIsNeverCommitted) {
   Metrics metrics;
   Committer committer(store, metrics, {.commit_timeout = std::chrono::milliseconds(50)});
   std::promise<Status> first, second;
-  ASSERT_TRUE(committer.Submit(Effects(1), [&](Status s) { first.set_value(s); }).ok());
+  ASSERT_TRUE(committer.Submit(Effects(1), [&](const Status& s) { first.set_value(s); }).ok());
   store.WaitEntered();
-  ASSERT_TRUE(committer.Submit(Effects(2), [&](Status s) { second.set_value(s); }).ok());
+  ASSERT_TRUE(committer.Submit(Effects(2), [&](const Status& s) { second.set_value(s); }).ok());
   auto queued = second.get_future();
   ASSERT_EQ(queued.wait_for(kBound), std::future_status::ready);
   EXPECT_EQ(queued.get().code(), Status::Code::kUnavailable);
@@ -190,7 +190,7 @@ TEST(CommitterTimeoutTest, AFastCommitIsAnsweredOkNotByItsDeadline) {
   Metrics metrics;
   Committer committer(store, metrics, {.commit_timeout = std::chrono::milliseconds(5'000)});
   std::promise<Status> answer;
-  ASSERT_TRUE(committer.Submit(Effects(3), [&](Status s) { answer.set_value(s); }).ok());
+  ASSERT_TRUE(committer.Submit(Effects(3), [&](const Status& s) { answer.set_value(s); }).ok());
   auto future = answer.get_future();
   ASSERT_EQ(future.wait_for(kBound), std::future_status::ready);
   EXPECT_TRUE(future.get().ok());
@@ -204,7 +204,7 @@ TEST(CommitterTimeoutTest, AFailedCommitShowsInHealthUntilATrialCommitSucceeds) 
   Metrics metrics;
   Committer committer(store, metrics, {});
   std::promise<Status> answer;
-  ASSERT_TRUE(committer.Submit(Effects(1), [&](Status s) { answer.set_value(s); }).ok());
+  ASSERT_TRUE(committer.Submit(Effects(1), [&](const Status& s) { answer.set_value(s); }).ok());
   EXPECT_FALSE(answer.get_future().get().ok());
   EXPECT_TRUE(committer.health().last_failed);
   EXPECT_EQ(committer.health().last_error, "down");
