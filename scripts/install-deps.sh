@@ -38,6 +38,8 @@ runtime_packages=(
 test_packages=(
   "${run_packages[@]}"
   clang-format clang-tidy
+  # the fuzz targets (fuzz/, the fuzz preset): clang 14 and its libFuzzer and sanitizer runtimes
+  clang-14 libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev python3
   # the PostgreSQL store's suites: private clusters (tests/support/postgres_cluster.py)
   postgresql

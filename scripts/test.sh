@@ -2,7 +2,7 @@
 # The second command: installs what is missing, then builds and runs every test twice:
 # optimised (unit, integration, end to end with the real registries and client tools, API,
 # browser, lint and format) and under
-# AddressSanitizer + UBSan.
+# AddressSanitizer + UBSan; the full scope also runs the fuzz targets for a minute (fuzz/).
 #
 #   DREC_BUILD_JOBS=N        parallel compile jobs (default 2)
 #   DREC_TEST_SCOPE=quick    the optimised build's tests only (no sanitizer pass, no lint); what the
@@ -66,6 +66,11 @@ if [ "$scope" = full ]; then
   # The lint and format checks ran above; the sanitizers change nothing they look at, nor the
   # image's tests (label image), whose image is built by its own Dockerfile either way.
   ctest --preset sanitize -j 1 -LE "container|lint|image"
+  # The fuzz targets (fuzz/README.md): their own clang-14 build of the few sources they reach,
+  # then each target for 20 seconds from its seed corpus (about 2 minutes with the build).
+  cmake --preset fuzz >/dev/null
+  cmake --build --preset fuzz -j "$jobs"
+  ctest --preset fuzz -j 1
 fi
 
 # A fresh clone of this checkout in a bare Debian 12 container runs both README commands.

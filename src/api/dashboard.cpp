@@ -60,7 +60,8 @@ HttpResponse AnswerDashboard(const HttpRequest& request, std::string_view file) 
   res.set(http::field::cache_control, "no-cache");
   res.set(http::field::etag, asset->etag);
   SetSecurityHeaders(res);
-  if (!unchanged && request.method() == http::verb::get) res.body() = std::string(asset->body);
+  // A HEAD answer carries the GET answer's Content-Length; the server sends no body with it.
+  if (!unchanged) res.body() = std::string(asset->body);
   return res;
 }
 

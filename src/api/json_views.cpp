@@ -1,8 +1,5 @@
 #include "api/json_views.h"
 
-// Boost.JSON in header-only mode: this is the one translation unit that compiles it.
-#include <boost/json/src.hpp>
-
 #include "util/time.h"
 
 namespace drec {

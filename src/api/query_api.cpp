@@ -4,6 +4,7 @@
 
 #include <optional>
 
+#include "api/csv.h"
 #include "api/json_views.h"
 #include "api/query_params.h"
 #include "api/responses.h"
@@ -13,17 +14,6 @@ namespace drec {
 namespace {
 
 UnixMillis Today() { return StartOfUtcDay(NowMillis()); }
-
-// Quotes a field that holds a separator, a quote or a line break (RFC 4180).
-std::string CsvField(std::string_view text) {
-  if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
-  std::string quoted = "\"";
-  for (char c : text) {
-    if (c == '"') quoted += '"';
-    quoted += c;
-  }
-  return quoted + "\"";
-}
 
 // One CSV column per counter and time, named as in the JSON; window counters prefixed.
 std::string Csv(const RepositoryPage& page, bool windowed) {
@@ -38,7 +28,7 @@ std::string Csv(const RepositoryPage& page, bool windowed) {
   }
   out += ",registry\r\n";
   for (const auto& r : page.items) {
-    out += CsvField(r.repositoryname);
+    out += CsvCell(r.repositoryname);
     for (const auto& field : kCounterFields) {
       fmt::format_to(std::back_inserter(out), ",{}", r.counters.counts[field.counter]);
     }
@@ -52,7 +42,7 @@ std::string Csv(const RepositoryPage& page, bool windowed) {
         fmt::format_to(std::back_inserter(out), ",{}", (*r.window)[field.counter]);
       }
     }
-    fmt::format_to(std::back_inserter(out), ",{}\r\n", CsvField(r.registry));
+    fmt::format_to(std::back_inserter(out), ",{}\r\n", CsvCell(r.registry));
   }
   return out;
 }

@@ -128,9 +128,9 @@ Router::Router(const RouterParts& parts, QueryWorkerOptions workers)
 
 Router::~Router() { workers_.join(); }
 
-void Router::Handle(HttpRequest request, Respond respond) {
-  auto url = boost::urls::parse_origin_form(request.target());
-  if (!url) return respond(ErrorResponse(400, "malformed request target"));
+std::variant<Router::Match, HttpResponse> Router::Find(const HttpRequestHeader& header) const {
+  auto url = boost::urls::parse_origin_form(header.target());
+  if (!url) return ErrorResponse(400, "malformed request target");
   std::string path = url->path();  // percent-decoded
   // "/api/v1/repositories/" is the list, as a directory would be.
   if (path.size() > 1 && path.ends_with('/')) path.pop_back();
@@ -143,16 +143,31 @@ void Router::Handle(HttpRequest request, Respond respond) {
       break;
     }
   }
-  if (route == nullptr) return respond(ErrorResponse(404, "no such route: " + path));
+  if (route == nullptr) return ErrorResponse(404, "no such route: " + path);
   // Credentials first: without them, not even the methods a route takes are revealed.
-  if (route->access == Access::kCredentials && !auth_.Allows(request[http::field::authorization])) {
-    return respond(Unauthorized());
+  if (route->access == Access::kCredentials && !auth_.Allows(header[http::field::authorization])) {
+    return Unauthorized();
   }
-  const http::verb method =
-      request.method() == http::verb::head ? http::verb::get : request.method();
+  const http::verb method = header.method() == http::verb::head ? http::verb::get : header.method();
   if (std::find(route->methods.begin(), route->methods.end(), method) == route->methods.end()) {
-    return respond(MethodNotAllowed(AllowHeader(*route)));
+    return MethodNotAllowed(AllowHeader(*route));
   }
+  return Match{route, std::move(name)};
+}
+
+std::optional<HttpResponse> Router::Screen(const HttpRequestHeader& header) {
+  auto found = Find(header);
+  if (auto* refusal = std::get_if<HttpResponse>(&found)) return std::move(*refusal);
+  return std::nullopt;
+}
+
+void Router::Handle(HttpRequest request, Respond respond) {
+  auto found = Find(request.base());
+  if (auto* refusal = std::get_if<HttpResponse>(&found)) return respond(std::move(*refusal));
+  const Route* route = std::get<Match>(found).route;
+  std::string name = std::move(std::get<Match>(found).name);
+  // Find parsed the target, so it parses.
+  auto url = boost::urls::parse_origin_form(request.target());
   if (route->runs == Runs::kInline) {
     return route->handler(RouteRequest{request, std::move(name), url->params()},
                           std::move(respond));

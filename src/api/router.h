@@ -6,7 +6,9 @@
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "api/ingest_endpoint.h"
@@ -51,9 +53,19 @@ class Router : public HttpHandler {
   // Waits for the query workers to finish what they run.
   ~Router() override;
 
+  // The route match, credential and method checks of Handle, on the header alone.
+  std::optional<HttpResponse> Screen(const HttpRequestHeader& header) override;
   void Handle(HttpRequest request, Respond respond) override;
 
  private:
+  struct Match {
+    const Route* route;
+    std::string name;  // the path's {name} or {file}
+  };
+  // The route a request goes to, or the answer that refuses it (400, 404, 401, 405): the one
+  // check both Screen and Handle make.
+  std::variant<Match, HttpResponse> Find(const HttpRequestHeader& header) const;
+
   const Authenticator& auth_;
   const std::vector<Route> routes_;
   Metrics& metrics_;

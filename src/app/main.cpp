@@ -4,7 +4,9 @@
 // (app/reloader.h). No part constructs another part's dependencies.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <boost/asio/ip/address.hpp>
 #include <csignal>
@@ -68,6 +70,43 @@ std::map<std::string, std::string> Environment() {
 // queued is committed (each commit bounded by the store's own timeouts).
 constexpr std::chrono::seconds kStopGrace{10};
 
+// Descriptors kept for what is not a client connection: the store's files and sockets, the
+// log, the listening socket, the I/O threads' own.
+constexpr std::int64_t kReservedDescriptors = 64;
+
+// server.max_connections as the process can honour it: the soft open-files limit is raised to
+// the hard one, and connections get what remains of it after the reserve. Beyond it, accept
+// would fail with EMFILE and clients would wait in the backlog.
+std::int64_t EffectiveMaxConnections(std::int64_t configured) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return configured;
+  if (limit.rlim_cur != limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur == RLIM_INFINITY) return configured;
+  const std::int64_t allowed =
+      std::max<std::int64_t>(1, static_cast<std::int64_t>(limit.rlim_cur) - kReservedDescriptors);
+  if (allowed < configured) {
+    spdlog::warn(
+        "server.max_connections: {} exceeds what the open-files limit ({}) allows; serving at "
+        "most {} connections (raise LimitNOFILE / ulimit -n)",
+        configured, limit.rlim_cur, allowed);
+    return allowed;
+  }
+  return configured;
+}
+
+// glibc's malloc raises its mmap threshold to the largest block freed (up to 32 MiB), after
+// which request bodies come from the heap and stay there when freed. A fixed threshold keeps
+// bodies above it in mappings returned at once; fewer arenas keep the threads' freed memory
+// from spreading over many heaps. Measured in docs (README, "Limits").
+void TuneMalloc() {
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  mallopt(M_ARENA_MAX, 2);
+}
+
 timespec Timespec(std::chrono::milliseconds duration) {
   return {static_cast<time_t>(duration.count() / 1000),
           static_cast<long>(duration.count() % 1000) * 1'000'000};
@@ -76,6 +115,7 @@ timespec Timespec(std::chrono::milliseconds duration) {
 int Run(const Settings& settings, std::vector<std::string> args,
         std::map<std::string, std::string> env) {
   SetUpLogging(settings);
+  TuneMalloc();
   // Block the stop and reload signals in every thread; the main thread waits for them.
   sigset_t signals;
   sigemptyset(&signals);
@@ -114,6 +154,8 @@ int Run(const Settings& settings, std::vector<std::string> args,
   server_options.max_body_bytes = settings.max_body_bytes;
   server_options.read_timeout = settings.read_timeout;
   server_options.idle_timeout = settings.idle_timeout;
+  server_options.max_connections = EffectiveMaxConnections(settings.max_connections);
+  server_options.max_buffered_bytes = settings.max_buffered_bytes;
   server_options.threads =
       settings.threads > 0 ? settings.threads
                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -173,6 +215,8 @@ int Run(const Settings& settings, std::vector<std::string> args,
   spdlog::info("drec {} listening on {}://{}:{}{} (store: {}; registries: {})", DREC_VERSION,
                settings.plain_http ? "http" : "https", settings.address, server.port(),
                settings.route, StoreDescription(settings), fmt::join(registries.names(), ", "));
+  spdlog::info("serving at most {} connections and {} request body bytes at once",
+               server_options.max_connections, server_options.max_buffered_bytes);
 
   Reloader reloader(std::move(args), std::move(env), settings,
                     {.auth = auth, .server = server, .metrics = metrics});

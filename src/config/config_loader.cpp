@@ -139,8 +139,21 @@ Status CheckPostgres(const Draft& d) {
   return Status::Ok();
 }
 
+// A body of server.max_body_bytes must fit the bytes in flight, or the largest accepted bodies
+// would always be refused with 503.
+Status CheckServerLimits(const Draft& d) {
+  if (d.max_buffered_bytes < d.max_body_bytes) {
+    return Invalid(
+        "server.max_buffered_bytes",
+        "must be at least server.max_body_bytes (" + std::to_string(d.max_body_bytes) + ")",
+        d.SourceOf("server.max_buffered_bytes"));
+  }
+  return Status::Ok();
+}
+
 // Rules that involve several settings, applied once every source is merged.
 Status Finish(Draft& d) {
+  if (Status status = CheckServerLimits(d); !status.ok()) return status;
   if (Status status = CheckPostgres(d); !status.ok()) return status;
   if (Status status = config::ApplyDialInfo(d); !status.ok()) return status;
   if (Status status = CheckTls(d); !status.ok()) return status;

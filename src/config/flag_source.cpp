@@ -1,5 +1,7 @@
 #include "config/flag_source.h"
 
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
 #include <utility>
 #include <vector>
@@ -17,8 +19,11 @@ std::string HelpGroup(std::string_view key) {
 }
 
 // Registers the flag of one setting; its text lands in target.
+// `target` takes a scalar's value; `list_target` each occurrence of a list-shaped flag, whole:
+// the setting's codec splits and checks the entries, as it does for variables, so a flag and a
+// variable with the same text mean the same and fail with the same message.
 CLI::Option* AddOption(CLI::App& app, const SettingDef& def, const Draft& defaults,
-                       std::string& target) {
+                       std::string& target, std::vector<std::string>& list_target) {
   std::string help = std::string(def.help) + " [" + EnvName(def.key);
   if (const std::string shown = def.codec.show(defaults); !shown.empty()) {
     help += ", default " + shown;
@@ -37,10 +42,10 @@ CLI::Option* AddOption(CLI::App& app, const SettingDef& def, const Draft& defaul
     case Shape::kList:
     case Shape::kUsers:  // repeating the flag adds entries
     case Shape::kRules:
-      option = app.add_option(FlagName(def.key), target, help)
+      option = app.add_option(FlagName(def.key), list_target, help)
                    ->type_name(def.codec.type)
-                   ->multi_option_policy(CLI::MultiOptionPolicy::Join)
-                   ->delimiter(',');
+                   ->expected(1)
+                   ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
       break;
   }
   return option->group(HelpGroup(def.key));
@@ -65,9 +70,10 @@ Result<ParsedCommandLine> Parse(int argc, const char* const* argv) {
 
   const Draft defaults;
   std::vector<std::string> flag_values(Table().size());
+  std::vector<std::vector<std::string>> list_values(Table().size());
   std::vector<CLI::Option*> options;
   for (std::size_t i = 0; i < Table().size(); ++i) {
-    options.push_back(AddOption(app, Table()[i], defaults, flag_values[i]));
+    options.push_back(AddOption(app, Table()[i], defaults, flag_values[i], list_values[i]));
   }
   std::string config_positional;
   std::string config_flag;
@@ -98,8 +104,11 @@ Result<ParsedCommandLine> Parse(int argc, const char* const* argv) {
   for (std::size_t i = 0; i < Table().size(); ++i) {
     if (options[i]->count() == 0) continue;
     const SettingDef& def = Table()[i];
-    line.flags.emplace(std::string(def.key),
-                       Input{ValuesFromText(def, flag_values[i]), FlagName(def.key)});
+    // Repeating a list flag adds entries, as a comma would.
+    const std::string text = def.codec.shape == Shape::kScalar || def.codec.shape == Shape::kBool
+                                 ? flag_values[i]
+                                 : fmt::format("{}", fmt::join(list_values[i], ","));
+    line.flags.emplace(std::string(def.key), Input{ValuesFromText(def, text), FlagName(def.key)});
   }
   return ParsedCommandLine{std::move(line)};
 }

@@ -30,6 +30,14 @@ const std::vector<SettingDef>& Table() {
         {"server.idle_timeout_ms", "Idle connections are closed after this",
          Millis(&Draft::idle_timeout)},
         {"server.threads", "Threads serving HTTP; 0: one per core", Threads(&Draft::threads)},
+        {"server.max_connections",
+         "Most connections open at once; more are closed at once (at most the open-files limit "
+         "less a reserve)",
+         Positive(&Draft::max_connections)},
+        {"server.max_buffered_bytes",
+         "Most request body bytes held at once over all connections; beyond: 503 before the body "
+         "is read",
+         Positive(&Draft::max_buffered_bytes)},
         {"auth.tokens", "Accepted bearer tokens (several during a rotation)", List(&Draft::tokens),
          Secrecy::kWhole},
         {"auth.tokens_file",

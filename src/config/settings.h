@@ -45,6 +45,11 @@ struct Settings {
   std::chrono::milliseconds read_timeout{30'000};               // server.read_timeout_ms
   std::chrono::milliseconds idle_timeout{60'000};               // server.idle_timeout_ms
   int threads = 0;                                              // server.threads; 0: one per core
+  // server.max_connections: more are accepted and closed at once (clamped to the descriptors
+  // the process may open)
+  std::int64_t max_connections = 1024;
+  // server.max_buffered_bytes: request body bytes held at once across connections; beyond: 503
+  std::int64_t max_buffered_bytes = std::int64_t{64} * 1024 * 1024;
 
   // auth.*
   std::vector<std::string> tokens;

@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -15,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "http/byte_budget.h"
 #include "http/handler.h"
 #include "metrics/metrics.h"
 #include "util/status.h"
@@ -25,8 +27,20 @@ struct ServerOptions {
   boost::asio::ip::tcp::endpoint endpoint;
   std::int64_t max_body_bytes = std::int64_t{4} * 1024 * 1024;
   std::uint32_t max_header_bytes = 16 * 1024;
-  std::chrono::milliseconds read_timeout{30'000};  // header and body of one request
-  std::chrono::milliseconds idle_timeout{60'000};  // between requests of a keep-alive connection
+  // From a request's first byte: its header and body must have arrived by then (one deadline,
+  // not extended by each byte, so a header dribbled a byte at a time is cut).
+  std::chrono::milliseconds read_timeout{30'000};
+  // Until a request's first byte (a new connection's, or between keep-alive requests).
+  std::chrono::milliseconds idle_timeout{60'000};
+  // Connections open at once; more are accepted and closed at once.
+  std::int64_t max_connections = 1024;
+  // Request body bytes held at once (ByteBudget); a request beyond them is answered 503.
+  std::int64_t max_buffered_bytes = std::int64_t{64} * 1024 * 1024;
+  // After an early error reply (its body unread), what the client still sends is read and
+  // dropped for this long or this many bytes before the close, so the client reads the reply
+  // instead of a connection reset.
+  std::chrono::milliseconds linger_timeout{2'000};
+  std::int64_t linger_bytes = std::int64_t{16} * 1024 * 1024;
   int threads = 1;
   std::shared_ptr<boost::asio::ssl::context> tls;  // null: plain HTTP
 };
@@ -53,16 +67,29 @@ class HttpServer {
 
  private:
   void Accept();
+  // A failed accept: wait (50 ms doubling to 1 s) so that a process out of descriptors does not
+  // spin, with one log line per 10 s.
+  void OnAcceptError(const boost::system::error_code& ec);
+  // Returns freed heap to the system once a burst of connections has ended.
+  void TrimLater();
 
   ServerOptions options_;
   HttpHandler& handler_;
   Metrics& metrics_;
+  // Before ioc_: sessions still queued in it when it is destroyed give their bytes back.
+  ByteBudget budget_;
   boost::asio::io_context ioc_;
   // Keeps the I/O threads running while a request waits for its commit with no socket
   // operation pending: once the acceptor closes on Stop, that may be the only work left, and
   // its reply must still be written.
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer accept_timer_;  // on the acceptor's strand, as what follows
+  std::chrono::milliseconds accept_backoff_{0};
+  std::chrono::steady_clock::time_point last_accept_log_{};
+  std::int64_t accept_logs_suppressed_ = 0;
+  boost::asio::steady_timer trim_timer_;
+  std::int64_t peak_connections_ = 0;  // since the last trim
   std::shared_ptr<SessionRegistry> sessions_;
   std::atomic<std::shared_ptr<boost::asio::ssl::context>> tls_;
   std::vector<std::thread> threads_;

@@ -89,6 +89,9 @@ Result<std::unique_ptr<boost::asio::ssl::context>> MakeTlsContext(const Settings
   namespace ssl = boost::asio::ssl;
   auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
   SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  // OpenSSL frees a connection's record buffers (about 34 KB) while it has nothing to read or
+  // write: idle keep-alive connections cost that much less.
+  SSL_CTX_set_mode(ctx->native_handle(), SSL_MODE_RELEASE_BUFFERS);
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                    ssl::context::no_sslv3 | ssl::context::single_dh_use);
   boost::system::error_code ec;

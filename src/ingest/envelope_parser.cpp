@@ -3,7 +3,11 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 #include <cctype>
+#include <cmath>
 #include <string>
 
 namespace drec {
@@ -11,26 +15,15 @@ namespace {
 
 namespace dom = simdjson::dom;
 
-// Longest field drec keeps; longer values are cut, never grown without bound.
-// Registry names are at most 255 bytes and digests far shorter.
-constexpr size_t kMaxFieldBytes = 1024;
 // Most references an index may list; real indexes list a few dozen platforms.
 constexpr size_t kMaxReferences = 1024;
-
-// Cuts `value` to at most kMaxFieldBytes at a character boundary: the parser checked that the
-// document is UTF-8, and a cut inside a character would make text that stores such as
-// PostgreSQL refuse, failing the whole batch.
-std::string_view Bounded(std::string_view value) {
-  if (value.size() <= kMaxFieldBytes) return value;
-  std::size_t cut = kMaxFieldBytes;
-  while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80) --cut;
-  return value.substr(0, cut);
-}
+// How deep the fallback parser below nests, as deep as simdjson's DOM parser does.
+constexpr std::size_t kMaxDepth = simdjson::DEFAULT_MAX_DEPTH;
 
 std::string StringField(dom::object object, std::string_view key) {
   std::string_view value;
   if (object[key].get_string().get(value) != simdjson::SUCCESS) return {};
-  return std::string(Bounded(value));
+  return std::string(value);
 }
 
 dom::object ObjectField(dom::object object, std::string_view key) {
@@ -57,7 +50,7 @@ Event ParseEvent(dom::element element) {
     dom::object target = ObjectField(object, "target");
     std::string_view media_type;
     event.has_media_type = target["mediaType"].get_string().get(media_type) == simdjson::SUCCESS;
-    event.media_type = std::string(Bounded(media_type));
+    event.media_type = std::string(media_type);
     std::int64_t size = 0;
     if (target["size"].get_int64().get(size) == simdjson::SUCCESS) event.size = size;
     event.digest = StringField(target, "digest");
@@ -88,6 +81,42 @@ Event ParseEvent(dom::element element) {
   return event;
 }
 
+// Replaces every number outside the 64-bit range (and any infinity it overflows to) with null.
+void NullOutOfRangeNumbers(boost::json::value& value) {
+  switch (value.kind()) {
+    case boost::json::kind::double_: {
+      // 2^63: the magnitude from which no int64 holds the value.
+      constexpr double kLimit = 9223372036854775808.0;
+      if (!std::isfinite(value.get_double()) || std::fabs(value.get_double()) >= kLimit) {
+        value = nullptr;
+      }
+      break;
+    }
+    case boost::json::kind::array:
+      for (boost::json::value& element : value.get_array()) NullOutOfRangeNumbers(element);
+      break;
+    case boost::json::kind::object:
+      for (auto& member : value.get_object()) NullOutOfRangeNumbers(member.value());
+      break;
+    default:
+      break;
+  }
+}
+
+// The body again, with the numbers simdjson refuses as out of range made null, or an error when
+// the body is not JSON for a reason other than such numbers. JSON sets no limit on a number's
+// magnitude, and drec reads none that large (a size beyond 2^63 bytes is no size), so such a
+// number must not cost the envelope; registries retry a refused one forever.
+Result<std::string> WithoutOutOfRangeNumbers(std::string_view body) {
+  boost::json::parse_options options;
+  options.max_depth = kMaxDepth;
+  boost::json::error_code error;
+  boost::json::value value = boost::json::parse(body, error, {}, options);
+  if (error) return Status::InvalidArgument("body is not JSON: " + error.message());
+  NullOutOfRangeNumbers(value);
+  return boost::json::serialize(value);
+}
+
 }  // namespace
 
 bool IsAcceptedContentType(std::string_view content_type) {
@@ -111,7 +140,17 @@ Result<Envelope> ParseEnvelope(std::string_view body) {
   // One parser per thread: it reuses its buffers, and the body limit bounds their size.
   thread_local dom::parser parser;
   dom::element root;
-  if (auto error = parser.parse(body.data(), body.size()).get(root); error) {
+  auto error = parser.parse(body.data(), body.size()).get(root);
+  // simdjson reports a number it cannot hold and a malformed one alike; the slower parser
+  // tells them apart, on this rare path only.
+  std::string normalised;
+  if (error == simdjson::NUMBER_ERROR) {
+    Result<std::string> rewritten = WithoutOutOfRangeNumbers(body);
+    if (!rewritten.ok()) return rewritten.status();
+    normalised = std::move(*rewritten);
+    error = parser.parse(normalised.data(), normalised.size()).get(root);
+  }
+  if (error) {
     return Status::InvalidArgument(std::string("body is not JSON: ") +
                                    simdjson::error_message(error));
   }

@@ -16,7 +16,9 @@ bool IsAcceptedContentType(std::string_view content_type);
 
 // Parses one envelope. InvalidArgument (-> 400) when the body is not JSON or has
 // no `events` array. Fields of the wrong type inside an event are treated as
-// absent; the semantics then ignore the event with a reason.
+// absent, and so are numbers beyond the 64-bit range; the semantics then ignore the event
+// with a reason. Strings are kept whole, however long (the body limit bounds them): the
+// semantics check names against the registry's grammar, and a cut name could pass it.
 Result<Envelope> ParseEnvelope(std::string_view body);
 
 }  // namespace drec

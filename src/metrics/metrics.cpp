@@ -81,6 +81,24 @@ std::string Metrics::Render() const {
     }
   }
   fmt::format_to(std::back_inserter(out),
+                 "# HELP drec_http_connections_open Connections open now.\n"
+                 "# TYPE drec_http_connections_open gauge\ndrec_http_connections_open {}\n"
+                 "# HELP drec_http_connections_refused_total Connections closed at once, by "
+                 "reason.\n"
+                 "# TYPE drec_http_connections_refused_total counter\n"
+                 "drec_http_connections_refused_total{{reason=\"max_connections\"}} {}\n"
+                 "# HELP drec_http_accept_errors_total Failed accepts (no descriptors or memory).\n"
+                 "# TYPE drec_http_accept_errors_total counter\ndrec_http_accept_errors_total {}\n"
+                 "# HELP drec_http_buffered_bytes Request body bytes reserved now.\n"
+                 "# TYPE drec_http_buffered_bytes gauge\ndrec_http_buffered_bytes {}\n"
+                 "# HELP drec_http_requests_refused_total Requests answered 503 before their "
+                 "body was read, by reason.\n"
+                 "# TYPE drec_http_requests_refused_total counter\n"
+                 "drec_http_requests_refused_total{{reason=\"max_buffered_bytes\"}} {}\n",
+                 connections_open_.load(kRelaxed), connections_refused_.load(kRelaxed),
+                 accept_errors_.load(kRelaxed), buffered_bytes_.load(kRelaxed),
+                 buffered_refused_.load(kRelaxed));
+  fmt::format_to(std::back_inserter(out),
                  "# HELP drec_queue_depth Envelopes waiting for the committer.\n"
                  "# TYPE drec_queue_depth gauge\ndrec_queue_depth {}\n",
                  queue_depth_.load(kRelaxed));

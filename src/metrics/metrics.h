@@ -39,6 +39,17 @@ class Metrics {
   // One store transaction, successful or not, and how long it took.
   void Commit(bool ok, double seconds);
   void HttpResponse(unsigned status);
+  // A connection the server accepted and serves (+1) or that ended (-1): the open-connections
+  // gauge.
+  void ConnectionsOpen(std::int64_t delta) { connections_open_.fetch_add(delta, kRelaxed); }
+  // A connection accepted and closed at once because server.max_connections were open.
+  void ConnectionRefused() { connections_refused_.fetch_add(1, kRelaxed); }
+  // A failed accept (no descriptors, no memory): the server backs off.
+  void AcceptError() { accept_errors_.fetch_add(1, kRelaxed); }
+  // Request body bytes reserved (+) or given back (-): the buffered-bytes gauge.
+  void BufferedBytes(std::int64_t delta) { buffered_bytes_.fetch_add(delta, kRelaxed); }
+  // A request answered 503 because server.max_buffered_bytes were reserved by others.
+  void BufferedBytesRefused() { buffered_refused_.fetch_add(1, kRelaxed); }
   void QueueDepth(std::int64_t depth) { queue_depth_.store(depth, kRelaxed); }
   // One envelope answered 503 because its commit did not finish within the commit timeout.
   void CommitTimeout() { commit_timeouts_.fetch_add(1, kRelaxed); }
@@ -80,6 +91,11 @@ class Metrics {
   std::atomic<std::int64_t> commit_timeouts_{0};
   std::atomic<std::int64_t> query_timeouts_{0};
   std::atomic<bool> ready_{true};  // no /readyz asked yet
+  std::atomic<std::int64_t> connections_open_{0};
+  std::atomic<std::int64_t> connections_refused_{0};
+  std::atomic<std::int64_t> accept_errors_{0};
+  std::atomic<std::int64_t> buffered_bytes_{0};
+  std::atomic<std::int64_t> buffered_refused_{0};
   std::atomic<std::int64_t> reloads_ok_{0};
   std::atomic<std::int64_t> reloads_failed_{0};
   std::atomic<bool> last_reload_ok_{true};  // the configuration loaded at start-up

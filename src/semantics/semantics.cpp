@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "model/names.h"
+
 namespace drec {
 namespace {
 
@@ -181,6 +183,22 @@ std::optional<IgnoreReason> Classify(const Event& event) {
   return std::nullopt;
 }
 
+// The reason an event that would count is ignored because a name in it breaks the registry's
+// grammar or limits (model/names.h), or nullopt when every name is one the registry could send.
+std::optional<IgnoreReason> CheckNames(const Event& event) {
+  if (!IsPlainText(event.id, kMaxEventIdBytes)) return IgnoreReason::kInvalidId;
+  if (!IsRepositoryName(event.repository)) return IgnoreReason::kInvalidRepository;
+  if (!event.tag.empty() && !IsTag(event.tag)) return IgnoreReason::kInvalidTag;
+  if (!event.digest.empty() && !IsDigest(event.digest)) return IgnoreReason::kInvalidDigest;
+  if (!std::all_of(event.references.begin(), event.references.end(), IsDigest)) {
+    return IgnoreReason::kInvalidDigest;
+  }
+  if (!event.actor.empty() && !IsPlainText(event.actor, kMaxActorBytes)) {
+    return IgnoreReason::kInvalidActor;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string_view IgnoreReasonName(IgnoreReason reason) {
@@ -203,6 +221,16 @@ std::string_view IgnoreReasonName(IgnoreReason reason) {
       return "unknown_media_type";
     case IgnoreReason::kUnknownDigestDelete:
       return "unknown_digest_delete";
+    case IgnoreReason::kInvalidId:
+      return "invalid_id";
+    case IgnoreReason::kInvalidRepository:
+      return "invalid_repository";
+    case IgnoreReason::kInvalidTag:
+      return "invalid_tag";
+    case IgnoreReason::kInvalidDigest:
+      return "invalid_digest";
+    case IgnoreReason::kInvalidActor:
+      return "invalid_actor";
   }
   return "unknown";
 }
@@ -243,7 +271,9 @@ Interpretation Interpret(const std::vector<Event>& events, DeletePolicy policy,
                          const Classifier& classifier) {
   Interpretation result;
   for (const Event& event : events) {
-    if (auto reason = Classify(event)) {
+    std::optional<IgnoreReason> reason = Classify(event);
+    if (!reason) reason = CheckNames(event);
+    if (reason) {
       result.ignored.push_back(*reason);
       continue;
     }

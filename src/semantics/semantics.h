@@ -25,8 +25,15 @@ enum class IgnoreReason {
   // A delete by digest of a digest the store does not know as a manifest: a blob delete, most
   // likely. Decided by the store (EventEffect::requires_manifest), not here.
   kUnknownDigestDelete,
+  // A name the registry's grammar or limits refuse (model/names.h): stored, it could merge with
+  // another name or break the pages that show it, so the event is dropped whole.
+  kInvalidId,
+  kInvalidRepository,
+  kInvalidTag,
+  kInvalidDigest,
+  kInvalidActor,
 };
-inline constexpr int kIgnoreReasonCount = 9;
+inline constexpr int kIgnoreReasonCount = 14;
 
 // Stable, label-safe name of a reason ("blob", "unknown_media_type", ...).
 std::string_view IgnoreReasonName(IgnoreReason reason);

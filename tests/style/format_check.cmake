@@ -3,7 +3,8 @@
 cmake_minimum_required(VERSION 3.25)
 file(GLOB_RECURSE files LIST_DIRECTORIES false
      "${SOURCE_DIR}/src/*.cpp" "${SOURCE_DIR}/src/*.h" "${SOURCE_DIR}/tests/*.cpp"
-     "${SOURCE_DIR}/tests/*.h" "${SOURCE_DIR}/bench/*.cpp" "${SOURCE_DIR}/bench/*.h")
+     "${SOURCE_DIR}/tests/*.h" "${SOURCE_DIR}/bench/*.cpp" "${SOURCE_DIR}/bench/*.h"
+     "${SOURCE_DIR}/fuzz/*.cpp")
 list(LENGTH files count)
 if(count EQUAL 0)
   message(FATAL_ERROR "format_check: no C++ files found under ${SOURCE_DIR}")

@@ -252,6 +252,62 @@ TEST_F(IngestApiTest, BodyOverTheLimitIs413AndNotRead) {
   EXPECT_FALSE(res.keep_alive());
 }
 
+// The checks Handle makes before a route's handler are made on the header alone (Screen), so
+// a request without credentials is answered before its body is read.
+TEST_F(IngestApiTest, ScreenAnswersFromTheHeaderAlone) {
+  auto header = [](http::verb method, const std::string& target, bool credentials) {
+    HttpRequestHeader h;
+    h.method(method);
+    h.target(target);
+    h.version(11);
+    if (credentials) h.set(http::field::authorization, "Bearer token-b");
+    return h;
+  };
+  auto status = [this](const HttpRequestHeader& h) -> unsigned {
+    auto refusal = router_->Screen(h);
+    return refusal ? refusal->result_int() : 0;
+  };
+  EXPECT_EQ(status(header(http::verb::post, "/events", false)), 401u);
+  EXPECT_EQ(status(header(http::verb::post, "/events", true)), 0u);
+  EXPECT_EQ(status(header(http::verb::get, "/events", true)), 405u);
+  EXPECT_EQ(status(header(http::verb::get, "/events", false)), 401u);  // methods not revealed
+  EXPECT_EQ(status(header(http::verb::get, "/nowhere", true)), 404u);
+  EXPECT_EQ(status(header(http::verb::get, "/healthz", false)), 0u);
+  EXPECT_EQ(status(header(http::verb::head, "/api/v1/summary", true)), 0u);
+  EXPECT_EQ(status(header(http::verb::get, "nothing-like-a-path", true)), 400u);
+}
+
+TEST_F(IngestApiTest, ABodyWithoutCredentialsIsRefusedBeforeItIsSent) {
+  TlsClient client = Client();
+  // Only the header: an answer proves the server did not wait for the body.
+  const std::string head =
+      "POST /events HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+      "Content-Length: 60000\r\n\r\n";
+  auto res = client.SendRaw(head);
+  EXPECT_EQ(res.result_int(), 401);
+  EXPECT_FALSE(res.keep_alive());
+}
+
+TEST_F(IngestApiTest, ExpectContinueIsAnsweredAfterTheScreen) {
+  TlsClient client = Client();
+  const std::string head =
+      "POST /nowhere HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer token-b\r\n"
+      "Expect: 100-continue\r\nContent-Length: 10\r\n\r\n";
+  // Refused by the screen: the final answer, no 100 Continue.
+  EXPECT_EQ(client.SendRaw(head).result_int(), 404);
+
+  // Passed: 100 Continue, then the body, then the final answer.
+  TlsClient accepted = Client();
+  const std::string body = Example("manifest-pull-get.json");
+  const std::string post =
+      "POST /events HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer token-b\r\n"
+      "Content-Type: " +
+      kEventsV1 + "\r\nExpect: 100-continue\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n";
+  EXPECT_EQ(accepted.SendRaw(post).result_int(), 100);
+  EXPECT_EQ(accepted.SendRaw(body).result_int(), 200);
+}
+
 TEST_F(IngestApiTest, StoreFailureIs503WithRetryAfterAndLosesNothing) {
   const std::string body = Example("manifest-pull-get.json");
   store_->failing = true;
@@ -290,7 +346,7 @@ TEST_F(IngestApiTest, ConcurrentRequestsAreAllCounted) {
         const std::string body = R"({"events":[{"id":"e-)" + std::to_string(t) + "-" +
                                  std::to_string(i) +
                                  R"(","timestamp":"2026-11-27T02:24:34Z","action":"pull",
-            "target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:d",
+            "target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd",
             "repository":"load/test","tag":"t"},"request":{"method":"GET"},"actor":{}}]})";
         auto res = client.Send(http::verb::post, "/events", body,
                                {{"Authorization", "Bearer token-a"}, {"Content-Type", kEventsV1}});

@@ -64,6 +64,8 @@ void ExpectDefaults(const Settings& s) {
   EXPECT_EQ(s.read_timeout, std::chrono::milliseconds(30'000));
   EXPECT_EQ(s.idle_timeout, std::chrono::milliseconds(60'000));
   EXPECT_EQ(s.threads, 0);
+  EXPECT_EQ(s.max_connections, 1024);
+  EXPECT_EQ(s.max_buffered_bytes, 64 * 1024 * 1024);
   EXPECT_TRUE(s.tokens.empty());
   EXPECT_TRUE(s.basic_users.empty());
   EXPECT_FALSE(s.allow_anonymous);
@@ -318,6 +320,8 @@ TEST_F(ConfigLoaderTest, EveryNewKeyFromTheFile) {
   read_timeout_ms: 5000
   idle_timeout_ms: 7000
   threads: 3
+  max_connections: 100
+  max_buffered_bytes: 2097152
 auth:
   tokens:
     - token-one
@@ -359,6 +363,8 @@ log:
   EXPECT_EQ(s.read_timeout, std::chrono::milliseconds(5000));
   EXPECT_EQ(s.idle_timeout, std::chrono::milliseconds(7000));
   EXPECT_EQ(s.threads, 3);
+  EXPECT_EQ(s.max_connections, 100);
+  EXPECT_EQ(s.max_buffered_bytes, 2097152);
   EXPECT_EQ(s.tokens, (std::vector<std::string>{"token-one", "token-two"}));
   ASSERT_EQ(s.basic_users.size(), 2u);
   EXPECT_EQ(s.basic_users[0].user, "registry");
@@ -397,6 +403,18 @@ TEST_F(ConfigLoaderTest, ListsFromRepeatedFlags) {
   ASSERT_EQ(s.basic_users.size(), 1u);
   EXPECT_EQ(s.basic_users[0].user, "u");
   EXPECT_EQ(s.basic_users[0].password, "p");
+}
+
+// A list flag's text is split and checked by the setting, as a variable's is: an empty entry
+// names the setting and the flag, and the next argument stays what it was.
+TEST_F(ConfigLoaderTest, AnEmptyListEntryInAFlagNamesTheSetting) {
+  const std::string file = Write("c.yml", "server:\n  port: 9000\n");
+  EXPECT_EQ(ErrorOf({"--auth-tokens", ",", file}),
+            "auth.tokens: entry 1 is empty (from --auth-tokens)");
+  EXPECT_EQ(ErrorOf({"--auth-tokens", "a,,b"}),
+            "auth.tokens: entry 2 is empty (from --auth-tokens)");
+  EXPECT_EQ(ErrorOf({"--auth-tokens", ","}, {{"DREC_AUTH_TOKENS", "ok"}}),
+            "auth.tokens: entry 1 is empty (from --auth-tokens)");
 }
 
 TEST_F(ConfigLoaderTest, ListKeysAcceptACommaSeparatedScalarInTheFile) {
@@ -551,6 +569,12 @@ TEST_F(ConfigLoaderTest, WrongValuesOfEveryKind) {
       {{{"DREC_SERVER_IDLE_TIMEOUT_MS", "0"}},
        "server.idle_timeout_ms: \"0\" is not a positive number of milliseconds (from "
        "DREC_SERVER_IDLE_TIMEOUT_MS)"},
+      {{{"DREC_SERVER_MAX_CONNECTIONS", "0"}},
+       "server.max_connections: \"0\" is not a positive whole number (from "
+       "DREC_SERVER_MAX_CONNECTIONS)"},
+      {{{"DREC_SERVER_MAX_BUFFERED_BYTES", "1000"}},
+       "server.max_buffered_bytes: must be at least server.max_body_bytes (4194304) (from "
+       "DREC_SERVER_MAX_BUFFERED_BYTES)"},
       {{{"DREC_SERVER_THREADS", "5000"}},
        "server.threads: \"5000\" is not a whole number from 0 to 1024 (from DREC_SERVER_THREADS)"},
       {{{"DREC_SERVER_ROUTE", "events"}},

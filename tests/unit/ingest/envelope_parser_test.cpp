@@ -85,21 +85,48 @@ TEST(EnvelopeParserTest, WrongTypesInsideAnEventAreAbsentNotErrors) {
   EXPECT_EQ(envelope->events[1].method, "");
 }
 
-TEST(EnvelopeParserTest, CutsOverlongFields) {
+TEST(EnvelopeParserTest, KeepsLongFieldsWhole) {
   const std::string huge(100'000, 'r');
-  auto envelope =
-      ParseEnvelope(R"({"events":[{"id":"a","target":{"repository":")" + huge + "\"}}]}");
+  // 1023 ASCII bytes, then two-byte characters: a cut at 1024 bytes would split one.
+  const std::string accented = std::string(1023, 'a') + "\u00e9\u00e9\u00e9";
+  auto envelope = ParseEnvelope(R"({"events":[{"id":"a","target":{"repository":")" + huge +
+                                R"("},"actor":{"name":")" + accented + "\"}}]}");
   ASSERT_TRUE(envelope.ok());
-  EXPECT_EQ(envelope->events[0].repository.size(), 1024u);
+  EXPECT_EQ(envelope->events[0].repository, huge);
+  EXPECT_EQ(envelope->events[0].actor, accented);
 }
 
-TEST(EnvelopeParserTest, CutsOverlongFieldsBetweenCharacters) {
-  // 1023 ASCII bytes, then two-byte characters: byte 1024 is the first half of one.
-  const std::string name = std::string(1023, 'r') + "\u00e9\u00e9\u00e9";
-  auto envelope =
-      ParseEnvelope(R"({"events":[{"id":"a","target":{"repository":")" + name + "\"}}]}");
+// JSON sets no range on numbers; one drec cannot hold is absent, and costs no other field or
+// event of the envelope.
+TEST(EnvelopeParserTest, NumbersBeyondTheRangeAreAbsentAndCostNothingElse) {
+  for (const std::string number :
+       {"99999999999999999999", "-99999999999999999999999", "1e999", "-1e400",
+        "123456789012345678901234567890123456789012345678901234567890"}) {
+    auto envelope = ParseEnvelope(R"({"events":[{"id":"a","target":{"size":)" + number +
+                                  R"(,"repository":"r","digest":"sha256:d"},"x":[)" + number +
+                                  R"(]},{"id":"b","target":{"size":7}}],"n":)" + number + "}");
+    ASSERT_TRUE(envelope.ok()) << number << ": " << envelope.status().message();
+    ASSERT_EQ(envelope->events.size(), 2u) << number;
+    EXPECT_EQ(envelope->events[0].size, 0) << number;
+    EXPECT_EQ(envelope->events[0].repository, "r") << number;
+    EXPECT_EQ(envelope->events[0].digest, "sha256:d") << number;
+    EXPECT_EQ(envelope->events[1].id, "b") << number;
+    EXPECT_EQ(envelope->events[1].size, 7) << number;
+  }
+  // The largest numbers that fit are read as before.
+  auto envelope = ParseEnvelope(R"({"events":[{"target":{"size":9223372036854775807}}]})");
   ASSERT_TRUE(envelope.ok());
-  EXPECT_EQ(envelope->events[0].repository, std::string(1023, 'r'));
+  EXPECT_EQ(envelope->events[0].size, 9223372036854775807);
+}
+
+TEST(EnvelopeParserTest, MalformedNumbersAreStillNotJson) {
+  for (const std::string number : {"01", "1.", "-", "1e", "+1", "0x10", "1.2.3"}) {
+    auto envelope = ParseEnvelope(R"({"events":[{"id":"a","target":{"size":)" + number + "}}]}");
+    ASSERT_FALSE(envelope.ok()) << number;
+    EXPECT_EQ(envelope.status().code(), Status::Code::kInvalidArgument) << number;
+  }
+  auto envelope = ParseEnvelope(R"({"events":[{"target":{"size":99999999999999999999}}]} x)");
+  EXPECT_FALSE(envelope.ok());
 }
 
 TEST(EnvelopeParserTest, ContentTypes) {

@@ -19,6 +19,9 @@ Event ExampleEvent(const std::string& file) {
   return envelope->events.at(0);
 }
 
+// A digest the registry's grammar accepts, of 64 `c`s.
+std::string Digest(char c) { return "sha256:" + std::string(64, c); }
+
 Event MakeEvent(const std::string& action, const std::string& media_type, const std::string& tag,
                 const std::string& method = "GET") {
   Event e;
@@ -27,7 +30,7 @@ Event MakeEvent(const std::string& action, const std::string& media_type, const 
   e.action = action;
   e.media_type = media_type;
   e.has_media_type = true;
-  e.digest = "sha256:aaa";
+  e.digest = Digest('a');
   e.repository = "team/app";
   e.tag = tag;
   e.method = method;
@@ -165,15 +168,15 @@ TEST(SemanticsTest, UntaggedChildPushIsRecordedPerDigestOnly) {
 
 TEST(SemanticsTest, IndexReferencesMakeParents) {
   Event index = MakeEvent("push", kIndex, "latest", "PUT");
-  index.references = {"sha256:c1", "sha256:c2"};
+  index.references = {Digest('1'), Digest('2')};
   auto in = One(index);
   auto parents = OpsOf<DigestParent>(in);
   ASSERT_EQ(parents.size(), 2u);
-  EXPECT_EQ(parents[1].child, "sha256:c2");
-  EXPECT_EQ(parents[1].parent, "sha256:aaa");
+  EXPECT_EQ(parents[1].child, Digest('2'));
+  EXPECT_EQ(parents[1].parent, Digest('a'));
   // Image manifests list layers as references in registry 3.x: they are no children.
   Event image = MakeEvent("push", kImage, "v1", "PUT");
-  image.references = {"sha256:layer"};
+  image.references = {Digest('b')};
   EXPECT_TRUE(OpsOf<DigestParent>(One(image)).empty());
 }
 
@@ -346,6 +349,61 @@ TEST(SemanticsClassesTest, WhatCountsNothingOnTheRepositoryHasNoClass) {
   EXPECT_TRUE(
       Interpret({ExampleEvent("blob-pull-get.json")}, DeletePolicy::kKeep, DefaultClassifier())
           .classes.empty());
+}
+
+// A name the registry could not have sent is never stored, cut or whole: the event is ignored
+// with the reason that names it, and the events around it still count.
+TEST(SemanticsTest, NamesTheRegistryCouldNotSendAreIgnoredByReason) {
+  struct Case {
+    void (*spoil)(Event&);
+    IgnoreReason reason;
+  };
+  const Case cases[] = {
+      {[](Event& e) { e.id = std::string(256, 'i'); }, IgnoreReason::kInvalidId},
+      {[](Event& e) { e.id = "a\nb"; }, IgnoreReason::kInvalidId},
+      {[](Event& e) { e.repository = std::string(256, 'r'); }, IgnoreReason::kInvalidRepository},
+      {[](Event& e) { e.repository = "Team/App"; }, IgnoreReason::kInvalidRepository},
+      {[](Event& e) { e.repository = "=cmd|' /C calc'!A0"; }, IgnoreReason::kInvalidRepository},
+      {[](Event& e) { e.tag = std::string(129, 't'); }, IgnoreReason::kInvalidTag},
+      {[](Event& e) { e.tag = "-rm"; }, IgnoreReason::kInvalidTag},
+      {[](Event& e) { e.digest = "sha256:short"; }, IgnoreReason::kInvalidDigest},
+      {[](Event& e) { e.digest = "sha256:" + std::string(2000, 'a'); },
+       IgnoreReason::kInvalidDigest},
+      {[](Event& e) {
+         e.references = {Digest('1'), "sha256:x"};
+       },
+       IgnoreReason::kInvalidDigest},
+      {[](Event& e) { e.actor = std::string(1025, 'x'); }, IgnoreReason::kInvalidActor},
+      {[](Event& e) { e.actor = std::string("a\0b", 3); }, IgnoreReason::kInvalidActor},
+  };
+  for (const Case& c : cases) {
+    for (const std::string action : {"push", "pull", "delete"}) {
+      Event spoilt = MakeEvent(action, kIndex, "v1");
+      c.spoil(spoilt);
+      if (action == "delete" && c.reason == IgnoreReason::kInvalidDigest &&
+          !spoilt.references.empty()) {
+        continue;  // deletes carry no references
+      }
+      const Event good = MakeEvent("pull", kImage, "v2");
+      auto in = Interpret({spoilt, good}, DeletePolicy::kKeep, DefaultClassifier());
+      ASSERT_EQ(in.ignored.size(), 1u) << IgnoreReasonName(c.reason) << " " << action;
+      EXPECT_EQ(in.ignored[0], c.reason) << action;
+      ASSERT_EQ(in.effects.size(), 1u);
+      EXPECT_EQ(in.effects[0].event_id, good.id);
+    }
+  }
+}
+
+TEST(SemanticsTest, NamesAtTheLimitsCount) {
+  Event e = MakeEvent("push", kImage, std::string(128, 't'), "PUT");
+  e.repository = "registry.example.com:5000/" + std::string(229, 'r');
+  e.actor = std::string(1024, 'x');
+  e.id = std::string(255, 'i');
+  auto in = One(e);
+  EXPECT_TRUE(in.ignored.empty());
+  ASSERT_EQ(OpsOf<TagUpdate>(in).size(), 1u);
+  EXPECT_EQ(OpsOf<TagUpdate>(in)[0].tag, std::string(128, 't'));
+  EXPECT_EQ(OpsOf<ActorUpdate>(in).at(0).actor, std::string(1024, 'x'));
 }
 
 }  // namespace
