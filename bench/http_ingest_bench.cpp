@@ -14,6 +14,7 @@
 #include "http/server.h"
 #include "http/tls_context.h"
 #include "pipeline/committer.h"
+#include "pipeline/readiness.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace drec {
@@ -44,11 +45,14 @@ void BM_HttpIngest(benchmark::State& state) {
   const Classifier classifier = DefaultClassifier();
   IngestEndpoint ingest(DeletePolicy::kKeep, classifier, committer, metrics);
   RegistrySet registries({{"default", store->get()}});
+  Readiness readiness([&registries] { return registries.Ping(); },
+                      [&committer] { return committer.health(); }, metrics, {});
   Router router({.ingest_route = "/events",
                  .auth = auth,
                  .ingest = ingest,
                  .registries = registries,
-                 .metrics = metrics},
+                 .metrics = metrics,
+                 .readiness = readiness},
                 QueryWorkerOptions{});
   ServerOptions options;
   options.endpoint = {boost::asio::ip::make_address("127.0.0.1"), 0};

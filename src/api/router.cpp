@@ -4,11 +4,13 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 #include <memory>
+#include <string>
 
 #include "api/dashboard.h"
 #include "api/openapi.h"
 #include "api/query_api.h"
 #include "api/responses.h"
+#include "util/once.h"
 
 namespace drec {
 
@@ -57,7 +59,7 @@ std::vector<Route> BuildRoutes(const RouterParts& p) {
   using enum Span;
   Metrics& metrics = p.metrics;
   RegistrySet& registries = p.registries;
-  StoreWriter& writer = registries;
+  Readiness& readiness = p.readiness;
   IngestEndpoint& ingest = p.ingest;
   return {
       {p.ingest_route, post, kCredentials, kInline, true,
@@ -97,12 +99,13 @@ std::vector<Route> BuildRoutes(const RouterParts& p) {
        })},
       {"/healthz", get, kPublic, kInline, true,
        Fixed([](const RouteRequest&) { return MakeResponse(200, "ok\n", "text/plain"); })},
-      {"/readyz", get, kPublic, kWorkers, true,
-       [&writer](const RouteRequest&, const Respond& respond) {
-         Status ready = writer.Ping();
-         respond(ready.ok() ? MakeResponse(200, "ready\n", "text/plain")
-                            : MakeResponse(503, "store unreachable: " + ready.message() + "\n",
-                                           "text/plain"));
+      // Inline: Probe never waits for the store (pipeline/readiness.h).
+      {"/readyz", get, kPublic, kInline, true,
+       [&readiness](const RouteRequest&, Respond respond) {
+         readiness.Probe([respond = std::move(respond)](const Status& ready) {
+           respond(ready.ok() ? MakeResponse(200, "ready\n", "text/plain")
+                              : MakeResponse(503, ready.message() + "\n", "text/plain"));
+         });
        }},
       {"/metrics", get, kPublic, kInline, true,
        [&metrics](const RouteRequest&, const Respond& respond) {
@@ -118,7 +121,9 @@ std::vector<Route> BuildRoutes(const RouterParts& p) {
 Router::Router(const RouterParts& parts, QueryWorkerOptions workers)
     : auth_(parts.auth),
       routes_(BuildRoutes(parts)),
+      metrics_(parts.metrics),
       max_waiting_(workers.max_waiting),
+      deadline_(workers.deadline),
       workers_(static_cast<std::size_t>(std::max(1, workers.threads))) {}
 
 Router::~Router() { workers_.join(); }
@@ -171,13 +176,22 @@ void Router::Handle(HttpRequest request, Respond respond) {
     waiting_.fetch_sub(1);
     return respond(Unavailable("too many queries waiting for the store"));
   }
+  // Answered once: by the worker, or with 503 by the deadline when the store does not answer
+  // in time (the worker's late answer is then dropped).
+  auto once = std::make_shared<Once<HttpResponse>>(std::move(respond));
+  deadlines_.After(deadline_, [once, &metrics = metrics_, ms = deadline_.count()] {
+    if (once->Call(Unavailable("the store did not answer within " + std::to_string(ms) + " ms"))) {
+      metrics.QueryTimeout();
+    }
+  });
   // The request moves to the worker; its target still backs the parsed parameters there.
   auto owned = std::make_shared<HttpRequest>(std::move(request));
-  boost::asio::post(workers_, [this, route, owned, name = std::move(name),
-                               respond = std::move(respond)]() mutable {
+  boost::asio::post(workers_, [this, route, owned, once, name = std::move(name)]() mutable {
     waiting_.fetch_sub(1);
+    if (once->Called()) return;  // answered by the deadline while it waited: not run at all
     auto params = boost::urls::parse_origin_form(owned->target());
-    route->handler(RouteRequest{*owned, std::move(name), params->params()}, std::move(respond));
+    route->handler(RouteRequest{*owned, std::move(name), params->params()},
+                   [once](HttpResponse response) { once->Call(std::move(response)); });
   });
 }
 

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <boost/asio/thread_pool.hpp>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -15,7 +16,9 @@
 #include "auth/authenticator.h"
 #include "http/handler.h"
 #include "metrics/metrics.h"
+#include "pipeline/readiness.h"
 #include "store/registries/registry_set.h"
+#include "util/deadlines.h"
 
 namespace drec {
 
@@ -27,6 +30,8 @@ struct RouterParts {
   // Every registry's statistics: queries read them, /readyz asks whether writes would succeed.
   RegistrySet& registries;
   Metrics& metrics;
+  // Answers /readyz without waiting for the store.
+  Readiness& readiness;
 };
 
 // The query workers: how many, and how many requests may wait for one before the router
@@ -34,6 +39,9 @@ struct RouterParts {
 struct QueryWorkerOptions {
   int threads = 2;
   std::int64_t max_waiting = 64;
+  // A query not answered within this, waiting and running, is answered 503 and its late result
+  // dropped: a worker stuck in the store (a frozen file system) holds no connection for long.
+  std::chrono::milliseconds deadline{10'000};
 };
 
 // The table of every route drec serves, with their handlers bound to `parts`.
@@ -60,9 +68,12 @@ class Router : public HttpHandler {
 
   const Authenticator& auth_;
   const std::vector<Route> routes_;
+  Metrics& metrics_;
   const std::int64_t max_waiting_;
+  const std::chrono::milliseconds deadline_;
   std::atomic<std::int64_t> waiting_{0};
   boost::asio::thread_pool workers_;
+  Deadlines deadlines_;  // declared last: stops first, its callbacks use metrics_
 };
 
 }  // namespace drec

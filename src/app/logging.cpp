@@ -1,5 +1,6 @@
 #include "app/logging.h"
 
+#include <spdlog/async.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -40,7 +41,13 @@ std::unique_ptr<spdlog::formatter> MakeLogFormatter(LogFormat format) {
 }
 
 void SetUpLogging(const Settings& settings) {
-  auto logger = spdlog::stderr_color_mt("drec");
+  // Lines go through a queue to a thread of their own, and when stderr stalls (a full pipe, a
+  // stuck journal or terminal) the oldest queued lines are dropped: no thread of drec, the HTTP
+  // and commit threads included, ever waits for stderr. A stalled stderr used to stop drec at
+  // its first log line, before it served anything, and SIGTERM with it.
+  constexpr std::size_t kQueuedLines = 8192;
+  spdlog::init_thread_pool(kQueuedLines, 1);
+  auto logger = spdlog::create_async_nb<spdlog::sinks::stderr_color_sink_mt>("drec");
   logger->set_formatter(MakeLogFormatter(settings.log_format));
   logger->set_level(spdlog::level::from_str(settings.log_level));
   spdlog::set_default_logger(logger);

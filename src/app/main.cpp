@@ -29,6 +29,7 @@
 #include "http/tls_context.h"
 #include "metrics/metrics.h"
 #include "pipeline/committer.h"
+#include "pipeline/readiness.h"
 #include "semantics/traffic_class.h"
 #include "store/registries/registry_set.h"
 
@@ -188,7 +189,12 @@ int Run(const Settings& settings, std::vector<std::string> args,
   Committer committer(registries, metrics,
                       {.queue_capacity = settings.queue_capacity,
                        .max_batch_events = settings.max_batch_events,
-                       .retention_days = settings.retention_days});
+                       .retention_days = settings.retention_days,
+                       .commit_timeout = settings.commit_timeout});
+  StoreWriter& writer = registries;
+  Readiness readiness(
+      [&writer] { return writer.Ping(); }, [&committer] { return committer.health(); }, metrics,
+      {.check_timeout = settings.check_timeout, .commit_timeout = settings.commit_timeout});
   IngestEndpoint ingest(
       settings.on_delete == OnDelete::kRemove ? DeletePolicy::kRemove : DeletePolicy::kKeep,
       classifier, committer, metrics);
@@ -198,8 +204,9 @@ int Run(const Settings& settings, std::vector<std::string> args,
                  .auth = auth,
                  .ingest = ingest,
                  .registries = registries,
-                 .metrics = metrics},
-                QueryWorkerOptions{});
+                 .metrics = metrics,
+                 .readiness = readiness},
+                QueryWorkerOptions{.deadline = settings.query_timeout});
   HttpServer server(server_options, router, metrics);
   if (Status s = server.Start(); !s.ok()) {
     spdlog::critical("{}", s.message());

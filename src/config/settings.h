@@ -73,6 +73,14 @@ struct Settings {
   std::int64_t queue_capacity = 1024;    // pipeline.queue_capacity: envelopes waiting to commit
   std::int64_t max_batch_events = 4096;  // pipeline.max_batch_events: events per group commit
   std::int64_t retention_days = 7;       // pipeline.retention_days: how long event ids are kept
+  // pipeline.commit_timeout_ms: an envelope not committed within it is answered 503 (the commit
+  // may still land; the registry's retry is then a duplicate by event id)
+  std::chrono::milliseconds commit_timeout{5'000};
+  // storage.query_timeout_ms: a query not answered within it (waiting for a worker and running)
+  // is answered 503
+  std::chrono::milliseconds query_timeout{10'000};
+  // storage.check_timeout_ms: /readyz answers 503 when the store check takes longer
+  std::chrono::milliseconds check_timeout{500};
 
   // counting.*
   OnDelete on_delete = OnDelete::kKeep;

@@ -102,6 +102,17 @@ std::string Metrics::Render() const {
                  "# HELP drec_queue_depth Envelopes waiting for the committer.\n"
                  "# TYPE drec_queue_depth gauge\ndrec_queue_depth {}\n",
                  queue_depth_.load(kRelaxed));
+  fmt::format_to(std::back_inserter(out),
+                 "# HELP drec_commit_timeouts_total Envelopes answered 503 because their commit "
+                 "did not finish within pipeline.commit_timeout_ms.\n"
+                 "# TYPE drec_commit_timeouts_total counter\ndrec_commit_timeouts_total {}\n"
+                 "# HELP drec_query_timeouts_total API queries answered 503 because the store did "
+                 "not answer within storage.query_timeout_ms.\n"
+                 "# TYPE drec_query_timeouts_total counter\ndrec_query_timeouts_total {}\n"
+                 "# HELP drec_ready 1 when the last /readyz answered 200, 0 when it answered 503.\n"
+                 "# TYPE drec_ready gauge\ndrec_ready {}\n",
+                 commit_timeouts_.load(kRelaxed), query_timeouts_.load(kRelaxed),
+                 ready_.load(kRelaxed) ? 1 : 0);
   out += "# HELP drec_config_reloads_total Reloads of the configuration, by result.\n";
   out += "# TYPE drec_config_reloads_total counter\n";
   fmt::format_to(std::back_inserter(out),

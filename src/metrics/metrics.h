@@ -51,6 +51,12 @@ class Metrics {
   // A request answered 503 because server.max_buffered_bytes were reserved by others.
   void BufferedBytesRefused() { buffered_refused_.fetch_add(1, kRelaxed); }
   void QueueDepth(std::int64_t depth) { queue_depth_.store(depth, kRelaxed); }
+  // One envelope answered 503 because its commit did not finish within the commit timeout.
+  void CommitTimeout() { commit_timeouts_.fetch_add(1, kRelaxed); }
+  // One API query answered 503 because the store did not answer within the query timeout.
+  void QueryTimeout() { query_timeouts_.fetch_add(1, kRelaxed); }
+  // The answer of the last /readyz, so a scrape shows why a replica left the service.
+  void Ready(bool ready) { ready_.store(ready, kRelaxed); }
   // One reload of the configuration (SIGHUP or a changed file), applied or refused.
   void ConfigReload(bool ok) {
     (ok ? reloads_ok_ : reloads_failed_).fetch_add(1, kRelaxed);
@@ -82,6 +88,9 @@ class Metrics {
   std::atomic<std::int64_t> commit_micros_sum_{0};
   std::array<std::atomic<std::int64_t>, 600> responses_{};
   std::atomic<std::int64_t> queue_depth_{0};
+  std::atomic<std::int64_t> commit_timeouts_{0};
+  std::atomic<std::int64_t> query_timeouts_{0};
+  std::atomic<bool> ready_{true};  // no /readyz asked yet
   std::atomic<std::int64_t> connections_open_{0};
   std::atomic<std::int64_t> connections_refused_{0};
   std::atomic<std::int64_t> accept_errors_{0};

@@ -6,23 +6,47 @@
 
 namespace drec {
 
+namespace {
+
+// How often an idle committer tries an empty commit after a failed one.
+constexpr std::chrono::seconds kTrialInterval{1};
+
+}  // namespace
+
 Committer::Committer(StoreWriter& store, Metrics& metrics, Options options)
     : store_(store), metrics_(metrics), options_(options), thread_([this] { Run(); }) {}
 
 Committer::~Committer() { Stop(); }
 
 Status Committer::Submit(std::vector<EventEffect> effects, Done done) {
+  auto once = std::make_shared<Once<Status>>(std::move(done));
   {
     std::lock_guard lock(mu_);
     if (stopping_) return Status::Unavailable("drec is shutting down");
     if (static_cast<std::int64_t>(queue_.size()) >= options_.queue_capacity) {
       return Status::Unavailable("commit queue is full");
     }
-    queue_.push_back({std::move(effects), std::move(done)});
+    queue_.push_back({std::move(effects), once});
     metrics_.QueueDepth(static_cast<std::int64_t>(queue_.size()));
   }
   wake_.notify_one();
+  if (options_.commit_timeout.count() > 0) {
+    // Whichever comes first answers: the commit or this deadline. A stuck store (a frozen file
+    // system, a stopped database) then costs the registry a 503 and a retry, not a hung request.
+    deadlines_.After(options_.commit_timeout,
+                     [once, &metrics = metrics_, ms = options_.commit_timeout.count()] {
+                       if (once->Call(Status::Unavailable("the store did not commit within " +
+                                                          std::to_string(ms) + " ms"))) {
+                         metrics.CommitTimeout();
+                       }
+                     });
+  }
   return Status::Ok();
+}
+
+Committer::Health Committer::health() const {
+  std::lock_guard lock(mu_);
+  return health_;
 }
 
 void Committer::Stop() {
@@ -36,24 +60,40 @@ void Committer::Stop() {
 
 void Committer::Run() {
   auto next_prune = std::chrono::steady_clock::now();
+  bool trial = false;
   for (;;) {
     std::vector<Submission> group;
     {
       std::unique_lock lock(mu_);
-      wake_.wait_until(lock, next_prune, [this] { return stopping_ || !queue_.empty(); });
+      // After a failed commit an idle committer tries an empty one now and then: /readyz stays
+      // 503 until a commit succeeds, and a replica taken out of service gets no envelopes that
+      // would show the store is back.
+      const auto wake_at = health_.last_failed
+                               ? std::min(next_prune, last_commit_end_ + kTrialInterval)
+                               : next_prune;
+      wake_.wait_until(lock, wake_at, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty() && stopping_) return;
+      trial = queue_.empty() && health_.last_failed &&
+              std::chrono::steady_clock::now() >= last_commit_end_ + kTrialInterval;
       // Always take at least one submission, however large, then fill up to the limit.
       std::int64_t events = 0;
       while (!queue_.empty() &&
              (group.empty() || events + static_cast<std::int64_t>(queue_.front().effects.size()) <=
                                    options_.max_batch_events)) {
+        // Already answered 503 by its deadline: the registry retries it, so committing it now
+        // would only add work while the store recovers.
+        if (queue_.front().done->Called()) {
+          queue_.pop_front();
+          continue;
+        }
         events += static_cast<std::int64_t>(queue_.front().effects.size());
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
       metrics_.QueueDepth(static_cast<std::int64_t>(queue_.size()));
+      if (!group.empty() || trial) health_.running_since = std::chrono::steady_clock::now();
     }
-    if (!group.empty()) CommitGroup(group);
+    if (!group.empty() || trial) CommitGroup(group);
     if (std::chrono::steady_clock::now() >= next_prune) {
       const UnixMillis cutoff = NowMillis() - options_.retention_days * kDayMillis;
       if (Status s = store_.PruneEventIds(cutoff); !s.ok()) {
@@ -74,6 +114,13 @@ void Committer::CommitGroup(std::vector<Submission>& group) {
   Status status = store_.Apply(batch, &outcome);
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   metrics_.Commit(status.ok(), took.count());
+  {
+    std::lock_guard lock(mu_);
+    health_.running_since.reset();
+    last_commit_end_ = std::chrono::steady_clock::now();
+    health_.last_failed = !status.ok();
+    health_.last_error = status.ok() ? std::string() : status.message();
+  }
   if (status.ok()) {
     metrics_.EventsApplied(outcome.applied);
     metrics_.EventsDuplicate(outcome.duplicates);
@@ -82,7 +129,7 @@ void Committer::CommitGroup(std::vector<Submission>& group) {
     spdlog::error("store commit of {} events failed: {}", batch.effects.size(), status.message());
     status = Status::Unavailable("store commit failed: " + status.message());
   }
-  for (auto& submission : group) submission.done(status);
+  for (auto& submission : group) submission.done->Call(status);
 }
 
 }  // namespace drec

@@ -10,21 +10,28 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "metrics/metrics.h"
 #include "semantics/operations.h"
 #include "store/store.h"
+#include "util/deadlines.h"
+#include "util/once.h"
 #include "util/status.h"
 
 namespace drec {
 
 class Committer {
  public:
-  // Called once per submission, on the committer thread, after its commit (Ok)
-  // or failure (Unavailable). Must not block.
+  // Called once per submission, after its commit (Ok) or failure (Unavailable), on the
+  // committer thread; or with Unavailable on the deadline thread when the commit has not
+  // finished within the commit timeout (the commit may still land later: a retry of the same
+  // events is then a duplicate by event id, so nothing counts twice). Must not block.
   using Done = std::function<void(Status)>;
 
   struct Options {
@@ -32,6 +39,16 @@ class Committer {
     std::int64_t max_batch_events = 4096;  // effects per transaction
     std::int64_t retention_days = 7;       // event ids older than this are pruned
     std::chrono::minutes prune_interval{10};
+    // A submission not committed within this is answered Unavailable; zero: never.
+    std::chrono::milliseconds commit_timeout{5'000};
+  };
+
+  // What /readyz needs to know about the commits (pipeline/readiness.h).
+  struct Health {
+    // When the commit now running started; nullopt when none runs.
+    std::optional<std::chrono::steady_clock::time_point> running_since;
+    bool last_failed = false;  // the last commit failed (none succeeded since)
+    std::string last_error;    // its message, when it failed
   };
 
   Committer(StoreWriter& store, Metrics& metrics, Options options);
@@ -46,10 +63,13 @@ class Committer {
   // Stops taking submissions, commits what is queued, and joins the thread.
   void Stop();
 
+  // The state of the commits now; callable from any thread, never waits for the store.
+  Health health() const;
+
  private:
   struct Submission {
     std::vector<EventEffect> effects;
-    Done done;
+    std::shared_ptr<Once<Status>> done;
   };
 
   void Run();
@@ -59,11 +79,15 @@ class Committer {
   Metrics& metrics_;
   const Options options_;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable wake_;
   std::deque<Submission> queue_;
   bool stopping_ = false;
+  Health health_;                                          // guarded by mu_
+  std::chrono::steady_clock::time_point last_commit_end_;  // guarded by mu_
   std::thread thread_;
+  // Last, so it stops first: its callbacks use metrics_ only.
+  Deadlines deadlines_;
 };
 
 }  // namespace drec

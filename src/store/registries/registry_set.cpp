@@ -30,6 +30,13 @@ Status RegistrySet::Apply(const Batch& batch, ApplyOutcome* outcome) {
     return std::all_of(batch.effects.begin(), batch.effects.end(),
                        [&](const EventEffect& e) { return e.registry == registry; });
   };
+  // An empty batch is the committer's trial after a failed commit: every store must take it.
+  if (batch.effects.empty()) {
+    for (auto& [name, store] : stores_) {
+      if (Status status = store->Apply(batch, outcome); !status.ok()) return status;
+    }
+    return Status::Ok();
+  }
   // The usual case, one registry per batch, needs no copy.
   if (!batch.effects.empty() && in_one(batch.effects.front().registry) &&
       stores_.contains(batch.effects.front().registry)) {

@@ -15,6 +15,7 @@
 #include "http/server.h"
 #include "http/tls_context.h"
 #include "pipeline/committer.h"
+#include "pipeline/readiness.h"
 #include "store/sqlite/sqlite_store.h"
 #include "tls_client.h"
 
@@ -93,11 +94,15 @@ class IngestApiTest : public ::testing::Test {
         std::make_unique<IngestEndpoint>(DeletePolicy::kKeep, classifier_, *committer_, metrics_);
     registries_ = std::make_unique<RegistrySet>(
         std::map<std::string, Store*, std::less<>>{{"default", store_.get()}});
+    readiness_ = std::make_unique<Readiness>([this] { return registries_->Ping(); },
+                                             [this] { return committer_->health(); }, metrics_,
+                                             Readiness::Options{});
     router_ = std::make_unique<Router>(RouterParts{.ingest_route = "/events",
                                                    .auth = *auth_,
                                                    .ingest = *ingest_,
                                                    .registries = *registries_,
-                                                   .metrics = metrics_},
+                                                   .metrics = metrics_,
+                                                   .readiness = *readiness_},
                                        QueryWorkerOptions{});
     Settings settings;
     auto tls = MakeTlsContext(settings, files_);
@@ -117,6 +122,7 @@ class IngestApiTest : public ::testing::Test {
     if (committer_) committer_->Stop();
     server_.reset();
     router_.reset();
+    readiness_.reset();
     ingest_.reset();
     committer_.reset();
     store_.reset();
@@ -151,6 +157,7 @@ class IngestApiTest : public ::testing::Test {
   std::unique_ptr<Committer> committer_;
   std::unique_ptr<IngestEndpoint> ingest_;
   std::unique_ptr<RegistrySet> registries_;
+  std::unique_ptr<Readiness> readiness_;
   std::unique_ptr<Router> router_;
   std::unique_ptr<HttpServer> server_;
 };
@@ -309,6 +316,12 @@ TEST_F(IngestApiTest, StoreFailureIs503WithRetryAfterAndLosesNothing) {
   EXPECT_EQ(res[http::field::retry_after], "1");
   EXPECT_EQ(Client().Send(http::verb::get, "/readyz").result_int(), 503);
   store_->failing = false;
+  // Ready again once a commit succeeds: the committer's idle trial commit, within seconds.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (Client().Send(http::verb::get, "/readyz").result_int() != 200 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   EXPECT_EQ(Client().Send(http::verb::get, "/readyz").result_int(), 200);
   EXPECT_EQ(Post(body).result_int(), 200);  // the registry's retry
   EXPECT_EQ(GetJson("/api/v1/repositories/team/app").as_object()["numpulls"], 1);

@@ -77,6 +77,9 @@ void ExpectDefaults(const Settings& s) {
   EXPECT_EQ(s.queue_capacity, 1024);
   EXPECT_EQ(s.max_batch_events, 4096);
   EXPECT_EQ(s.retention_days, 7);
+  EXPECT_EQ(s.commit_timeout, std::chrono::milliseconds(5'000));
+  EXPECT_EQ(s.query_timeout, std::chrono::milliseconds(10'000));
+  EXPECT_EQ(s.check_timeout, std::chrono::milliseconds(500));
   EXPECT_EQ(s.on_delete, OnDelete::kKeep);
   EXPECT_EQ(s.default_class, "other");
   EXPECT_TRUE(s.builtin_class_rules);
@@ -539,6 +542,12 @@ TEST_F(ConfigLoaderTest, WrongValuesOfEveryKind) {
        "DREC_LOG_LEVEL)"},
       {{{"DREC_LOG_FORMAT", "xml"}},
        "log.format: \"xml\" is not one of text, json (from DREC_LOG_FORMAT)"},
+      {{{"DREC_PIPELINE_COMMIT_TIMEOUT_MS", "0"}},
+       "pipeline.commit_timeout_ms: \"0\" is not a positive number of milliseconds (from "
+       "DREC_PIPELINE_COMMIT_TIMEOUT_MS)"},
+      {{{"DREC_STORAGE_CHECK_TIMEOUT_MS", "fast"}},
+       "storage.check_timeout_ms: \"fast\" is not a positive number of milliseconds (from "
+       "DREC_STORAGE_CHECK_TIMEOUT_MS)"},
       {{{"DREC_STORAGE_BACKEND", "postgres"}},
        "storage.backend: \"postgres\" is not one of sqlite, mongodb, postgresql (from "
        "DREC_STORAGE_BACKEND)"},

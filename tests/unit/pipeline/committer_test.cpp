@@ -3,9 +3,12 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <thread>
 
 namespace drec {
 namespace {
@@ -39,7 +42,7 @@ class RecordingStore : public StoreWriter {
   }
 
   std::vector<size_t> batch_sizes;
-  bool fail = false;
+  std::atomic<bool> fail{false};
   int prunes = 0;
 
  private:
@@ -125,6 +128,94 @@ TEST(CommitterTest, StopDrainsTheQueueAndPrunes) {
   }
   EXPECT_EQ(done, 5);
   EXPECT_GE(store.prunes, 1);
+}
+
+}  // namespace
+}  // namespace drec
+
+namespace drec {
+namespace {
+
+// Bounds every wait of the tests below, so a regression fails instead of hanging.
+constexpr auto kBound = std::chrono::seconds(10);
+
+TEST(CommitterTimeoutTest, AStuckCommitIsAnsweredUnavailableOnceAndStillLandsLater) {
+  RecordingStore store;
+  Metrics metrics;
+  Committer committer(store, metrics, {.commit_timeout = std::chrono::milliseconds(50)});
+  std::promise<Status> answer;
+  std::atomic<int> answers{0};
+  ASSERT_TRUE(committer
+                  .Submit(Effects(1),
+                          [&](Status s) {
+                            if (answers.fetch_add(1) == 0) answer.set_value(s);
+                          })
+                  .ok());
+  store.WaitEntered();
+  auto future = answer.get_future();
+  ASSERT_EQ(future.wait_for(kBound), std::future_status::ready);
+  const Status status = future.get();
+  EXPECT_EQ(status.code(), Status::Code::kUnavailable);
+  EXPECT_NE(status.message().find("did not commit within 50 ms"), std::string::npos);
+  EXPECT_NE(metrics.Render().find("drec_commit_timeouts_total 1\n"), std::string::npos);
+  EXPECT_TRUE(committer.health().running_since.has_value());
+  store.Release();  // the commit finishes after its answer: the registry's retry is a duplicate
+  committer.Stop();
+  EXPECT_EQ(store.batch_sizes, (std::vector<size_t>{1}));
+  EXPECT_EQ(answers.load(), 1);
+  EXPECT_FALSE(committer.health().running_since.has_value());
+}
+
+TEST(CommitterTimeoutTest, ASubmissionAnsweredWhileQueuedIsNeverCommitted) {
+  RecordingStore store;
+  Metrics metrics;
+  Committer committer(store, metrics, {.commit_timeout = std::chrono::milliseconds(50)});
+  std::promise<Status> first, second;
+  ASSERT_TRUE(committer.Submit(Effects(1), [&](const Status& s) { first.set_value(s); }).ok());
+  store.WaitEntered();
+  ASSERT_TRUE(committer.Submit(Effects(2), [&](const Status& s) { second.set_value(s); }).ok());
+  auto queued = second.get_future();
+  ASSERT_EQ(queued.wait_for(kBound), std::future_status::ready);
+  EXPECT_EQ(queued.get().code(), Status::Code::kUnavailable);
+  store.Release();
+  committer.Stop();
+  EXPECT_EQ(first.get_future().get().code(), Status::Code::kUnavailable);
+  // Only the first, already running, was committed; the queued one was answered and dropped.
+  EXPECT_EQ(store.batch_sizes, (std::vector<size_t>{1}));
+}
+
+TEST(CommitterTimeoutTest, AFastCommitIsAnsweredOkNotByItsDeadline) {
+  RecordingStore store;
+  store.Release();
+  Metrics metrics;
+  Committer committer(store, metrics, {.commit_timeout = std::chrono::milliseconds(5'000)});
+  std::promise<Status> answer;
+  ASSERT_TRUE(committer.Submit(Effects(3), [&](const Status& s) { answer.set_value(s); }).ok());
+  auto future = answer.get_future();
+  ASSERT_EQ(future.wait_for(kBound), std::future_status::ready);
+  EXPECT_TRUE(future.get().ok());
+  EXPECT_NE(metrics.Render().find("drec_commit_timeouts_total 0\n"), std::string::npos);
+}
+
+TEST(CommitterTimeoutTest, AFailedCommitShowsInHealthUntilATrialCommitSucceeds) {
+  RecordingStore store;
+  store.fail = true;
+  store.Release();
+  Metrics metrics;
+  Committer committer(store, metrics, {});
+  std::promise<Status> answer;
+  ASSERT_TRUE(committer.Submit(Effects(1), [&](const Status& s) { answer.set_value(s); }).ok());
+  EXPECT_FALSE(answer.get_future().get().ok());
+  EXPECT_TRUE(committer.health().last_failed);
+  EXPECT_EQ(committer.health().last_error, "down");
+  store.fail = false;  // read by the committer thread only after its trial interval
+  // No envelope arrives: the idle committer's empty trial commit must clear the failure.
+  const auto deadline = std::chrono::steady_clock::now() + kBound;
+  while (committer.health().last_failed && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_FALSE(committer.health().last_failed);
+  committer.Stop();
 }
 
 }  // namespace
