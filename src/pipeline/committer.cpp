@@ -126,10 +126,30 @@ void Committer::CommitGroup(std::vector<Submission>& group) {
     metrics_.EventsDuplicate(outcome.duplicates);
     metrics_.EventIgnored(IgnoreReason::kUnknownDigestDelete, outcome.unknown_manifests);
   } else {
-    spdlog::error("store commit of {} events failed: {}", batch.effects.size(), status.message());
     status = Status::Unavailable("store commit failed: " + status.message());
   }
+  LogOutcome(status, batch.effects.size());
   for (auto& submission : group) submission.done->Call(status);
+}
+
+void Committer::LogOutcome(const Status& status, std::size_t events) {
+  const auto now = std::chrono::steady_clock::now();
+  if (status.ok()) {
+    if (failures_ > 0) {
+      spdlog::info("store commits succeed again, after {} failed", failures_);
+    }
+    failures_ = 0;
+    return;
+  }
+  ++failures_;
+  // During an outage every envelope (and every retry of it) fails its commit: one line when it
+  // begins, then one now and then, so a store outage or a client posting fast cannot grow the
+  // log without bound.
+  if (failures_ == 1 || now - last_failure_log_ >= kFailureLogInterval) {
+    spdlog::error("store commit of {} events failed ({} failed commits in this outage): {}", events,
+                  failures_, status.message());
+    last_failure_log_ = now;
+  }
 }
 
 }  // namespace drec

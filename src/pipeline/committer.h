@@ -74,6 +74,11 @@ class Committer {
 
   void Run();
   void CommitGroup(std::vector<Submission>& group);
+  // Logs a failed commit, at most one line per kFailureLogInterval while they keep failing,
+  // and the recovery. Committer thread only.
+  void LogOutcome(const Status& status, std::size_t events);
+
+  static constexpr std::chrono::seconds kFailureLogInterval{30};
 
   StoreWriter& store_;
   Metrics& metrics_;
@@ -83,8 +88,10 @@ class Committer {
   std::condition_variable wake_;
   std::deque<Submission> queue_;
   bool stopping_ = false;
-  Health health_;                                          // guarded by mu_
-  std::chrono::steady_clock::time_point last_commit_end_;  // guarded by mu_
+  Health health_;                                           // guarded by mu_
+  std::chrono::steady_clock::time_point last_commit_end_;   // guarded by mu_
+  std::int64_t failures_ = 0;                               // committer thread only
+  std::chrono::steady_clock::time_point last_failure_log_;  // committer thread only
   std::thread thread_;
   // Last, so it stops first: its callbacks use metrics_ only.
   Deadlines deadlines_;

@@ -2,12 +2,15 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 namespace drec {
@@ -99,6 +102,41 @@ TEST(CommitterTest, StoreFailureReachesEverySubmitterAsUnavailable) {
   std::promise<Status> result;
   ASSERT_TRUE(committer.Submit(Effects(3), [&](Status s) { result.set_value(s); }).ok());
   EXPECT_EQ(result.get_future().get().code(), Status::Code::kUnavailable);
+}
+
+// During an outage every envelope and every retry fails its commit; the log gets one line
+// for the outage, not one per commit, and one when commits succeed again.
+TEST(CommitterTest, AnOutageLogsOnceNotOncePerFailedCommit) {
+  auto lines = std::make_shared<std::ostringstream>();
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(*lines)));
+  {
+    RecordingStore store;
+    store.fail = true;
+    store.Release();
+    Metrics metrics;
+    Committer committer(store, metrics, {});
+    for (int i = 0; i < 50; ++i) {
+      std::promise<Status> result;
+      ASSERT_TRUE(committer.Submit(Effects(1), [&](Status s) { result.set_value(s); }).ok());
+      EXPECT_EQ(result.get_future().get().code(), Status::Code::kUnavailable);
+    }
+    store.fail = false;
+    std::promise<Status> result;
+    ASSERT_TRUE(committer.Submit(Effects(1), [&](Status s) { result.set_value(s); }).ok());
+    EXPECT_TRUE(result.get_future().get().ok());
+    committer.Stop();
+  }
+  spdlog::set_default_logger(previous);
+  const std::string log = lines->str();
+  std::size_t failures = 0;
+  for (std::size_t at = log.find("store commit of"); at != std::string::npos;
+       at = log.find("store commit of", at + 1)) {
+    ++failures;
+  }
+  EXPECT_EQ(failures, 1u) << log;
+  EXPECT_NE(log.find("store commits succeed again, after 50 failed"), std::string::npos) << log;
 }
 
 TEST(CommitterTest, BatchesRespectTheEventLimit) {
