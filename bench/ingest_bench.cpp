@@ -20,7 +20,7 @@ Event PullEvent(std::int64_t n) {
   e.action = "pull";
   e.media_type = "application/vnd.oci.image.manifest.v1+json";
   e.has_media_type = true;
-  e.digest = "sha256:" + std::to_string(n % 50);
+  e.digest = fmt::format("sha256:{:064x}", n % 50);  // the registry's grammar: 64 hex digits
   e.repository = "team/app-" + std::to_string(n % 200);
   e.tag = n % 2 == 0 ? fmt::format("v{}", n % 10) : "";
   e.method = "GET";
