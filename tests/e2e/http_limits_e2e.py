@@ -6,7 +6,9 @@ connections without credentials holding a 4 MiB body each took drec from 16 MB t
 connections cost 100 KB each, a process at its descriptor limit spun in its accept loop writing
 gigabytes of log, an early 413/431 was often lost to a connection reset, and a header dribbled a
 byte at a time was only cut by the 60 s idle timeout. Each case below starts the real drec on a
-loopback port with the limits it needs and fails on a server without the limit:
+loopback port with the limits it needs and fails on a server without the limit (under
+--sanitized, the AddressSanitizer build, the RSS figures are printed but not checked: ASan's
+allocator keeps freed memory in quarantine):
   unauthenticated_bodies  200 connections send headers with Content-Length 4 MiB and no
                           credentials: each gets 401 without sending its body; RSS stays within
                           a budget.
@@ -61,6 +63,9 @@ START_TIMEOUT_S = 20.0
 UNAUTH_RSS_BUDGET = 40 * MIB  # 200 x 4 MiB bodies announced: none of them held
 IDLE_BYTES_PER_CONNECTION = 16 * 1024  # was about 100 KB
 IDLE_RETURN_BUDGET = 12 * MIB  # RSS after the idle connections closed, above the start
+# False under AddressSanitizer (--sanitized): its allocator holds freed memory in quarantine and
+# adds shadow memory, so RSS says nothing about drec's own; the figures are printed, not checked.
+CHECK_MEMORY = True
 
 
 class Server:
@@ -270,7 +275,7 @@ def case_unauthenticated_bodies(binary: str, workdir: Path, servers: list) -> No
         close_all(sockets)
     growth = peak - start
     print(f"     RSS {start / MIB:.1f} MiB -> {peak / MIB:.1f} MiB with 200 x 4 MiB announced")
-    if growth > UNAUTH_RSS_BUDGET:
+    if CHECK_MEMORY and growth > UNAUTH_RSS_BUDGET:
         fail(f"RSS grew by {growth / MIB:.0f} MiB, budget {UNAUTH_RSS_BUDGET / MIB:.0f} MiB")
 
 
@@ -308,12 +313,15 @@ def case_idle_connections(binary: str, workdir: Path, servers: list) -> None:
         f"     RSS {start / MIB:.1f} MiB -> {held / MIB:.1f} MiB with {count} idle "
         f"({per_connection / 1024:.1f} KiB each)"
     )
-    if per_connection > IDLE_BYTES_PER_CONNECTION:
+    if CHECK_MEMORY and per_connection > IDLE_BYTES_PER_CONNECTION:
         fail(
             f"{per_connection / 1024:.0f} KiB per idle connection, budget "
             f"{IDLE_BYTES_PER_CONNECTION / 1024:.0f} KiB"
         )
     poll("drec closed the idle connections", lambda: server.descriptors() <= base_fds + 5, 20)
+    if not CHECK_MEMORY:
+        print(f"     RSS {server.rss() / MIB:.1f} MiB after they closed (not checked: sanitizers)")
+        return
     try:
         after = poll("RSS back near its start", lambda: _within(server, start), 10)
     except Failure:
@@ -564,7 +572,12 @@ def main() -> int:
     p.add_argument("--drec", required=True, help="drec binary")
     p.add_argument("--workdir", required=True, type=Path, help="scratch directory (cleared)")
     p.add_argument("--only", nargs="*", choices=sorted(CASES), help="run these cases only")
+    p.add_argument(
+        "--sanitized", action="store_true", help="drec runs under ASan: RSS budgets not checked"
+    )
     args = p.parse_args()
+    global CHECK_MEMORY
+    CHECK_MEMORY = not args.sanitized
     started_at = time.monotonic()
     checks = Checks(indent_details=True, catch_unexpected=True)
     servers: list[Server] = []
