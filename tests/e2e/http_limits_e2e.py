@@ -53,7 +53,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))
-from drec_harness import POLL_S, Checks, Failure, fail, free_port, prepare_workdir
+from drec_harness import (
+    POLL_S,
+    Checks,
+    Failure,
+    fail,
+    free_port,
+    prepare_workdir,
+    stop_process,
+)
 
 WORKDIR_MARKER = ".http-limits-e2e"
 TOKEN = "limits-token"
@@ -121,13 +129,7 @@ class Server:
         return self.proc.pid
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc)
 
     def log_tail(self, lines: int = 20) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""

@@ -146,6 +146,18 @@ def check_drec_options(p, args) -> None:
         p.error("--store postgresql needs --postgresql-uri")
 
 
+def stop_process(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 15 s; nothing if it has already."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
 def prepare_workdir(path: Path, marker: str) -> Path:
     """Starts from an empty directory, but only deletes one this test (`marker`) created before."""
     if path.exists() and any(path.iterdir()):
@@ -322,14 +334,8 @@ class Drec:
         self.proc.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        if self.proc is not None:
+            stop_process(self.proc)
 
     def log_tail(self, lines: int = 30) -> str:
         if not self.log.exists():
