@@ -114,9 +114,9 @@ timespec Timespec(std::chrono::milliseconds duration) {
 
 int Run(const Settings& settings, std::vector<std::string> args,
         std::map<std::string, std::string> env) {
-  SetUpLogging(settings);
-  TuneMalloc();
-  // Block the stop and reload signals in every thread; the main thread waits for them.
+  // Block the stop and reload signals before any thread starts, the logging thread included,
+  // so that every thread inherits the mask and the main thread alone takes them: a SIGTERM
+  // during start-up then waits for the main loop and stops drec cleanly instead of killing it.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -124,6 +124,8 @@ int Run(const Settings& settings, std::vector<std::string> args,
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  SetUpLogging(settings);
+  TuneMalloc();
 
   // A store that is down at start-up is waited for, as it would be once running: the
   // registry keeps its events meanwhile. A store that is misconfigured stops start-up.

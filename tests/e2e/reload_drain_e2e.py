@@ -11,6 +11,8 @@ out and updated as the kubelet does a Secret volume: a `..data` symlink swapped)
 certificate signed by a CA of the test, watched every 100 ms (reload.watch_interval_ms):
   1. `drec --check-config` prints the settings in force without any secret and exits 0; a wrong
      setting exits 2 naming it. /metrics carries drec_build_info and the process_* metrics.
+     Every thread but the main one blocks SIGHUP, SIGINT and SIGTERM, so that a stop signal
+     never kills drec with the default action, even during start-up.
   2. Four clients post envelopes of one unique push event each, over keep-alive connections,
      with the old token. The tokens file gains a new token (a Kubernetes Secret update); once
      drec_config_reloads_total{result="ok"} rises, the clients switch to the new token: from
@@ -424,6 +426,26 @@ def main() -> int:
         if abs(started - time.time()) > 120:
             fail(f"process_start_time_seconds {started} is not about now ({time.time()})")
 
+    def stop_signals_reach_only_the_main_thread() -> None:
+        # A thread that leaves SIGTERM unblocked would take it with the default action and kill
+        # drec without draining; the main thread waits for it in sigtimedwait, which unblocks it
+        # there while it waits, so only the other threads are checked.
+        stop_signals = (1 << (signal.SIGHUP - 1)) | (1 << (signal.SIGINT - 1)) | (
+            1 << (signal.SIGTERM - 1))  # fmt: skip
+        tasks = Path(f"/proc/{drec.proc.pid}/task")
+        others = [t for t in tasks.iterdir() if t.name != str(drec.proc.pid)]
+        if not others:
+            fail("drec runs no thread besides the main one")
+        for task in others:
+            try:
+                status = (task / "status").read_text()
+            except FileNotFoundError:  # the thread ended meanwhile
+                continue
+            blocked = int(re.search(r"^SigBlk:\s*([0-9a-f]+)$", status, re.M).group(1), 16)
+            if blocked & stop_signals != stop_signals:
+                name = (task / "comm").read_text().strip()
+                fail(f"thread {task.name} ({name}) does not block SIGHUP, SIGINT and SIGTERM")
+
     def token_rotation() -> None:
         before = drec.reloads("ok")
         secret.update(b"token-old\ntoken-new\n")
@@ -537,6 +559,8 @@ def main() -> int:
         checks.run("--check-config shows the settings without secrets; a bad one exits 2",
                    check_config)  # fmt: skip
         checks.run("/metrics has drec_build_info and the process metrics", process_metrics)
+        checks.run("every thread but the main one blocks the stop and reload signals",
+                   stop_signals_reach_only_the_main_thread)  # fmt: skip
         clients = [Client(drec, "token-old") for _ in range(CLIENTS)]
         for c in clients:
             c.start()
