@@ -45,7 +45,7 @@ Status Generate(Store& store) {
         delta.Pulled(day + r % kDayMillis);
         delta.Pushed(day);
         effect.operations.emplace_back(
-            RepositoryUpdate{name, delta, fmt::format("user-{}", r % 50)});
+            RepositoryUpdate{name, delta, fmt::format("user-{}", r % 50), std::nullopt});
         effect.operations.emplace_back(DayUpdate{name, UtcDay(day), delta});
       }
       batch.effects.push_back(std::move(effect));

@@ -20,10 +20,13 @@ namespace drec {
 using Delta = Tally;
 
 // Upserts the repository record: counters, time bounds, and `actor` into the bounded actor list.
+// `observed_since` folds with min into the time from which drec has seen the repository's
+// traffic: the retention planner decides "not pulled within D" only for a window it observed.
 struct RepositoryUpdate {
   std::string repository;
   Delta delta;
-  std::string actor;  // empty: no actor to add
+  std::string actor;                         // empty: no actor to add
+  std::optional<UnixMillis> observed_since;  // nullopt: leaves it as it is
   bool operator==(const RepositoryUpdate&) const = default;
 };
 

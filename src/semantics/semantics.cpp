@@ -44,7 +44,7 @@ Delta AttachmentDelta(const Event& event) {
 void AttachmentOperations(const Event& event, UnixMillis at, const std::string& subject,
                           std::vector<Operation>& ops) {
   const Delta delta = AttachmentDelta(event);
-  ops.emplace_back(RepositoryUpdate{event.repository, delta, std::string()});
+  ops.emplace_back(RepositoryUpdate{event.repository, delta, std::string(), at});
   // The attachment's own manifest was pushed or pulled: its record keeps those times.
   Delta own = delta;
   if (delta.counts[Counter::kAttachmentPushes] > 0) own.Pushed(at);
@@ -122,7 +122,7 @@ void ManifestOperations(const Event& event, UnixMillis at, std::vector<Operation
   // An untagged push is no push of the repository, but the repository exists from then on.
   const Delta repository_delta = event.action == "push" && event.tag.empty() ? Delta{} : delta;
   ops.emplace_back(RepositoryUpdate{event.repository, repository_delta,
-                                    counted_for_actor_list ? event.actor : std::string()});
+                                    counted_for_actor_list ? event.actor : std::string(), at});
   ops.emplace_back(DigestUpdate{event.repository, event.digest, event.media_type, event.size,
                                 DigestDelta(event, delta)});
   if (IsIndexMediaType(event.media_type)) {
@@ -155,7 +155,7 @@ void DeleteOperations(const Event& event, UnixMillis at, DeletePolicy policy, Ev
   if (!event.digest.empty()) {
     Delta delta;
     delta.counts[Counter::kDeletes] = 1;
-    ops.emplace_back(RepositoryUpdate{event.repository, delta, std::string()});
+    ops.emplace_back(RepositoryUpdate{event.repository, delta, std::string(), at});
     ops.emplace_back(DigestUpdate{event.repository, event.digest, std::string(), 0, delta});
     ops.emplace_back(DigestDeleted{event.repository, event.digest, at});
     if (!event.actor.empty()) {

@@ -25,6 +25,9 @@ struct RepositoryRecord {
   std::vector<std::string> actors;       // at most 100, in first-seen order
   std::int64_t numstars = 0;
   std::vector<std::string> tags;  // live image tags, sorted; attachment tags are left out
+  // The earliest event drec has of the repository (live, replayed or backfilled): since then it
+  // has seen all of the repository's traffic. Unset for a repository recorded before drec kept it.
+  std::optional<UnixMillis> observedsince;
 };
 
 struct TagRecord {
@@ -41,6 +44,9 @@ struct DigestRecord {
   std::int64_t size = 0;
   bool deleted = false;
   Counters counters;
+  // The indexes known to list this manifest (registry `references`), sorted: a child of a kept
+  // index must not be deleted as untagged.
+  std::vector<std::string> parents;
 };
 
 struct ActorRecord {

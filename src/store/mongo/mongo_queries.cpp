@@ -288,13 +288,15 @@ Result<std::vector<TagRecord>> MongoStore::ListTags(const std::string& repositor
 Result<std::vector<DigestRecord>> MongoStore::ListDigests(const std::string& repository) {
   Client client = pool_->Lease();
   CollectionPtr digests = client.Collection(database_, CollectionName("digests"));
-  return Collect<DigestRecord>(
-      digests.get(), OfRepository(repository).get(), SortedBy("digest").get(),
-      [](const bson_t* doc) {
-        return DigestRecord{mongo::StringField(doc, "digest"),
-                            mongo::StringField(doc, "media_type"), mongo::Int64Field(doc, "size"),
-                            mongo::BoolField(doc, "deleted"), ReadCounters(doc)};
-      });
+  return Collect<DigestRecord>(digests.get(), OfRepository(repository).get(),
+                               SortedBy("digest").get(), [](const bson_t* doc) {
+                                 return DigestRecord{mongo::StringField(doc, "digest"),
+                                                     mongo::StringField(doc, "media_type"),
+                                                     mongo::Int64Field(doc, "size"),
+                                                     mongo::BoolField(doc, "deleted"),
+                                                     ReadCounters(doc),
+                                                     {}};
+                               });
 }
 
 Result<std::vector<ActorRecord>> MongoStore::ListActors(const std::string& repository) {

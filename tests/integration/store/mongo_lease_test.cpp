@@ -44,7 +44,7 @@ using testing::Pull;
 constexpr milliseconds kShortLease{3000};
 
 Batch PullOf(const std::string& id, const std::string& repository) {
-  return Batch{{{id, kT, {RepositoryUpdate{repository, Pull(kT), "amy"}}}}};
+  return Batch{{{id, kT, {RepositoryUpdate{repository, Pull(kT), "amy", std::nullopt}}}}};
 }
 
 class MongoLeaseTest : public ::testing::Test {

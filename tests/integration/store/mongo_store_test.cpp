@@ -42,7 +42,7 @@ EventEffect PullByDigest(std::string id, const std::string& repository, const st
   return {
       std::move(id),
       t,
-      {RepositoryUpdate{repository, Pull(t), actor},
+      {RepositoryUpdate{repository, Pull(t), actor, std::nullopt},
        DigestUpdate{repository, digest, "", 0, Pull(t)},
        TagsByDigestUpdate{repository, digest, Pull(t)},
        ActorUpdate{repository, actor, Pull(t), t, t}, DayUpdate{repository, UtcDay(t), Pull(t)}}};
@@ -54,7 +54,7 @@ EventEffect TaggedPush(std::string id, const std::string& repository, const std:
   return {
       std::move(id),
       t,
-      {RepositoryUpdate{repository, Push(t), actor},
+      {RepositoryUpdate{repository, Push(t), actor, std::nullopt},
        DigestUpdate{repository, digest, "application/vnd.oci.image.index.v1+json", 500, Push(t)},
        TagPointsAt{repository, tag, digest, t}, TagUpdate{repository, tag, Push(t)},
        ActorUpdate{repository, actor, Push(t), t, t}, DayUpdate{repository, UtcDay(t), Push(t)}}};
@@ -387,7 +387,7 @@ Batch Mixed() {
       {"b-check",
        kT + 12,
        {TagPointsAt{"app", "v1", "sha256:index", kT + 12}, TagUpdate{"app", "v1", Check(kT + 12)},
-        RepositoryUpdate{"app", Check(kT + 12), "dave"}}},
+        RepositoryUpdate{"app", Check(kT + 12), "dave", std::nullopt}}},
       // Pulled before the index that lists it arrives: the tag must not count it.
       PullByDigest("b-pull-c3", "app", "sha256:c3", "", kT + 13),
       {"b-link", kT + 14, {DigestParent{"app", "sha256:c3", "sha256:index"}}},
@@ -483,7 +483,7 @@ TEST_F(MongoStoreTest, ABatchTooLargeForOneJournalIsSplit) {
   for (int i = 0; i < 12; ++i) {
     const std::string name = std::string(400 << 10, 'r') + fmt::format("/{}", i);
     large.effects.push_back(
-        {fmt::format("large-{}", i), kT, {RepositoryUpdate{name, Pull(kT + i), ""}}});
+        {fmt::format("large-{}", i), kT, {RepositoryUpdate{name, Pull(kT + i), "", std::nullopt}}});
   }
   ASSERT_TRUE(oracle.store().Apply(large, nullptr).ok());
   Open();
@@ -510,7 +510,8 @@ TEST_F(MongoStoreTest, QueriesAnswerAsTheEmbeddedStore) {
       }
     }
   }
-  batch.effects.push_back({"never", kT, {RepositoryUpdate{"never-used", Delta{}, ""}}});
+  batch.effects.push_back(
+      {"never", kT, {RepositoryUpdate{"never-used", Delta{}, "", std::nullopt}}});
   ASSERT_TRUE(oracle.store().Apply(batch, nullptr).ok());
   Open();
   Apply(batch);

@@ -69,7 +69,7 @@ EventEffect PullEffect(const std::string& id, const std::string& repository, con
   return EventEffect{
       id,
       at,
-      {RepositoryUpdate{repository, pull, "alice"}, TagUpdate{repository, "v1", pull},
+      {RepositoryUpdate{repository, pull, "alice", std::nullopt}, TagUpdate{repository, "v1", pull},
        ActorUpdate{repository, "alice", pull, at, at}, DayUpdate{repository, day, pull}},
       std::nullopt};
 }

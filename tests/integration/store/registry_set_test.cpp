@@ -59,11 +59,12 @@ class RegistrySetTest : public ::testing::Test {
 
 TEST_F(RegistrySetTest, TheSameNameInTwoRegistriesIsTwoRepositories) {
   ApplyOutcome outcome;
-  ASSERT_TRUE(set_->Apply(Batch{{In("hub", "h1", RepositoryUpdate{"app", Pull(kT), ""}),
-                                 In("mirror", "m1", RepositoryUpdate{"app", Pull(kT, 5), ""}),
-                                 In("hub", "h2", RepositoryUpdate{"app", Push(kT + 1), ""})}},
-                          &outcome)
-                  .ok());
+  ASSERT_TRUE(
+      set_->Apply(Batch{{In("hub", "h1", RepositoryUpdate{"app", Pull(kT), "", std::nullopt}),
+                         In("mirror", "m1", RepositoryUpdate{"app", Pull(kT, 5), "", std::nullopt}),
+                         In("hub", "h2", RepositoryUpdate{"app", Push(kT + 1), "", std::nullopt})}},
+                  &outcome)
+          .ok());
   EXPECT_EQ(outcome.applied, 3);
   auto hub = set_->Reader("hub")->GetRepository("app");
   auto mirror = set_->Reader("mirror")->GetRepository("app");
@@ -82,8 +83,9 @@ TEST_F(RegistrySetTest, TheSameNameInTwoRegistriesIsTwoRepositories) {
 }
 
 TEST_F(RegistrySetTest, EachRegistryRemembersItsOwnEventIds) {
-  const Batch batch{{In("hub", "same-id", RepositoryUpdate{"app", Pull(kT), ""}),
-                     In("mirror", "other-id", RepositoryUpdate{"app", Pull(kT), ""})}};
+  const Batch batch{
+      {In("hub", "same-id", RepositoryUpdate{"app", Pull(kT), "", std::nullopt}),
+       In("mirror", "other-id", RepositoryUpdate{"app", Pull(kT), "", std::nullopt})}};
   ApplyOutcome outcome;
   ASSERT_TRUE(set_->Apply(batch, &outcome).ok());
   ASSERT_TRUE(set_->Apply(batch, &outcome).ok());
@@ -93,10 +95,12 @@ TEST_F(RegistrySetTest, EachRegistryRemembersItsOwnEventIds) {
 }
 
 TEST_F(RegistrySetTest, AnEffectForAnUnservedRegistryFailsTheBatch) {
-  EXPECT_FALSE(set_->Apply(Batch{{In("hub", "a", RepositoryUpdate{"app", Pull(kT), ""}),
-                                  In("elsewhere", "b", RepositoryUpdate{"app", Pull(kT), ""})}},
-                           nullptr)
-                   .ok());
+  EXPECT_FALSE(
+      set_->Apply(
+              Batch{{In("hub", "a", RepositoryUpdate{"app", Pull(kT), "", std::nullopt}),
+                     In("elsewhere", "b", RepositoryUpdate{"app", Pull(kT), "", std::nullopt})}},
+              nullptr)
+          .ok());
 }
 
 TEST_F(RegistrySetTest, TheMergedListIsOrderedAndPagedAsOneStoreWouldBe) {
@@ -106,9 +110,9 @@ TEST_F(RegistrySetTest, TheMergedListIsOrderedAndPagedAsOneStoreWouldBe) {
   int id = 0;
   for (int r = 0; r < 12; ++r) {
     const std::string& registry = registries[static_cast<std::size_t>(r % 3)];
-    effects.push_back(
-        In(registry, fmt::format("e{}", id++),
-           RepositoryUpdate{fmt::format("repo{:02}", r / 2), Pull(kT + r, r % 4), ""}));
+    effects.push_back(In(
+        registry, fmt::format("e{}", id++),
+        RepositoryUpdate{fmt::format("repo{:02}", r / 2), Pull(kT + r, r % 4), "", std::nullopt}));
   }
   ASSERT_TRUE(set_->Apply(Batch{effects}, nullptr).ok());
   RepositoryQuery all;
@@ -150,13 +154,15 @@ TEST_F(RegistrySetTest, TheMergedListIsOrderedAndPagedAsOneStoreWouldBe) {
 
 TEST_F(RegistrySetTest, TheSummaryAddsUpEveryRegistry) {
   const std::string day = UtcDay(kT);
-  ASSERT_TRUE(set_->Apply(Batch{{In("hub", "h", DayUpdate{"app", day, Pull(kT, 2)}),
-                                 In("hub", "hr", RepositoryUpdate{"app", Pull(kT, 2), ""}),
-                                 In("mirror", "m", DayUpdate{"app", day, Pull(kT + 5, 3)}),
-                                 In("mirror", "mr", RepositoryUpdate{"app", Pull(kT + 5, 3), ""}),
-                                 In("default", "d", RepositoryUpdate{"lib", Push(kT - 5), ""})}},
-                          nullptr)
-                  .ok());
+  ASSERT_TRUE(
+      set_->Apply(
+              Batch{{In("hub", "h", DayUpdate{"app", day, Pull(kT, 2)}),
+                     In("hub", "hr", RepositoryUpdate{"app", Pull(kT, 2), "", std::nullopt}),
+                     In("mirror", "m", DayUpdate{"app", day, Pull(kT + 5, 3)}),
+                     In("mirror", "mr", RepositoryUpdate{"app", Pull(kT + 5, 3), "", std::nullopt}),
+                     In("default", "d", RepositoryUpdate{"lib", Push(kT - 5), "", std::nullopt})}},
+              nullptr)
+          .ok());
   auto summary = set_->All().Summarize(day, day);
   ASSERT_TRUE(summary.ok());
   EXPECT_EQ(summary->repositories, 3);

@@ -59,7 +59,8 @@ class SqliteStoreTest : public ::testing::Test {
     Delta pull;
     pull.counts[Counter::kPulls] = 1;
     pull.Pulled(1000);
-    return Batch{{EventEffect{id, 1000, {RepositoryUpdate{repository, pull, ""}}, std::nullopt}}};
+    return Batch{{EventEffect{
+        id, 1000, {RepositoryUpdate{repository, pull, "", std::nullopt}}, std::nullopt}}};
   }
 
   std::filesystem::path dir_;

@@ -287,12 +287,12 @@ TEST_P(StoreContractTest, RepositoryUpdateFoldsCountersAndTimesInAnyOrder) {
   all.counts[Counter::kIndexPulls] = 5;
   all.counts[Counter::kDeletes] = 6;
   ApplyEach({
-      RepositoryUpdate{"library/app", Pull(kT + 20), ""},
-      RepositoryUpdate{"library/app", Push(kT + 5), ""},
-      RepositoryUpdate{"library/app", all, ""},
-      RepositoryUpdate{"library/app", Pull(kT + 10), ""},
-      RepositoryUpdate{"library/app", Push(kT + 1), ""},
-      RepositoryUpdate{"library/app", Pull(kT + 30), ""},
+      RepositoryUpdate{"library/app", Pull(kT + 20), "", std::nullopt},
+      RepositoryUpdate{"library/app", Push(kT + 5), "", std::nullopt},
+      RepositoryUpdate{"library/app", all, "", std::nullopt},
+      RepositoryUpdate{"library/app", Pull(kT + 10), "", std::nullopt},
+      RepositoryUpdate{"library/app", Push(kT + 1), "", std::nullopt},
+      RepositoryUpdate{"library/app", Pull(kT + 30), "", std::nullopt},
   });
   const RepositoryRecord repository = Repository("library/app");
   EXPECT_EQ(repository.repositoryname, "library/app");
@@ -312,9 +312,9 @@ TEST_P(StoreContractTest, RepositoryActorsAreDistinctInFirstSeenOrderAndAtMost10
   for (int i = 0; i < 105; ++i) {
     const std::string actor = "ci.bot/" + std::to_string(104 - i);
     if (expected.size() < 100) expected.push_back(actor);
-    updates.push_back(RepositoryUpdate{"app", Pull(kT), actor});
-    updates.push_back(RepositoryUpdate{"app", Pull(kT), "ci.bot/104"});
-    updates.push_back(RepositoryUpdate{"app", Pull(kT), ""});
+    updates.push_back(RepositoryUpdate{"app", Pull(kT), actor, std::nullopt});
+    updates.push_back(RepositoryUpdate{"app", Pull(kT), "ci.bot/104", std::nullopt});
+    updates.push_back(RepositoryUpdate{"app", Pull(kT), "", std::nullopt});
   }
   ApplyEach(std::move(updates));
   const RepositoryRecord repository = Repository("app");
@@ -353,13 +353,13 @@ TEST_P(StoreContractTest, TagPointsAtTheNewestDigestWhateverTheArrivalOrder) {
       TagPointsAt{"app", "latest", "sha256:e", kT + 25},
   });
   EXPECT_EQ(Tag("app", "latest").digest, "sha256:d");
-  ApplyEach({RepositoryUpdate{"app", Push(kT + 20), ""}});
+  ApplyEach({RepositoryUpdate{"app", Push(kT + 20), "", std::nullopt}});
   EXPECT_EQ(Repository("app").tags, std::vector<std::string>{"latest"});
 }
 
 TEST_P(StoreContractTest, DeletedTagLeavesLiveListAndOnlyANewerPushBringsItBack) {
   ApplyEach({
-      RepositoryUpdate{"app", Push(kT + 10), ""},
+      RepositoryUpdate{"app", Push(kT + 10), "", std::nullopt},
       TagPointsAt{"app", "v1", "sha256:a", kT + 10},
       TagPointsAt{"app", "v2", "sha256:a", kT + 10},
       TagDeleted{"app", "v1", kT + 20},
@@ -380,7 +380,7 @@ TEST_P(StoreContractTest, DeletedTagLeavesLiveListAndOnlyANewerPushBringsItBack)
 TEST_P(StoreContractTest, AttachmentTagsAreListedMarkedButStayOutOfTheImageTagList) {
   const std::string signature = "sha256-" + std::string(64, 'a') + ".sig";
   ApplyEach({
-      RepositoryUpdate{"app", Push(kT), ""},
+      RepositoryUpdate{"app", Push(kT), "", std::nullopt},
       TagPointsAt{"app", "latest", "sha256:a", kT},
       TagPointsAt{"app", signature, "sha256:s", kT, true},
   });
@@ -400,7 +400,7 @@ TEST_P(StoreContractTest, AttachmentTagsAreListedMarkedButStayOutOfTheImageTagLi
 
 TEST_P(StoreContractTest, TagDeleteOlderThanThePointingItRacedWithIsOverruled) {
   ApplyEach({
-      RepositoryUpdate{"app", Push(kT), ""},
+      RepositoryUpdate{"app", Push(kT), "", std::nullopt},
       TagPointsAt{"app", "v1", "sha256:a", kT + 20},
       TagDeleted{"app", "v1", kT + 10},
       TagDeleted{"app", "never-pushed", kT + 10},
@@ -442,7 +442,7 @@ TEST_P(StoreContractTest, DigestUpdateKeepsKnownMediaTypeAndSize) {
 
 TEST_P(StoreContractTest, DeletedDigestTakesItsTagsOutOfTheLiveList) {
   ApplyEach({
-      RepositoryUpdate{"app", Push(kT), ""},
+      RepositoryUpdate{"app", Push(kT), "", std::nullopt},
       DigestUpdate{"app", "sha256:a", "", 10, Push(kT)},
       TagPointsAt{"app", "latest", "sha256:a", kT + 10},
       TagPointsAt{"app", "v1", "sha256:a", kT + 10},
@@ -473,7 +473,7 @@ TEST_P(StoreContractTest, AnEffectRequiringAManifestCountsOnlyWhenTheManifestIsK
   Delta deleted;
   deleted.counts[Counter::kDeletes] = 1;
   const auto delete_of = [&](std::string id, const std::string& digest) {
-    EventEffect effect = Effect(std::move(id), {RepositoryUpdate{"app", deleted, ""},
+    EventEffect effect = Effect(std::move(id), {RepositoryUpdate{"app", deleted, "", std::nullopt},
                                                 DigestDeleted{"app", digest, kT + 20}});
     effect.requires_manifest = KnownManifest{"app", digest};
     return effect;
@@ -482,7 +482,7 @@ TEST_P(StoreContractTest, AnEffectRequiringAManifestCountsOnlyWhenTheManifestIsK
   ASSERT_TRUE(
       store_
           ->Apply(
-              Batch{{Effect("push", {RepositoryUpdate{"app", Push(kT), ""},
+              Batch{{Effect("push", {RepositoryUpdate{"app", Push(kT), "", std::nullopt},
                                      DigestUpdate{"app", "sha256:m", kOciManifest, 10, Push(kT)},
                                      DigestDeleted{"app", "sha256:u", kT}}),
                      // Known earlier in the same batch: counts.
@@ -640,7 +640,7 @@ TEST_P(StoreContractTest, ClassesAreListedAllTimePerTagAndPerDay) {
 
 TEST_P(StoreContractTest, RepositoryDeletedMarksTagsAndDigestsButKeepsStatistics) {
   ApplyEach({
-      RepositoryUpdate{"app", Push(kT), ""},
+      RepositoryUpdate{"app", Push(kT), "", std::nullopt},
       TagPointsAt{"app", "old", "sha256:a", kT + 10},
       TagPointsAt{"app", "new", "sha256:b", kT + 30},
       DigestUpdate{"app", "sha256:a", "", 0, Push(kT)},
@@ -656,7 +656,7 @@ TEST_P(StoreContractTest, RepositoryDeletedMarksTagsAndDigestsButKeepsStatistics
 
 TEST_P(StoreContractTest, RepositoryRemovedForgetsEveryRecordButNotEventIds) {
   const std::vector<Operation> records = {
-      RepositoryUpdate{"app", Push(kT), "amy"},
+      RepositoryUpdate{"app", Push(kT), "amy", std::nullopt},
       TagPointsAt{"app", "latest", "sha256:index", kT},
       TagUpdate{"app", "latest", Push(kT)},
       DigestUpdate{"app", "sha256:index", "", 0, Push(kT)},
@@ -703,16 +703,16 @@ TEST_P(StoreContractTest, RepositoryRemovedForgetsEveryRecordButNotEventIds) {
 
 TEST_P(StoreContractTest, EventIdsApplyOnceWithinAndAcrossBatches) {
   const ApplyOutcome first = Apply({
-      Effect("id-1", {RepositoryUpdate{"app", Pull(kT), ""}}),
-      Effect("id-1", {RepositoryUpdate{"app", Push(kT), ""}}),
-      Effect("id-2", {RepositoryUpdate{"app", Pull(kT + 1), ""}}),
+      Effect("id-1", {RepositoryUpdate{"app", Pull(kT), "", std::nullopt}}),
+      Effect("id-1", {RepositoryUpdate{"app", Push(kT), "", std::nullopt}}),
+      Effect("id-2", {RepositoryUpdate{"app", Pull(kT + 1), "", std::nullopt}}),
   });
   EXPECT_EQ(first.applied, 2);
   EXPECT_EQ(first.duplicates, 1);
   const ApplyOutcome second = Apply({
-      Effect("id-2", {RepositoryUpdate{"app", Pull(kT + 1), ""}}),
-      Effect("id-3", {RepositoryUpdate{"app", Pull(kT + 2), ""}}),
-      Effect("id-1", {RepositoryUpdate{"app", Pull(kT), ""}}),
+      Effect("id-2", {RepositoryUpdate{"app", Pull(kT + 1), "", std::nullopt}}),
+      Effect("id-3", {RepositoryUpdate{"app", Pull(kT + 2), "", std::nullopt}}),
+      Effect("id-1", {RepositoryUpdate{"app", Pull(kT), "", std::nullopt}}),
   });
   EXPECT_EQ(second.applied, 1);
   EXPECT_EQ(second.duplicates, 2);
@@ -733,9 +733,9 @@ TEST_P(StoreContractTest, LaterOperationsOfAnEffectSeeEarlierOnes) {
 }
 
 TEST_P(StoreContractTest, EverythingSurvivesAReopen) {
-  Apply({Effect("id-1",
-                {RepositoryUpdate{"app", Push(kT), "amy"}, TagPointsAt{"app", "v1", "sha256:a", kT},
-                 TagUpdate{"app", "v1", Push(kT)}, DayUpdate{"app", "2025-11-27", Push(kT)}})});
+  Apply({Effect("id-1", {RepositoryUpdate{"app", Push(kT), "amy", std::nullopt},
+                         TagPointsAt{"app", "v1", "sha256:a", kT}, TagUpdate{"app", "v1", Push(kT)},
+                         DayUpdate{"app", "2025-11-27", Push(kT)}})});
   Reopen();
   const RepositoryRecord repository = Repository("app");
   EXPECT_EQ(repository.counters, Pushed(1, kT, kT));
@@ -743,7 +743,8 @@ TEST_P(StoreContractTest, EverythingSurvivesAReopen) {
   EXPECT_EQ(repository.tags, std::vector<std::string>{"v1"});
   EXPECT_EQ(Tag("app", "v1").digest, "sha256:a");
   EXPECT_EQ(store_->ListDays("app", "2025-11-27", "2025-11-27")->size(), 1u);
-  EXPECT_EQ(Apply({Effect("id-1", {RepositoryUpdate{"app", Push(kT), ""}})}).duplicates, 1);
+  EXPECT_EQ(
+      Apply({Effect("id-1", {RepositoryUpdate{"app", Push(kT), "", std::nullopt}})}).duplicates, 1);
   EXPECT_EQ(Repository("app").counters.counts[Counter::kPushes], 1);
 }
 
@@ -753,7 +754,7 @@ TEST_P(StoreContractTest, ListFiltersByLiteralPrefixAndPages) {
        {std::string("alpha"), std::string("alpha/one"), std::string("alpha/two"),
         std::string("alphabet"), std::string("al%pha"), std::string("al_pha"), std::string("beta"),
         u + "ber", u + "ber/x", std::string("\xc3\xbd")}) {
-    ApplyEach({RepositoryUpdate{name, Pull(kT), ""}});
+    ApplyEach({RepositoryUpdate{name, Pull(kT), "", std::nullopt}});
   }
   EXPECT_EQ(Names(List(Prefixed("alpha/"))), (std::vector<std::string>{"alpha/one", "alpha/two"}));
   EXPECT_EQ(Names(List(Prefixed("al%"))), std::vector<std::string>{"al%pha"});
@@ -776,7 +777,8 @@ TEST_P(StoreContractTest, ListFiltersByLiteralPrefixAndPages) {
 }
 
 TEST_P(StoreContractTest, ListItemsCarryTheirRecords) {
-  ApplyEach({RepositoryUpdate{"app", Push(kT), "amy"}, TagPointsAt{"app", "v1", "sha256:a", kT}});
+  ApplyEach({RepositoryUpdate{"app", Push(kT), "amy", std::nullopt},
+             TagPointsAt{"app", "v1", "sha256:a", kT}});
   const RepositoryPage page = List({});
   ASSERT_EQ(page.items.size(), 1u);
   EXPECT_EQ(page.items[0].counters, Pushed(1, kT, kT));
@@ -788,10 +790,10 @@ TEST_P(StoreContractTest, ListSortsByCountersWithTiesByName) {
   Delta three = Pull(kT);
   three.counts[Counter::kPulls] = 3;
   ApplyEach({
-      RepositoryUpdate{"b", three, ""},
-      RepositoryUpdate{"a", Pull(kT), ""},
-      RepositoryUpdate{"c", three, ""},
-      RepositoryUpdate{"d", Push(kT), ""},
+      RepositoryUpdate{"b", three, "", std::nullopt},
+      RepositoryUpdate{"a", Pull(kT), "", std::nullopt},
+      RepositoryUpdate{"c", three, "", std::nullopt},
+      RepositoryUpdate{"d", Push(kT), "", std::nullopt},
   });
   EXPECT_EQ(Names(List(Sorted("numpulls", true))), (std::vector<std::string>{"b", "c", "a", "d"}));
   EXPECT_EQ(Names(List(Sorted("numpulls", false))), (std::vector<std::string>{"d", "a", "b", "c"}));
@@ -810,10 +812,10 @@ TEST_P(StoreContractTest, ListSortsByEveryFieldWithUnsetTimesFirst) {
     return d;
   };
   ApplyEach({
-      RepositoryUpdate{"w", delta({2, 1, 3, 4, 1}, {1, 3, 4, 5}), ""},
-      RepositoryUpdate{"x", delta({1, 3, 1, 2, 3}, {6, 7, 1, 2}), ""},
-      RepositoryUpdate{"y", delta({3, 2, 2, 1, 2}, {2, 9, 3, 8}), ""},
-      RepositoryUpdate{"none", Delta{}, ""},
+      RepositoryUpdate{"w", delta({2, 1, 3, 4, 1}, {1, 3, 4, 5}), "", std::nullopt},
+      RepositoryUpdate{"x", delta({1, 3, 1, 2, 3}, {6, 7, 1, 2}), "", std::nullopt},
+      RepositoryUpdate{"y", delta({3, 2, 2, 1, 2}, {2, 9, 3, 8}), "", std::nullopt},
+      RepositoryUpdate{"none", Delta{}, "", std::nullopt},
   });
   const std::vector<std::pair<std::string, std::vector<std::string>>> expected = {
       {"repositoryname", {"none", "w", "x", "y"}}, {"numpulls", {"none", "x", "w", "y"}},
@@ -831,12 +833,14 @@ TEST_P(StoreContractTest, ListSortsByEveryFieldWithUnsetTimesFirst) {
 
 TEST_P(StoreContractTest, PruneForgetsOnlyIdsAppliedBeforeTheCutoff) {
   const UnixMillis before = NowMillis();
-  Apply({Effect("id-1", {RepositoryUpdate{"app", Pull(kT), ""}})});
+  Apply({Effect("id-1", {RepositoryUpdate{"app", Pull(kT), "", std::nullopt}})});
   ASSERT_TRUE(store_->PruneEventIds(before).ok());
-  EXPECT_EQ(Apply({Effect("id-1", {RepositoryUpdate{"app", Pull(kT), ""}})}).duplicates, 1);
+  EXPECT_EQ(
+      Apply({Effect("id-1", {RepositoryUpdate{"app", Pull(kT), "", std::nullopt}})}).duplicates, 1);
 
   ASSERT_TRUE(store_->PruneEventIds(NowMillis() + 1).ok());
-  const ApplyOutcome after = Apply({Effect("id-1", {RepositoryUpdate{"app", Pull(kT), ""}})});
+  const ApplyOutcome after =
+      Apply({Effect("id-1", {RepositoryUpdate{"app", Pull(kT), "", std::nullopt}})});
   EXPECT_EQ(after.applied, 1);
   EXPECT_EQ(after.duplicates, 0);
   EXPECT_EQ(Repository("app").counters.counts[Counter::kPulls], 2);
@@ -867,8 +871,9 @@ TEST_P(StoreContractTest, QueriesRunWhileBatchesCommit) {
     });
   }
   for (int i = 0; i < kBatches; ++i) {
-    Apply({Effect(fmt::format("id-{}", i), {TagUpdate{"app", "latest", Pull(kT + i)},
-                                            RepositoryUpdate{"app", Pull(kT + i), ""}})});
+    Apply({Effect(fmt::format("id-{}", i),
+                  {TagUpdate{"app", "latest", Pull(kT + i)},
+                   RepositoryUpdate{"app", Pull(kT + i), "", std::nullopt}})});
   }
   done = true;
   for (auto& reader : readers) reader.join();

@@ -98,9 +98,9 @@ std::vector<const Write*> Changes(const Journal& j, std::string_view coll) {
 
 TEST(WritePlanTest, UpdatesOfOneDocumentAcrossEventsBecomeOneIncrement) {
   const auto journal = Plan({
-      {"e1", kT, {RepositoryUpdate{"team/app", Pulls(1), "amy"}}},
-      {"e2", kT, {RepositoryUpdate{"team/app", Pulls(2), "bob"}}},
-      {"e3", kT, {RepositoryUpdate{"other", Pulls(5), ""}}},
+      {"e1", kT, {RepositoryUpdate{"team/app", Pulls(1), "amy", std::nullopt}}},
+      {"e2", kT, {RepositoryUpdate{"team/app", Pulls(2), "bob", std::nullopt}}},
+      {"e3", kT, {RepositoryUpdate{"other", Pulls(5), "", std::nullopt}}},
   });
   EXPECT_EQ(journal.events, (std::vector<std::string>{"e1", "e2", "e3"}));
   const auto changes = Changes(journal, "repositories");
@@ -118,7 +118,7 @@ TEST(WritePlanTest, EveryChangeIsGuardedSoReplayingTheJournalChangesNothingTwice
   const auto journal =
       Plan({{"e1",
              kT,
-             {RepositoryUpdate{"app", Pulls(1), ""}, TagUpdate{"app", "v1", Pulls(1)},
+             {RepositoryUpdate{"app", Pulls(1), "", std::nullopt}, TagUpdate{"app", "v1", Pulls(1)},
               DayUpdate{"app", UtcDay(kT), Pulls(1)}}}});
   int guarded = 0;
   for (const Write& w : journal.writes) {
@@ -137,7 +137,7 @@ TEST(WritePlanTest, EveryWriteTargetsACollectionOfTheSendingOrder) {
   const auto journal = Plan(
       {{"e1",
         kT,
-        {RepositoryUpdate{"app", Pulls(1), "amy"}, TagUpdate{"app", "v1", Pulls(1)},
+        {RepositoryUpdate{"app", Pulls(1), "amy", std::nullopt}, TagUpdate{"app", "v1", Pulls(1)},
          DigestUpdate{"app", "sha256:a", "", 0, Pulls(1)},
          ActorUpdate{"app", "amy", Pulls(1), kT, kT}, DayUpdate{"app", UtcDay(kT), Pulls(1)}}}});
   std::set<std::string> seen;
@@ -189,7 +189,7 @@ TEST(WritePlanTest, AnEffectWhoseManifestIsUnknownRecordsItsIdAndWritesNothing) 
   for (const char* digest : {"sha256:stored", "sha256:blob", "sha256:pushed"}) {
     effects.push_back({std::string("delete-") + digest,
                        kT,
-                       {RepositoryUpdate{"app", deleted, ""}},
+                       {RepositoryUpdate{"app", deleted, "", std::nullopt}},
                        KnownManifest{"app", digest}});
   }
   // A manifest pushed earlier in the batch is known to the effects after it.
