@@ -46,7 +46,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import warnings
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +62,7 @@ from drec_harness import (
     free_port,
     prepare_workdir,
 )
+from registry_harness import Pki, bcrypt_hash, make_pki
 
 TOKEN = "e2e-token-0123456789abcdef"
 EXPECTED_REPOSITORY = "team/app"  # the repository whose numbers --after-scenario gets
@@ -352,65 +352,7 @@ class DelayingProxy:
 
 
 # ---------------------------------------------------------------------------------------------
-# TLS material, images
-
-
-@dataclasses.dataclass
-class Pki:
-    ca: Path
-    cert: Path
-    key: Path
-
-
-def make_pki(directory: Path) -> Pki:
-    """A throw-away CA and a server certificate for 127.0.0.1/localhost (openssl CLI).
-
-    The registry is Go: it verifies drec against SSL_CERT_FILE=ca and needs the IP in the SAN.
-    """
-    directory.mkdir()
-    ca, ca_key = directory / "ca.pem", directory / "ca.key"
-    cert, key, csr = directory / "server.pem", directory / "server.key", directory / "server.csr"
-    ext = directory / "server.ext"
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    run(
-        "openssl",
-        "req",
-        "-x509",
-        *ec,
-        "-keyout",
-        str(ca_key),
-        "-out",
-        str(ca),
-        "-days",
-        "2",
-        "-subj",
-        "/CN=drec e2e test CA",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    )
-    run("openssl", "req", *ec, "-keyout", str(key), "-out", str(csr), "-subj", "/CN=localhost")
-    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
-    run(
-        "openssl",
-        "x509",
-        "-req",
-        "-in",
-        str(csr),
-        "-CA",
-        str(ca),
-        "-CAkey",
-        str(ca_key),
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        str(ext),
-        "-out",
-        str(cert),
-    )
-    return Pki(ca, cert, key)
+# Images
 
 
 @dataclasses.dataclass
@@ -458,20 +400,6 @@ def build_images(layout: Path, scratch: Path) -> dict[str, Image]:
     (layout / "index.json").write_text(json.dumps(index_json))
     images["multi"] = Image("multi", digest, True, [c["digest"] for c in children], "")
     return images
-
-
-def bcrypt_hash(password: str) -> str | None:
-    """The registry's htpasswd accepts bcrypt only; Python has it via `crypt` up to 3.12.
-
-    Cost 4 (the minimum) because the registry checks the password on every request.
-    """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import crypt  # noqa: PLC0415 - optional (gone in 3.13) and deprecated
-        return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)) or None
-    except (ImportError, ValueError, OSError):
-        return None
 
 
 # ---------------------------------------------------------------------------------------------
