@@ -305,8 +305,11 @@ class Registry:
         """The registry's own delivery counters (expvar): Pending, Events, Successes, Errors..."""
         url = f"http://127.0.0.1:{self.debug_port}/debug/vars"
         with urllib.request.urlopen(url, timeout=5) as resp:
-            endpoints = json.load(resp)["registry"]["notifications"]["endpoints"]
-        return next(e["Metrics"] for e in endpoints if e["name"] == endpoint)
+            endpoints = json.load(resp)["registry"]["notifications"]["endpoints"] or []
+        for e in endpoints:
+            if e["name"] == endpoint:
+                return e["Metrics"]
+        raise Failure(f"registry {self.host} has no notification endpoint {endpoint!r}")
 
     def wait_drained(self, endpoint: str, timeout: float = WAIT_S) -> None:
         wait_until(
