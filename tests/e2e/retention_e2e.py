@@ -911,9 +911,27 @@ def run_scenario(ctx: Context) -> None:
         result = ctx.retention("apply", "--policy", str(policy), "--at", ctx.at)
         if result.returncode != 0:
             fail(f"exit {result.returncode}")
+        missing = [d for _, d in expected if d not in result.stdout]
+        if missing:
+            fail(f"the dry run does not print the plan's deletions {missing}")
         assert_nothing_deleted(ctx, deleted)
 
-    checks.run("apply without --yes deletes nothing", dry_run)
+    checks.run("apply without --yes prints the plan and deletes nothing", dry_run)
+
+    def bad_policy():
+        path = ctx.workdir / "policy-bad.yml"
+        document = json.loads(policy.read_text())
+        document["rules"][0]["keep"]["pulled_within"] = "90 days"
+        path.write_text(json.dumps(document))
+        for command, *extra in (("plan",), ("apply", "--yes")):
+            result = ctx.retention(command, "--policy", str(path), "--at", ctx.at, *extra)
+            if result.returncode != 2:
+                fail(f"{command}: exit {result.returncode}, expected 2")
+            if "pulled_within" not in result.stderr:
+                fail(f"{command}: the message does not name the key pulled_within")
+        assert_nothing_deleted(ctx, deleted)
+
+    checks.run("a bad policy: exit 2 naming the key, nothing deleted", bad_policy)
 
     def registry_down():
         port = free_port()  # nothing listens there
@@ -967,12 +985,11 @@ def run_scenario(ctx: Context) -> None:
                 fail(f"exit {result.returncode}, expected 1 (some deletions failed)")
             if "storage.delete.enabled" not in output(result):
                 fail("the message does not name storage.delete.enabled")
-            text = report.read_text() if report.exists() else ""
-            if not text:
-                fail("no report written")
-            json.loads(text)
-            if not any(digest in text for _, digest in expected):
-                fail("the report lists none of the failed deletions")
+            outcomes = report_outcomes(report)
+            if set(outcomes) != {d for _, d in expected}:
+                fail(f"the report lists {sorted(outcomes)}, not the plan's deletions")
+            if "failed" not in outcomes.values() or "deleted" in outcomes.values():
+                fail(f"the report's outcomes: {outcomes}, expected failures and no deletion")
             assert_nothing_deleted(ctx, deleted)
         finally:
             ctx.restart_registry(delete_enabled=True)
@@ -1035,12 +1052,9 @@ def run_scenario(ctx: Context) -> None:
         missing = [d for _, d in rest if d not in result.stderr and d[7:19] not in result.stderr]
         if missing:
             fail(f"no progress line on stderr for {missing}")
-        if not report.exists():
-            fail("no report written")
-        text = report.read_text()
-        json.loads(text)
-        if not all(digest in text for _, digest in rest):
-            fail("the report does not name every deletion")
+        outcomes = report_outcomes(report)
+        if outcomes != {d: "deleted" for _, d in rest}:
+            fail(f"the report's outcomes: {outcomes}, expected every deletion deleted")
         deleted.update(rest)
         ctx.expect_registry(deleted, "exactly the complement of the plan")
 
@@ -1063,6 +1077,34 @@ def run_scenario(ctx: Context) -> None:
     checks.run("unknown tags are kept", unknown_kept)
     checks.run("drec got the registry's delete events", check_drec_deletes, ctx, deleted)
     checks.run("garbage-collect frees the deleted images' blobs", check_gc, ctx, deleted)
+
+
+OUTCOMES = ("deleted", "failed", "skipped", "not attempted")
+
+
+def report_outcomes(report: Path) -> dict[str, str]:
+    """digest -> outcome of every deletion in an apply report (--report): each JSON object that
+    names a `digest` and one of OUTCOMES as a value."""
+    if not report.exists():
+        fail(f"no report written to {report}")
+    found: dict[str, str] = {}
+
+    def walk(value):
+        if isinstance(value, dict):
+            outcome = next((v for v in value.values() if v in OUTCOMES), None)
+            if "digest" in value and outcome:
+                found[value["digest"]] = outcome
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    text = report.read_text()
+    walk(json.loads(text))
+    if not found:
+        fail(f"no deletion outcome in the report: {text[:400]}")
+    return found
 
 
 def check_api_plan(ctx: Context, expected: dict) -> None:
