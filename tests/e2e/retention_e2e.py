@@ -375,7 +375,7 @@ class Context:
             ],
             cafile=self.pki.ca,
             start_timeout=WAIT_S,
-            extra_args=tuple(args.drec_arg or ()),
+            extra_args=self.policy_setting(),
         )
         self.drec_config = workdir / "drec.yml"
         self.drec_config.write_text(
@@ -391,6 +391,17 @@ class Context:
             name: json.loads((TEMPLATES / f"{name}.json").read_text())["events"][0]
             for name in ("manifest-push-tagged", "manifest-pull-get", "index-pull-get")
         }
+
+    def policy_setting(self) -> tuple[str, ...]:
+        """drec serves the plan of `retention.policy_file` at /api/v1/retention/plan (read at
+        each request): the main policy, written later. Only where this drec has the setting."""
+        result = subprocess.run(
+            [self.args.drec, "--help"], check=False, capture_output=True, text=True, timeout=30
+        )
+        if "--retention-policy-file" not in result.stdout + result.stderr:
+            print("note: this drec has no --retention-policy-file; the API plan is not checked")
+            return ()
+        return ("--retention-policy-file", str(self.workdir / "policy-main.yml"))
 
     # -- set-up --
 
@@ -1196,9 +1207,6 @@ def parse_args():
         "--registry",
         default=shutil.which("docker-registry") or "docker-registry",
         help="registry binary (Debian's docker-registry 2.8)",
-    )
-    p.add_argument(
-        "--drec-arg", action="append", help="an extra argument for the drec server (repeatable)"
     )
     return p.parse_args()
 
