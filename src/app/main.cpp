@@ -18,6 +18,7 @@
 
 #include "api/router.h"
 #include "app/backup_command.h"
+#include "app/retention_command.h"
 #include "app/logging.h"
 #include "app/migrate_command.h"
 #include "app/open_stores.h"
@@ -207,7 +208,8 @@ int Run(const Settings& settings, std::vector<std::string> args,
                  .ingest = ingest,
                  .registries = registries,
                  .metrics = metrics,
-                 .readiness = readiness},
+                 .readiness = readiness,
+                 .retention_policy_file = settings.retention_policy_file},
                 QueryWorkerOptions{.deadline = settings.query_timeout});
   HttpServer server(server_options, router, metrics);
   if (Status s = server.Start(); !s.ok()) {
@@ -257,6 +259,9 @@ int main(int argc, char** argv) {
   }
   if (argc > 1 && std::string_view(argv[1]) == "backup") {
     return drec::RunBackup(argc - 1, argv + 1, env);
+  }
+  if (argc > 1 && std::string_view(argv[1]) == "retention") {
+    return drec::RunRetention(argc - 1, argv + 1, env);
   }
   auto outcome = drec::LoadSettings(argc, argv, env);
   if (!outcome.ok()) {

@@ -31,7 +31,8 @@ Result<std::shared_ptr<const std::regex>> Compile(const std::string& regex,
   try {
     return std::make_shared<const std::regex>(regex, std::regex::ECMAScript | std::regex::optimize);
   } catch (const std::regex_error& e) {
-    return Status::InvalidArgument(fmt::format("\"{}\" is not a valid pattern: {}", shown, e.what()));
+    return Status::InvalidArgument(
+        fmt::format("\"{}\" is not a valid pattern: {}", shown, e.what()));
   }
 }
 

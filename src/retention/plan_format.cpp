@@ -30,9 +30,12 @@ boost::json::object PlanJson(const Plan& plan) {
   out["registry"] = plan.registry;
   out["checked_against_registry"] = plan.checked_against_registry;
   const PlanSummary& s = plan.summary;
-  out["summary"] = {{"repositories", s.repositories}, {"tags", s.tags},
-                    {"kept", s.kept},                 {"unknown", s.unknown},
-                    {"held_by_limits", s.held},       {"delete_tags", s.delete_tags},
+  out["summary"] = {{"repositories", s.repositories},
+                    {"tags", s.tags},
+                    {"kept", s.kept},
+                    {"unknown", s.unknown},
+                    {"held_by_limits", s.held},
+                    {"delete_tags", s.delete_tags},
                     {"delete_manifests", s.delete_manifests}};
   boost::json::array repositories;
   for (const RepositoryPlan& repo : plan.repositories) {
@@ -87,20 +90,20 @@ std::string PlanTable(const Plan& plan, bool verbose) {
   for (const RepositoryPlan& repo : plan.repositories) {
     for (const TagPlan& t : repo.tags) {
       if (t.decision == Decision::kKeep && !verbose) continue;
-      out += fmt::format(
-          "{:<8} {:<40} {:<32} {:<19} {:<24} {:<24} {}{}{}\n", DecisionName(t.decision), repo.name,
-          t.tag.tag, Short(t.tag.digest),
-          t.tag.lastpulled ? FormatRfc3339(*t.tag.lastpulled) : "-",
-          t.tag.lastpushed ? FormatRfc3339(*t.tag.lastpushed) : "-", t.rule,
-          t.rule.empty() ? "" : ": ", t.reason);
+      out += fmt::format("{:<8} {:<40} {:<32} {:<19} {:<24} {:<24} {}{}{}\n",
+                         DecisionName(t.decision), repo.name, t.tag.tag, Short(t.tag.digest),
+                         t.tag.lastpulled ? FormatRfc3339(*t.tag.lastpulled) : "-",
+                         t.tag.lastpushed ? FormatRfc3339(*t.tag.lastpushed) : "-", t.rule,
+                         t.rule.empty() ? "" : ": ", t.reason);
     }
     for (const ManifestPlan& m : repo.manifests) {
       if (!m.tags.empty() || (m.decision == Decision::kKeep && !verbose)) continue;
-      out += fmt::format("{:<8} {:<40} {:<32} {:<19} {:<24} {:<24} {}{}{}\n",
-                         DecisionName(m.decision), repo.name, "(untagged)", Short(m.manifest.digest),
-                         m.manifest.lastpulled ? FormatRfc3339(*m.manifest.lastpulled) : "-",
-                         m.manifest.lastpushed ? FormatRfc3339(*m.manifest.lastpushed) : "-",
-                         m.rule, m.rule.empty() ? "" : ": ", m.reason);
+      out +=
+          fmt::format("{:<8} {:<40} {:<32} {:<19} {:<24} {:<24} {}{}{}\n", DecisionName(m.decision),
+                      repo.name, "(untagged)", Short(m.manifest.digest),
+                      m.manifest.lastpulled ? FormatRfc3339(*m.manifest.lastpulled) : "-",
+                      m.manifest.lastpushed ? FormatRfc3339(*m.manifest.lastpushed) : "-", m.rule,
+                      m.rule.empty() ? "" : ": ", m.reason);
     }
   }
   out += fmt::format("\nDeletions ({}), in order:\n", plan.deletions.size());

@@ -6,15 +6,11 @@
 #include <map>
 #include <set>
 
+#include "semantics/semantics.h"
 #include "util/text_parse.h"
 
 namespace drec::retention {
 namespace {
-
-bool IsIndex(std::string_view media_type) {
-  return media_type == "application/vnd.oci.image.index.v1+json" ||
-         media_type == "application/vnd.docker.distribution.manifest.list.v2+json";
-}
 
 std::string When(std::optional<UnixMillis> t) { return t ? FormatRfc3339(*t) : "never seen"; }
 
@@ -141,8 +137,7 @@ class RepositoryPlanner {
   }
 
   // Newest first; ties by name, so plans are stable.
-  static void SortBy(std::vector<const TagView*>& tags,
-                     std::optional<UnixMillis> TagView::*field) {
+  static void SortBy(std::vector<const TagView*>& tags, std::optional<UnixMillis> TagView::*field) {
     std::sort(tags.begin(), tags.end(), [field](const TagView* a, const TagView* b) {
       if (a->*field != b->*field) return a->*field > b->*field;
       return a->tag < b->tag;
@@ -216,7 +211,8 @@ class RepositoryPlanner {
              fmt::format("{} within {} (last {} {})", verb, FormatAge(age), verb,
                          FormatRfc3339(*when)));
       } else if (!Observed(age)) {
-        Unknown(t->tag, rule, fmt::format("not {} within {}? {}", verb, FormatAge(age), TooShort(age)));
+        Unknown(t->tag, rule,
+                fmt::format("not {} within {}? {}", verb, FormatAge(age), TooShort(age)));
       } else {
         verdicts_[t->tag].not_held.push_back(
             fmt::format("not {} within {} (last {}: {})", verb, FormatAge(age), verb, When(when)));
@@ -351,8 +347,8 @@ void ApplyLimits(const Limits& limits, std::vector<RepositoryPlan>& repos) {
       } else if (in_repo >= limits.max_per_repository) {
         limit = fmt::format("limits.max_per_repository ({}) reached", limits.max_per_repository);
       } else if (tags > 0 && tags_in_repo + tags > share_cap) {
-        limit = fmt::format("limits.max_share ({} of {} tags) reached", limits.max_share,
-                            image_tags);
+        limit =
+            fmt::format("limits.max_share ({} of {} tags) reached", limits.max_share, image_tags);
       }
       if (limit.empty()) {
         ++total;
@@ -414,7 +410,7 @@ Plan MakePlan(const Policy& policy, const std::vector<RepositoryView>& repositor
       if (m.decision == Decision::kDelete) order.push_back(&m);
     }
     std::stable_partition(order.begin(), order.end(), [](const ManifestPlan* m) {
-      return IsIndex(m->manifest.media_type) || !m->manifest.children.empty();
+      return IsIndexMediaType(m->manifest.media_type) || !m->manifest.children.empty();
     });
     for (const ManifestPlan* m : order) {
       plan.deletions.push_back({repo.name, m->manifest.digest, m->tags, m->rule, m->reason});

@@ -17,7 +17,7 @@ namespace drec::retention {
 // One live tag: where it points now and what drec saw of it.
 struct TagView {
   std::string tag;
-  std::string digest;  // the registry's answer when checked, else drec's
+  std::string digest;       // the registry's answer when checked, else drec's
   bool attachment = false;  // a signature, SBOM or attestation tag: never governed by rules
   std::optional<UnixMillis> lastpulled, lastpushed;
   std::int64_t numpulls = 0;
@@ -90,7 +90,6 @@ struct Plan {
 };
 
 // The plan at time `at`. Repositories that no rule matches are left out of it.
-Plan MakePlan(const Policy& policy, const std::vector<RepositoryView>& repositories,
-              UnixMillis at);
+Plan MakePlan(const Policy& policy, const std::vector<RepositoryView>& repositories, UnixMillis at);
 
 }  // namespace drec::retention

@@ -16,11 +16,8 @@ struct Unit {
   char suffix;
   UnixMillis millis;
 };
-constexpr std::array<Unit, 5> kUnits{{{'w', 7 * kDayMillis},
-                                      {'d', kDayMillis},
-                                      {'h', 3'600'000},
-                                      {'m', 60'000},
-                                      {'s', 1'000}}};
+constexpr std::array<Unit, 5> kUnits{
+    {{'w', 7 * kDayMillis}, {'d', kDayMillis}, {'h', 3'600'000}, {'m', 60'000}, {'s', 1'000}}};
 
 // Errors carry the file and the key path ("rules[2].keep.pulled_within"), so a user finds the
 // line to fix without reading drec's code.
@@ -61,7 +58,8 @@ class Parser {
     auto text = Scalar(node, key);
     if (!text.ok()) return text.status();
     auto value = ParseIntInRange(*text, min, max);
-    if (!value) return Fail(key, fmt::format("\"{}\" is not a whole number in [{}, {}]", *text, min, max));
+    if (!value)
+      return Fail(key, fmt::format("\"{}\" is not a whole number in [{}, {}]", *text, min, max));
     return *value;
   }
 
@@ -98,16 +96,17 @@ class Parser {
         !s.ok()) {
       return s;
     }
-    for (auto [name, target] : {std::pair{"name", &out.name}, std::pair{"url", &out.url},
-                                std::pair{"username", &out.username},
-                                std::pair{"ca_file", &out.ca_file}}) {
+    for (auto [name, target] :
+         {std::pair{"name", &out.name}, std::pair{"url", &out.url},
+          std::pair{"username", &out.username}, std::pair{"ca_file", &out.ca_file}}) {
       if (!node[name]) continue;
       auto text = Scalar(node[name], Sub(key, name));
       if (!text.ok()) return text.status();
       *target = *text;
     }
     if (!out.url.empty() && !out.url.starts_with("https://") && !out.url.starts_with("http://")) {
-      return Fail("registry.url", fmt::format("\"{}\" must start with https:// or http://", out.url));
+      return Fail("registry.url",
+                  fmt::format("\"{}\" must start with https:// or http://", out.url));
     }
     if (node["password_file"]) {
       auto path = Scalar(node["password_file"], "registry.password_file");
@@ -308,7 +307,8 @@ Result<Policy> ParsePolicy(std::string_view yaml, std::string_view origin) {
 Result<Policy> LoadPolicy(const std::string& path) {
   auto text = ReadFile(path);
   if (!text.ok()) {
-    return Status::InvalidArgument(fmt::format("retention policy {}: {}", path, text.status().message()));
+    return Status::InvalidArgument(
+        fmt::format("retention policy {}: {}", path, text.status().message()));
   }
   return ParsePolicy(*text, path);
 }
