@@ -99,8 +99,8 @@ Status StartObservation(Client& client, const std::string& database, const Colle
   while (next != earliest.end()) {
     Bson bulk_opts;
     Append(bulk_opts.get(), "ordered", false);
-    BulkPtr bulk(mongoc_collection_create_bulk_operation_with_opts(repositories.get(),
-                                                                   bulk_opts.get()));
+    BulkPtr bulk(
+        mongoc_collection_create_bulk_operation_with_opts(repositories.get(), bulk_opts.get()));
     std::size_t queued = 0;
     bson_error_t error;
     for (; next != earliest.end() && queued < kChunk; ++next) {

@@ -17,7 +17,7 @@ constexpr std::size_t kMaxRepositoryActors = 100;
 struct RepositoryFold {
   std::string repository;
   Delta delta;
-  std::vector<std::string> actors;  // distinct, in first-seen order
+  std::vector<std::string> actors;           // distinct, in first-seen order
   std::optional<UnixMillis> observed_since;  // the earliest of the merged updates
 };
 

@@ -26,9 +26,8 @@ struct QueryStatements {
 
   QueryStatements() {
     using pg::TallyColumns;
-    repository_columns =
-        fmt::format("r.repositoryname, {}, r.numstars, r.actors, r.observedsince",
-                    TallyColumns("r."));
+    repository_columns = fmt::format("r.repositoryname, {}, r.numstars, r.actors, r.observedsince",
+                                     TallyColumns("r."));
     select_repository = fmt::format("SELECT {} FROM repositories AS r WHERE repositoryname = $1",
                                     repository_columns);
     select_tags = fmt::format(

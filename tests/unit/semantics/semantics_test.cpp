@@ -287,12 +287,16 @@ TEST(SemanticsTest, TimesAreTheEventsOwnInAnyOffset) {
 // or not (an untagged push, a check, a delete, an attachment), whatever the offset it came in.
 TEST(SemanticsTest, EveryRepositoryUpdateCarriesTheEventTimeAsObservedSince) {
   std::vector<Event> events = {
-      MakeEvent("push", kImage, "v1", "PUT"),  MakeEvent("push", kImage, "", "PUT"),
-      MakeEvent("pull", kImage, "v1"),         MakeEvent("pull", kImage, "v1", "HEAD"),
-      MakeEvent("pull", kIndex, "latest"),     MakeEvent("delete", "", "", "DELETE"),
+      MakeEvent("push", kImage, "v1", "PUT"),
+      MakeEvent("push", kImage, "", "PUT"),
+      MakeEvent("pull", kImage, "v1"),
+      MakeEvent("pull", kImage, "v1", "HEAD"),
+      MakeEvent("pull", kIndex, "latest"),
+      MakeEvent("delete", "", "", "DELETE"),
       MakeEvent("push", kIndex, "multi", "PUT"),
       MakeEvent("push", kImage, "sha256-" + std::string(64, 'a') + ".sig", "PUT"),
-      ExampleEvent("manifest-push-tagged.json"), ExampleEvent("delete-digest.json"),
+      ExampleEvent("manifest-push-tagged.json"),
+      ExampleEvent("delete-digest.json"),
   };
   events.back().timestamp = ParseRfc3339("2026-11-28T01:30:00.999999+02:00");
   for (const Event& event : events) {
