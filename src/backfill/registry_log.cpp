@@ -253,23 +253,32 @@ std::optional<Event> LogReader::Feed(std::string_view line) {
   if (!fields) return std::nullopt;
   if (auto time = ParseRfc3339(Field(*fields, "time"))) first_time_ = Earliest(first_time_, time);
 
-  if (std::optional<DigestHint> hint = DigestHintOf(*fields)) {
-    auto it = hints_.find(hint->request_id);
+  std::optional<ManifestRequest> request = CompletedManifestRequest(*fields);
+  if (!request) {
+    // A line of a request in progress: what it tells is kept until the request completes.
+    std::optional<DigestHint> hint = DigestHintOf(*fields);
+    const std::string_view actor = Field(*fields, "auth.user.name");
+    const std::string_view id = Field(*fields, "http.request.id");
+    if (id.empty() || (!hint && actor.empty())) return std::nullopt;
+    auto it = hints_.find(id);
     if (it == hints_.end()) {
       if (hints_.size() >= kMaxPendingRequests) hints_.erase(hints_.begin());
-      hints_.emplace(hint->request_id, std::move(*hint));
-    } else if (hint->definite && !it->second.definite) {
-      it->second = std::move(*hint);
+      it = hints_.emplace(std::string(id), Pending{}).first;
     }
+    Pending& pending = it->second;
+    if (hint && (pending.digest.empty() || (hint->definite && !pending.definite))) {
+      pending.digest = std::move(hint->digest);
+      pending.definite = hint->definite;
+    }
+    if (!actor.empty()) pending.actor = std::string(actor);
     return std::nullopt;
   }
-
-  std::optional<ManifestRequest> request = CompletedManifestRequest(*fields);
-  if (!request) return std::nullopt;
   Event& event = request->event;
   std::optional<std::string> hinted;
   if (auto it = hints_.find(request->request_id); it != hints_.end()) {
-    hinted = std::move(it->second.digest);
+    if (!it->second.digest.empty()) hinted = std::move(it->second.digest);
+    // Registry 2.x names the user on the request's later lines, not on "response completed".
+    if (event.actor.empty()) event.actor = std::move(it->second.actor);
     hints_.erase(it);
   }
   if (!event.tag.empty() && event.digest.empty()) {

@@ -51,7 +51,8 @@ std::optional<DigestHint> DigestHintOf(const LogFields& fields);
 
 // Reads a log line by line and gives the events of its completed manifest requests, with the
 // digest of requests by tag filled in where the log tells it: from the request's own debug lines,
-// else from what the log said the tag pointed at before (a PUT or a resolved GET of the tag).
+// else from what the log said the tag pointed at before (a PUT or a resolved GET of the tag). The
+// user comes from the request's other lines when "response completed" does not name it (2.x).
 // Holds no more than kMaxPendingRequests requests' hints, so a log of requests that never
 // complete cannot grow it without bound.
 class LogReader {
@@ -74,7 +75,13 @@ class LogReader {
   LogFormat format_;
   bool last_structured_ = false;
   std::optional<UnixMillis> first_time_;
-  std::map<std::string, DigestHint, std::less<>> hints_;  // by request id
+  // What the lines of a request in progress told: its manifest digest, its user.
+  struct Pending {
+    std::string digest;
+    bool definite = false;
+    std::string actor;
+  };
+  std::map<std::string, Pending, std::less<>> hints_;  // by request id
   // repository + '\n' + tag -> the digest the log last said it pointed at ("" = unknown since a
   // PUT or delete the log could not resolve).
   std::map<std::string, std::string, std::less<>> tags_;
