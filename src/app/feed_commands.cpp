@@ -342,10 +342,17 @@ int RunBackfill(int argc, const char* const* argv, const std::map<std::string, s
     std::optional<UnixMillis> since;
     if (*record) {
       since = (*record)->observedsince;
-      // A repository recorded before drec kept its observation start: its earliest time.
+      // A repository recorded before drec kept its observation start: the earliest push or pull
+      // of it, or of one of its manifests (an untagged push counts only on the digest).
       if (!since) {
-        const TimeValues& times = (*record)->counters.times;
-        since = Earliest(times[TimeField::kFirstPushed], times[TimeField::kFirstPulled]);
+        auto earliest = [&since](const Counters& counters) {
+          since = Earliest(since, Earliest(counters.times[TimeField::kFirstPushed],
+                                           counters.times[TimeField::kFirstPulled]));
+        };
+        earliest((*record)->counters);
+        auto digests = store.ListDigests(repository);
+        if (!digests.ok()) return digests.status();
+        for (const DigestRecord& digest : *digests) earliest(digest.counters);
       }
       // Known, yet without any time: nothing says since when, so no line is taken as older.
       if (!since) since = std::numeric_limits<UnixMillis>::min();
