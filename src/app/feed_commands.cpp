@@ -103,8 +103,8 @@ Result<Arguments> Split(int argc, const char* const* argv, bool with_format) {
       return std::string(argv[++i]);
     };
     auto is = [&](std::string_view name) {
-      return arg == name || (arg.starts_with(name) && arg.size() > name.size() &&
-                             arg[name.size()] == '=');
+      return arg == name ||
+             (arg.starts_with(name) && arg.size() > name.size() && arg[name.size()] == '=');
     };
     if (arg == "-h" || arg == "--help") {
       args.help = true;
@@ -125,9 +125,7 @@ Result<Arguments> Split(int argc, const char* const* argv, bool with_format) {
         return Status::InvalidArgument("--format must be auto, text or json, not \"" + *format +
                                        "\"");
       }
-    } else if (arg == "-") {
-      args.files.emplace_back(arg);
-    } else if (arg.starts_with("-")) {
+    } else if (arg.starts_with("-") && arg != "-") {
       args.rest.push_back(argv[i]);
       if (arg.find('=') == std::string_view::npos && TakesValue(arg) && i + 1 < argc) {
         args.rest.push_back(argv[++i]);
@@ -167,10 +165,7 @@ Status ForEachLine(const std::string& file,
 class Feeder {
  public:
   Feeder(Store& store, std::string registry, DeletePolicy policy, const Classifier& classifier)
-      : store_(store),
-        registry_(std::move(registry)),
-        policy_(policy),
-        classifier_(classifier) {}
+      : store_(store), registry_(std::move(registry)), policy_(policy), classifier_(classifier) {}
 
   Status Add(Event event) {
     pending_.push_back(std::move(event));
@@ -210,8 +205,7 @@ class Feeder {
       reasons += fmt::format("{}{}: {}", reasons.empty() ? "" : ", ", reason, count);
     }
     return fmt::format("events: {}\napplied: {}\nduplicates: {}\nignored: {}{}\n", events_,
-                       applied_, duplicates_, ignored,
-                       reasons.empty() ? "" : " (" + reasons + ")");
+                       applied_, duplicates_, ignored, reasons.empty() ? "" : " (" + reasons + ")");
   }
 
  private:
@@ -233,9 +227,8 @@ struct Setup {
 
 // nullopt with `exit_code` set when the command ends here (help, a usage or setting error).
 std::optional<Setup> Prepare(std::string_view command, std::string_view usage, int argc,
-                             const char* const* argv,
-                             const std::map<std::string, std::string>& env, bool with_format,
-                             int& exit_code) {
+                             const char* const* argv, const std::map<std::string, std::string>& env,
+                             bool with_format, int& exit_code) {
   auto args = Split(argc, argv, with_format);
   if (!args.ok()) {
     Say(command, args.status().message() + fmt::format(" (see drec {} --help)", command));
@@ -420,11 +413,11 @@ int RunBackfill(int argc, const char* const* argv, const std::map<std::string, s
   if (exit_code == 0 && first) {
     std::vector<EventEffect> starts;
     for (const std::string& repository : repositories) {
-      EventEffect effect{fmt::format("{}observed:{}:{}", backfill::kEventIdPrefix, repository,
-                                     *first),
-                         *first,
-                         {RepositoryUpdate{repository, Delta{}, "", *first}},
-                         std::nullopt};
+      EventEffect effect{
+          fmt::format("{}observed:{}:{}", backfill::kEventIdPrefix, repository, *first),
+          *first,
+          {RepositoryUpdate{repository, Delta{}, "", *first}},
+          std::nullopt};
       starts.push_back(std::move(effect));
     }
     if (Status s = Feeder(store, setup->args.registry, DeletePolicyOf(setup->settings), classifier)
@@ -437,10 +430,9 @@ int RunBackfill(int argc, const char* const* argv, const std::map<std::string, s
   std::printf(
       "lines read: %lld\nmanifest requests: %lld\nlines used: %lld\nlines skipped as overlap: "
       "%lld\ndigests from the store: %lld\n%srepositories: %zu (observed from %s)\n",
-      static_cast<long long>(lines), static_cast<long long>(requests),
-      static_cast<long long>(used), static_cast<long long>(overlap),
-      static_cast<long long>(from_store), feeder.Summary().c_str(), repositories.size(),
-      first ? FormatRfc3339(*first).c_str() : "-");
+      static_cast<long long>(lines), static_cast<long long>(requests), static_cast<long long>(used),
+      static_cast<long long>(overlap), static_cast<long long>(from_store), feeder.Summary().c_str(),
+      repositories.size(), first ? FormatRfc3339(*first).c_str() : "-");
   return exit_code;
 }
 

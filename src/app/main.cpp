@@ -18,12 +18,12 @@
 
 #include "api/router.h"
 #include "app/backup_command.h"
+#include "app/feed_commands.h"
 #include "app/logging.h"
 #include "app/migrate_command.h"
 #include "app/open_stores.h"
 #include "app/reloader.h"
 #include "app/settings_semantics.h"
-#include "app/feed_commands.h"
 #include "app/version.h"
 #include "auth/authenticator.h"
 #include "config/config_loader.h"

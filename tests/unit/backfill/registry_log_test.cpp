@@ -43,7 +43,7 @@ TEST_P(CapturedLogTest, GivesEveryCompletedManifestRequestInOrder) {
   const std::vector<Event> events = ReadLog(GetParam());
   ASSERT_EQ(events.size(), 7u);
   const std::vector<std::pair<std::string, std::string>> expected = {
-      {"push", "PUT"}, {"pull", "GET"},  {"pull", "GET"},     {"pull", "GET"},
+      {"push", "PUT"},  {"pull", "GET"}, {"pull", "GET"},     {"pull", "GET"},
       {"pull", "HEAD"}, {"pull", "GET"}, {"delete", "DELETE"}};
   for (std::size_t i = 0; i < events.size(); ++i) {
     const Event& event = events[i];
@@ -112,8 +112,7 @@ TEST(RegistryLogTest, Registry3LeavesTagRequestsWithoutDigest) {
     const Interpretation interpretation =
         Interpret(events, DeletePolicy::kKeep, DefaultClassifier());
     EXPECT_EQ(interpretation.effects.size(), 2u);  // the GET by digest and the DELETE
-    EXPECT_EQ(interpretation.ignored,
-              std::vector<IgnoreReason>(5, IgnoreReason::kMissingDigest));
+    EXPECT_EQ(interpretation.ignored, std::vector<IgnoreReason>(5, IgnoreReason::kMissingDigest));
   }
 }
 
@@ -151,10 +150,10 @@ TEST(RegistryLogTest, ReadsQuotedTextValues) {
 }
 
 TEST(RegistryLogTest, IgnoresLinesThatAreNotStructured) {
-  for (std::string_view line : {
-           R"(127.0.0.1 - - [02/Dec/2026:08:05:15 +0000] "GET /v2/ HTTP/1.1" 200 2 "" "curl/7.88.1")",
-           "panic: runtime error", "", "   ", R"({"msg":"no time"})", "{not json",
-           R"(time="2026-12-02T08:05:15Z" msg="unterminated)"}) {
+  for (std::string_view line :
+       {R"(127.0.0.1 - - [02/Dec/2026:08:05:15 +0000] "GET /v2/ HTTP/1.1" 200 2 "" "curl/7.88.1")",
+        "panic: runtime error", "", "   ", R"({"msg":"no time"})", "{not json",
+        R"(time="2026-12-02T08:05:15Z" msg="unterminated)"}) {
     EXPECT_FALSE(ParseLogLine(line, LogFormat::kAuto)) << line;
   }
 }
@@ -187,8 +186,8 @@ TEST(RegistryLogTest, OnlySuccessfulManifestRequestsCount) {
   EXPECT_EQ(request->event.tag, "v1");
   EXPECT_EQ(request->event.id, "backfill:71d16479-ca32-46d9-bb5b-9db30a1d03bc");
   EXPECT_EQ(request->event.timestamp, ParseRfc3339("2026-12-02T08:05:15.857Z"));
-  const auto escaped = CompletedManifestRequest(
-      Completed("GET", "/v2/a/manifests/sha256%3A29724e07", "200"));
+  const auto escaped =
+      CompletedManifestRequest(Completed("GET", "/v2/a/manifests/sha256%3A29724e07", "200"));
   ASSERT_TRUE(escaped);
   EXPECT_EQ(escaped->event.digest, "sha256:29724e07");
 }
@@ -196,7 +195,8 @@ TEST(RegistryLogTest, OnlySuccessfulManifestRequestsCount) {
 // A tag's digest learned from one line resolves the later requests of the tag that the log does
 // not resolve itself, until a push the log cannot resolve or a delete makes it stale.
 TEST(RegistryLogTest, RemembersWhatTheLogSaidOfATag) {
-  const std::vector<std::string> lines = Lines(testing::ReadExample("registry-2.8.txt", "registry-logs"));
+  const std::vector<std::string> lines =
+      Lines(testing::ReadExample("registry-2.8.txt", "registry-logs"));
   LogReader reader(LogFormat::kText);
   std::string put;
   for (const std::string& line : lines) {
@@ -211,17 +211,18 @@ TEST(RegistryLogTest, RemembersWhatTheLogSaidOfATag) {
     LogFields fields = Completed("GET", "/v2/team/app/manifests/v1", "200");
     fields["http.request.id"] = std::move(id);
     std::string line;
-    for (const auto& [key, value] : fields) line += key + "=\"" + value + "\" ";
+    for (const auto& [key, value] : fields) line += fmt::format("{}=\"{}\" ", key, value);
     return reader.Feed(line);
   };
   auto first = get("g1");
   ASSERT_TRUE(first);
   EXPECT_EQ(first->digest, put);
   // A DELETE of that digest untags it.
-  auto deleted = reader.Feed("time=\"2026-12-02T08:06:00Z\" msg=\"response completed\" "
-                             "http.request.id=d1 http.request.method=DELETE "
-                             "http.request.uri=/v2/team/app/manifests/" +
-                             put + " http.response.status=202");
+  auto deleted = reader.Feed(
+      "time=\"2026-12-02T08:06:00Z\" msg=\"response completed\" "
+      "http.request.id=d1 http.request.method=DELETE "
+      "http.request.uri=/v2/team/app/manifests/" +
+      put + " http.response.status=202");
   ASSERT_TRUE(deleted);
   auto after = get("g2");
   ASSERT_TRUE(after);
@@ -232,19 +233,20 @@ TEST(RegistryLogTest, RemembersWhatTheLogSaidOfATag) {
 TEST(RegistryLogTest, BoundsPendingHints) {
   LogReader reader(LogFormat::kText);
   auto hint = [&](const std::string& id) {
-    reader.Feed("time=\"2026-12-02T08:06:00Z\" msg=\"filesystem.GetContent(\\\"/docker/registry/"
-                "v2/repositories/a/_manifests/revisions/sha256/" +
-                std::string(64, 'a') + "/link\\\")\" http.request.id=" + id);
+    reader.Feed(
+        "time=\"2026-12-02T08:06:00Z\" msg=\"filesystem.GetContent(\\\"/docker/registry/"
+        "v2/repositories/a/_manifests/revisions/sha256/" +
+        std::string(64, 'a') + "/link\\\")\" http.request.id=" + id);
   };
   hint("0");
   for (std::size_t i = 1; i <= LogReader::kMaxPendingRequests; ++i) {
     hint(fmt::format("x{}", i));
   }
   auto completed = [&](const std::string& id) {
-    return reader.Feed("time=\"2026-12-02T08:06:01Z\" msg=\"response completed\" http.request.id=" +
-                       id +
-                       " http.request.method=GET http.request.uri=/v2/a/manifests/t "
-                       "http.response.status=200");
+    return reader.Feed(
+        "time=\"2026-12-02T08:06:01Z\" msg=\"response completed\" http.request.id=" + id +
+        " http.request.method=GET http.request.uri=/v2/a/manifests/t "
+        "http.response.status=200");
   };
   auto dropped = completed("0");
   ASSERT_TRUE(dropped);
