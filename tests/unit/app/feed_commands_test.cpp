@@ -34,6 +34,7 @@ class FeedCommandsTest : public ::testing::Test {
     std::vector<std::string> argv = {command, "--storage-sqlite-path", db_};
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<const char*> pointers;
+    pointers.reserve(argv.size());
     for (const std::string& arg : argv) pointers.push_back(arg.c_str());
     const std::map<std::string, std::string> env;
     const int argc = static_cast<int>(pointers.size());
@@ -42,7 +43,7 @@ class FeedCommandsTest : public ::testing::Test {
   }
 
   std::string Write(const std::string& name, const std::string& text) {
-    const std::string path = (dir_ / name).string();
+    std::string path = (dir_ / name).string();
     std::ofstream(path, std::ios::binary) << text;
     return path;
   }
