@@ -15,7 +15,9 @@ empty), the registry is stopped and:
     digest B's counters (numpulls, numpushs, numchecks, numindexpulls, numdeletes) equal A's
     (2.8 at log.level debug, whose storage traces name every digest). Registry 3.x logs no
     digest of a request by tag at any level: its run checks that exactly the requests by tag
-    are reported as missing_digest and that the requests by digest count as in A.
+    are reported as missing_digest and every other request is applied (or is a delete of a
+    digest B never saw as a manifest), and that a store which knows team/app:v1 (the last pull's
+    envelope replayed into it) resolves v1's earlier requests, so v1's counters become A's.
     A second backfill of the same log applies nothing. Backfilling the log into A itself changes
     no counter of A (every line is at or after A's observation start); when the API reports
     `observedsince`, it is then no later than the log's first line.
