@@ -525,13 +525,9 @@ class Run:
                 fail("backfilling A's own traffic changed A:\n" + "\n".join(lines))
             since = observed_since(drec_a)
             if since is None:
-                print(
-                    "     note: this drec's API reports no observedsince (the stores branch is "
-                    "not merged): the moved observation start was not checked"
-                )
-                return
+                fail("the API reports no observedsince")
             first_line = next(
-                m[1] for line in log.open() if (m := re.search(r'time="?([0-9T:.\-]+Z)', line))
+                m[1] for line in log.open() if (m := re.search(r'time"?[=:]"([0-9T:.\-]+Z)', line))
             )
             for repo, value in since.items():
                 if value is None or value[:23] > first_line[:23]:

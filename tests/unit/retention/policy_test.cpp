@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
+#include "util/read_file.h"
+
 namespace drec::retention {
 namespace {
 
@@ -44,6 +49,27 @@ rules:
   EXPECT_TRUE(rule.keep.tags[1].Matches("release-12"));
   EXPECT_FALSE(rule.keep.tags[1].Matches("release-12a"));
   EXPECT_EQ(rule.untagged_older_than, 14 * kDayMillis);
+}
+
+TEST(PolicyTest, TheExamplePolicyFileParsesAsItsCommentsSay) {
+  const std::string path = DREC_TEST_DATA_DIR "/../../retention-policy.example.yml";
+  auto text = ReadFile(path);
+  ASSERT_TRUE(text.ok()) << text.status().message();
+  const std::string password = ::testing::TempDir() + "/registry-password";
+  std::ofstream(password) << "secret\n";
+  std::string yaml = *text;
+  const std::string original = "/etc/drec/registry-password";
+  ASSERT_NE(yaml.find(original), std::string::npos);
+  yaml.replace(yaml.find(original), original.size(), password);
+  auto policy = ParsePolicy(yaml, path);
+  ASSERT_TRUE(policy.ok()) << policy.status().message();
+  EXPECT_EQ(policy->registry.password, "secret");
+  EXPECT_EQ(policy->limits.max_deletions, 100);
+  ASSERT_EQ(policy->rules.size(), 2u);
+  EXPECT_TRUE(policy->rules[0].governs_tags);
+  EXPECT_EQ(policy->rules[0].keep.pulled_within, 90 * kDayMillis);
+  EXPECT_FALSE(policy->rules[1].governs_tags);
+  EXPECT_EQ(policy->rules[1].untagged_older_than, 90 * kDayMillis);
 }
 
 TEST(PolicyTest, MistakesNameTheFileAndTheKey) {
