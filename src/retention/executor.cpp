@@ -120,6 +120,7 @@ ApplyReport ApplyPlan(const Plan& plan, RegistryClient& registry, int concurrenc
   };
   std::vector<std::thread> workers;
   const int n = std::clamp(concurrency, 1, 64);
+  workers.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) workers.emplace_back(work);
   for (std::thread& worker : workers) worker.join();
   for (const DeletionOutcome& o : report.outcomes) {

@@ -337,7 +337,8 @@ void ApplyLimits(const Limits& limits, std::vector<RepositoryPlan>& repos) {
                      [](const ManifestPlan* a, const ManifestPlan* b) {
                        return LastActivity(*a) < LastActivity(*b);
                      });
-    const auto share_cap = static_cast<std::int64_t>(limits.max_share * image_tags);
+    const auto share_cap =
+        static_cast<std::int64_t>(limits.max_share * static_cast<double>(image_tags));
     std::int64_t in_repo = 0, tags_in_repo = 0;
     for (ManifestPlan* m : candidates) {
       const auto tags = static_cast<std::int64_t>(m->tags.size());

@@ -250,7 +250,7 @@ std::optional<UnixMillis> ParseAge(std::string_view text) {
   if (text.size() < 2) return std::nullopt;
   for (const Unit& unit : kUnits) {
     if (text.back() != unit.suffix) continue;
-    auto count = ParseIntInRange(text.substr(0, text.size() - 1), 0, 100'000 * 365);
+    auto count = ParseIntInRange(text.substr(0, text.size() - 1), 0, std::int64_t{100'000} * 365);
     if (!count) return std::nullopt;
     return *count * unit.millis;
   }
