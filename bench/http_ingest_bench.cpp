@@ -52,7 +52,8 @@ void BM_HttpIngest(benchmark::State& state) {
                  .ingest = ingest,
                  .registries = registries,
                  .metrics = metrics,
-                 .readiness = readiness},
+                 .readiness = readiness,
+                 .retention_policy_file = {}},
                 QueryWorkerOptions{});
   ServerOptions options;
   options.endpoint = {boost::asio::ip::make_address("127.0.0.1"), 0};

@@ -32,6 +32,8 @@ struct RouterParts {
   Metrics& metrics;
   // Answers /readyz without waiting for the store.
   Readiness& readiness;
+  // retention.policy_file: the policy /api/v1/retention/plan plans; empty: none.
+  std::string retention_policy_file;
 };
 
 // The query workers: how many, and how many requests may wait for one before the router

@@ -12,7 +12,8 @@ namespace drec {
 class [[nodiscard]] Status {
  public:
   // Unavailable means "try again later" (store down, queue full): the HTTP layer maps it to 503.
-  enum class Code { kOk, kInvalidArgument, kNotFound, kUnavailable, kInternal };
+  // PermissionDenied: a remote service refused the credentials (the registry client's 401/403).
+  enum class Code { kOk, kInvalidArgument, kNotFound, kUnavailable, kInternal, kPermissionDenied };
 
   Status() = default;
   static Status Ok() { return Status(); }
@@ -20,6 +21,9 @@ class [[nodiscard]] Status {
   static Status NotFound(std::string m) { return {Code::kNotFound, std::move(m)}; }
   static Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
+  static Status PermissionDenied(std::string m) {
+    return {Code::kPermissionDenied, std::move(m)};
+  }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -31,7 +31,6 @@ import argparse
 import base64
 import contextlib
 import dataclasses
-import hashlib
 import http.server
 import json
 import os
@@ -62,7 +61,8 @@ from drec_harness import (
     free_port,
     prepare_workdir,
 )
-from registry_harness import Pki, bcrypt_hash, make_pki
+from oci_images import Image, bcrypt_hash, build_images, run
+from registry_harness import Pki, make_pki
 
 TOKEN = "e2e-token-0123456789abcdef"
 EXPECTED_REPOSITORY = "team/app"  # the repository whose numbers --after-scenario gets
@@ -107,17 +107,6 @@ def parse_time_ms(text: str) -> int:
     offset = "+00:00" if m[3] == "Z" else m[3]
     seconds = int(datetime.fromisoformat(m[1] + offset).timestamp())
     return seconds * 1000 + int((m[2] or "0")[:3].ljust(3, "0"))
-
-
-def run(*argv: str, capture: bool = False) -> str:
-    """Runs a tool; a failure names the command and shows its output."""
-    try:
-        proc = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=120)
-    except subprocess.TimeoutExpired:
-        raise Failure(f"{' '.join(argv)} did not finish in 120 s") from None
-    if proc.returncode != 0:
-        raise Failure(f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stderr}{proc.stdout}")
-    return proc.stdout if capture else ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,54 +341,7 @@ class DelayingProxy:
 
 
 # ---------------------------------------------------------------------------------------------
-# Images
-
-
-@dataclasses.dataclass
-class Image:
-    ref: str  # name inside the OCI layout
-    digest: str
-    index: bool
-    children: list[str]  # child manifest digests of an index
-    layer: str  # a layer digest, for raw blob requests (images only)
-
-
-def build_images(layout: Path, scratch: Path) -> dict[str, Image]:
-    """Two small single-arch images (umoci) and a hand-written OCI index referencing both."""
-    run("umoci", "init", "--layout", str(layout))
-    images = {}
-    for ref, arch in (("amd64", "amd64"), ("arm64", "arm64")):
-        image = f"{layout}:{ref}"
-        content = scratch / f"{ref}.txt"
-        content.write_text(f"drec e2e image for linux/{arch}\n")
-        run("umoci", "new", "--image", image)
-        run("umoci", "insert", "--image", image, str(content), "/drec-e2e.txt")
-        run("umoci", "config", "--image", image, "--os", "linux", "--architecture", arch)
-    index_json = json.loads((layout / "index.json").read_text())
-    descriptors = {
-        d["annotations"]["org.opencontainers.image.ref.name"]: d for d in index_json["manifests"]
-    }
-    for ref, descriptor in descriptors.items():
-        manifest = json.loads((layout / "blobs" / "sha256" / descriptor["digest"][7:]).read_bytes())
-        images[ref] = Image(ref, descriptor["digest"], False, [], manifest["layers"][0]["digest"])
-    children = []
-    for ref, arch in (("amd64", "amd64"), ("arm64", "arm64")):
-        child = {k: v for k, v in descriptors[ref].items() if k != "annotations"}
-        children.append(child | {"platform": {"architecture": arch, "os": "linux"}})
-    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children}).encode()
-    digest = "sha256:" + hashlib.sha256(body).hexdigest()
-    (layout / "blobs" / "sha256" / digest[7:]).write_bytes(body)
-    index_json["manifests"].append(
-        {
-            "mediaType": OCI_INDEX,
-            "digest": digest,
-            "size": len(body),
-            "annotations": {"org.opencontainers.image.ref.name": "multi"},
-        }
-    )
-    (layout / "index.json").write_text(json.dumps(index_json))
-    images["multi"] = Image("multi", digest, True, [c["digest"] for c in children], "")
-    return images
+# TLS material, images
 
 
 # ---------------------------------------------------------------------------------------------

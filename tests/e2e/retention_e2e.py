@@ -65,14 +65,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))
 from drec_harness import Checks, Drec, Failure, fail, free_port, prepare_workdir
-from registry_harness import (
-    Registry,
-    bcrypt_hash,
-    make_pki,
-    notification_endpoint,
-    run,
-    wait_until,
-)
+from oci_images import bcrypt_hash, run
+from registry_harness import Registry, make_pki, notification_endpoint, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATES = ROOT / "tests" / "data" / "registry-2.8"

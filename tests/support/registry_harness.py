@@ -9,7 +9,6 @@ apart. Python standard library only; programs import it by putting this director
 
 * `make_pki`: a throw-away CA and a certificate for 127.0.0.1/localhost (the registry is Go: it
   trusts drec through SSL_CERT_FILE=ca and needs the IP in the SAN).
-* `bcrypt_hash`: htpasswd entries (the registry accepts bcrypt only).
 * `Registry`: one registry process: config (storage, delete enabled or not, notifications,
   htpasswd, log format and access log for log readers), start/stop, its `/debug/vars` delivery
   counters, `garbage_collect`, plain-HTTP requests to it.
@@ -26,24 +25,13 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-import warnings
 from pathlib import Path
 
 from drec_harness import Failure, free_port, stop_process
+from oci_images import bcrypt_hash, run
 
 POLL_S = 0.05
 WAIT_S = 20.0
-
-
-def run(*argv: str, capture: bool = False, timeout: float = 120.0) -> str:
-    """Runs a tool; a failure names the command and shows its output."""
-    try:
-        proc = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise Failure(f"{' '.join(argv)} did not finish in {timeout:.0f} s") from None
-    if proc.returncode != 0:
-        raise Failure(f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stderr}{proc.stdout}")
-    return proc.stdout if capture else ""
 
 
 def wait_until(what: str, probe, timeout: float = WAIT_S):
@@ -111,20 +99,6 @@ def make_pki(directory: Path) -> Pki:
         str(cert),
     )
     return Pki(ca, cert, key)
-
-
-def bcrypt_hash(password: str) -> str | None:
-    """The registry's htpasswd accepts bcrypt only; Python has it via `crypt` up to 3.12.
-
-    Cost 4 (the minimum) because the registry checks the password on every request.
-    """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import crypt  # noqa: PLC0415 - optional (gone in 3.13) and deprecated
-        return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)) or None
-    except (ImportError, ValueError, OSError):
-        return None
 
 
 def notification_endpoint(

@@ -52,7 +52,8 @@ class RoutesTest : public ::testing::Test {
                              .ingest = ingest_,
                              .registries = registries_,
                              .metrics = metrics_,
-                             .readiness = readiness_})) {}
+                             .readiness = readiness_,
+                             .retention_policy_file = {}})) {}
   ~RoutesTest() override { committer_.Stop(); }
 
   UnusedStore store_;
