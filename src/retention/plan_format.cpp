@@ -34,7 +34,7 @@ boost::json::object PlanJson(const Plan& plan) {
                     {"tags", s.tags},
                     {"kept", s.kept},
                     {"unknown", s.unknown},
-                    {"held_by_limits", s.held},
+                    {"held_by_limits", s.held_by_limits},
                     {"delete_tags", s.delete_tags},
                     {"delete_manifests", s.delete_manifests}};
   boost::json::array repositories;

@@ -323,9 +323,9 @@ std::optional<UnixMillis> LastActivity(const ManifestPlan& m) {
 }
 
 // Holds every deletion beyond a limit, oldest activity first in line, so what a limit keeps is
-// what was used most recently.
-void ApplyLimits(const Limits& limits, std::vector<RepositoryPlan>& repos) {
-  std::int64_t total = 0;
+// what was used most recently. Returns how many deletions it held.
+std::int64_t ApplyLimits(const Limits& limits, std::vector<RepositoryPlan>& repos) {
+  std::int64_t total = 0, held = 0;
   for (RepositoryPlan& repo : repos) {
     std::vector<ManifestPlan*> candidates;
     std::int64_t image_tags = 0;
@@ -359,6 +359,7 @@ void ApplyLimits(const Limits& limits, std::vector<RepositoryPlan>& repos) {
       }
       m->decision = Decision::kHeld;
       m->reason += "; held: " + limit;
+      ++held;
       for (TagPlan& t : repo.tags) {
         if (t.tag.digest == m->manifest.digest && t.decision == Decision::kDelete) {
           t.decision = Decision::kHeld;
@@ -368,6 +369,7 @@ void ApplyLimits(const Limits& limits, std::vector<RepositoryPlan>& repos) {
     }
     ProtectChildren(repo);
   }
+  return held;
 }
 
 }  // namespace
@@ -400,8 +402,8 @@ Plan MakePlan(const Policy& policy, const std::vector<RepositoryView>& repositor
   }
   std::sort(plan.repositories.begin(), plan.repositories.end(),
             [](const RepositoryPlan& a, const RepositoryPlan& b) { return a.name < b.name; });
-  ApplyLimits(policy.limits, plan.repositories);
   PlanSummary& s = plan.summary;
+  s.held_by_limits = ApplyLimits(policy.limits, plan.repositories);
   for (const RepositoryPlan& repo : plan.repositories) {
     ++s.repositories;
     // Indexes first: a run cut short then leaves children without their index, never an index

@@ -76,8 +76,11 @@ struct Deletion {
 };
 
 struct PlanSummary {
+  // Tags by decision; `held` counts every held tag, whatever held it.
   std::int64_t repositories = 0, tags = 0, kept = 0, unknown = 0, held = 0;
   std::int64_t delete_tags = 0, delete_manifests = 0;
+  // Deletions (manifests, tagged or not) that a limit held back to a later run.
+  std::int64_t held_by_limits = 0;
 };
 
 struct Plan {

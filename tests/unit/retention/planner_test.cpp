@@ -98,6 +98,8 @@ TEST(PlannerTest, ADigestGoesOnlyWithEveryTagOnItAndAKeptTagHoldsTheOthers) {
   ASSERT_EQ(plan.deletions.size(), 1u);
   EXPECT_EQ(plan.deletions[0].digest, "sha256:gone");
   EXPECT_EQ(plan.deletions[0].tags, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(plan.summary.held, 1);
+  EXPECT_EQ(plan.summary.held_by_limits, 0) << "a shared digest is no limit";
 }
 
 TEST(PlannerTest, ChildrenOfAnIndexThatStaysStayAndAnIndexGoesBeforeItsChildren) {
@@ -139,6 +141,7 @@ rules: [{repositories: app, keep: {}}]
   EXPECT_EQ(d.at("t2"), Decision::kDelete);
   EXPECT_EQ(d.at("t3"), Decision::kHeld);
   EXPECT_EQ(plan.summary.held, 1);
+  EXPECT_EQ(plan.summary.held_by_limits, 1);
 
   const Plan shared = MakePlan(PolicyOf("limits: {max_share: 0.5}\n"
                                         "rules: [{repositories: app, keep: {}}]"),
@@ -147,6 +150,7 @@ rules: [{repositories: app, keep: {}}]
                                       Tag("t3", "sha256:3", 10, 100)})},
                                kAt);
   EXPECT_EQ(shared.deletions.size(), 1u) << "half of three tags is one";
+  EXPECT_EQ(shared.summary.held_by_limits, 2);
 }
 
 TEST(PlannerTest, PushRankingOfTagsPushedBeforeTheObservationIsUnknown) {
