@@ -7,6 +7,7 @@
 namespace drec {
 
 HttpResponse RetentionPlanRoute(const RegistrySet& registries, const std::string& policy_file,
+                                std::chrono::steady_clock::time_point deadline,
                                 const RouteRequest& request) {
   if (policy_file.empty()) {
     return ErrorResponse(404, "no retention policy is configured: set retention.policy_file");
@@ -36,7 +37,7 @@ HttpResponse RetentionPlanRoute(const RegistrySet& registries, const std::string
     if (!client.ok()) return ErrorResponse(500, policy_file + ": " + client.status().message());
     registry = std::move(client).value();
   }
-  auto views = retention::GatherViews(*policy, *reader, registry.get());
+  auto views = retention::GatherViews(*policy, *reader, registry.get(), deadline);
   if (!views.ok()) {
     return ErrorResponse(
         views.status().code() == Status::Code::kUnavailable && !registry ? 503 : 502,

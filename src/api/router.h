@@ -34,6 +34,8 @@ struct RouterParts {
   Readiness& readiness;
   // retention.policy_file: the policy /api/v1/retention/plan plans; empty: none.
   std::string retention_policy_file;
+  // How long that plan may wait for the registry (the query deadline: a later answer is lost).
+  std::chrono::milliseconds retention_registry_budget{10'000};
 };
 
 // The query workers: how many, and how many requests may wait for one before the router

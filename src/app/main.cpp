@@ -192,7 +192,8 @@ int Run(const Settings& settings, std::vector<std::string> args,
                  .registries = registries,
                  .metrics = metrics,
                  .readiness = readiness,
-                 .retention_policy_file = settings.retention_policy_file},
+                 .retention_policy_file = settings.retention_policy_file,
+                 .retention_registry_budget = settings.query_timeout},
                 QueryWorkerOptions{.deadline = settings.query_timeout});
   HttpServer server(server_options, router, metrics);
   if (Status s = server.Start(); !s.ok()) {

@@ -41,8 +41,14 @@ ManifestView ManifestOf(const DigestRecord& d, const std::set<std::string>& dele
   return view;
 }
 
+Status PastDeadline(std::chrono::steady_clock::time_point deadline) {
+  if (std::chrono::steady_clock::now() < deadline) return Status::Ok();
+  return Status::Unavailable("the registry did not answer every request of the plan in time");
+}
+
 Result<RepositoryView> ViewOf(const RepositoryRecord& record, StoreReader& store,
-                              RegistryClient* registry) {
+                              RegistryClient* registry,
+                              std::chrono::steady_clock::time_point deadline) {
   RepositoryView view{record.repositoryname, record.observedsince, {}, {}};
   auto tags = store.ListTags(record.repositoryname);
   if (!tags.ok()) return tags.status();
@@ -69,6 +75,7 @@ Result<RepositoryView> ViewOf(const RepositoryRecord& record, StoreReader& store
   if (!live.ok()) return live.status();
   std::map<std::string, ManifestView> manifests;
   for (const std::string& tag : *live) {
+    if (Status s = PastDeadline(deadline); !s.ok()) return s;
     auto head = registry->HeadManifest(record.repositoryname, tag);
     if (!head.ok()) return head.status();
     if (!*head) continue;  // deleted between the list and the HEAD
@@ -80,6 +87,7 @@ Result<RepositoryView> ViewOf(const RepositoryRecord& record, StoreReader& store
   // Manifests drec saw that no tag points at: untagged now, if the registry still has them.
   for (const DigestRecord& d : *digests) {
     if (d.deleted || !IsManifestMediaType(d.media_type) || manifests.count(d.digest)) continue;
+    if (Status s = PastDeadline(deadline); !s.ok()) return s;
     auto head = registry->HeadManifest(record.repositoryname, d.digest);
     if (!head.ok()) return head.status();
     if (*head) manifests[d.digest].media_type = (*head)->media_type;
@@ -94,6 +102,7 @@ Result<RepositoryView> ViewOf(const RepositoryRecord& record, StoreReader& store
     m.digest = digest;
     m.media_type = media_type;
     if (IsIndexMediaType(media_type)) {
+      if (Status s = PastDeadline(deadline); !s.ok()) return s;
       auto manifest = registry->GetManifest(record.repositoryname, digest);
       if (!manifest.ok()) return manifest.status();
       m.children = manifest->children;
@@ -106,7 +115,8 @@ Result<RepositoryView> ViewOf(const RepositoryRecord& record, StoreReader& store
 }  // namespace
 
 Result<std::vector<RepositoryView>> GatherViews(const Policy& policy, StoreReader& store,
-                                                RegistryClient* registry) {
+                                                RegistryClient* registry,
+                                                std::chrono::steady_clock::time_point deadline) {
   std::vector<RepositoryView> views;
   RepositoryQuery query;
   query.limit = kPage;
@@ -115,7 +125,7 @@ Result<std::vector<RepositoryView>> GatherViews(const Policy& policy, StoreReade
     if (!page.ok()) return page.status();
     for (const RepositoryRecord& record : page->items) {
       if (!AnyRuleMatches(policy, record.repositoryname)) continue;
-      auto view = ViewOf(record, store, registry);
+      auto view = ViewOf(record, store, registry, deadline);
       if (!view.ok()) return view.status();
       views.push_back(std::move(view).value());
     }

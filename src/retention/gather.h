@@ -4,6 +4,7 @@
 // moved while it was down); deleting by digest on a stale view could take a kept tag with it.
 #pragma once
 
+#include <chrono>
 #include <vector>
 
 #include "registry_client/registry_client.h"
@@ -15,8 +16,11 @@ namespace drec::retention {
 
 // The views of every repository in `store` that some rule of `policy` matches. With `registry`
 // (may be null), tags and their digests are the registry's and every manifest is confirmed by
-// it; any registry error fails the whole gathering, so no plan rests on half a view.
-Result<std::vector<RepositoryView>> GatherViews(const Policy& policy, StoreReader& store,
-                                                RegistryClient* registry);
+// it; any registry error fails the whole gathering, so no plan rests on half a view. Past
+// `deadline` no further registry request starts (Unavailable): the API's query workers are few,
+// and a slow registry must not hold them.
+Result<std::vector<RepositoryView>> GatherViews(
+    const Policy& policy, StoreReader& store, RegistryClient* registry,
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
 
 }  // namespace drec::retention

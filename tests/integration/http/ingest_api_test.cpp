@@ -103,7 +103,8 @@ class IngestApiTest : public ::testing::Test {
                                                    .registries = *registries_,
                                                    .metrics = metrics_,
                                                    .readiness = *readiness_,
-                                                   .retention_policy_file = {}},
+                                                   .retention_policy_file = {},
+                                                   .retention_registry_budget = {}},
                                        QueryWorkerOptions{});
     Settings settings;
     auto tls = MakeTlsContext(settings, files_);

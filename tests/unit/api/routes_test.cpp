@@ -53,7 +53,8 @@ class RoutesTest : public ::testing::Test {
                              .registries = registries_,
                              .metrics = metrics_,
                              .readiness = readiness_,
-                             .retention_policy_file = {}})) {}
+                             .retention_policy_file = {},
+                             .retention_registry_budget = {}})) {}
   ~RoutesTest() override { committer_.Stop(); }
 
   UnusedStore store_;
