@@ -756,6 +756,9 @@ def check_decisions(ctx: Context, plan: dict) -> None:
             problems.append(f"{case.repository}:{case.tag}: digest {entry.get('digest')}")
         if case.decision == "delete" and entry.get("rule") != "ci":
             problems.append(f"{case.repository}:{case.tag}: rule {entry.get('rule')!r}")
+    odd = sorted(f"{r}:{t}" for (r, t), e in tags.items() if e.get("decision") not in DECISIONS)
+    if odd:
+        problems.append(f"decisions outside {DECISIONS}: {odd}")
     unexpected = sorted(set(tags) - {(c.repository, c.tag) for c in SCENARIO})
     if unexpected:
         problems.append(f"tags the scenario does not have: {unexpected}")
