@@ -48,6 +48,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "e2e"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "support"))
 import registry_e2e  # build_images, bcrypt_hash, Processes, run, wait_until
+
 from drec_harness import Failure, fail, free_port, prepare_workdir
 
 SKIP = 77
@@ -79,7 +80,7 @@ class TokenServer:
             def log_message(self, *args):
                 pass
 
-            def do_GET(self):  # noqa: N802 - http.server's name
+            def do_GET(self):
                 server.handle(self)
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -114,7 +115,9 @@ class TokenServer:
             "access": access,
         }
         header = {"typ": "JWT", "alg": "RS256", "x5c": [self.x5c]}
-        signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
+        signing_input = (
+            f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
+        )
         signature = subprocess.run(
             ["openssl", "dgst", "-sha256", "-sign", str(self.key)],
             input=signing_input.encode(),
@@ -222,8 +225,10 @@ def main() -> int:
     parser.add_argument("--workdir", required=True, type=Path)
     parser.add_argument(
         "--registry3",
-        default=str(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-                    / "drec/registry3/registry"),
+        default=str(
+            Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+            / "drec/registry3/registry"
+        ),
         help="registry 3.x (scripts/build-registry3.sh) for the pagination case; 2.8 does not "
         "page tags/list; without it that case skips",
     )
@@ -338,8 +343,10 @@ def main() -> int:
                     push(layout, ref, hosts[name], repo, tag, creds[name], workdir)
                     digest = raw_digest(hosts[name], repo, tag, creds[name], workdir)
                     if digest != images[ref].digest:
-                        fail(f"{name} {repo}:{tag} serves {digest}, the layout has "
-                             f"{images[ref].digest}")
+                        fail(
+                            f"{name} {repo}:{tag} serves {digest}, the layout has "
+                            f"{images[ref].digest}"
+                        )
                     digests.setdefault(name, {})[f"{repo}:{tag}"] = digest
 
         # The pagination case proves something only if the registry pages: it must answer ?n=2

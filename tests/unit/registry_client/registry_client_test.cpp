@@ -235,7 +235,7 @@ TEST(RegistryClientTest, ServerErrorsAndThrottlingAreUnavailable) {
 TEST(RegistryClientTest, AManifestOverTheBoundOrNotMatchingItsDigestIsRefused) {
   FakeRegistry fake([](const Request& req) {
     Response r = Json(req.target().find("huge") != beast::string_view::npos
-                          ? std::string(5 * 1024 * 1024, ' ')
+                          ? std::string(std::size_t{5} * 1024 * 1024, ' ')
                           : R"({"schemaVersion":2})");
     r.set(http::field::content_type, "application/vnd.oci.image.manifest.v1+json");
     r.set("Docker-Content-Digest", "sha256:" + std::string(64, '0'));
