@@ -52,7 +52,9 @@ void BM_HttpIngest(benchmark::State& state) {
                  .ingest = ingest,
                  .registries = registries,
                  .metrics = metrics,
-                 .readiness = readiness},
+                 .readiness = readiness,
+                 .retention_policy_file = {},
+                 .retention_registry_budget = {}},
                 QueryWorkerOptions{});
   ServerOptions options;
   options.endpoint = {boost::asio::ip::make_address("127.0.0.1"), 0};

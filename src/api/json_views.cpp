@@ -31,6 +31,7 @@ boost::json::object RepositoryJson(const RepositoryRecord& r) {
   o["actors"] = std::move(actors);
   o["numstars"] = r.numstars;
   o["tags"] = boost::json::array(r.tags.begin(), r.tags.end());
+  o["observedsince"] = Time(r.observedsince);
   return o;
 }
 
@@ -48,6 +49,7 @@ boost::json::object DigestJson(const DigestRecord& r) {
   boost::json::object o{
       {"digest", r.digest}, {"mediaType", r.media_type}, {"size", r.size}, {"deleted", r.deleted}};
   for (auto& [k, v] : CountersJson(r.counters)) o[k] = v;
+  o["parents"] = boost::json::array(r.parents.begin(), r.parents.end());
   return o;
 }
 

@@ -10,6 +10,7 @@
 #include "api/openapi.h"
 #include "api/query_api.h"
 #include "api/responses.h"
+#include "api/retention_route.h"
 #include "util/once.h"
 
 namespace drec {
@@ -94,6 +95,12 @@ std::vector<Route> BuildRoutes(const RouterParts& p) {
       {"/api/v1/repositories/{name}/-/classes", get, kCredentials, kWorkers, true,
        Query(registries, kDefaultOnly, ClassesRoute)},
       {"/api/v1/summary", get, kCredentials, kWorkers, true, Query(registries, kAll, SummaryRoute)},
+      {"/api/v1/retention/plan", get, kCredentials, kWorkers, true,
+       [&registries, policy = p.retention_policy_file, budget = p.retention_registry_budget](
+           const RouteRequest& r, const Respond& respond) {
+         respond(
+             RetentionPlanRoute(registries, policy, std::chrono::steady_clock::now() + budget, r));
+       }},
       {"/api/v1/openapi.json", get, kCredentials, kInline, true, Fixed([](const RouteRequest&) {
          return MakeResponse(200, std::string(OpenApiDocument()));
        })},

@@ -32,6 +32,10 @@ struct RouterParts {
   Metrics& metrics;
   // Answers /readyz without waiting for the store.
   Readiness& readiness;
+  // retention.policy_file: the policy /api/v1/retention/plan plans; empty: none.
+  std::string retention_policy_file;
+  // How long that plan may wait for the registry (the query deadline: a later answer is lost).
+  std::chrono::milliseconds retention_registry_budget{10'000};
 };
 
 // The query workers: how many, and how many requests may wait for one before the router

@@ -18,10 +18,13 @@
 
 #include "api/router.h"
 #include "app/backup_command.h"
+#include "app/feed_commands.h"
 #include "app/logging.h"
 #include "app/migrate_command.h"
 #include "app/open_stores.h"
 #include "app/reloader.h"
+#include "app/retention_command.h"
+#include "app/settings_semantics.h"
 #include "app/version.h"
 #include "auth/authenticator.h"
 #include "config/config_loader.h"
@@ -37,23 +40,6 @@ extern char** environ;
 
 namespace drec {
 namespace {
-
-// The traffic classifier of the settings: the operator's rules, then the built-in ones. The
-// settings have checked every rule, so every address range parses.
-Classifier MakeClassifier(const Settings& settings) {
-  std::vector<ClassRule> rules;
-  for (const ClassRuleSetting& configured : settings.class_rules) {
-    ClassRule rule{configured.cls, configured.user_agent, configured.actor, {}, configured.source};
-    for (const std::string& range : configured.addr) {
-      if (auto cidr = ParseCidr(range)) rule.addr.push_back(*cidr);
-    }
-    rules.push_back(std::move(rule));
-  }
-  if (settings.builtin_class_rules) {
-    for (ClassRule& rule : DefaultClassRules()) rules.push_back(std::move(rule));
-  }
-  return Classifier(std::move(rules), settings.default_class);
-}
 
 std::map<std::string, std::string> Environment() {
   std::map<std::string, std::string> env;
@@ -197,9 +183,7 @@ int Run(const Settings& settings, std::vector<std::string> args,
   Readiness readiness(
       [&writer] { return writer.Ping(); }, [&committer] { return committer.health(); }, metrics,
       {.check_timeout = settings.check_timeout, .commit_timeout = settings.commit_timeout});
-  IngestEndpoint ingest(
-      settings.on_delete == OnDelete::kRemove ? DeletePolicy::kRemove : DeletePolicy::kKeep,
-      classifier, committer, metrics);
+  IngestEndpoint ingest(DeletePolicyOf(settings), classifier, committer, metrics);
   // Declared after the committer and before the server: the server stops first, then the
   // router's query workers finish, then the committer drains.
   Router router({.ingest_route = settings.route,
@@ -207,7 +191,9 @@ int Run(const Settings& settings, std::vector<std::string> args,
                  .ingest = ingest,
                  .registries = registries,
                  .metrics = metrics,
-                 .readiness = readiness},
+                 .readiness = readiness,
+                 .retention_policy_file = settings.retention_policy_file,
+                 .retention_registry_budget = settings.query_timeout},
                 QueryWorkerOptions{.deadline = settings.query_timeout});
   HttpServer server(server_options, router, metrics);
   if (Status s = server.Start(); !s.ok()) {
@@ -257,6 +243,15 @@ int main(int argc, char** argv) {
   }
   if (argc > 1 && std::string_view(argv[1]) == "backup") {
     return drec::RunBackup(argc - 1, argv + 1, env);
+  }
+  if (argc > 1 && std::string_view(argv[1]) == "retention") {
+    return drec::RunRetention(argc - 1, argv + 1, env);
+  }
+  if (argc > 1 && std::string_view(argv[1]) == "replay") {
+    return drec::RunReplay(argc - 1, argv + 1, env);
+  }
+  if (argc > 1 && std::string_view(argv[1]) == "backfill") {
+    return drec::RunBackfill(argc - 1, argv + 1, env);
   }
   auto outcome = drec::LoadSettings(argc, argv, env);
   if (!outcome.ok()) {

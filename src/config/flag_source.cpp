@@ -66,7 +66,9 @@ Result<ParsedCommandLine> Parse(int argc, const char* const* argv) {
       "user:password,user2:password2.\nOther commands: drec migrate --from SOURCE.yml --to "
       "TARGET.yml "
       "copies all statistics into another store; drec backup [config.yml] --output DIR copies the "
-      "SQLite files while drec runs (each with --help; docs/migrate.md).");
+      "SQLite files while drec runs (each with --help; docs/migrate.md); drec replay FILE... "
+      "applies captured notification envelopes and drec backfill LOGFILE... a registry's own "
+      "log (each with --help; docs/backfill.md).");
 
   const Draft defaults;
   std::vector<std::string> flag_values(Table().size());

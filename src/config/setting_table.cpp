@@ -65,6 +65,10 @@ const std::vector<SettingDef>& Table() {
         {"storage.postgresql.schema",
          "PostgreSQL schema of drec's tables; other registries use <schema>@<registry>",
          Text(&Draft::postgresql_schema, PostgresSchema)},
+        {"retention.policy_file",
+         "Retention policy served at /api/v1/retention/plan and in the dashboard (read at each "
+         "request); empty: none",
+         Text(&Draft::retention_policy_file)},
         {"storage.query_timeout_ms",
          "An API query not answered within this (waiting and running) gets 503",
          Millis(&Draft::query_timeout)},

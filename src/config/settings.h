@@ -66,6 +66,10 @@ struct Settings {
   std::string postgresql_uri;
   std::string postgresql_schema = "drec";  // each registry but the default: <schema>@<registry>
 
+  // retention.policy_file: the policy whose plan GET /api/v1/retention/plan serves (read at
+  // each request, so edits apply at once); empty: no plan is served (docs/retention.md)
+  std::string retention_policy_file;
+
   // registries: served besides "default" (model/registry.h), each with a store of its own
   std::vector<std::string> registries;
 

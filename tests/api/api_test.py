@@ -383,6 +383,7 @@ REPOS: dict[str, dict] = {
         "actors": ["alice", "bob", "carol"],
         "numstars": 0,
         "tags": ["v2", "v3"],
+        "observedsince": T(40, "10:00:00.123"),
     },
     "team/multi": {
         **counters(
@@ -398,6 +399,7 @@ REPOS: dict[str, dict] = {
         "actors": ["alice", "bob"],
         "numstars": 0,
         "tags": ["latest"],
+        "observedsince": T(20, "11:00:00.000"),
     },
     "team/old": {
         **counters(
@@ -411,6 +413,7 @@ REPOS: dict[str, dict] = {
         "actors": ["carol"],
         "numstars": 0,
         "tags": ["1.0"],
+        "observedsince": T(100, "10:00:00.000"),
     },
     "lib/never": {
         **counters(
@@ -422,6 +425,7 @@ REPOS: dict[str, dict] = {
         "actors": [],
         "numstars": 0,
         "tags": ["main"],
+        "observedsince": T(50, "09:00:00.000"),
     },
     "lib/hot": {
         **counters(
@@ -435,6 +439,7 @@ REPOS: dict[str, dict] = {
         "actors": ["dave", "eve"],
         "numstars": 0,
         "tags": ["stable"],
+        "observedsince": T(60, "12:00:00.000"),
     },
     "teams/x": {
         **counters(
@@ -448,8 +453,16 @@ REPOS: dict[str, dict] = {
         "actors": ["alice"],
         "numstars": 0,
         "tags": ["a"],
+        "observedsince": T(12, "10:00:00.000"),
     },
-    "zeta": {**counters(), "actors": [], "numstars": 0, "tags": []},
+    # Nothing counted, but the untagged push is an event: drec has observed zeta since then.
+    "zeta": {
+        **counters(),
+        "actors": [],
+        "numstars": 0,
+        "tags": [],
+        "observedsince": T(8, "10:00:00.000"),
+    },
 }
 for _name, _record in REPOS.items():
     _record["repositoryname"] = _name
@@ -461,8 +474,15 @@ def tag(name, dig, deleted, **c):
     return {"tag": name, "digest": dig, "deleted": deleted, "attachment": False, **counters(**c)}
 
 
-def dgst(name, media, size, deleted, **c):
-    return {"digest": name, "mediaType": media, "size": size, "deleted": deleted, **counters(**c)}
+def dgst(name, media, size, deleted, parents=(), **c):
+    return {
+        "digest": name,
+        "mediaType": media,
+        "size": size,
+        "deleted": deleted,
+        "parents": list(parents),
+        **counters(**c),
+    }
 
 
 def actor(name, firstseen, lastseen, **c):
@@ -615,6 +635,7 @@ DIGESTS: dict[str, list[dict]] = {
             OCI_MANIFEST,
             345,
             False,
+            parents=[IX],
             numpulls=1,
             numpushs=1,
             firstpushed=T(20, "11:00:00.000"),
@@ -627,6 +648,7 @@ DIGESTS: dict[str, list[dict]] = {
             OCI_MANIFEST,
             346,
             False,
+            parents=[IX],
             numpushs=1,
             firstpushed=T(20, "11:00:01.000"),
             lastpushed=T(20, "11:00:01.000"),

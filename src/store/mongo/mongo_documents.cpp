@@ -19,6 +19,7 @@ RepositoryRecord ReadRepository(const bson_t* doc) {
   record.counters = ReadCounters(doc);
   record.actors = StringsField(doc, "actors");
   record.numstars = Int64Field(doc, "numstars");
+  record.observedsince = DateField(doc, "observedsince");
   return record;
 }
 

@@ -5,8 +5,13 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
+#include <map>
+#include <optional>
+#include <string>
 
 #include "model/fields.h"
+#include "util/time.h"
 
 namespace drec::mongo {
 namespace {
@@ -48,9 +53,81 @@ Status MarkAttachments(Client& client, const std::string& database, const Collec
   return Status::Ok();
 }
 
+// Reads every document of `collection` that `filter` matches, `projection` fields only.
+template <typename ReadFn>
+Status ReadAll(Client& client, const std::string& database, const std::string& collection,
+               const bson_t* filter, std::initializer_list<std::string_view> projection,
+               ReadFn read) {
+  CollectionPtr source = client.Collection(database, collection);
+  Bson opts;
+  AppendDocument(opts.get(), "projection", [&](bson_t* fields) {
+    for (std::string_view field : projection) Append(fields, field, std::int64_t{1});
+  });
+  CursorPtr cursor(mongoc_collection_find_with_opts(source.get(), filter, opts.get(), nullptr));
+  return ForEach(cursor.get(), "migrating " + collection, read);
+}
+
+// Version 2: the time from which drec has seen a repository's traffic (the retention planner's
+// observation window). Repositories recorded before start at the earliest time known of them:
+// first pushed, first pulled, or an actor's first seen. Computed here rather than by the server,
+// since FerretDB has no pipeline updates; $min makes the writes safe to repeat. A repository
+// with no time at all keeps no field (unknown).
+Status StartObservation(Client& client, const std::string& database, const CollectionNamer& name) {
+  std::map<std::string, std::optional<UnixMillis>> earliest;
+  Bson all;
+  const std::string first_pushed(NameOf(TimeField::kFirstPushed));
+  const std::string first_pulled(NameOf(TimeField::kFirstPulled));
+  Status status = ReadAll(client, database, name("repositories"), all.get(),
+                          {"repositoryname", first_pushed, first_pulled}, [&](const bson_t* doc) {
+                            auto& t = earliest[StringField(doc, "repositoryname")];
+                            t = Earliest(t, DateField(doc, first_pushed));
+                            t = Earliest(t, DateField(doc, first_pulled));
+                          });
+  if (!status.ok()) return status;
+  status = ReadAll(client, database, name("actors"), all.get(), {"repository", "firstseen"},
+                   [&](const bson_t* doc) {
+                     // Actors of a repository that has no document are no repository to start.
+                     const auto found = earliest.find(StringField(doc, "repository"));
+                     if (found == earliest.end()) return;
+                     found->second = Earliest(found->second, DateField(doc, "firstseen"));
+                   });
+  if (!status.ok()) return status;
+  // Bounded bulks: one write per repository, without one round trip each.
+  constexpr std::size_t kChunk = 1000;
+  CollectionPtr repositories = client.Collection(database, name("repositories"));
+  auto next = earliest.begin();
+  while (next != earliest.end()) {
+    Bson bulk_opts;
+    Append(bulk_opts.get(), "ordered", false);
+    BulkPtr bulk(
+        mongoc_collection_create_bulk_operation_with_opts(repositories.get(), bulk_opts.get()));
+    std::size_t queued = 0;
+    bson_error_t error;
+    for (; next != earliest.end() && queued < kChunk; ++next) {
+      if (!next->second) continue;
+      Bson filter;
+      Append(filter.get(), "repositoryname", next->first);
+      Bson update;
+      AppendDocument(update.get(), "$min",
+                     [&](bson_t* min) { Append(min, "observedsince", Date{*next->second}); });
+      if (!mongoc_bulk_operation_update_one_with_opts(bulk.get(), filter.get(), update.get(),
+                                                      nullptr, &error)) {
+        return ToStatus(error, "migrating repositories");
+      }
+      ++queued;
+    }
+    if (queued == 0) break;
+    bson_t reply;
+    const bool ok = mongoc_bulk_operation_execute(bulk.get(), &reply, &error) != 0;
+    bson_destroy(&reply);
+    if (!ok) return ToStatus(error, "migrating repositories");
+  }
+  return Status::Ok();
+}
+
 using Migration = Status (*)(Client&, const std::string&, const CollectionNamer&);
 // Entry i takes the database from version i to i + 1. Never change one once released.
-constexpr std::array<Migration, 1> kMigrations = {MarkAttachments};
+constexpr std::array<Migration, 2> kMigrations = {MarkAttachments, StartObservation};
 
 }  // namespace
 

@@ -288,15 +288,32 @@ Result<std::vector<TagRecord>> MongoStore::ListTags(const std::string& repositor
 Result<std::vector<DigestRecord>> MongoStore::ListDigests(const std::string& repository) {
   Client client = pool_->Lease();
   CollectionPtr digests = client.Collection(database_, CollectionName("digests"));
-  return Collect<DigestRecord>(digests.get(), OfRepository(repository).get(),
-                               SortedBy("digest").get(), [](const bson_t* doc) {
-                                 return DigestRecord{mongo::StringField(doc, "digest"),
-                                                     mongo::StringField(doc, "media_type"),
-                                                     mongo::Int64Field(doc, "size"),
-                                                     mongo::BoolField(doc, "deleted"),
-                                                     ReadCounters(doc),
-                                                     {}};
-                               });
+  auto records = Collect<DigestRecord>(digests.get(), OfRepository(repository).get(),
+                                       SortedBy("digest").get(), [](const bson_t* doc) {
+                                         return DigestRecord{mongo::StringField(doc, "digest"),
+                                                             mongo::StringField(doc, "media_type"),
+                                                             mongo::Int64Field(doc, "size"),
+                                                             mongo::BoolField(doc, "deleted"),
+                                                             ReadCounters(doc),
+                                                             {}};
+                                       });
+  if (!records.ok()) return records.status();
+  CollectionPtr links = client.Collection(database_, CollectionName("digestparents"));
+  std::map<std::string, std::vector<std::string>> parents;
+  CursorPtr cursor(mongoc_collection_find_with_opts(links.get(), OfRepository(repository).get(),
+                                                    nullptr, nullptr));
+  Status status = mongo::ForEach(cursor.get(), "reading index parents", [&](const bson_t* doc) {
+    parents[mongo::StringField(doc, "child")].push_back(mongo::StringField(doc, "parent"));
+  });
+  if (!status.ok()) return status;
+  for (DigestRecord& record : *records) {
+    const auto found = parents.find(record.digest);
+    if (found == parents.end()) continue;
+    // Sorted here, bytewise as in the other stores, whatever the server's collation.
+    record.parents = std::move(found->second);
+    std::sort(record.parents.begin(), record.parents.end());
+  }
+  return records;
 }
 
 Result<std::vector<ActorRecord>> MongoStore::ListActors(const std::string& repository) {

@@ -17,7 +17,8 @@ constexpr std::size_t kMaxRepositoryActors = 100;
 struct RepositoryFold {
   std::string repository;
   Delta delta;
-  std::vector<std::string> actors;  // distinct, in first-seen order
+  std::vector<std::string> actors;           // distinct, in first-seen order
+  std::optional<UnixMillis> observed_since;  // the earliest of the merged updates
 };
 
 // Every pull by one digest of a batch, merged, with the digests whose tags it reaches: the
@@ -50,8 +51,10 @@ class Coalescer {
   const std::set<std::string>& days_updated() const { return days_updated_; }
 
   void Add(const RepositoryUpdate& op) {
-    auto& fold = Fold(op.repository, kRepositoryKind, "", RepositoryFold{op.repository, {}, {}});
+    auto& fold =
+        Fold(op.repository, kRepositoryKind, "", RepositoryFold{op.repository, {}, {}, {}});
     fold.delta += op.delta;
+    fold.observed_since = Earliest(fold.observed_since, op.observed_since);
     if (!op.actor.empty() && fold.actors.size() < kMaxRepositoryActors &&
         std::find(fold.actors.begin(), fold.actors.end(), op.actor) == fold.actors.end()) {
       fold.actors.push_back(op.actor);
@@ -417,7 +420,8 @@ void Emit(Writes& w, const RepositoryFold& s) {
                .ZeroCounters()
                .SetOnInsert("actors", std::vector<std::string>())
                .SetOnInsert("numstars", std::int64_t{0}));
-  w.Change("repositories", RepositoryKey(s.repository), Update().Fold(s.delta));
+  w.Change("repositories", RepositoryKey(s.repository),
+           Update().Fold(s.delta).Min("observedsince", s.observed_since));
   for (const std::string& actor : s.actors) {
     // Distinct and at most 100: appended only while absent and while the list has room.
     w.Change("repositories", RepositoryKey(s.repository).Ne("actors", actor).Absent("actors.99"),

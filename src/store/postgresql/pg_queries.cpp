@@ -26,17 +26,20 @@ struct QueryStatements {
 
   QueryStatements() {
     using pg::TallyColumns;
-    repository_columns =
-        fmt::format("r.repositoryname, {}, r.numstars, r.actors", TallyColumns("r."));
+    repository_columns = fmt::format("r.repositoryname, {}, r.numstars, r.actors, r.observedsince",
+                                     TallyColumns("r."));
     select_repository = fmt::format("SELECT {} FROM repositories AS r WHERE repositoryname = $1",
                                     repository_columns);
     select_tags = fmt::format(
         "SELECT tag, coalesce(digest, ''), deleted, attachment, {} FROM tags "
         "WHERE repository = $1 ORDER BY tag",
         TallyColumns());
+    // The parents as a text[], sorted bytewise (the columns are COLLATE "C").
     select_digests = fmt::format(
-        "SELECT digest, coalesce(media_type, ''), coalesce(size, 0), deleted, {} FROM digests "
-        "WHERE repository = $1 ORDER BY digest",
+        "SELECT digest, coalesce(media_type, ''), coalesce(size, 0), deleted, {}, "
+        "coalesce((SELECT array_agg(p.parent ORDER BY p.parent) FROM digest_parents AS p "
+        "WHERE p.repository = d.repository AND p.child = d.digest), '{{}}') "
+        "FROM digests AS d WHERE repository = $1 ORDER BY digest",
         TallyColumns());
     select_actors = fmt::format(
         "SELECT actor, firstseen, lastseen, {} FROM actors WHERE repository = $1 ORDER BY actor",
@@ -110,6 +113,7 @@ RepositoryRecord ReadRepository(RowReader& row) {
   record.counters = pg::ReadTally(row);
   record.numstars = row.Int();
   record.actors = ParseTextArray(row.Text());
+  record.observedsince = row.OptionalInt();
   return record;
 }
 
@@ -317,6 +321,7 @@ Result<std::vector<DigestRecord>> PostgresStore::ListDigests(const std::string& 
                                        record.size = row.Int();
                                        record.deleted = row.Bool();
                                        record.counters = pg::ReadTally(row);
+                                       record.parents = ParseTextArray(row.Text());
                                        return record;
                                      });
   });

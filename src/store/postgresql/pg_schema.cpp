@@ -23,7 +23,7 @@ namespace {
 // in the field already ran it; append a new one instead. Names are values, never identifiers,
 // and compare bytewise (COLLATE "C"), as in the other stores, whatever the database's locale.
 // Times are unix milliseconds, NULL until the first such event.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     R"sql(
 CREATE TABLE repositories (
   repositoryname text COLLATE "C" NOT NULL PRIMARY KEY,
@@ -124,6 +124,14 @@ CREATE TABLE event_ids (
   applied_at bigint NOT NULL
 );
 CREATE INDEX event_ids_by_applied_at ON event_ids (applied_at);
+)sql",
+    // The time from which drec has seen a repository's traffic (the retention planner's
+    // observation window). Repositories recorded before start at the earliest time known of
+    // them; one with no time at all stays NULL (unknown). LEAST and min ignore NULLs.
+    R"sql(
+ALTER TABLE repositories ADD COLUMN observedsince bigint;
+UPDATE repositories AS r SET observedsince = LEAST(r.firstpushed, r.firstpulled,
+  (SELECT min(a.firstseen) FROM actors AS a WHERE a.repository = r.repositoryname));
 )sql",
 };
 

@@ -102,10 +102,12 @@ struct FoldStatements {
     using pg::TallyColumns;
     using pg::TallyParams;
     const std::string last_pushed(NameOf(TimeField::kLastPushed));
+    // LEAST ignores NULL: an update without observed_since leaves the column as it is.
     upsert_repository = fmt::format(
-        "INSERT INTO repositories AS r (repositoryname, {}) VALUES ($1, {}) "
-        "ON CONFLICT (repositoryname) DO UPDATE SET {}",
-        TallyColumns(), TallyParams(2), FoldTally("r"));
+        "INSERT INTO repositories AS r (repositoryname, observedsince, {}) VALUES ($1, $2, {}) "
+        "ON CONFLICT (repositoryname) DO UPDATE SET "
+        "observedsince = LEAST(r.observedsince, EXCLUDED.observedsince), {}",
+        TallyColumns(), TallyParams(3), FoldTally("r"));
     upsert_tag = fmt::format(
         "INSERT INTO tags AS t (repository, tag, {}) VALUES ($1, $2, {}) "
         "ON CONFLICT (repository, tag) DO UPDATE SET {}",
@@ -190,6 +192,7 @@ class OperationWriter {
   void Add(const RepositoryUpdate& op) {
     Params params;
     params.Add(op.repository);
+    params.Add(op.observed_since);
     pg::AddTally(params, op.delta);
     pipeline_.Add(Sql().upsert_repository, std::move(params));
     if (op.actor.empty()) return;

@@ -20,6 +20,11 @@ constexpr const char kSelectRepositoryActors[] =
     "SELECT json_each.value FROM repositories, json_each(repositories.actors) "
     "WHERE repositoryname = :repository ORDER BY json_each.key";
 
+// Ordered as the digests are listed, so the parents join them in one pass.
+constexpr const char kSelectDigestParents[] =
+    "SELECT child, parent FROM digest_parents WHERE repository = :repository "
+    "ORDER BY child, parent";
+
 constexpr const char kSelectLiveTagNames[] =
     "SELECT tag FROM tags WHERE repository = :repository AND deleted = 0 AND attachment = 0 "
     "ORDER BY tag";
@@ -33,7 +38,8 @@ struct QueryStatements {
 
   QueryStatements() {
     using sqlite::TallyColumns;
-    repository_columns = fmt::format("r.repositoryname, {}, r.numstars", TallyColumns("r."));
+    repository_columns =
+        fmt::format("r.repositoryname, {}, r.numstars, r.observedsince", TallyColumns("r."));
     select_repository = fmt::format(
         "SELECT {} FROM repositories AS r WHERE repositoryname = :repository", repository_columns);
     select_tags = fmt::format(
@@ -90,6 +96,7 @@ Result<RepositoryRecord> ReadRepository(Connection& db, RowReader& row) {
   record.repositoryname = row.Text();
   record.counters = sqlite::ReadTally(row);
   record.numstars = row.Int();
+  record.observedsince = row.OptionalInt();
   auto stmt = db.Prepare(kSelectRepositoryActors);
   if (!stmt.ok()) return stmt.status();
   stmt->Bind(":repository", record.repositoryname);
@@ -276,17 +283,39 @@ Result<std::vector<TagRecord>> SqliteStore::ListTags(const std::string& reposito
 }
 
 Result<std::vector<DigestRecord>> SqliteStore::ListDigests(const std::string& repository) {
-  return Collect<DigestRecord>(
-      *readers_, Sql().select_digests, [&](Statement& s) { s.Bind(":repository", repository); },
-      [](RowReader& row) {
-        DigestRecord record;
-        record.digest = row.Text();
-        record.media_type = row.Text();
-        record.size = row.Int();
-        record.deleted = row.Bool();
-        record.counters = sqlite::ReadTally(row);
-        return record;
-      });
+  auto db = readers_->Acquire();
+  // One snapshot, so the parents belong to the digests they are returned with.
+  Transaction tx(*db);
+  Status status = tx.Begin("BEGIN");
+  if (!status.ok()) return status;
+  std::vector<DigestRecord> records;
+  {
+    auto stmt = db->Prepare(Sql().select_digests);
+    if (!stmt.ok()) return stmt.status();
+    stmt->Bind(":repository", repository);
+    status = sqlite::ForEachRow(*stmt, [&](RowReader& row) {
+      DigestRecord record;
+      record.digest = row.Text();
+      record.media_type = row.Text();
+      record.size = row.Int();
+      record.deleted = row.Bool();
+      record.counters = sqlite::ReadTally(row);
+      records.push_back(std::move(record));
+    });
+    if (!status.ok()) return status;
+  }
+  auto stmt = db->Prepare(kSelectDigestParents);
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(":repository", repository);
+  // Both lists are sorted by digest (bytewise, as std::string compares): a merge join.
+  auto next = records.begin();
+  status = sqlite::ForEachRow(*stmt, [&](RowReader& row) {
+    std::string child = row.Text();
+    while (next != records.end() && next->digest < child) ++next;
+    if (next != records.end() && next->digest == child) next->parents.push_back(row.Text());
+  });
+  if (!status.ok()) return status;
+  return records;
 }
 
 Result<std::vector<ActorRecord>> SqliteStore::ListActors(const std::string& repository) {

@@ -27,7 +27,7 @@ namespace {
 // Schema migrations: entry i takes the database from user_version i to i + 1. Never edit an
 // entry once released, databases in the field already ran it; append a new one instead.
 // Times are unix milliseconds, NULL until the first such event; names are values, never columns.
-constexpr std::array<const char*, 4> kMigrations = {
+constexpr std::array<const char*, 5> kMigrations = {
     R"sql(
 CREATE TABLE repositories (
   repositoryname TEXT NOT NULL PRIMARY KEY,
@@ -148,6 +148,17 @@ CREATE TABLE classes (
   )sql" DREC_CLASSES_TALLY_COLUMNS R"sql(,
   PRIMARY KEY (repository, class, tag, day)
 ) STRICT, WITHOUT ROWID;
+)sql",
+    // The time from which drec has seen a repository's traffic (the retention planner's
+    // observation window). Repositories recorded before start at the earliest time known of
+    // them; one with no time at all stays NULL (unknown).
+    R"sql(
+ALTER TABLE repositories ADD COLUMN observedsince INTEGER;
+UPDATE repositories SET observedsince = (
+  SELECT min(t) FROM (
+    SELECT repositories.firstpushed AS t
+    UNION ALL SELECT repositories.firstpulled
+    UNION ALL SELECT firstseen FROM actors WHERE actors.repository = repositories.repositoryname));
 )sql",
 };
 

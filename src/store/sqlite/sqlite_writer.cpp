@@ -88,9 +88,12 @@ struct FoldStatements {
     using sqlite::TallyColumns;
     using sqlite::TallyParams;
     const std::string last_pushed(NameOf(TimeField::kLastPushed));
+    // observedsince folds like a first* time: an unset bound never wins.
     upsert_repository = fmt::format(
-        "INSERT INTO repositories (repositoryname, {}) VALUES (:repository, {}) "
-        "ON CONFLICT (repositoryname) DO UPDATE SET {}",
+        "INSERT INTO repositories (repositoryname, observedsince, {}) "
+        "VALUES (:repository, :observedsince, {}) "
+        "ON CONFLICT (repositoryname) DO UPDATE SET observedsince = "
+        "coalesce(min(observedsince, :observedsince), observedsince, :observedsince), {}",
         TallyColumns(), TallyParams(), FoldTally());
     upsert_tag = fmt::format(
         "INSERT INTO tags (repository, tag, {}) VALUES (:repository, :tag, {}) "
@@ -177,6 +180,7 @@ Result<bool> IsKnownManifest(Connection& db, const KnownManifest& manifest) {
 Status ApplyOperation(Connection& db, const RepositoryUpdate& op) {
   Status status = Execute(db, Sql().upsert_repository, [&](Statement& s) {
     s.Bind(":repository", op.repository);
+    s.Bind(":observedsince", op.observed_since);
     sqlite::BindTally(s, op.delta);
   });
   if (!status.ok() || op.actor.empty()) return status;

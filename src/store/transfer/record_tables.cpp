@@ -30,6 +30,7 @@ std::vector<Table> MakeTables() {
     AddTally(t.columns);
     t.columns.push_back({"actors", ColumnType::kTextList, false});
     t.columns.push_back({"numstars", ColumnType::kInt, false});
+    t.columns.push_back({"observedsince", ColumnType::kTime, true});
     tables.push_back(std::move(t));
   }
   {

@@ -102,7 +102,9 @@ class IngestApiTest : public ::testing::Test {
                                                    .ingest = *ingest_,
                                                    .registries = *registries_,
                                                    .metrics = metrics_,
-                                                   .readiness = *readiness_},
+                                                   .readiness = *readiness_,
+                                                   .retention_policy_file = {},
+                                                   .retention_registry_budget = {}},
                                        QueryWorkerOptions{});
     Settings settings;
     auto tls = MakeTlsContext(settings, files_);

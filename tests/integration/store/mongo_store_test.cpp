@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -327,6 +328,64 @@ TEST_F(MongoStoreTest, UpgradingFromTheReleaseBeforeAttachmentsKeepsEveryNumber)
   tags = store_->ListTags("app");
   ASSERT_TRUE(tags.ok() && tags->size() == 2u);
   EXPECT_FALSE((*tags)[1].attachment);
+}
+
+// Documents as the release before observedsince wrote them (schema version 1): the upgrade
+// starts each repository's observation at the earliest time known of it (a BSON date), and
+// writes no field when none is known.
+TEST_F(MongoStoreTest, UpgradingFromTheReleaseBeforeObservedSinceStartsAtTheEarliestKnownTime) {
+  Command(R"({"insert": "repositories.meta", "documents": [
+              {"_id": "schema", "version": {"$numberLong": "1"}}]})");
+  Command(R"({"insert": "repositories", "documents": [
+              {"repositoryname": "pushed-first", "numpulls": {"$numberLong": "1"},
+               "firstpushed": {"$date": {"$numberLong": "5000"}},
+               "firstpulled": {"$date": {"$numberLong": "7000"}}, "actors": ["amy"]},
+              {"repositoryname": "pulled-first",
+               "firstpushed": {"$date": {"$numberLong": "9000"}},
+               "firstpulled": {"$date": {"$numberLong": "3000"}}, "actors": []},
+              {"repositoryname": "actor-first",
+               "firstpushed": {"$date": {"$numberLong": "8000"}}, "actors": ["bob"]},
+              {"repositoryname": "unknown", "numdeletes": {"$numberLong": "2"},
+               "actors": []}]})");
+  Command(R"({"insert": "repositories.actors", "documents": [
+              {"repository": "pushed-first", "actor": "amy",
+               "firstseen": {"$date": {"$numberLong": "6000"}}},
+              {"repository": "actor-first", "actor": "bob",
+               "firstseen": {"$date": {"$numberLong": "2000"}}},
+              {"repository": "actor-first", "actor": "eve",
+               "firstseen": {"$date": {"$numberLong": "4000"}}},
+              {"repository": "no-document", "actor": "eve",
+               "firstseen": {"$date": {"$numberLong": "1000"}}}]})");
+  Open();
+  const auto observed = [&](const std::string& name) -> std::optional<UnixMillis> {
+    auto repository = store_->GetRepository(name);
+    EXPECT_TRUE(repository.ok() && repository->has_value()) << name;
+    if (!repository.ok() || !repository->has_value()) return std::nullopt;
+    return (*repository)->observedsince;
+  };
+  EXPECT_EQ(observed("pushed-first"), 5000);
+  EXPECT_EQ(observed("pulled-first"), 3000);
+  EXPECT_EQ(observed("actor-first"), 2000);
+  EXPECT_EQ(observed("unknown"), std::nullopt);
+  EXPECT_NE(FindOne("repositories", R"({"repositoryname": "actor-first"})")
+                .find(R"("observedsince" : { "$date" : { "$numberLong" : "2000" } })"),
+            std::string::npos);
+  EXPECT_EQ(FindOne("repositories", R"({"repositoryname": "unknown"})").find("observedsince"),
+            std::string::npos);
+  // An actor without a repository document makes none.
+  EXPECT_EQ(FindOne("repositories", R"({"repositoryname": "no-document"})"), "");
+  EXPECT_NE(FindOne("repositories.meta", R"({"_id": "schema"})")
+                .find(R"("version" : { "$numberLong" : "2" })"),
+            std::string::npos);
+  // The new field folds like the others from then on.
+  Apply(Batch{{EventEffect{"id-1",
+                           1000,
+                           {RepositoryUpdate{"unknown", testing::Pull(1000), "", 1000},
+                            RepositoryUpdate{"pushed-first", testing::Pull(1000), "", 1000}},
+                           std::nullopt}}});
+  EXPECT_EQ(observed("unknown"), 1000);
+  EXPECT_EQ(observed("pushed-first"), 1000);
+  EXPECT_EQ(observed("pulled-first"), 3000);
 }
 
 TEST_F(MongoStoreTest, FieldsThatOtherToolsWriteSurviveDrecsWrites) {

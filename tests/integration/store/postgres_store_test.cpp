@@ -9,6 +9,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -170,6 +171,58 @@ TEST_F(PostgresStoreTest, RefusesASchemaFromANewerDrec) {
   EXPECT_EQ(store.status().code(), Status::Code::kInternal);
   EXPECT_NE(store.status().message().find("newer than this drec"), std::string::npos)
       << store.status().message();
+}
+
+// A schema as the release before observedsince left it (version 1: version 2's column dropped):
+// the upgrade starts each repository's observation at the earliest time known of it, and leaves
+// it unset when none is.
+TEST_F(PostgresStoreTest, UpgradingFromTheReleaseBeforeObservedSinceStartsAtTheEarliestKnownTime) {
+  ASSERT_NE(Open(), nullptr);
+  Value("ALTER TABLE " + Table("repositories") + " DROP COLUMN observedsince");
+  Value("UPDATE " + Table("drec_schema") + " SET version = 1");
+  Value("INSERT INTO " + Table("repositories") +
+        " (repositoryname, numpulls, numpushs, firstpushed, lastpushed, firstpulled, lastpulled, "
+        "actors) VALUES ('pushed-first', 1, 1, 5000, 5000, 7000, 7000, '{amy}'), "
+        "('pulled-first', 1, 1, 9000, 9000, 3000, 3000, '{}'), "
+        "('actor-first', 0, 1, 8000, 8000, NULL, NULL, '{bob}'), "
+        "('unknown', 0, 0, NULL, NULL, NULL, NULL, '{}')");
+  Value("INSERT INTO " + Table("actors") +
+        " (repository, actor, numpushs, firstseen, lastseen) VALUES "
+        "('pushed-first', 'amy', 1, 6000, 6000), ('actor-first', 'bob', 1, 2000, 8000), "
+        "('actor-first', 'eve', 0, 4000, 4000)");
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(Value("SELECT version FROM " + Table("drec_schema")),
+            std::to_string(pg::SchemaVersion()));
+  const auto observed = [&](const std::string& name) -> std::optional<UnixMillis> {
+    auto repository = store->GetRepository(name);
+    EXPECT_TRUE(repository.ok() && repository->has_value()) << name;
+    if (!repository.ok() || !repository->has_value()) return std::nullopt;
+    return (*repository)->observedsince;
+  };
+  EXPECT_EQ(observed("pushed-first"), 5000);
+  EXPECT_EQ(observed("pulled-first"), 3000);
+  EXPECT_EQ(observed("actor-first"), 2000);
+  EXPECT_EQ(observed("unknown"), std::nullopt);
+  auto listed = store->ListRepositories({});
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->items.size(), 4u);
+  EXPECT_EQ(listed->items[0].repositoryname, "actor-first");
+  EXPECT_EQ(listed->items[0].observedsince, 2000);
+  EXPECT_EQ(listed->items[0].actors, std::vector<std::string>{"bob"});
+  // The new column folds like the others from then on.
+  const Delta pull = testing::Pull(1000);
+  ASSERT_TRUE(store
+                  ->Apply(Batch{{EventEffect{"id-1",
+                                             1000,
+                                             {RepositoryUpdate{"unknown", pull, "", 1000},
+                                              RepositoryUpdate{"pushed-first", pull, "", 1000}},
+                                             std::nullopt}}},
+                          nullptr)
+                  .ok());
+  EXPECT_EQ(observed("unknown"), 1000);
+  EXPECT_EQ(observed("pushed-first"), 1000);
+  EXPECT_EQ(observed("pulled-first"), 3000);
 }
 
 TEST_F(PostgresStoreTest, OpeningWithoutAServerFailsFastAsUnavailable) {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -144,6 +145,61 @@ TEST_F(SqliteStoreTest, UpgradingFromTheReleaseBeforeAttachmentsKeepsEveryNumber
   ASSERT_TRUE(summary.ok());
   ASSERT_EQ(summary->days.size(), 1u);
   EXPECT_EQ(summary->days[0].counters.counts[Counter::kPulls], 11);
+}
+
+// A database as the release before observedsince wrote it (schema version 4): the upgrade starts
+// each repository's observation at the earliest time known of it, and leaves it unset when none is.
+TEST_F(SqliteStoreTest, UpgradingFromTheReleaseBeforeObservedSinceStartsAtTheEarliestKnownTime) {
+  std::filesystem::create_directories(std::filesystem::path(path_).parent_path());
+  {
+    auto db = sqlite::Connection::Open(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    ASSERT_TRUE(db.ok()) << db.status().message();
+    ASSERT_TRUE(sqlite::Migrate(**db, 4).ok());
+  }
+  RawQuery(
+      "INSERT INTO repositories (repositoryname, numpulls, numpushs, firstpushed, lastpushed, "
+      "firstpulled, lastpulled, actors) VALUES "
+      "('pushed-first', 1, 1, 5000, 5000, 7000, 7000, '[\"amy\"]'), "
+      "('pulled-first', 1, 1, 9000, 9000, 3000, 3000, '[]'), "
+      "('actor-first', 0, 1, 8000, 8000, NULL, NULL, '[\"bob\"]'), "
+      "('unknown', 0, 0, NULL, NULL, NULL, NULL, '[]')");
+  RawQuery(
+      "INSERT INTO actors (repository, actor, numpushs, firstseen, lastseen) VALUES "
+      "('pushed-first', 'amy', 1, 6000, 6000), ('actor-first', 'bob', 1, 2000, 8000), "
+      "('actor-first', 'eve', 0, 4000, 4000)");
+  RawQuery("UPDATE repositories SET numdeletes = 2 WHERE repositoryname = 'unknown'");
+
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(RawQuery("PRAGMA user_version"), std::to_string(sqlite::SchemaVersion()));
+  const auto observed = [&](const std::string& name) -> std::optional<UnixMillis> {
+    auto repository = store->GetRepository(name);
+    EXPECT_TRUE(repository.ok() && repository->has_value()) << name;
+    if (!repository.ok() || !repository->has_value()) return std::nullopt;
+    return (*repository)->observedsince;
+  };
+  EXPECT_EQ(observed("pushed-first"), 5000);
+  EXPECT_EQ(observed("pulled-first"), 3000);
+  EXPECT_EQ(observed("actor-first"), 2000);
+  EXPECT_EQ(observed("unknown"), std::nullopt);
+  auto unknown = store->GetRepository("unknown");
+  ASSERT_TRUE(unknown.ok() && unknown->has_value());
+  EXPECT_EQ((*unknown)->counters.counts[Counter::kDeletes], 2);
+  // The new column folds like the others from then on.
+  Delta pull;
+  pull.counts[Counter::kPulls] = 1;
+  pull.Pulled(1000);
+  ASSERT_TRUE(store
+                  ->Apply(Batch{{EventEffect{"id-1",
+                                             1000,
+                                             {RepositoryUpdate{"unknown", pull, "", 1000},
+                                              RepositoryUpdate{"pushed-first", pull, "", 1000}},
+                                             std::nullopt}}},
+                          nullptr)
+                  .ok());
+  EXPECT_EQ(observed("unknown"), 1000);
+  EXPECT_EQ(observed("pushed-first"), 1000);
+  EXPECT_EQ(observed("pulled-first"), 3000);
 }
 
 TEST_F(SqliteStoreTest, RefusesADatabaseFromANewerDrec) {

@@ -322,6 +322,64 @@ TEST_P(StoreContractTest, RepositoryActorsAreDistinctInFirstSeenOrderAndAtMost10
   EXPECT_EQ(repository.counters.counts[Counter::kPulls], 315);
 }
 
+// The retention planner's observation window: the earliest event of the repository, folded with
+// min whatever the order of the events, within a batch and across batches.
+TEST_P(StoreContractTest, ObservedSinceIsTheEarliestEventWhateverTheArrivalOrder) {
+  ApplyEach({
+      RepositoryUpdate{"app", Pull(kT + 20), "", kT + 20},
+      RepositoryUpdate{"app", Push(kT + 5), "amy", kT + 5},
+      RepositoryUpdate{"app", Delta{}, "", kT + 30},
+      RepositoryUpdate{"app", Pull(kT + 1), "", std::nullopt},  // leaves it as it is
+      RepositoryUpdate{"app", Deleted(), "", kT + 9},
+      RepositoryUpdate{"unobserved", Pull(kT), "", std::nullopt},
+  });
+  EXPECT_EQ(Repository("app").observedsince, kT + 5);
+  Counters counted = Activity(1, kT + 5, kT + 5, 2, kT + 1, kT + 20);
+  counted.counts[Counter::kDeletes] = 1;
+  EXPECT_EQ(Repository("app").counters, counted);
+  EXPECT_EQ(Repository("unobserved").observedsince, std::nullopt);
+  // Later batches: a later event leaves it, an earlier one moves it back.
+  Apply({Effect("later", {RepositoryUpdate{"app", Pull(kT + 40), "", kT + 40}})});
+  EXPECT_EQ(Repository("app").observedsince, kT + 5);
+  Apply({Effect("earlier", {RepositoryUpdate{"app", Pull(kT + 2), "", kT + 2}})});
+  EXPECT_EQ(Repository("app").observedsince, kT + 2);
+  Apply({Effect("first", {RepositoryUpdate{"unobserved", Pull(kT + 3), "", kT + 3}})});
+  EXPECT_EQ(Repository("unobserved").observedsince, kT + 3);
+  // The list carries it too, and it survives a reopen.
+  Reopen();
+  const RepositoryPage page = List({});
+  ASSERT_EQ(Names(page), (std::vector<std::string>{"app", "unobserved"}));
+  EXPECT_EQ(page.items[0].observedsince, kT + 2);
+  EXPECT_EQ(page.items[1].observedsince, kT + 3);
+}
+
+// What `drec backfill` emits: a RepositoryUpdate with only observed_since, from the first line
+// of a registry log. It creates the repository when missing, counts nothing, and only ever moves
+// the observation start back.
+TEST_P(StoreContractTest, AnObservationStartAloneCreatesTheRepositoryAndOnlyMovesItBack) {
+  ApplyEach({RepositoryUpdate{"logs/app", Delta{}, "", kT + 100}});
+  RepositoryRecord created = Repository("logs/app");
+  EXPECT_EQ(created.observedsince, kT + 100);
+  EXPECT_EQ(created.counters, Counters{});
+  EXPECT_TRUE(created.actors.empty());
+  EXPECT_EQ(created.numstars, 0);
+  EXPECT_EQ(List({}).total, 1);
+  ApplyEach({RepositoryUpdate{"logs/app", Delta{}, "", kT + 200}});
+  EXPECT_EQ(Repository("logs/app").observedsince, kT + 100);
+  ApplyEach({RepositoryUpdate{"logs/app", Delta{}, "", kT + 50}});
+  EXPECT_EQ(Repository("logs/app").observedsince, kT + 50);
+
+  // An observed repository keeps its numbers and actors; only the start moves back.
+  ApplyEach({RepositoryUpdate{"app", Push(kT + 10), "amy", kT + 10}});
+  ApplyEach({RepositoryUpdate{"app", Delta{}, "", kT - 86'400'000}});
+  const RepositoryRecord app = Repository("app");
+  EXPECT_EQ(app.observedsince, kT - 86'400'000);
+  EXPECT_EQ(app.counters, Pushed(1, kT + 10, kT + 10));
+  EXPECT_EQ(app.actors, std::vector<std::string>{"amy"});
+  ApplyEach({RepositoryUpdate{"app", Delta{}, "", kT + 1000}});
+  EXPECT_EQ(Repository("app").observedsince, kT - 86'400'000);
+}
+
 TEST_P(StoreContractTest, TagUpdatesAreListedSortedByTag) {
   ApplyEach({
       TagUpdate{"app", "v2", Push(kT + 2)},
@@ -560,6 +618,41 @@ TEST_P(StoreContractTest, TagsByDigestUpdateReachesLiveTagsDirectlyAndThroughInd
   EXPECT_EQ(Tag("app", "latest").counters, Pulled(2, kT + 5, kT + 9));
   EXPECT_EQ(Tag("app", "amd64").counters, Pulled(1, kT + 5, kT + 5));
   EXPECT_EQ(Tags("app").size(), 4u);
+}
+
+// The retention planner keeps a child of a kept index: each digest lists the indexes known to
+// list it, sorted, each once, only those of its own repository.
+TEST_P(StoreContractTest, ListDigestsReturnsTheIndexesThatListEachDigestSorted) {
+  ApplyEach({
+      DigestUpdate{"app", "sha256:child", kOciManifest, 100, Push(kT)},
+      DigestUpdate{"app", "sha256:index-b", kOciManifest, 200, Push(kT)},
+      DigestUpdate{"app", "sha256:index-a", kOciManifest, 300, Push(kT)},
+      DigestUpdate{"app", "sha256:lonely", kOciManifest, 400, Push(kT)},
+      DigestParent{"app", "sha256:child", "sha256:index-b"},
+      DigestParent{"app", "sha256:child", "sha256:index-a"},
+      DigestParent{"app", "sha256:child", "sha256:index-a"},
+      DigestParent{"app", "sha256:index-a", "sha256:index-b"},
+      DigestParent{"app", "sha256:no-record", "sha256:index-a"},
+      DigestUpdate{"other", "sha256:child", kOciManifest, 100, Push(kT)},
+      DigestParent{"other", "sha256:child", "sha256:other-index"},
+  });
+  const auto digests = Digests("app");
+  ASSERT_EQ(digests.size(), 4u);
+  EXPECT_EQ(digests[0].digest, "sha256:child");
+  EXPECT_EQ(digests[0].parents, (std::vector<std::string>{"sha256:index-a", "sha256:index-b"}));
+  EXPECT_EQ(digests[0].size, 100);
+  EXPECT_EQ(digests[1].digest, "sha256:index-a");
+  EXPECT_EQ(digests[1].parents, std::vector<std::string>{"sha256:index-b"});
+  EXPECT_EQ(digests[2].digest, "sha256:index-b");
+  EXPECT_TRUE(digests[2].parents.empty());
+  EXPECT_EQ(digests[3].digest, "sha256:lonely");
+  EXPECT_TRUE(digests[3].parents.empty());
+  const auto other = Digests("other");
+  ASSERT_EQ(other.size(), 1u);
+  EXPECT_EQ(other[0].parents, std::vector<std::string>{"sha256:other-index"});
+  // A link written in a later batch joins the others.
+  ApplyEach({DigestParent{"app", "sha256:lonely", "sha256:index-a"}});
+  EXPECT_EQ(Digests("app").at(3).parents, std::vector<std::string>{"sha256:index-a"});
 }
 
 TEST_P(StoreContractTest, ActorRecordsCountAndSpanPushesAndPulls) {

@@ -52,7 +52,9 @@ class RoutesTest : public ::testing::Test {
                              .ingest = ingest_,
                              .registries = registries_,
                              .metrics = metrics_,
-                             .readiness = readiness_})) {}
+                             .readiness = readiness_,
+                             .retention_policy_file = {},
+                             .retention_registry_budget = {}})) {}
   ~RoutesTest() override { committer_.Stop(); }
 
   UnusedStore store_;

@@ -282,6 +282,36 @@ TEST(SemanticsTest, TimesAreTheEventsOwnInAnyOffset) {
   EXPECT_EQ(OpsOf<DayUpdate>(in).at(0).day, "2026-11-27");
 }
 
+// The retention planner trusts "not pulled within D" only from the repository's observation
+// start on: every repository update of every kind of event carries the event's own time, counted
+// or not (an untagged push, a check, a delete, an attachment), whatever the offset it came in.
+TEST(SemanticsTest, EveryRepositoryUpdateCarriesTheEventTimeAsObservedSince) {
+  std::vector<Event> events = {
+      MakeEvent("push", kImage, "v1", "PUT"),
+      MakeEvent("push", kImage, "", "PUT"),
+      MakeEvent("pull", kImage, "v1"),
+      MakeEvent("pull", kImage, "v1", "HEAD"),
+      MakeEvent("pull", kIndex, "latest"),
+      MakeEvent("delete", "", "", "DELETE"),
+      MakeEvent("push", kIndex, "multi", "PUT"),
+      MakeEvent("push", kImage, "sha256-" + std::string(64, 'a') + ".sig", "PUT"),
+      ExampleEvent("manifest-push-tagged.json"),
+      ExampleEvent("delete-digest.json"),
+  };
+  events.back().timestamp = ParseRfc3339("2026-11-28T01:30:00.999999+02:00");
+  for (const Event& event : events) {
+    SCOPED_TRACE(event.action + " " + event.media_type + " " + event.tag + " " + event.method);
+    const auto updates = OpsOf<RepositoryUpdate>(One(event));
+    ASSERT_FALSE(updates.empty());
+    for (const RepositoryUpdate& update : updates) {
+      ASSERT_TRUE(update.observed_since.has_value());
+      EXPECT_EQ(*update.observed_since, event.timestamp);
+    }
+  }
+  EXPECT_EQ(FormatRfc3339(*OpsOf<RepositoryUpdate>(One(events.back())).at(0).observed_since),
+            "2026-11-27T23:30:00.999Z");
+}
+
 TEST(SemanticsTest, DeltaMergeSumsAndWidens) {
   Delta a;
   a.counts[Counter::kPulls] = 2;

@@ -114,6 +114,32 @@ TEST(WritePlanTest, UpdatesOfOneDocumentAcrossEventsBecomeOneIncrement) {
   EXPECT_EQ(other, 5);
 }
 
+// Merged repository updates keep the earliest observation start, in one $min with the counters.
+TEST(WritePlanTest, MergedRepositoryUpdatesFoldTheObservationStartWithMin) {
+  const auto journal = Plan({
+      {"e1", kT, {RepositoryUpdate{"team/app", Pulls(1), "amy", kT}}},
+      {"e2", kT, {RepositoryUpdate{"team/app", Delta{}, "", kT - 5000}}},
+      {"e3", kT, {RepositoryUpdate{"team/app", Pulls(1), "", std::nullopt}}},
+      {"e4", kT, {RepositoryUpdate{"team/app", Delta{}, "", kT + 5000}}},
+      {"e5", kT, {RepositoryUpdate{"other", Pulls(1), "", std::nullopt}}},
+  });
+  std::vector<const Write*> app, other;
+  for (const Write& w : journal.writes) {
+    if (w.coll != "repositories" || w.upsert) continue;
+    if (w.update.contains("$push")) continue;  // the actor's own write
+    (w.filter.at("repositoryname").as_string() == "team/app" ? app : other).push_back(&w);
+  }
+  ASSERT_EQ(app.size(), 1u);
+  EXPECT_EQ(IncOf(*app[0], Counter::kPulls), 2);
+  const auto* min = app[0]->update.if_contains("$min");
+  ASSERT_NE(min, nullptr);
+  EXPECT_EQ(boost::json::serialize(min->as_object().at("observedsince")),
+            boost::json::serialize(boost::json::value{{"$date", FormatRfc3339(kT - 5000)}}));
+  ASSERT_EQ(other.size(), 1u);
+  const auto* other_min = other[0]->update.if_contains("$min");
+  EXPECT_TRUE(other_min == nullptr || !other_min->as_object().contains("observedsince"));
+}
+
 TEST(WritePlanTest, EveryChangeIsGuardedSoReplayingTheJournalChangesNothingTwice) {
   const auto journal =
       Plan({{"e1",

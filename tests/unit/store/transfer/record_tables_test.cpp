@@ -44,6 +44,7 @@ TEST(RecordTablesTest, EveryCounterAndTimeIsCopied) {
   }
   EXPECT_TRUE(HasColumn(*TableNamed("repositories"), "actors", ColumnType::kTextList));
   EXPECT_TRUE(HasColumn(*TableNamed("repositories"), "numstars", ColumnType::kInt));
+  EXPECT_TRUE(HasColumn(*TableNamed("repositories"), "observedsince", ColumnType::kTime));
   EXPECT_TRUE(HasColumn(*TableNamed("tags"), "attachment", ColumnType::kBool));
   EXPECT_TRUE(HasColumn(*TableNamed("event_ids"), "applied_at", ColumnType::kTime));
 }
