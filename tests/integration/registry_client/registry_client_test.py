@@ -47,8 +47,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "e2e"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "support"))
-import registry_e2e  # build_images, bcrypt_hash, Processes, run, wait_until
+import registry_e2e  # Processes, wait_until
 
+import oci_images
 from drec_harness import Failure, fail, free_port, prepare_workdir
 
 SKIP = 77
@@ -147,7 +148,7 @@ class TokenServer:
 
 def self_signed(directory: Path, name: str, san: str) -> tuple[Path, Path]:
     key, cert = directory / f"{name}.key", directory / f"{name}.pem"
-    registry_e2e.run(
+    oci_images.run(
         "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
         "-subj", f"/CN={name}", "-addext", f"subjectAltName={san}",
         "-addext", "basicConstraints=critical,CA:TRUE",
@@ -194,7 +195,7 @@ def start_registry(processes, name: str, binary: str, config: Path, url: str, ca
 
 
 def skopeo(*argv: str, workdir: Path) -> str:
-    return registry_e2e.run(
+    return oci_images.run(
         "skopeo", "--insecure-policy", "--tmpdir", str(workdir / "tmp"), *argv, capture=True
     )
 
@@ -241,7 +242,7 @@ def main() -> int:
     if missing:
         print(f"skipped: {', '.join(missing)} not installed (scripts/install-deps.sh)")
         return SKIP
-    if not registry_e2e.bcrypt_hash("probe"):
+    if not oci_images.bcrypt_hash("probe"):
         print("skipped: this Python cannot make bcrypt hashes for the registry's htpasswd")
         return SKIP
 
@@ -264,7 +265,7 @@ def main() -> int:
         ports = {name: free_port() for name in ("tls", "nodelete", "paging", "token", "closed")}
         hosts = {name: f"127.0.0.1:{port}" for name, port in ports.items()}
         htpasswd = workdir / "htpasswd"
-        htpasswd.write_text(f"{USER}:{registry_e2e.bcrypt_hash(PASSWORD)}\n")
+        htpasswd.write_text(f"{USER}:{oci_images.bcrypt_hash(PASSWORD)}\n")
         configs = {
             "tls": write_registry_config(
                 workdir / "tls",
@@ -311,7 +312,7 @@ def main() -> int:
             start_registry(processes, name, binary, config, urls[name], ca)
 
         layout = workdir / "layout"
-        images = registry_e2e.build_images(layout, workdir)
+        images = oci_images.build_images(layout, workdir)
         creds = {
             "tls": f"{USER}:{PASSWORD}",
             "nodelete": None,
