@@ -38,9 +38,10 @@ namespace urls = boost::urls;
 using Clock = std::chrono::steady_clock;
 
 // Bounds on what a registry may send, so a hostile one cannot exhaust memory.
-constexpr std::size_t kManifestBodyLimit = 4 * 1024 * 1024;
-constexpr std::size_t kTagPageBodyLimit = 16 * 1024 * 1024;
-constexpr std::size_t kSmallBodyLimit = 1024 * 1024;  // tokens, DELETE and HEAD answers
+constexpr std::size_t kManifestBodyLimit = std::size_t{4} * 1024 * 1024;
+constexpr std::size_t kTagPageBodyLimit = std::size_t{16} * 1024 * 1024;
+constexpr std::size_t kSmallBodyLimit =
+    std::size_t{1024} * 1024;  // tokens, DELETE and HEAD answers
 constexpr std::uint32_t kHeaderLimit = 64 * 1024;
 // More pages than any registry has tags for (16 MiB pages); a loop of Link headers ends here.
 constexpr int kMaxTagPages = 10000;
@@ -84,8 +85,8 @@ Result<Origin> ParseOrigin(const urls::url_view& url) {
   }
   if (url.has_userinfo()) return Status::InvalidArgument("user info in the URL");
   origin.host = url.host_address();
-  origin.host_is_ip = url.host_type() == urls::host_type::ipv4 ||
-                      url.host_type() == urls::host_type::ipv6;
+  origin.host_is_ip =
+      url.host_type() == urls::host_type::ipv4 || url.host_type() == urls::host_type::ipv6;
   origin.port = url.has_port() ? std::string(url.port()) : (origin.https ? "443" : "80");
   origin.host_header = url.encoded_host_and_port();
   return origin;
@@ -173,8 +174,7 @@ Status TransportError(const std::string& what, const beast::error_code& ec,
                       std::chrono::milliseconds timeout, const std::string& tls_detail = "") {
   const std::string base = what + ": no HTTP response: ";
   if (ec == beast::error::timeout || ec == net::error::timed_out) {
-    return Status::Unavailable(base + "timed out after " + std::to_string(timeout.count()) +
-                               " ms");
+    return Status::Unavailable(base + "timed out after " + std::to_string(timeout.count()) + " ms");
   }
   if (ec == http::error::body_limit) {
     return Status::Internal(what + ": the response body exceeds the client's bound");
@@ -185,8 +185,8 @@ Status TransportError(const std::string& what, const beast::error_code& ec,
   if (ec.category() == net::error::get_ssl_category()) {
     return Status::Internal(base + "TLS: " + ec.message() + tls_detail);
   }
-  if (ec.category() == beast::error_code(http::error::end_of_stream).category() && ec != http::error::end_of_stream &&
-      ec != http::error::partial_message) {
+  if (ec.category() == beast::error_code(http::error::end_of_stream).category() &&
+      ec != http::error::end_of_stream && ec != http::error::partial_message) {
     return Status::Internal(what + ": not an HTTP response: " + ec.message());
   }
   return Status::Unavailable(base + ec.message());
@@ -205,8 +205,8 @@ struct RegistryClient::Impl {
     Clock::time_point expires;
   };
   std::mutex mutex;
-  std::map<std::string, CachedToken> tokens;   // by realm, service and scope
-  std::map<std::string, std::string> hints;    // "METHOD repository" -> token cache key
+  std::map<std::string, CachedToken> tokens;  // by realm, service and scope
+  std::map<std::string, std::string> hints;   // "METHOD repository" -> token cache key
 
   std::string Describe(const std::string& method, const std::string& target) const {
     return "registry " + endpoint.url + ": " + method + " " + target;
@@ -253,8 +253,7 @@ struct RegistryClient::Impl {
           [&] { beast::get_lowest_layer(stream).cancel(); });
       if (e) return e;
       return Await(
-          ioc, deadline,
-          [&](auto handler) { http::async_read(stream, buffer, parser, handler); },
+          ioc, deadline, [&](auto handler) { http::async_read(stream, buffer, parser, handler); },
           [&] { beast::get_lowest_layer(stream).cancel(); });
     };
     auto connect = [&](beast::tcp_stream& tcp) {
@@ -356,20 +355,20 @@ struct RegistryClient::Impl {
     if (auto parsed = urls::parse_absolute_uri(challenge.realm); parsed) {
       realm = *parsed;
     } else {
-      return Status::Internal(what + ": HTTP 401: the token realm is not a URL: " +
-                              Sanitize(challenge.realm));
+      return Status::Internal(
+          what + ": HTTP 401: the token realm is not a URL: " + Sanitize(challenge.realm));
     }
     Result<Origin> to = ParseOrigin(realm);
     if (!to.ok()) {
-      return Status::Internal(what + ": HTTP 401: token realm " + Sanitize(challenge.realm) +
-                              ": " + to.status().message());
+      return Status::Internal(what + ": HTTP 401: token realm " + Sanitize(challenge.realm) + ": " +
+                              to.status().message());
     }
     if (!challenge.service.empty()) realm.params().append({"service", challenge.service});
     if (!challenge.scope.empty()) realm.params().append({"scope", challenge.scope});
     std::string target(realm.encoded_target());
     if (target.empty()) target = "/";
-    const std::string token_what = what + ": HTTP 401: token service GET " +
-                                   Sanitize(std::string(realm.encoded_path()));
+    const std::string token_what =
+        what + ": HTTP 401: token service GET " + Sanitize(std::string(realm.encoded_path()));
     Result<HttpResponse> r = Exchange(*to, http::verb::get, target, "application/json",
                                       BasicAuthorization(), kSmallBodyLimit, token_what);
     if (!r.ok()) return r.status();
@@ -499,8 +498,8 @@ Result<std::unique_ptr<RegistryClient>> RegistryClient::Make(RegistryEndpoint en
     return Status::InvalidArgument("registry url \"" + Sanitize(endpoint.url) +
                                    "\": " + origin.status().message());
   }
-  if (!(parsed->encoded_path().empty() || parsed->encoded_path() == "/") ||
-      parsed->has_query() || parsed->has_fragment()) {
+  if (!(parsed->encoded_path().empty() || parsed->encoded_path() == "/") || parsed->has_query() ||
+      parsed->has_fragment()) {
     return Status::InvalidArgument("registry url \"" + Sanitize(endpoint.url) +
                                    "\": a path, query or fragment (the registry API is at /v2/ "
                                    "of the host)");
@@ -518,8 +517,8 @@ Result<std::unique_ptr<RegistryClient>> RegistryClient::Make(RegistryEndpoint en
                              ssl::context::no_tlsv1_1,
                          ec);
   impl->tls->set_default_verify_paths(ec);
-  if (ec) return Status::Internal("registry TLS: cannot load the system trust store: " +
-                                  ec.message());
+  if (ec)
+    return Status::Internal("registry TLS: cannot load the system trust store: " + ec.message());
   if (!endpoint.ca_file.empty()) {
     impl->tls->load_verify_file(endpoint.ca_file, ec);
     if (ec) {
@@ -648,8 +647,8 @@ Result<Manifest> RegistryClient::GetManifest(const std::string& repository,
 Status RegistryClient::DeleteManifest(const std::string& repository, const std::string& digest) {
   if (Status s = impl_->CheckName(repository); !s.ok()) return s;
   if (!IsDigest(digest)) {
-    return Status::InvalidArgument("registry " + impl_->endpoint.url + ": \"" +
-                                   Sanitize(digest) + "\" is not a digest (deletes are by digest)");
+    return Status::InvalidArgument("registry " + impl_->endpoint.url + ": \"" + Sanitize(digest) +
+                                   "\" is not a digest (deletes are by digest)");
   }
   const std::string target = "/v2/" + repository + "/manifests/" + digest;
   const std::string what = impl_->Describe("DELETE", target);

@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -48,7 +49,7 @@ class RegistryClientRealTest : public ::testing::Test {
 
   // A client of the TLS + htpasswd registry, as `drec retention` configures it.
   std::unique_ptr<RegistryClient> TlsClient(std::size_t page_size = 0,
-                                            std::string password = "") {
+                                            const std::string& password = "") {
     RegistryEndpoint endpoint;
     endpoint.url = Get("tls_url");
     endpoint.username = Get("user");
@@ -58,7 +59,7 @@ class RegistryClientRealTest : public ::testing::Test {
     return MakeClient(endpoint);
   }
 
-  std::unique_ptr<RegistryClient> TokenClient(std::string password = "") {
+  std::unique_ptr<RegistryClient> TokenClient(const std::string& password = "") {
     RegistryEndpoint endpoint;
     endpoint.url = Get("token_url");
     endpoint.username = Get("token_user");
@@ -186,6 +187,7 @@ TEST_F(RegistryClientRealTest, AWrongPasswordIsPermissionDeniedNamingTheUser) {
   EXPECT_THAT(tags.status().message(), HasSubstr("GET /v2/team/app/tags/list"));
   EXPECT_THAT(tags.status().message(), HasSubstr("HTTP 401"));
   EXPECT_THAT(tags.status().message(), HasSubstr(Quoted(Get("user"))));
+  std::cout << tags.status().message() << "\n";  // docs/retention.md quotes it
 }
 
 TEST_F(RegistryClientRealTest, TlsIsVerifiedAgainstTheConfiguredTrust) {
@@ -221,6 +223,7 @@ TEST_F(RegistryClientRealTest, DeletesDisabledInTheRegistrySaySo) {
   EXPECT_THAT(s.message(), HasSubstr(Get("nodelete_url")));
   EXPECT_THAT(s.message(), HasSubstr("HTTP 405"));
   EXPECT_THAT(s.message(), HasSubstr("storage.delete.enabled: true"));
+  std::cout << s.message() << "\n";
   // Anonymous reads work there, and the manifest is still there.
   auto head = MakeClient(endpoint)->HeadManifest("team/app", "a1");
   ASSERT_TRUE(head.ok() && head->has_value());
@@ -273,6 +276,7 @@ TEST_F(RegistryClientRealTest, ATokenServiceRefusingTheCredentialsIsPermissionDe
 TEST_F(RegistryClientRealTest, OneClientServesManyThreads) {
   auto client = TlsClient(2);
   std::vector<std::thread> threads;
+  threads.reserve(8);
   std::vector<int> failures(8, 0);
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {

@@ -47,7 +47,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "e2e"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "support"))
-import registry_e2e  # build_images, bcrypt_hash, Processes, run, wait_until
+import registry_e2e  # Processes, wait_until
+
+import oci_images
 from drec_harness import Failure, fail, free_port, prepare_workdir
 
 SKIP = 77
@@ -79,7 +81,7 @@ class TokenServer:
             def log_message(self, *args):
                 pass
 
-            def do_GET(self):  # noqa: N802 - http.server's name
+            def do_GET(self):
                 server.handle(self)
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -114,7 +116,9 @@ class TokenServer:
             "access": access,
         }
         header = {"typ": "JWT", "alg": "RS256", "x5c": [self.x5c]}
-        signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
+        signing_input = (
+            f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
+        )
         signature = subprocess.run(
             ["openssl", "dgst", "-sha256", "-sign", str(self.key)],
             input=signing_input.encode(),
@@ -144,7 +148,7 @@ class TokenServer:
 
 def self_signed(directory: Path, name: str, san: str) -> tuple[Path, Path]:
     key, cert = directory / f"{name}.key", directory / f"{name}.pem"
-    registry_e2e.run(
+    oci_images.run(
         "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
         "-subj", f"/CN={name}", "-addext", f"subjectAltName={san}",
         "-addext", "basicConstraints=critical,CA:TRUE",
@@ -191,7 +195,7 @@ def start_registry(processes, name: str, binary: str, config: Path, url: str, ca
 
 
 def skopeo(*argv: str, workdir: Path) -> str:
-    return registry_e2e.run(
+    return oci_images.run(
         "skopeo", "--insecure-policy", "--tmpdir", str(workdir / "tmp"), *argv, capture=True
     )
 
@@ -222,8 +226,10 @@ def main() -> int:
     parser.add_argument("--workdir", required=True, type=Path)
     parser.add_argument(
         "--registry3",
-        default=str(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-                    / "drec/registry3/registry"),
+        default=str(
+            Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+            / "drec/registry3/registry"
+        ),
         help="registry 3.x (scripts/build-registry3.sh) for the pagination case; 2.8 does not "
         "page tags/list; without it that case skips",
     )
@@ -236,7 +242,7 @@ def main() -> int:
     if missing:
         print(f"skipped: {', '.join(missing)} not installed (scripts/install-deps.sh)")
         return SKIP
-    if not registry_e2e.bcrypt_hash("probe"):
+    if not oci_images.bcrypt_hash("probe"):
         print("skipped: this Python cannot make bcrypt hashes for the registry's htpasswd")
         return SKIP
 
@@ -259,7 +265,7 @@ def main() -> int:
         ports = {name: free_port() for name in ("tls", "nodelete", "paging", "token", "closed")}
         hosts = {name: f"127.0.0.1:{port}" for name, port in ports.items()}
         htpasswd = workdir / "htpasswd"
-        htpasswd.write_text(f"{USER}:{registry_e2e.bcrypt_hash(PASSWORD)}\n")
+        htpasswd.write_text(f"{USER}:{oci_images.bcrypt_hash(PASSWORD)}\n")
         configs = {
             "tls": write_registry_config(
                 workdir / "tls",
@@ -306,7 +312,7 @@ def main() -> int:
             start_registry(processes, name, binary, config, urls[name], ca)
 
         layout = workdir / "layout"
-        images = registry_e2e.build_images(layout, workdir)
+        images = oci_images.build_images(layout, workdir)
         creds = {
             "tls": f"{USER}:{PASSWORD}",
             "nodelete": None,
@@ -338,8 +344,10 @@ def main() -> int:
                     push(layout, ref, hosts[name], repo, tag, creds[name], workdir)
                     digest = raw_digest(hosts[name], repo, tag, creds[name], workdir)
                     if digest != images[ref].digest:
-                        fail(f"{name} {repo}:{tag} serves {digest}, the layout has "
-                             f"{images[ref].digest}")
+                        fail(
+                            f"{name} {repo}:{tag} serves {digest}, the layout has "
+                            f"{images[ref].digest}"
+                        )
                     digests.setdefault(name, {})[f"{repo}:{tag}"] = digest
 
         # The pagination case proves something only if the registry pages: it must answer ?n=2
