@@ -79,7 +79,7 @@ export function repositoryLink(item) {
 }
 
 // A table from column definitions: {title, value(row) -> node|string, numeric?, help?}
-// (help: the header's tooltip). Falsy entries of `columns` are left out.
+// (help: the header's tooltip; class: of the cells). Falsy entries of `columns` are left out.
 export function table(allColumns, rows, { id, empty = 'Nothing to show.' } = {}) {
   const columns = allColumns.filter(Boolean);
   if (!rows.length) return h('p', { class: 'empty', id }, empty);
@@ -102,7 +102,9 @@ export function table(allColumns, rows, { id, empty = 'Nothing to show.' } = {})
         h(
           'tr',
           {},
-          columns.map((c) => h('td', { class: c.numeric ? 'num' : null }, c.value(row))),
+          columns.map((c) =>
+            h('td', { class: [c.numeric ? 'num' : null, c.class].filter(Boolean).join(' ') || null }, c.value(row)),
+          ),
         ),
       ),
     ),

@@ -3,7 +3,9 @@
 //   #/                      overview
 //   #/repositories?prefix=  all repositories, filtered by name prefix, sortable, paged
 //   #/r/{name}?days=&class=&attachments=include   one repository
-//   #/cleanup?days=         repositories not pulled for that many days
+//   #/cleanup?days=&at=&decision=   the retention plan (when drec has a policy), evaluated at
+//                           a UTC day, its tags filtered by decision; and the repositories
+//                           not pulled for that many days
 //
 // Every route takes registry=NAME. On the overview and the lists it chooses one registry
 // (none: all of them, the API's default there); on a repository page it names the
@@ -15,6 +17,7 @@
 // configured without credentials (anonymous, on loopback) answers and the page goes
 // straight in; one that needs them answers 401, and any 401 brings up the sign-in form.
 import {
+  ApiError,
   basicAuthorization,
   bearerAuthorization,
   forgetAuthorization,
@@ -650,18 +653,204 @@ async function repositoryView(ctx) {
 
 // ---------------------------------------------------------------------------- cleanup
 
+// The retention plan (docs/retention.md) of the policy drec is configured with
+// (retention.policy_file), evaluated now or at the start of the chosen UTC day.
+const RETENTION_PLAN = '/api/v1/retention/plan';
+const DECISIONS = ['delete', 'unknown', 'held', 'keep'];
+// The decision filter: "not kept" (the default) is every decision but keep.
+const DECISION_FILTERS = [['', 'not kept'], ['all', 'all'], ...DECISIONS.map((d) => [d, d])];
+const MAX_PLAN_ROWS = 1000; // a table longer than that would only slow the page down
+
+// The plan, or why there is none: {plan} | {missing} (404: no policy) | {error}.
+async function loadPlan(at) {
+  try {
+    return { plan: await getJson(RETENTION_PLAN, { at: at ? `${at}T00:00:00Z` : null }) };
+  } catch (error) {
+    if (error instanceof Unauthorized) throw error;
+    if (error instanceof ApiError && error.status === 404) return { missing: true };
+    return { error };
+  }
+}
+
+function decisionBadge(decision) {
+  return h('span', { class: `badge decision-${decision}` }, decision);
+}
+
+function cappedNote(shown, total, id) {
+  return total > shown ? h('p', { class: 'muted', id }, `The first ${num(shown)} of ${num(total)} are shown.`) : null;
+}
+
+function retentionPanel(result, { at, decision, here }) {
+  if (result.missing) {
+    return h(
+      'p',
+      { class: 'notice', id: 'retention-hint' },
+      'No retention policy is configured: set retention.policy_file (--retention-policy-file, ',
+      'DREC_RETENTION_POLICY_FILE) to a policy file to see its plan here; see docs/retention.md.',
+    );
+  }
+
+  const input = h('input', {
+    type: 'date',
+    value: at ?? '',
+    id: 'retention-at',
+    'aria-label': 'Evaluate at (UTC day)',
+  });
+  const form = h(
+    'form',
+    { class: 'inline', id: 'retention-form' },
+    h('label', { for: 'retention-at' }, 'Evaluate at'),
+    input,
+    h('button', { type: 'submit' }, 'Evaluate'),
+    at ? h('a', { href: here({ at: null }), id: 'retention-now' }, 'now') : null,
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    window.location.hash = here({ at: input.value || null });
+  });
+  const head = h('div', { class: 'card-head' }, h('h2', {}, 'Retention plan'), form);
+  if (result.error) {
+    return h(
+      'section',
+      { class: 'card', id: 'retention' },
+      head,
+      h('div', { id: 'retention-error' }, errorBox(result.error)),
+    );
+  }
+
+  const plan = result.plan;
+  const s = plan.summary;
+  const meta = h(
+    'p',
+    { class: 'muted', id: 'retention-meta' },
+    'Evaluated at ',
+    time(plan.at),
+    ` UTC for registry ${plan.registry}: `,
+    plan.checked_against_registry
+      ? h('span', { class: 'badge live', id: 'retention-checked' }, 'checked against the registry')
+      : h(
+          'span',
+          { class: 'badge decision-unknown', id: 'retention-checked' },
+          "drec's view only, not checked against the registry",
+        ),
+  );
+  const summary = h(
+    'div',
+    { class: 'stats', id: 'retention-summary' },
+    stat('Repositories', num(s.repositories), 'matched by a rule', 'retention-repositories'),
+    stat('Tags', num(s.tags), null, 'retention-tags-total'),
+    stat('Kept', num(s.kept), null, 'retention-kept'),
+    stat('Unknown', num(s.unknown), 'kept: observed too briefly', 'retention-unknown'),
+    stat('Held', num(s.held_by_limits), 'by a limit or a shared digest', 'retention-held'),
+    stat('Tags deleted', num(s.delete_tags), null, 'retention-delete-tags'),
+    stat('Manifests deleted', num(s.delete_manifests), null, 'retention-delete-manifests'),
+  );
+
+  const repoLink = (name) => h('a', { href: repositoryHref(name, { registry: plan.registry }), class: 'repo' }, name);
+  const tagList = (tags) =>
+    tags.length
+      ? tags.map((t, i) => [i ? ', ' : null, h('span', { class: 'tag' }, t)])
+      : h('span', { class: 'muted' }, 'untagged');
+  const deletions = plan.deletions.slice(0, MAX_PLAN_ROWS);
+  const deletionsTable = table(
+    [
+      { title: 'Repository', value: (d) => repoLink(d.repository) },
+      { title: 'Digest', value: (d) => shortDigest(d.digest) },
+      { title: 'Tags', value: (d) => tagList(d.tags), class: 'wrap' },
+      { title: 'Rule', value: (d) => d.rule },
+      { title: 'Reason', value: (d) => d.reason, class: 'wrap' },
+    ],
+    deletions,
+    { id: 'retention-deletions', empty: 'Nothing to delete.' },
+  );
+
+  // Every tag, and every untagged manifest, whose decision the filter selects.
+  const wanted = (d) => (decision === 'all' ? true : decision ? d === decision : d !== 'keep');
+  const items = [];
+  for (const repo of plan.repositories) {
+    for (const t of repo.tags) if (wanted(t.decision)) items.push({ repository: repo.repository, ...t });
+    for (const m of repo.manifests) {
+      if (!m.tags.length && wanted(m.decision))
+        items.push({ repository: repo.repository, tag: null, numpulls: null, ...m });
+    }
+  }
+  const filter = h(
+    'div',
+    { class: 'segmented', role: 'group', 'aria-label': 'Decision', id: 'retention-filter' },
+    DECISION_FILTERS.map(([value, label]) =>
+      h(
+        'a',
+        {
+          href: here({ decision: value || null }),
+          class: value === decision ? 'active' : null,
+          'aria-current': value === decision ? 'true' : null,
+          dataset: { decision: value || 'not-kept' },
+        },
+        label,
+      ),
+    ),
+  );
+  const tagsTable = table(
+    [
+      { title: 'Repository', value: (t) => repoLink(t.repository) },
+      {
+        title: 'Tag',
+        value: (t) => (t.tag === null ? h('span', { class: 'muted' }, 'untagged') : h('span', { class: 'tag' }, t.tag)),
+      },
+      { title: 'Decision', value: (t) => decisionBadge(t.decision) },
+      { title: 'Digest', value: (t) => shortDigest(t.digest) },
+      { title: 'Last pulled', value: (t) => time(t.lastpulled) },
+      { title: 'Last pushed', value: (t) => time(t.lastpushed) },
+      { title: 'Pulls', value: (t) => num(t.numpulls), numeric: true },
+      { title: 'Rule', value: (t) => t.rule || h('span', { class: 'muted' }, 'none') },
+      { title: 'Reason', value: (t) => t.reason, class: 'wrap' },
+    ],
+    items.slice(0, MAX_PLAN_ROWS),
+    { id: 'retention-tags', empty: 'No tag has that decision.' },
+  );
+
+  return h(
+    'section',
+    { class: 'card', id: 'retention' },
+    head,
+    meta,
+    summary,
+    h('h2', { class: 'section', id: 'retention-deletions-heading' }, `Deletions (${num(plan.deletions.length)})`),
+    deletionsTable,
+    cappedNote(deletions.length, plan.deletions.length, 'retention-deletions-capped'),
+    h('div', { class: 'card-head section' }, h('h2', {}, 'Tags by decision'), filter),
+    tagsTable,
+    cappedNote(Math.min(items.length, MAX_PLAN_ROWS), items.length, 'retention-tags-capped'),
+  );
+}
+
 async function cleanupView(ctx) {
   const { params, scope: registry } = ctx;
   document.title = 'drec · cleanup';
   const days = Math.max(1, Math.floor(Number(params.get('days')) || 90));
   const offset = Number(params.get('offset')) || 0;
-  const page = await getJson(REPOSITORIES, {
-    not_pulled_since: `${days}d`,
-    sort: 'lastpulled', // never pulled first, then the longest idle
-    offset,
-    limit: PAGE_SIZE,
-    registry,
-  });
+  // at: a UTC day (the date input's YYYY-MM-DD); anything else is ignored.
+  const at = /^\d{4}-\d{2}-\d{2}$/.test(params.get('at') ?? '') ? params.get('at') : null;
+  const decision = DECISION_FILTERS.some(([v]) => v && v === params.get('decision')) ? params.get('decision') : '';
+  const here = (changes) =>
+    hashHref('/cleanup', {
+      days: params.get('days'),
+      offset: params.get('offset'),
+      at,
+      decision,
+      registry,
+      ...changes,
+    });
+  const [page, planResult] = await Promise.all([
+    getJson(REPOSITORIES, {
+      not_pulled_since: `${days}d`,
+      sort: 'lastpulled', // never pulled first, then the longest idle
+      offset,
+      limit: PAGE_SIZE,
+      registry,
+    }),
+    loadPlan(at),
+  ]);
 
   const input = h('input', { type: 'number', min: 1, value: days, id: 'cleanup-days', class: 'days' });
   const form = h(
@@ -674,14 +863,16 @@ async function cleanupView(ctx) {
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    window.location.hash = hashHref('/cleanup', { days: input.value, registry });
+    window.location.hash = hashHref('/cleanup', { days: input.value, at, decision, registry });
   });
 
   const now = Date.now();
   return h(
     'div',
     { class: 'page', id: 'cleanup' },
-    h('div', { class: 'page-head' }, h('h1', {}, 'Cleanup candidates'), scopeNote(ctx), form),
+    h('div', { class: 'page-head' }, h('h1', {}, 'Cleanup'), scopeNote(ctx)),
+    retentionPanel(planResult, { at, decision, here }),
+    h('div', { class: 'page-head' }, h('h2', { class: 'page-sub' }, 'Repositories not pulled recently'), form),
     h(
       'p',
       { class: 'muted', id: 'cleanup-total' },
@@ -708,7 +899,9 @@ async function cleanupView(ctx) {
         page.repositories,
         { id: 'cleanup-table', empty: 'Every repository was pulled recently.' },
       ),
-      pager(page.total, page.offset, page.limit, (o) => hashHref('/cleanup', { days, offset: o, registry })),
+      pager(page.total, page.offset, page.limit, (o) =>
+        hashHref('/cleanup', { days, offset: o, at, decision, registry }),
+      ),
     ),
   );
 }
