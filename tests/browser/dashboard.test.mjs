@@ -607,6 +607,11 @@ describe('dashboard', { timeout: 240_000 }, () => {
     assert.ok(names.includes('sandbox/never'), names.join());
     assert.ok(!names.includes(APP));
     assert.equal(shown.find((r) => r[0] === 'sandbox/never')[2], 'never pulled');
+    // This drec has no retention policy: one line says how to configure one, and no plan shows.
+    const hint = await page.textContent('#retention-hint');
+    assert.match(hint, /retention\.policy_file/);
+    assert.match(hint, /docs\/retention\.md/);
+    assert.equal(await page.locator('#retention-deletions').count(), 0);
     const idle = Math.floor((Date.now() - at(150, 13).getTime()) / DAY);
     assert.equal(shown.find((r) => r[0] === 'legacy/old-app')[2], `${idle} days`);
     const api90 = await api('/api/v1/repositories?not_pulled_since=90d&sort=lastpulled&limit=50');
