@@ -44,15 +44,14 @@ rules:
   - repositories: "app"
     keep: {most_recently_pulled: 1, pulled_within: 30d, tags: ["v*"]}
 )");
-  const Plan plan = MakePlan(policy,
-                             {Repo("app", 200,
-                                   {Tag("newest", "sha256:a", 1, 100),
-                                    Tag("recent", "sha256:b", 20, 100),
-                                    Tag("old", "sha256:c", 120, 150),
-                                    Tag("never", "sha256:d", std::nullopt, 150),
-                                    Tag("v1", "sha256:e", std::nullopt, 190)}),
-                              Repo("other", 200, {Tag("x", "sha256:f", std::nullopt, 190)})},
-                             kAt);
+  const Plan plan =
+      MakePlan(policy,
+               {Repo("app", 200,
+                     {Tag("newest", "sha256:a", 1, 100), Tag("recent", "sha256:b", 20, 100),
+                      Tag("old", "sha256:c", 120, 150), Tag("never", "sha256:d", std::nullopt, 150),
+                      Tag("v1", "sha256:e", std::nullopt, 190)}),
+                Repo("other", 200, {Tag("x", "sha256:f", std::nullopt, 190)})},
+               kAt);
   const auto d = TagDecisions(plan, "app");
   EXPECT_EQ(d.at("newest"), Decision::kKeep);
   EXPECT_EQ(d.at("recent"), Decision::kKeep);
@@ -103,8 +102,8 @@ TEST(PlannerTest, ADigestGoesOnlyWithEveryTagOnItAndAKeptTagHoldsTheOthers) {
 }
 
 TEST(PlannerTest, ChildrenOfAnIndexThatStaysStayAndAnIndexGoesBeforeItsChildren) {
-  const Policy policy = PolicyOf(
-      "rules: [{repositories: app, keep: {tags: [keep]}, untagged_older_than: 30d}]");
+  const Policy policy =
+      PolicyOf("rules: [{repositories: app, keep: {tags: [keep]}, untagged_older_than: 30d}]");
   RepositoryView repo = Repo("app", 200,
                              {Tag("keep", "sha256:kept-index", std::nullopt, 100),
                               Tag("drop", "sha256:old-index", std::nullopt, 100)});
@@ -143,19 +142,19 @@ rules: [{repositories: app, keep: {}}]
   EXPECT_EQ(plan.summary.held, 1);
   EXPECT_EQ(plan.summary.held_by_limits, 1);
 
-  const Plan shared = MakePlan(PolicyOf("limits: {max_share: 0.5}\n"
-                                        "rules: [{repositories: app, keep: {}}]"),
-                               {Repo("app", 200,
-                                     {Tag("t1", "sha256:1", 50, 100), Tag("t2", "sha256:2", 40, 100),
-                                      Tag("t3", "sha256:3", 10, 100)})},
-                               kAt);
+  const Plan shared =
+      MakePlan(PolicyOf("limits: {max_share: 0.5}\n"
+                        "rules: [{repositories: app, keep: {}}]"),
+               {Repo("app", 200,
+                     {Tag("t1", "sha256:1", 50, 100), Tag("t2", "sha256:2", 40, 100),
+                      Tag("t3", "sha256:3", 10, 100)})},
+               kAt);
   EXPECT_EQ(shared.deletions.size(), 1u) << "half of three tags is one";
   EXPECT_EQ(shared.summary.held_by_limits, 2);
 }
 
 TEST(PlannerTest, PushRankingOfTagsPushedBeforeTheObservationIsUnknown) {
-  const Policy policy =
-      PolicyOf("rules: [{repositories: app, keep: {most_recently_pushed: 2}}]");
+  const Policy policy = PolicyOf("rules: [{repositories: app, keep: {most_recently_pushed: 2}}]");
   const Plan plan = MakePlan(policy,
                              {Repo("app", 50,
                                    {Tag("seen", "sha256:1", std::nullopt, 10),
@@ -170,10 +169,10 @@ TEST(PlannerTest, PushRankingOfTagsPushedBeforeTheObservationIsUnknown) {
 
 TEST(PlannerTest, AttachmentsAndUngovernedTagsAreKept) {
   const Policy policy = PolicyOf("rules: [{repositories: app, tags: 'ci-*', keep: {}}]");
-  RepositoryView repo = Repo("app", 200,
-                             {Tag("ci-1", "sha256:1", std::nullopt, 100),
-                              Tag("release", "sha256:2", std::nullopt, 100),
-                              Tag("sha256-abc.sig", "sha256:3", std::nullopt, 100)});
+  RepositoryView repo = Repo(
+      "app", 200,
+      {Tag("ci-1", "sha256:1", std::nullopt, 100), Tag("release", "sha256:2", std::nullopt, 100),
+       Tag("sha256-abc.sig", "sha256:3", std::nullopt, 100)});
   repo.tags[2].attachment = true;
   const auto d = TagDecisions(MakePlan(policy, {repo}, kAt), "app");
   EXPECT_EQ(d.at("ci-1"), Decision::kDelete);
