@@ -18,6 +18,8 @@ boost::json::array Strings(const std::vector<std::string>& items) {
   return out;
 }
 
+std::string TimeText(std::optional<UnixMillis> t) { return t ? FormatRfc3339(*t) : "-"; }
+
 std::string Short(const std::string& digest) {
   return digest.size() > 19 ? digest.substr(0, 19) : digest;
 }
@@ -85,26 +87,33 @@ std::string PlanTable(const Plan& plan, bool verbose) {
       "Retention plan for registry {} at {} ({})\n\n", plan.registry, FormatRfc3339(plan.at),
       plan.checked_against_registry ? "checked against the registry"
                                     : "drec's view only: not checked against the registry");
-  out += fmt::format("{:<8} {:<40} {:<32} {:<19} {:<24} {:<24} {}\n", "DECISION", "REPOSITORY",
-                     "TAG", "DIGEST", "LAST PULLED", "LAST PUSHED", "RULE: REASON");
+  const auto row =
+      [&out](std::string_view decision, const std::string& repository, const std::string& tag,
+             const std::string& digest, const std::string& pulls, const std::string& lastpulled,
+             const std::string& lastpushed, const std::string& rule, const std::string& reason) {
+        out += fmt::format("{:<8} {:<40} {:<32} {:<19} {:>6} {:<24} {:<24} {}{}{}\n", decision,
+                           repository, tag, Short(digest), pulls, lastpulled, lastpushed, rule,
+                           rule.empty() || reason.empty() ? "" : ": ", reason);
+      };
+  row("DECISION", "REPOSITORY", "TAG", "DIGEST", "PULLS", "LAST PULLED", "LAST PUSHED",
+      "RULE: REASON", "");
   for (const RepositoryPlan& repo : plan.repositories) {
     for (const TagPlan& t : repo.tags) {
       if (t.decision == Decision::kKeep && !verbose) continue;
-      out += fmt::format("{:<8} {:<40} {:<32} {:<19} {:<24} {:<24} {}{}{}\n",
-                         DecisionName(t.decision), repo.name, t.tag.tag, Short(t.tag.digest),
-                         t.tag.lastpulled ? FormatRfc3339(*t.tag.lastpulled) : "-",
-                         t.tag.lastpushed ? FormatRfc3339(*t.tag.lastpushed) : "-", t.rule,
-                         t.rule.empty() ? "" : ": ", t.reason);
+      row(DecisionName(t.decision), repo.name, t.tag.tag, t.tag.digest,
+          std::to_string(t.tag.numpulls), TimeText(t.tag.lastpulled), TimeText(t.tag.lastpushed),
+          t.rule, t.reason);
     }
     for (const ManifestPlan& m : repo.manifests) {
       if (!m.tags.empty() || (m.decision == Decision::kKeep && !verbose)) continue;
-      out +=
-          fmt::format("{:<8} {:<40} {:<32} {:<19} {:<24} {:<24} {}{}{}\n", DecisionName(m.decision),
-                      repo.name, "(untagged)", Short(m.manifest.digest),
-                      m.manifest.lastpulled ? FormatRfc3339(*m.manifest.lastpulled) : "-",
-                      m.manifest.lastpushed ? FormatRfc3339(*m.manifest.lastpushed) : "-", m.rule,
-                      m.rule.empty() ? "" : ": ", m.reason);
+      row(DecisionName(m.decision), repo.name, "(untagged)", m.manifest.digest, "-",
+          TimeText(m.manifest.lastpulled), TimeText(m.manifest.lastpushed), m.rule, m.reason);
     }
+  }
+  out += "\nObserved since (drec has seen all of a repository's traffic from then on):\n";
+  for (const RepositoryPlan& repo : plan.repositories) {
+    out += fmt::format("  {:<40} {}\n", repo.name,
+                       repo.observedsince ? FormatRfc3339(*repo.observedsince) : "unknown");
   }
   out += fmt::format("\nDeletions ({}), in order:\n", plan.deletions.size());
   for (const Deletion& d : plan.deletions) {
