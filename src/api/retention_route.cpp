@@ -25,18 +25,9 @@ HttpResponse RetentionPlanRoute(const RegistrySet& registries, const std::string
     return ErrorResponse(500, policy_file + ": registry.name: \"" + policy->registry.name +
                                   "\" is none of drec's registries");
   }
-  std::unique_ptr<RegistryClient> registry;
-  if (!policy->registry.url.empty()) {
-    const retention::RegistryAccess& r = policy->registry;
-    auto client = RegistryClient::Make({.url = r.url,
-                                        .username = r.username,
-                                        .password = r.password,
-                                        .ca_file = r.ca_file,
-                                        .insecure_skip_verify = r.insecure_skip_verify,
-                                        .timeout = r.timeout});
-    if (!client.ok()) return ErrorResponse(500, policy_file + ": " + client.status().message());
-    registry = std::move(client).value();
-  }
+  auto client = retention::RegistryClientFor(policy->registry);
+  if (!client.ok()) return ErrorResponse(500, policy_file + ": " + client.status().message());
+  const std::unique_ptr<RegistryClient> registry = std::move(client).value();
   auto views = retention::GatherViews(*policy, *reader, registry.get(), deadline);
   if (!views.ok()) {
     return ErrorResponse(

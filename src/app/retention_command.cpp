@@ -145,21 +145,13 @@ int RunRetention(int argc, const char* const* argv, const std::map<std::string, 
                     policy->registry.name, fmt::join(names, ", ")));
     return 2;
   }
-  std::unique_ptr<RegistryClient> registry;
-  if (!policy->registry.url.empty()) {
-    const retention::RegistryAccess& r = policy->registry;
-    auto client = RegistryClient::Make({.url = r.url,
-                                        .username = r.username,
-                                        .password = r.password,
-                                        .ca_file = r.ca_file,
-                                        .insecure_skip_verify = r.insecure_skip_verify,
-                                        .timeout = r.timeout});
-    if (!client.ok()) {
-      Say(fmt::format("{}: registry: {}", o.policy, client.status().message()));
-      return 2;
-    }
-    registry = std::move(client).value();
-  } else if (o.action == "apply") {
+  auto client = retention::RegistryClientFor(policy->registry);
+  if (!client.ok()) {
+    Say(fmt::format("{}: registry: {}", o.policy, client.status().message()));
+    return 2;
+  }
+  const std::unique_ptr<RegistryClient> registry = std::move(client).value();
+  if (registry == nullptr && o.action == "apply") {
     Say(fmt::format("{}: registry.url is required to apply a plan", o.policy));
     return 2;
   }

@@ -114,6 +114,16 @@ Result<RepositoryView> ViewOf(const RepositoryRecord& record, StoreReader& store
 
 }  // namespace
 
+Result<std::unique_ptr<RegistryClient>> RegistryClientFor(const RegistryAccess& access) {
+  if (access.url.empty()) return std::unique_ptr<RegistryClient>();
+  return RegistryClient::Make({.url = access.url,
+                               .username = access.username,
+                               .password = access.password,
+                               .ca_file = access.ca_file,
+                               .insecure_skip_verify = access.insecure_skip_verify,
+                               .timeout = access.timeout});
+}
+
 Result<std::vector<RepositoryView>> GatherViews(const Policy& policy, StoreReader& store,
                                                 RegistryClient* registry,
                                                 std::chrono::steady_clock::time_point deadline) {

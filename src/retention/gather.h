@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <vector>
 
 #include "registry_client/registry_client.h"
@@ -13,6 +14,10 @@
 #include "store/store.h"
 
 namespace drec::retention {
+
+// The client of the registry the policy names; null when it names no url (drec's view alone).
+// InvalidArgument naming the field for a bad url or ca_file.
+Result<std::unique_ptr<RegistryClient>> RegistryClientFor(const RegistryAccess& access);
 
 // The views of every repository in `store` that some rule of `policy` matches. With `registry`
 // (may be null), tags and their digests are the registry's and every manifest is confirmed by

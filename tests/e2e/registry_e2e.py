@@ -62,13 +62,12 @@ from drec_harness import (
     prepare_workdir,
 )
 from oci_images import Image, bcrypt_hash, build_images, run
-from registry_harness import Pki, make_pki
+from registry_harness import Pki, make_pki, wait_until
 
 TOKEN = "e2e-token-0123456789abcdef"
 EXPECTED_REPOSITORY = "team/app"  # the repository whose numbers --after-scenario gets
 AFTER_SCENARIO_TIMEOUT_S = 600.0
 WAIT_S = 20.0  # bound of every wait for asynchronous delivery
-POLL_S = 0.05
 PROMPT_S = 10.0  # "promptly": events behind ignored ones must not wait for retries
 NOTIFY_TIMEOUT_S = 1.0  # registry endpoint timeout; the proxy delays longer than this
 PROXY_DELAY_S = 2.5
@@ -85,18 +84,6 @@ API_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def wait_until(what: str, probe, timeout: float = WAIT_S):
-    """Polls `probe` until it returns a truthy value; the registry delivers asynchronously."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise Failure(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(POLL_S)
 
 
 def parse_time_ms(text: str) -> int:
