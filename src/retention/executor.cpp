@@ -41,8 +41,9 @@ class CurrentTags {
   std::map<std::string, std::map<std::string, std::string>> cache_;
 };
 
-// Why the deletion must not happen now, or empty when the registry still matches the plan.
-std::string Changed(const Deletion& d, const std::map<std::string, std::string>& tags) {
+}  // namespace
+
+std::string ChangedSincePlan(const Deletion& d, const std::map<std::string, std::string>& tags) {
   const std::set<std::string> planned(d.tags.begin(), d.tags.end());
   for (const std::string& tag : d.tags) {
     auto it = tags.find(tag);
@@ -58,8 +59,6 @@ std::string Changed(const Deletion& d, const std::map<std::string, std::string>&
   }
   return {};
 }
-
-}  // namespace
 
 std::string_view OutcomeName(DeletionOutcome::Result result) {
   switch (result) {
@@ -94,7 +93,7 @@ ApplyReport ApplyPlan(const Plan& plan, RegistryClient& registry, int concurrenc
       auto tags = current.Of(d.repository);
       Status status = tags.ok() ? Status::Ok() : tags.status();
       if (status.ok()) {
-        if (std::string why = Changed(d, *tags); !why.empty()) {
+        if (std::string why = ChangedSincePlan(d, *tags); !why.empty()) {
           outcome.result = DeletionOutcome::Result::kSkipped;
           outcome.message = "changed since the plan: " + why;
         } else {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,12 @@ struct ApplyReport {
 
 // Called after each deletion is decided, from the worker that decided it (serialised).
 using ProgressFn = std::function<void(const DeletionOutcome&, std::size_t done, std::size_t total)>;
+
+// Why `deletion` must not be made now that the registry maps `tags` (tag -> digest) as given,
+// or empty when it still matches the plan: one of its tags moved to another digest, or a tag the
+// plan did not list now points at its digest (deleting would take that tag with it).
+std::string ChangedSincePlan(const Deletion& deletion,
+                             const std::map<std::string, std::string>& tags);
 
 // Performs the plan's deletions with at most `concurrency` in flight. Before deleting a digest
 // it reads the repository's tags from the registry again (once per repository): a deletion
