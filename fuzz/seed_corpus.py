@@ -46,7 +46,8 @@ def write(directory: Path, data: bytes) -> None:
 
 def envelopes(source: Path) -> list[bytes]:
     seeds = []
-    for capture in sorted((source / "tests" / "data").glob("registry-*")):
+    # The captured notifications: tests/data/registry-<version>/, not registry-logs/ beside them.
+    for capture in sorted((source / "tests" / "data").glob("registry-[0-9]*")):
         events = []
         for path in sorted(capture.glob("*.json")):
             if path.name.endswith(".events.json"):
