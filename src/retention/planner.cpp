@@ -47,6 +47,49 @@ void ProtectChildren(RepositoryPlan& plan) {
   }
 }
 
+// An attachment (a signature, SBOM or attestation tag `sha256-<hex>[.sig|...]`) goes with the
+// image it is about: deleted when its subject is, kept while the subject stays. Run after the
+// rules and again after the limits, like ProtectChildren, so no signature outlives its image.
+void FollowSubjects(RepositoryPlan& plan) {
+  std::map<std::string, ManifestPlan*> by_digest;
+  for (ManifestPlan& m : plan.manifests) by_digest[m.manifest.digest] = &m;
+  std::set<std::string> changed;
+  for (TagPlan& t : plan.tags) {
+    if (!t.tag.attachment) continue;
+    const std::string subject = AttachmentSubject(t.tag.tag);
+    auto it = by_digest.find(subject);
+    const bool subject_goes = it != by_digest.end() && it->second->decision == Decision::kDelete;
+    if (subject_goes && t.decision == Decision::kKeep) {
+      t.decision = Decision::kDelete;
+      t.rule = it->second->rule;
+      t.reason = fmt::format("an attachment of {}, which is deleted", subject);
+      changed.insert(t.tag.digest);
+    } else if (!subject_goes && t.decision == Decision::kDelete) {
+      t.decision = Decision::kHeld;
+      t.reason += fmt::format("; held: {} stays", subject);
+      changed.insert(t.tag.digest);
+    }
+  }
+  for (const std::string& digest : changed) {
+    ManifestPlan* m = by_digest[digest];
+    if (m == nullptr) continue;
+    const TagPlan* staying = nullptr;
+    const TagPlan* going = nullptr;
+    for (const TagPlan& t : plan.tags) {
+      if (t.tag.digest != digest) continue;
+      (t.decision == Decision::kDelete ? going : staying) = &t;
+    }
+    if (staying == nullptr && going != nullptr) {
+      m->decision = Decision::kDelete;
+      m->rule = going->rule;
+      m->reason = going->reason;
+    } else if (staying != nullptr && m->decision == Decision::kDelete) {
+      m->decision = Decision::kHeld;
+      m->reason += fmt::format("; held: tag {} stays", staying->tag.tag);
+    }
+  }
+}
+
 // What the rules of one repository say about one tag.
 struct TagVerdict {
   bool governed = false;
@@ -223,7 +266,7 @@ class RepositoryPlanner {
   TagPlan DecideTag(const TagView& t) const {
     if (t.attachment) {
       return {t, Decision::kKeep, "",
-              "a signature, SBOM or attestation: retention rules govern image tags only"};
+              "a signature, SBOM or attestation: it goes with its image, which stays"};
     }
     const TagVerdict& v = verdicts_.at(t.tag);
     if (!v.governed) return {t, Decision::kKeep, "", "no rule governs the tag"};
@@ -285,6 +328,7 @@ class RepositoryPlanner {
     }
     for (auto& [digest, m] : by_digest) plan.manifests.push_back(std::move(m));
     ProtectChildren(plan);
+    FollowSubjects(plan);
   }
 
   void PlanUntagged(ManifestPlan& m,
@@ -341,7 +385,10 @@ std::int64_t ApplyLimits(const Limits& limits, std::vector<RepositoryPlan>& repo
         static_cast<std::int64_t>(limits.max_share * static_cast<double>(image_tags));
     std::int64_t in_repo = 0, tags_in_repo = 0;
     for (ManifestPlan* m : candidates) {
-      const auto tags = static_cast<std::int64_t>(m->tags.size());
+      // The share is of image tags: an attachment leaving with its image takes no share.
+      const auto tags = std::count_if(m->tags.begin(), m->tags.end(), [](const std::string& tag) {
+        return AttachmentSubject(tag).empty();
+      });
       std::string limit;
       if (total >= limits.max_deletions) {
         limit = fmt::format("limits.max_deletions ({}) reached", limits.max_deletions);

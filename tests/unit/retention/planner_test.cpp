@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 namespace drec::retention {
@@ -178,6 +179,34 @@ TEST(PlannerTest, AttachmentsAndUngovernedTagsAreKept) {
   EXPECT_EQ(d.at("ci-1"), Decision::kDelete);
   EXPECT_EQ(d.at("release"), Decision::kKeep);
   EXPECT_EQ(d.at("sha256-abc.sig"), Decision::kKeep);
+}
+
+TEST(PlannerTest, AnAttachmentGoesWithItsImageAndStaysWithIt) {
+  const std::string gone(64, 'a'), kept(64, 'b');
+  const Policy policy = PolicyOf("rules: [{repositories: app, keep: {tags: [v1]}}]");
+  RepositoryView repo = Repo("app", 200,
+                             {Tag("old", "sha256:" + gone, std::nullopt, 100),
+                              Tag("v1", "sha256:" + kept, std::nullopt, 100),
+                              Tag("sha256-" + gone + ".sig", "sha256:sig-old", std::nullopt, 100),
+                              Tag("sha256-" + kept + ".sig", "sha256:sig-v1", std::nullopt, 100)});
+  repo.tags[2].attachment = repo.tags[3].attachment = true;
+  const Plan plan = MakePlan(policy, {repo}, kAt);
+  const auto d = TagDecisions(plan, "app");
+  EXPECT_EQ(d.at("sha256-" + gone + ".sig"), Decision::kDelete);
+  EXPECT_EQ(d.at("sha256-" + kept + ".sig"), Decision::kKeep);
+  std::vector<std::string> deleted;
+  for (const Deletion& deletion : plan.deletions) deleted.push_back(deletion.digest);
+  std::sort(deleted.begin(), deleted.end());
+  EXPECT_EQ(deleted, (std::vector<std::string>{"sha256:" + gone, "sha256:sig-old"}));
+
+  // A limit that holds the image holds its signature too.
+  const Plan limited = MakePlan(PolicyOf("limits: {max_deletions: 1}\n"
+                                         "rules: [{repositories: app, keep: {tags: [v1]}}]"),
+                                {repo}, kAt);
+  EXPECT_EQ(limited.deletions.size(), 1u);
+  for (const Deletion& deletion : limited.deletions) {
+    EXPECT_NE(deletion.digest, "sha256:sig-old") << "a signature deleted before its image";
+  }
 }
 
 }  // namespace
