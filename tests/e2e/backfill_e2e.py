@@ -53,11 +53,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))
 from drec_harness import Checks, Drec, Failure, fail, free_port, prepare_workdir, stop_process
 from oci_images import Image, bcrypt_hash, build_images, run
+from registry_harness import wait_until
 
 WORKDIR_MARKER = ".backfill_e2e"
 TOKEN = "backfill-e2e-token"
 WAIT_S = 30.0
-POLL_S = 0.05
 COMMAND_TIMEOUT_S = 120.0
 COUNTERS = ("numpulls", "numpushs", "numchecks", "numindexpulls", "numdeletes")
 REPOSITORIES = ("team/app", "team/multi")
@@ -65,17 +65,6 @@ USERS = {"alice": "alice-secret", "bob": "bob-secret"}
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 REGISTRY3_DEFAULT = Path.home() / ".cache" / "drec" / "registry3" / "registry"
-
-
-def wait_until(what: str, probe, timeout: float = WAIT_S):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(POLL_S)
 
 
 class EnvelopeCapture:
@@ -189,7 +178,7 @@ class Registry:
                 return False
             return True
 
-        wait_until("the registry's /v2/", ready)
+        wait_until("the registry's /v2/", ready, WAIT_S)
 
     def pending(self) -> int:
         """Events queued for delivery, over both endpoints (the registry's expvar)."""
@@ -440,7 +429,7 @@ class Run:
         scratch = self.workdir / "tmp"
         scratch.mkdir()
         drive(Traffic(registry, self.layout, scratch), self.images)
-        wait_until("the registry to deliver every event", lambda: registry.pending() == 0)
+        wait_until("the registry to deliver every event", lambda: registry.pending() == 0, WAIT_S)
         registry.stop()  # every log line is written
         log = registry.log
         envelopes = capture.envelopes()
