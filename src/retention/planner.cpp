@@ -372,8 +372,11 @@ std::int64_t ApplyLimits(const Limits& limits, std::vector<RepositoryPlan>& repo
   std::int64_t total = 0, held = 0;
   for (RepositoryPlan& repo : repos) {
     std::vector<ManifestPlan*> candidates;
-    std::int64_t image_tags = 0;
-    for (const TagPlan& t : repo.tags) image_tags += t.tag.attachment ? 0 : 1;
+    std::set<std::string> attachments;
+    for (const TagPlan& t : repo.tags) {
+      if (t.tag.attachment) attachments.insert(t.tag.tag);
+    }
+    const auto image_tags = static_cast<std::int64_t>(repo.tags.size() - attachments.size());
     for (ManifestPlan& m : repo.manifests) {
       if (m.decision == Decision::kDelete) candidates.push_back(&m);
     }
@@ -386,8 +389,8 @@ std::int64_t ApplyLimits(const Limits& limits, std::vector<RepositoryPlan>& repo
     std::int64_t in_repo = 0, tags_in_repo = 0;
     for (ManifestPlan* m : candidates) {
       // The share is of image tags: an attachment leaving with its image takes no share.
-      const auto tags = std::count_if(m->tags.begin(), m->tags.end(), [](const std::string& tag) {
-        return AttachmentSubject(tag).empty();
+      const auto tags = std::count_if(m->tags.begin(), m->tags.end(), [&](const std::string& tag) {
+        return !attachments.count(tag);
       });
       std::string limit;
       if (total >= limits.max_deletions) {
