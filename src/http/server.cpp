@@ -410,6 +410,10 @@ void HttpServer::Accept() {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) return OnAcceptError(ec);
     accept_backoff_ = std::chrono::milliseconds(0);
+    // Every reply is one write that must leave at once: with Nagle's algorithm the first reply
+    // on a new TLS connection waited for the client's delayed ACK (about 40 ms).
+    beast::error_code nodelay_ec;
+    socket.set_option(tcp::no_delay(true), nodelay_ec);
     const std::int64_t open = sessions_->size();
     if (open >= options_.max_connections) {
       // Accepted and closed at once: the backlog does not fill with clients left waiting, and

@@ -1,6 +1,9 @@
 // The HTTP surface over real TLS, with the real SQLite store behind it:
 // status codes of the ingest operation (docs/openapi.json), authentication, and the query API.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <boost/json.hpp>
@@ -398,6 +401,34 @@ TEST_F(IngestApiTest, IdleConnectionsAreClosed) {
   EXPECT_EQ(client.Send(http::verb::get, "/healthz").result_int(), 200);
   const auto ec = client.WaitForClose();  // the server's 300 ms idle timeout, not ours
   EXPECT_TRUE(ec) << "connection still open";
+}
+
+// The server's end of a loopback connection from `client_port` to `server_port`: the test
+// shares the process with the server, so its sockets are among our descriptors.
+int ServerSocketOf(std::uint16_t server_port, std::uint16_t client_port) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    const int fd = std::stoi(entry.path().filename().string());
+    sockaddr_in local{}, peer{};
+    socklen_t local_len = sizeof local, peer_len = sizeof peer;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0 ||
+        ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0 ||
+        local.sin_family != AF_INET) {
+      continue;
+    }
+    if (ntohs(local.sin_port) == server_port && ntohs(peer.sin_port) == client_port) return fd;
+  }
+  return -1;
+}
+
+TEST_F(IngestApiTest, AcceptedConnectionsSendRepliesWithoutWaiting) {
+  TlsClient client = Client();
+  EXPECT_EQ(client.Send(http::verb::get, "/healthz").result_int(), 200);
+  const int fd = ServerSocketOf(server_->port(), client.local_port());
+  ASSERT_GE(fd, 0) << "the server's socket of this connection was not found";
+  int nodelay = 0;
+  socklen_t len = sizeof nodelay;
+  ASSERT_EQ(::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0);
+  EXPECT_NE(nodelay, 0) << "Nagle's algorithm holds the first reply until the client's ACK";
 }
 
 TEST_F(IngestApiTest, OldTlsIsRefused) {

@@ -71,6 +71,11 @@ class TlsClient {
     return res;
   }
 
+  // The client's end of the connection, to find the server's end of it.
+  std::uint16_t local_port() const {
+    return beast::get_lowest_layer(stream_).socket().local_endpoint().port();
+  }
+
   // Reads until the server closes; returns the error that ended the read.
   beast::error_code WaitForClose() {
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(10));
