@@ -10,6 +10,9 @@ namespace {
 
 // How often an idle committer tries an empty commit after a failed one.
 constexpr std::chrono::seconds kTrialInterval{1};
+// How long the committer waits for more batches before it folds what the store deferred
+// (StoreWriter::Settle): folding many batches at once writes each changed page once.
+constexpr std::chrono::milliseconds kSettleAfterIdle{20};
 
 }  // namespace
 
@@ -63,14 +66,16 @@ void Committer::Run() {
   bool trial = false;
   for (;;) {
     std::vector<Submission> group;
+    std::chrono::steady_clock::time_point settle_due;
     {
       std::unique_lock lock(mu_);
       // After a failed commit an idle committer tries an empty one now and then: /readyz stays
       // 503 until a commit succeeds, and a replica taken out of service gets no envelopes that
       // would show the store is back.
-      const auto wake_at = health_.last_failed
-                               ? std::min(next_prune, last_commit_end_ + kTrialInterval)
-                               : next_prune;
+      auto wake_at = health_.last_failed ? std::min(next_prune, last_commit_end_ + kTrialInterval)
+                                         : next_prune;
+      settle_due = SettleDue();
+      if (unsettled_) wake_at = std::min(wake_at, settle_due);
       wake_.wait_until(lock, wake_at, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty() && stopping_) return;
       trial = queue_.empty() && health_.last_failed &&
@@ -94,6 +99,11 @@ void Committer::Run() {
       if (!group.empty() || trial) health_.running_since = std::chrono::steady_clock::now();
     }
     if (!group.empty() || trial) CommitGroup(group);
+    // What the store deferred past the acknowledgements is folded once no batch has come for a
+    // while: acknowledgements come first, and the store itself bounds what it defers.
+    if (group.empty() && unsettled_ && std::chrono::steady_clock::now() >= settle_due) {
+      SettleStore();
+    }
     if (std::chrono::steady_clock::now() >= next_prune) {
       const UnixMillis cutoff = NowMillis() - options_.retention_days * kDayMillis;
       if (Status s = store_.PruneEventIds(cutoff); !s.ok()) {
@@ -122,6 +132,7 @@ void Committer::CommitGroup(std::vector<Submission>& group) {
     health_.last_error = status.ok() ? std::string() : status.message();
   }
   if (status.ok()) {
+    unsettled_ = unsettled_ || outcome.applied > 0;
     metrics_.EventsApplied(outcome.applied);
     metrics_.EventsDuplicate(outcome.duplicates);
     metrics_.EventIgnored(IgnoreReason::kUnknownDigestDelete, outcome.unknown_manifests);
@@ -130,6 +141,37 @@ void Committer::CommitGroup(std::vector<Submission>& group) {
   }
   LogOutcome(status, batch.effects.size());
   for (auto& submission : group) submission.done->Call(status);
+}
+
+std::chrono::steady_clock::time_point Committer::SettleDue() const {
+  return std::max(last_commit_end_ + kSettleAfterIdle, last_settle_failure_ + kTrialInterval);
+}
+
+void Committer::SettleStore() {
+  // A Settle stuck on the store is a stuck commit to /readyz.
+  {
+    std::lock_guard lock(mu_);
+    health_.running_since = std::chrono::steady_clock::now();
+  }
+  Status status = store_.Settle();
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mu_);
+    health_.running_since.reset();
+  }
+  if (status.ok()) {
+    unsettled_ = false;
+    return;
+  }
+  last_settle_failure_ = now;
+  // An idle committer retries every kTrialInterval: while it fails, one line now and then.
+  if (now - last_settle_log_ >= kFailureLogInterval) {
+    spdlog::warn(
+        "folding acknowledged events into the store failed (retried after the next "
+        "commit): {}",
+        status.message());
+    last_settle_log_ = now;
+  }
 }
 
 void Committer::LogOutcome(const Status& status, std::size_t events) {

@@ -74,6 +74,11 @@ class Committer {
 
   void Run();
   void CommitGroup(std::vector<Submission>& group);
+  // StoreWriter::Settle, its failures logged at most once per kFailureLogInterval.
+  void SettleStore();
+  // When an idle committer settles next: kSettleAfterIdle after the last commit, and not
+  // sooner than kTrialInterval after a failed Settle. mu_ held.
+  std::chrono::steady_clock::time_point SettleDue() const;
   // Logs a failed commit, at most one line per kFailureLogInterval while they keep failing,
   // and the recovery. Committer thread only.
   void LogOutcome(const Status& status, std::size_t events);
@@ -92,6 +97,9 @@ class Committer {
   std::chrono::steady_clock::time_point last_commit_end_;   // guarded by mu_
   std::int64_t failures_ = 0;                               // committer thread only
   std::chrono::steady_clock::time_point last_failure_log_;  // committer thread only
+  std::chrono::steady_clock::time_point last_settle_log_;   // committer thread only
+  bool unsettled_ = false;  // committer thread only: batches committed since the last Settle
+  std::chrono::steady_clock::time_point last_settle_failure_;  // committer thread only
   std::thread thread_;
   // Last, so it stops first: its callbacks use metrics_ only.
   Deadlines deadlines_;

@@ -33,6 +33,12 @@ class StoreWriter {
   // `requires_manifest` is not known counts as applied but changes nothing else.
   [[nodiscard]] virtual Status Apply(const Batch& batch, ApplyOutcome* outcome) = 0;
 
+  // Folds into the records what Apply made durable but left for later, so that an
+  // acknowledgement waits only for the durable part. The committer calls it when no batch is
+  // waiting; a store's own queries never see less than every acknowledged event, settled or not.
+  // Unavailable leaves the work for the next Settle or Apply.
+  [[nodiscard]] virtual Status Settle() { return Status::Ok(); }
+
   // Ok when the store can take writes now; backs /readyz.
   [[nodiscard]] virtual Status Ping() = 0;
 

@@ -62,6 +62,13 @@ Status RegistrySet::Apply(const Batch& batch, ApplyOutcome* outcome) {
   return Status::Ok();
 }
 
+Status RegistrySet::Settle() {
+  for (auto& [name, store] : stores_) {
+    if (Status status = store->Settle(); !status.ok()) return status;
+  }
+  return Status::Ok();
+}
+
 Status RegistrySet::Ping() {
   for (auto& [name, store] : stores_) {
     if (Status status = store->Ping(); !status.ok()) return status;

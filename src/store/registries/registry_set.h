@@ -28,6 +28,8 @@ class RegistrySet : public StoreWriter {
   // other. A failure leaves the stores before it applied; the retry of the whole batch finds
   // their event ids and applies only the rest, so every event still counts exactly once.
   [[nodiscard]] Status Apply(const Batch& batch, ApplyOutcome* outcome) override;
+  // Settles every registry's store.
+  [[nodiscard]] Status Settle() override;
   // Ok when every registry's store is.
   [[nodiscard]] Status Ping() override;
   [[nodiscard]] Status PruneEventIds(UnixMillis cutoff) override;

@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "store/sqlite/sqlite_handle.h"
+#include "store/sqlite/sqlite_store.h"
 
 namespace drec::sqlite {
 namespace {
@@ -88,6 +89,12 @@ Status BackupDatabase(const std::string& source, const std::string& target, std:
     if (finished != SQLITE_OK) return Failed(to->get(), finished, "finishing the copy");
   }  // closing the copy folds its WAL into the file and removes it
   (void)Exec(from->get(), "ROLLBACK");
+  {
+    // The copy holds the batches drec had acknowledged but not yet folded into the records
+    // (the pending table); opening it as a store folds them, so tools reading the copy see them.
+    auto settled = SqliteStore::Open(partial);
+    if (!settled.ok()) return settled.status();
+  }
   std::filesystem::rename(partial, target, error);
   if (error) {
     return Status::Unavailable("renaming " + partial + " to " + target + ": " + error.message());

@@ -59,6 +59,13 @@ void Statement::Bind(const char* name, std::string_view value) {
   if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = Error(rc);
 }
 
+void Statement::BindBlob(const char* name, std::string_view bytes) {
+  const int rc = sqlite3_bind_blob64(stmt_, sqlite3_bind_parameter_index(stmt_, name),
+                                     bytes.data() != nullptr ? bytes.data() : "", bytes.size(),
+                                     SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = Error(rc);
+}
+
 Result<bool> Statement::Step() {
   if (!bind_error_.ok()) return bind_error_;
   const int rc = sqlite3_step(stmt_);
@@ -86,6 +93,12 @@ std::string Statement::Text(int column) const {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
   if (text == nullptr) return {};
   return std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
+std::string Statement::Blob(int column) const {
+  const auto* bytes = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+  if (bytes == nullptr) return {};
+  return std::string(bytes, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
 }
 
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, int flags) {

@@ -43,6 +43,8 @@ class Statement {
   // Binds NULL for nullopt: SQL NULL is how the schema spells "never happened".
   void Bind(const char* name, std::optional<std::int64_t> value);
   void Bind(const char* name, std::string_view value);
+  // Binds bytes that are not text (an encoding of effects) as a BLOB.
+  void BindBlob(const char* name, std::string_view bytes);
 
   // Advances the statement: true with a row to read, false when it is done.
   Result<bool> Step();
@@ -53,6 +55,7 @@ class Statement {
   std::int64_t Int(int column) const;
   std::optional<std::int64_t> OptionalInt(int column) const;
   std::string Text(int column) const;
+  std::string Blob(int column) const;
 
  private:
   Status Error(int code) const;
@@ -69,6 +72,7 @@ class RowReader {
   std::int64_t Int() { return stmt_.Int(next_++); }
   std::optional<std::int64_t> OptionalInt() { return stmt_.OptionalInt(next_++); }
   std::string Text() { return stmt_.Text(next_++); }
+  std::string Blob() { return stmt_.Blob(next_++); }
   bool Bool() { return Int() != 0; }
 
  private:

@@ -138,6 +138,8 @@ std::string OrderColumn(const SortKey& sort) {
 }  // namespace
 
 Result<RepositoryPage> SqliteStore::ListRepositories(const RepositoryQuery& query) {
+  // Every acknowledged event is visible to a query, settled or not.
+  if (Status settled = Settle(); !settled.ok()) return settled;
   const bool windowed = query.window_from_day.has_value();
   const std::optional<std::string> prefix_end = PrefixEnd(query.name_prefix);
   // Only literals and table names enter the text; every value is a bound parameter.
@@ -214,6 +216,8 @@ Result<RepositoryPage> SqliteStore::ListRepositories(const RepositoryQuery& quer
 }
 
 Result<Summary> SqliteStore::Summarize(const std::string& from_day, const std::string& to_day) {
+  // Every acknowledged event is visible to a query, settled or not.
+  if (Status settled = Settle(); !settled.ok()) return settled;
   auto db = readers_->Acquire();
   Transaction tx(*db);
   Status status = tx.Begin("BEGIN");
@@ -242,6 +246,8 @@ Result<Summary> SqliteStore::Summarize(const std::string& from_day, const std::s
 }
 
 Result<std::optional<RepositoryRecord>> SqliteStore::GetRepository(const std::string& name) {
+  // Every acknowledged event is visible to a query, settled or not.
+  if (Status settled = Settle(); !settled.ok()) return settled;
   auto db = readers_->Acquire();
   // One snapshot, so the live tag list belongs to the counters it is returned with.
   Transaction tx(*db);
@@ -269,6 +275,8 @@ Result<std::optional<RepositoryRecord>> SqliteStore::GetRepository(const std::st
 }
 
 Result<std::vector<TagRecord>> SqliteStore::ListTags(const std::string& repository) {
+  // Every acknowledged event is visible to a query, settled or not.
+  if (Status settled = Settle(); !settled.ok()) return settled;
   return Collect<TagRecord>(
       *readers_, Sql().select_tags, [&](Statement& s) { s.Bind(":repository", repository); },
       [](RowReader& row) {
@@ -283,6 +291,8 @@ Result<std::vector<TagRecord>> SqliteStore::ListTags(const std::string& reposito
 }
 
 Result<std::vector<DigestRecord>> SqliteStore::ListDigests(const std::string& repository) {
+  // Every acknowledged event is visible to a query, settled or not.
+  if (Status settled = Settle(); !settled.ok()) return settled;
   auto db = readers_->Acquire();
   // One snapshot, so the parents belong to the digests they are returned with.
   Transaction tx(*db);
@@ -319,6 +329,8 @@ Result<std::vector<DigestRecord>> SqliteStore::ListDigests(const std::string& re
 }
 
 Result<std::vector<ActorRecord>> SqliteStore::ListActors(const std::string& repository) {
+  // Every acknowledged event is visible to a query, settled or not.
+  if (Status settled = Settle(); !settled.ok()) return settled;
   return Collect<ActorRecord>(
       *readers_, Sql().select_actors, [&](Statement& s) { s.Bind(":repository", repository); },
       [](RowReader& row) {
@@ -334,6 +346,8 @@ Result<std::vector<ActorRecord>> SqliteStore::ListActors(const std::string& repo
 Result<std::vector<DayRecord>> SqliteStore::ListDays(const std::string& repository,
                                                      const std::string& from_day,
                                                      const std::string& to_day) {
+  // Every acknowledged event is visible to a query, settled or not.
+  if (Status settled = Settle(); !settled.ok()) return settled;
   return Collect<DayRecord>(
       *readers_, Sql().select_days,
       [&](Statement& s) {
@@ -351,6 +365,8 @@ Result<std::vector<DayRecord>> SqliteStore::ListDays(const std::string& reposito
 
 Result<std::vector<ClassRecord>> SqliteStore::ListClasses(const std::string& repository,
                                                           const ClassQuery& query) {
+  // Every acknowledged event is visible to a query, settled or not.
+  if (Status settled = Settle(); !settled.ok()) return settled;
   const bool per_day = query.from_day && query.to_day;
   const std::string& sql = per_day              ? Sql().select_day_classes
                            : !query.tag.empty() ? Sql().select_tag_classes

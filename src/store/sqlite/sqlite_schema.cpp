@@ -27,7 +27,7 @@ namespace {
 // Schema migrations: entry i takes the database from user_version i to i + 1. Never edit an
 // entry once released, databases in the field already ran it; append a new one instead.
 // Times are unix milliseconds, NULL until the first such event; names are values, never columns.
-constexpr std::array<const char*, 5> kMigrations = {
+constexpr std::array<const char*, 6> kMigrations = {
     R"sql(
 CREATE TABLE repositories (
   repositoryname TEXT NOT NULL PRIMARY KEY,
@@ -159,6 +159,15 @@ UPDATE repositories SET observedsince = (
     SELECT repositories.firstpushed AS t
     UNION ALL SELECT repositories.firstpulled
     UNION ALL SELECT firstseen FROM actors WHERE actors.repository = repositories.repositoryname));
+)sql",
+    // Batches whose event ids are claimed and durable but not yet folded into the records: the
+    // acknowledgement waits for one small fsynced commit, the folding follows it (Settle in
+    // sqlite_writer.cpp). Empty whenever drec is idle.
+    R"sql(
+CREATE TABLE pending (
+  seq INTEGER PRIMARY KEY,
+  effects BLOB NOT NULL
+) STRICT;
 )sql",
 };
 

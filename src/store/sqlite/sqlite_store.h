@@ -2,6 +2,7 @@
 // database server to operate. Tables mirror the MongoDB collections (docs/data-model.md).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -17,12 +18,19 @@ class ConnectionPool;
 class SqliteStore final : public Store {
  public:
   // Opens the database at `path`, creating it and its parent directories if needed, and brings
-  // its schema up to date. Commits are fsynced (WAL, synchronous=FULL) because an acknowledged
-  // event must survive kill -9.
+  // its schema up to date, and settles what a crash left claimed but unsettled. An applied batch
+  // is durable (fsynced, WAL) when Apply returns, because an acknowledged event must survive
+  // kill -9 and a power loss.
   static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
   ~SqliteStore() override;
 
+  // Claims the batch's event ids and stores its new effects in one small fsynced commit; Settle
+  // folds them into the records. A batch that must check a manifest first (a delete) is folded
+  // at once, after everything claimed before it.
   Status Apply(const Batch& batch, ApplyOutcome* outcome) override;
+  // Folds every claimed batch into the records in one commit that is not fsynced: a power loss
+  // may undo it, and the claimed batches, which are durable, are then folded again.
+  Status Settle() override;
   Status Ping() override;
   Status PruneEventIds(UnixMillis cutoff) override;
   Result<RepositoryPage> ListRepositories(const RepositoryQuery& query) override;
@@ -41,8 +49,15 @@ class SqliteStore final : public Store {
   SqliteStore(std::unique_ptr<sqlite::Connection> writer,
               std::unique_ptr<sqlite::ConnectionPool> readers);
 
+  // Writer connection only, writer_mutex_ held.
+  Status SettleLocked();
+
   // Apply and pruning share one write connection; SQLite allows a single writer anyway.
   std::mutex writer_mutex_;
+  // Claimed batches wait in the pending table; set under writer_mutex_, read without it.
+  std::atomic<bool> unsettled_{false};
+  std::int64_t unsettled_effects_ = 0;  // writer_mutex_
+  bool synchronous_full_ = true;        // writer_mutex_: claims need synchronous = FULL
   std::unique_ptr<sqlite::Connection> writer_;
   std::unique_ptr<sqlite::ConnectionPool> readers_;
 };

@@ -1,10 +1,12 @@
 // The embedded store's write side: applying batches exactly once, and pruning event ids.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <string>
 #include <variant>
 
+#include "store/effects_codec.h"
 #include "store/sqlite/sqlite_fields.h"
 #include "store/sqlite/sqlite_handle.h"
 #include "store/sqlite/sqlite_store.h"
@@ -72,6 +74,13 @@ constexpr const char kDeleteRepositoryDigests[] =
 constexpr const char kKnownManifest[] =
     "SELECT 1 FROM digests WHERE repository = :repository AND digest = :digest "
     "AND media_type IS NOT NULL";
+
+// Claimed effects, one row per Apply, folded in claim order by Settle.
+constexpr const char kInsertPending[] = "INSERT INTO pending (effects) VALUES (:effects)";
+constexpr const char kReadPending[] = "SELECT seq, effects FROM pending ORDER BY seq";
+constexpr const char kDeletePending[] = "DELETE FROM pending WHERE seq <= :last";
+// Claimed effects beyond this are settled before the next claim.
+constexpr std::int64_t kMaxUnsettledEffects = 1024;
 
 constexpr const char kPruneEventIds[] =
     "DELETE FROM event_ids WHERE id IN "
@@ -306,10 +315,32 @@ Status ApplyOperation(Connection& db, const RepositoryRemoved& op) {
   return Status::Ok();
 }
 
+// Applies one effect's operations, in order.
+Status ApplyOperations(Connection& db, const EventEffect& effect) {
+  for (const Operation& operation : effect.operations) {
+    Status status = std::visit([&](const auto& op) { return ApplyOperation(db, op); }, operation);
+    if (!status.ok()) return status;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status SqliteStore::Apply(const Batch& batch, ApplyOutcome* outcome) {
   std::lock_guard lock(writer_mutex_);
+  // A manifest check reads the records, so they must first hold everything claimed before it;
+  // and claimed effects are folded before they pass a bound, so one Settle stays one bounded
+  // commit however long batches keep arriving.
+  const bool checks_manifests =
+      std::any_of(batch.effects.begin(), batch.effects.end(),
+                  [](const EventEffect& e) { return e.requires_manifest.has_value(); });
+  if (checks_manifests || unsettled_effects_ >= kMaxUnsettledEffects) {
+    if (Status status = SettleLocked(); !status.ok()) return status;
+  }
+  if (!synchronous_full_) {
+    if (Status status = writer_->Exec("PRAGMA synchronous = FULL"); !status.ok()) return status;
+    synchronous_full_ = true;
+  }
   Transaction tx(*writer_);
   Status status = tx.Begin("BEGIN IMMEDIATE");
   if (!status.ok()) return status;
@@ -317,6 +348,7 @@ Status SqliteStore::Apply(const Batch& batch, ApplyOutcome* outcome) {
   // timestamps come from registry clocks and may be arbitrarily old.
   const UnixMillis now = NowMillis();
   ApplyOutcome result;
+  std::vector<const EventEffect*> claimed;
   for (const EventEffect& effect : batch.effects) {
     status = Execute(*writer_, kInsertEventId, [&](Statement& s) {
       s.Bind(":id", effect.event_id);
@@ -327,6 +359,11 @@ Status SqliteStore::Apply(const Batch& batch, ApplyOutcome* outcome) {
       ++result.duplicates;
       continue;
     }
+    if (!checks_manifests) {
+      claimed.push_back(&effect);
+      ++result.applied;
+      continue;
+    }
     if (effect.requires_manifest) {
       auto known = IsKnownManifest(*writer_, *effect.requires_manifest);
       if (!known.ok()) return known.status();
@@ -335,15 +372,73 @@ Status SqliteStore::Apply(const Batch& batch, ApplyOutcome* outcome) {
         continue;
       }
     }
-    for (const Operation& operation : effect.operations) {
-      status = std::visit([&](const auto& op) { return ApplyOperation(*writer_, op); }, operation);
-      if (!status.ok()) return status;
-    }
+    status = ApplyOperations(*writer_, effect);
+    if (!status.ok()) return status;
     ++result.applied;
+  }
+  if (!claimed.empty()) {
+    std::string encoded;
+    EncodeEffects(claimed, &encoded);
+    status =
+        Execute(*writer_, kInsertPending, [&](Statement& s) { s.BindBlob(":effects", encoded); });
+    if (!status.ok()) return status;
   }
   status = tx.Commit();
   if (!status.ok()) return status;
+  if (!claimed.empty()) {
+    unsettled_effects_ += static_cast<std::int64_t>(claimed.size());
+    unsettled_.store(true);
+  }
   if (outcome != nullptr) *outcome = result;
+  return Status::Ok();
+}
+
+Status SqliteStore::Settle() {
+  if (!unsettled_.load()) return Status::Ok();
+  std::lock_guard lock(writer_mutex_);
+  return SettleLocked();
+}
+
+Status SqliteStore::SettleLocked() {
+  if (!unsettled_.load()) return Status::Ok();
+  // The claims are durable already: this commit need not wait for the disk. Should a power loss
+  // undo it, the pending rows it deletes come back with it and are folded again.
+  Status status = writer_->Exec("PRAGMA synchronous = NORMAL");
+  if (!status.ok()) return status;
+  synchronous_full_ = false;
+  Transaction tx(*writer_);
+  status = tx.Begin("BEGIN IMMEDIATE");
+  if (!status.ok()) return status;
+  std::vector<std::string> blobs;
+  std::int64_t last_seq = 0;
+  {
+    auto stmt = writer_->Prepare(kReadPending);
+    if (!stmt.ok()) return stmt.status();
+    status = sqlite::ForEachRow(*stmt, [&](sqlite::RowReader& row) {
+      last_seq = row.Int();
+      blobs.push_back(row.Blob());
+    });
+    if (!status.ok()) return status;
+  }
+  for (const std::string& blob : blobs) {
+    auto effects = DecodeEffects(blob);
+    if (!effects.ok()) {
+      return Status::Internal("sqlite: a claimed batch in the pending table is unreadable: " +
+                              effects.status().message());
+    }
+    for (const EventEffect& effect : *effects) {
+      status = ApplyOperations(*writer_, effect);
+      if (!status.ok()) return status;
+    }
+  }
+  if (!blobs.empty()) {
+    status = Execute(*writer_, kDeletePending, [&](Statement& s) { s.Bind(":last", last_seq); });
+    if (!status.ok()) return status;
+  }
+  status = tx.Commit();
+  if (!status.ok()) return status;
+  unsettled_effects_ = 0;
+  unsettled_.store(false);
   return Status::Ok();
 }
 

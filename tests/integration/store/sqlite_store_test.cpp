@@ -219,7 +219,10 @@ TEST_F(SqliteStoreTest, FailsWhenTheDirectoryCannotBeCreated) {
   EXPECT_EQ(store.status().code(), Status::Code::kUnavailable);
 }
 
-TEST_F(SqliteStoreTest, AFailingEffectLeavesNoTraceOfItsBatch) {
+// Apply makes a batch durable; folding it into the records (Settle) is what can fail then. A
+// failed fold leaves no trace of its batch, keeps it claimed, and is retried until it succeeds:
+// every event counts exactly once, and no query answers without it.
+TEST_F(SqliteStoreTest, AFailingFoldLeavesNoTraceAndIsRetried) {
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);
   RawQuery(
@@ -227,20 +230,48 @@ TEST_F(SqliteStoreTest, AFailingEffectLeavesNoTraceOfItsBatch) {
       "BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
   Batch batch = PullBatch("id-1", "app");
   batch.effects.push_back(PullBatch("id-2", "poison").effects[0]);
-  ApplyOutcome outcome{.applied = -1, .duplicates = -1};
-  const Status failed = store->Apply(batch, &outcome);
+  ApplyOutcome outcome;
+  ASSERT_TRUE(store->Apply(batch, &outcome).ok());
+  EXPECT_EQ(outcome.applied, 2);
+  const Status failed = store->Settle();
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.code(), Status::Code::kInternal);
   EXPECT_NE(failed.message().find("injected failure"), std::string::npos) << failed.message();
-  EXPECT_EQ(outcome.applied, -1);
-  auto app = store->GetRepository("app");
-  ASSERT_TRUE(app.ok());
-  EXPECT_FALSE(app->has_value());
+  EXPECT_EQ(RawQuery("SELECT count(*) FROM repositories"), "0");
+  EXPECT_EQ(RawQuery("SELECT count(*) FROM pending"), "1");
+  EXPECT_FALSE(store->GetRepository("app").ok());
 
   RawQuery("DROP TRIGGER fail");
+  auto app = store->GetRepository("app");
+  ASSERT_TRUE(app.ok()) << app.status().message();
+  ASSERT_TRUE(app->has_value());
+  EXPECT_EQ((*app)->counters.counts[Counter::kPulls], 1);
+  EXPECT_EQ(RawQuery("SELECT count(*) FROM pending"), "0");
   ASSERT_TRUE(store->Apply(batch, &outcome).ok());
-  EXPECT_EQ(outcome.applied, 2);
-  EXPECT_EQ(outcome.duplicates, 0);
+  EXPECT_EQ(outcome.applied, 0);
+  EXPECT_EQ(outcome.duplicates, 2);
+}
+
+// A crash between the acknowledgement and the fold loses nothing: the next Open folds what was
+// claimed, once.
+TEST_F(SqliteStoreTest, ClaimedBatchesAreFoldedAfterACrash) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Apply(PullBatch("id-1", "app"), nullptr).ok());
+  // What the file holds at this moment is what a kill -9 leaves: the claim, not the fold.
+  const std::filesystem::path copy = dir_ / "crashed.db";
+  ASSERT_EQ(RawQuery("VACUUM INTO '" + copy.string() + "'"), "");
+  EXPECT_EQ(RawQuery("SELECT count(*) FROM pending"), "1");
+  store.reset();
+  path_ = copy.string();
+  EXPECT_EQ(RawQuery("SELECT count(*) FROM repositories"), "0");
+  store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(RawQuery("SELECT count(*) FROM pending"), "0");
+  EXPECT_EQ(RawQuery("SELECT numpulls FROM repositories WHERE repositoryname = 'app'"), "1");
+  ApplyOutcome outcome;
+  ASSERT_TRUE(store->Apply(PullBatch("id-1", "app"), &outcome).ok());
+  EXPECT_EQ(outcome.duplicates, 1);
 }
 
 }  // namespace
