@@ -30,7 +30,8 @@ The goals it reports (medians over the rounds), not asserts:
   goal 2         drec at 1 connection >= 0.8 x the durable limit
   goal 3         drec at 64 connections >= 0.6 x nginx-null at 64, no non-2xx, drec's peak RSS
                  (VmHWM after the 64-connection runs) <= 50 MB
-  goal 4         no stall on new connections: drec's p90 reply after the handshake < 20 ms
+  goal 4         no stall on new connections: at most 1 % of drec's replies after the
+                 handshake take over 20 ms (the stall was ~40 ms; a durable write is ~4 ms)
 
 Usage: side_by_side.py --drec build/release/drec [--duration 10] [--rounds 3] [--workdir DIR]
                        [--clients 200] [--writes 2000] [--wrk PATH] [--nginx PATH]
@@ -73,6 +74,7 @@ SOCKET_TIMEOUT_S = 10.0
 WORKERS = 2  # nginx workers: drec serves HTTP with one thread per core on this 2-core target
 MANY = 64  # connections of the concurrent runs
 STALL_MS = 20.0  # a reply after the handshake slower than this counts as a stall
+STALL_SHARE = 0.01  # goal 4: at most this share of the one-request clients see a stall
 GOAL_SERIAL = 0.8
 GOAL_CONCURRENT = 0.6
 GOAL_RSS_MB = 50.0
@@ -437,22 +439,26 @@ class SideBySide:
         finally:
             os.close(fd)
         times.sort()
-        return {"median": statistics.median(times), "p90": percentile(times, 0.90)}
+        return {
+            "median": statistics.median(times),
+            "p10": percentile(times, 0.10),
+            "p90": percentile(times, 0.90),
+            "mean": statistics.mean(times),
+        }
 
-    def one_request_probe(self, server: str, port: int) -> dict:
+    def one_request_probe(self, server: str, port: int, label: str) -> dict:
         """--clients clients one after the other: connect, handshake, one POST, close."""
         before = self.metrics() if server == "drec" else None
         handshakes, replies = [], []
         for i in range(self.args.clients):
-            request = post_bytes(self.token, f"sbs-{self.run_id}-single-{server}-{i}")
+            request = post_bytes(self.token, f"sbs-{self.run_id}-{label}-{i}")
             status, handshake, reply = one_request(port, self.tls, request)
             if not 200 <= status <= 299:
-                self.invalid.append(f"one-request {server}: status {status}")
+                self.invalid.append(f"{label}: status {status}")
             handshakes.append(handshake)
             replies.append(reply)
         result = {"handshake": sorted(handshakes), "reply": sorted(replies)}
         if before is not None:
-            label = f"one-request {server}"
             result["check"] = self.check_counts(label, before, self.args.clients, 0)
         return result
 
@@ -486,13 +492,21 @@ class SideBySide:
             row["rss"] = proc_status_bytes(self.drec.proc.pid, ("VmHWM", "VmRSS"))
             row["durable"] = self.durable_probe()
             row["limit"] = 1 / (row["nginx1"]["mean"] + row["durable"]["median"])
+            row["limit_mean"] = 1 / (row["nginx1"]["mean"] + row["durable"]["mean"])
+            row["single"] = {
+                "drec": self.one_request_probe("drec", self.drec.port, f"r{r}-drec-single"),
+                "nginx": self.one_request_probe("nginx", self.nginx.port, f"r{r}-nginx-single"),
+            }
             rounds.append(row)
             print_round(r, row)
         single = {
-            "drec": self.one_request_probe("drec", self.drec.port),
-            "nginx": self.one_request_probe("nginx", self.nginx.port),
+            server: {
+                key: sorted(x for row in rounds for x in row["single"][server][key])
+                for key in ("handshake", "reply")
+            }
+            for server in ("drec", "nginx")
         }
-        print_single(single)
+        print_single(single, "all rounds")
         print_summary(rounds, single)
         if self.invalid:
             print("\nINVALID run:\n  " + "\n  ".join(self.invalid))
@@ -535,22 +549,21 @@ def print_round(r: int, row: dict) -> None:
         )
     d = row["durable"]
     print(
-        f"durable write (4 KiB + fdatasync): median {us(d['median'])} µs, p90 {us(d['p90'])} µs;"
-        f" durable limit {row['limit']:,.0f} req/s"
+        f"durable write (4 KiB + fdatasync): median {us(d['median'])} µs, p10 {us(d['p10'])},"
+        f" p90 {us(d['p90'])}, mean {us(d['mean'])} µs; durable limit {row['limit']:,.0f} req/s"
+        f" (with the mean write: {row['limit_mean']:,.0f})"
     )
     print(
         f"drec after {MANY} conn: VmHWM {mb(row['rss']['VmHWM'])} MB, "
         f"VmRSS {mb(row['rss']['VmRSS'])} MB"
     )
-    print(
-        f"counts: 1 conn {row['drec1']['check']}; {MANY} conn {row['drec64']['check']}\n",
-        flush=True,
-    )
+    print(f"counts: 1 conn {row['drec1']['check']}; {MANY} conn {row['drec64']['check']}")
+    print_single(row["single"], f"round {r}")
 
 
-def print_single(single: dict) -> None:
+def print_single(single: dict, title: str) -> None:
     n = len(single["drec"]["reply"])
-    print(f"one request per connection ({n} clients one after the other, ms)")
+    print(f"one request per connection, {title} ({n} clients one after the other, ms)")
     print(
         f"| server | handshake p50 | p90 | p99 | max | reply after handshake p50 | p90 | p99 "
         f"| max | replies > {STALL_MS:.0f} ms |"
@@ -563,7 +576,9 @@ def print_single(single: dict) -> None:
         cells += [ms(h[-1]), ms(statistics.median(rep)), ms(percentile(rep, 0.9))]
         cells += [ms(percentile(rep, 0.99)), ms(rep[-1]), str(stalls)]
         print(f"| {server} | " + " | ".join(cells) + " |")
-    print(f"counts: {single['drec']['check']}\n")
+    if "check" in single["drec"]:
+        print(f"counts: {single['drec']['check']}")
+    print(flush=True)
 
 
 def print_summary(rounds: list[dict], single: dict) -> None:
@@ -573,11 +588,14 @@ def print_summary(rounds: list[dict], single: dict) -> None:
     nginx1, drec1, nginx64, drec64 = med("nginx1"), med("drec1"), med("nginx64"), med("drec64")
     limit = statistics.median(row["limit"] for row in rounds)
     durable = statistics.median(row["durable"]["median"] for row in rounds)
+    durable_mean = statistics.median(row["durable"]["mean"] for row in rounds)
+    limit_mean = statistics.median(row["limit_mean"] for row in rounds)
     hwm = max(row["rss"]["VmHWM"] for row in rounds)
     rss = rounds[-1]["rss"]["VmRSS"]
     serial, concurrent = drec1 / limit, drec64 / nginx64
-    reply_p90 = percentile(single["drec"]["reply"], 0.9)
-    stalls = sum(1 for x in single["drec"]["reply"] if x * 1e3 > STALL_MS)
+    replies = single["drec"]["reply"]
+    stalls = sum(1 for x in replies if x * 1e3 > STALL_MS)
+    nginx_stalls = sum(1 for x in single["nginx"]["reply"] if x * 1e3 > STALL_MS)
 
     def yes(ok: bool) -> str:
         return "yes" if ok else "no"
@@ -593,6 +611,11 @@ def print_summary(rounds: list[dict], single: dict) -> None:
     print(f"| durable write (4 KiB + fdatasync), median | {us(durable)} µs | | |")
     print(
         f"| durable limit = 1 / (nginx mean at 1 conn + durable write) | {limit:,.0f} req/s | | |"
+    )
+    print(f"| durable write, mean (informational) | {us(durable_mean)} µs | | |")
+    print(
+        f"| durable limit with the mean write (informational) | {limit_mean:,.0f} req/s "
+        f"(drec serial / it: {drec1 / limit_mean:.2f}) | | |"
     )
     print(
         f"| goal 2: drec serial / durable limit | {serial:.2f} | ≥ {GOAL_SERIAL} "
@@ -610,9 +633,10 @@ def print_summary(rounds: list[dict], single: dict) -> None:
         f"| {yes(hwm <= GOAL_RSS_MB * 1e6)} |"
     )
     print(
-        f"| goal 4: drec reply after a new connection's handshake, p90 ({stalls} of "
-        f"{len(single['drec']['reply'])} > {STALL_MS:.0f} ms) | {ms(reply_p90)} ms "
-        f"| < {STALL_MS:.0f} ms | {yes(reply_p90 * 1e3 < STALL_MS)} |"
+        f"| goal 4: drec replies after a new connection's handshake > {STALL_MS:.0f} ms "
+        f"(nginx: {nginx_stalls}; drec p50 {ms(statistics.median(replies))}, p90 "
+        f"{ms(percentile(replies, 0.9))}, max {ms(replies[-1])} ms) | {stalls} of "
+        f"{len(replies)} | ≤ {STALL_SHARE:.0%} | {yes(stalls <= STALL_SHARE * len(replies))} |"
     )
 
 
