@@ -12,7 +12,8 @@ manifest pull per envelope, its id unique per request and per connection):
 * drec on its embedded SQLite store (a fresh file in the workdir, defaults otherwise), which
   answers 200 only after the events are durably committed;
 * a durable-write probe on the same file system as drec's SQLite file: 2,000 times write 4 KiB
-  at offset 0 + fdatasync, median and p90.
+  at offset 0 + fdatasync, median and p90; and, for information, 500 one-row SQLite commits
+  as drec makes them (WAL, synchronous FULL) in a database of their own beside drec's.
 
 Each round runs, for --duration seconds each: nginx with 1 connection, drec with 1, nginx with
 64, drec with 64, then the probe, then the one-request clients: 200 clients one after the
@@ -39,7 +40,8 @@ The goals it reports, not asserts (a ratio is taken in each round, then their me
                  handshake take over 20 ms (the stall was ~40 ms; a durable write is ~4 ms)
 
 Usage: side_by_side.py --drec build/release/drec [--duration 10] [--rounds 3] [--workdir DIR]
-                       [--clients 200] [--writes 2000] [--wrk PATH] [--nginx PATH]
+                       [--clients 200] [--writes 2000] [--commits 500] [--wrk PATH]
+                       [--nginx PATH]
 The workdir (default: a new directory beside the drec binary, removed at the end; not /tmp,
 which may be tmpfs) holds drec's SQLite file and the probe file. Exit status 0 when the run was
 valid (counts matched, no non-2xx, no socket errors) whatever the goals, 1 otherwise.
@@ -57,6 +59,7 @@ import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import ssl
 import statistics
 import subprocess
@@ -341,6 +344,7 @@ class SideBySide:
         )
         self.drec_db = drec_dir / "drec.db"
         self.probe_file = drec_dir / "durable-probe.bin"
+        self.sqlite_probe_file = drec_dir / "sqlite-probe.db"
 
     # -- the parts ------------------------------------------------------------------------------
 
@@ -455,6 +459,26 @@ class SideBySide:
             "mean": statistics.mean(times),
         }
 
+    def sqlite_probe(self) -> dict:
+        """--commits SQLite transactions of one row, as drec commits (WAL, synchronous FULL),
+        in a database of their own beside drec's: what a durable SQLite commit costs here."""
+        db = sqlite3.connect(self.sqlite_probe_file, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = FULL")
+            db.execute("CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, v BLOB)")
+            times = []
+            for _ in range(self.args.commits):
+                t0 = time.perf_counter()
+                db.execute("BEGIN")
+                db.execute("INSERT INTO probe (v) VALUES (randomblob(300))")
+                db.execute("COMMIT")
+                times.append(time.perf_counter() - t0)
+        finally:
+            db.close()
+        times.sort()
+        return {"median": statistics.median(times), "p90": percentile(times, 0.90)}
+
     def one_request_probe(self, server: str, port: int, label: str) -> dict:
         """--clients clients one after the other: connect, handshake, one POST, close."""
         before = self.metrics() if server == "drec" else None
@@ -506,6 +530,8 @@ class SideBySide:
             row["durable"] = self.durable_probe()
             row["limit"] = 1 / (row["nginx1"]["mean"] + row["durable"]["median"])
             row["limit_mean"] = 1 / (row["nginx1"]["mean"] + row["durable"]["mean"])
+            row["sqlite"] = self.sqlite_probe()
+            row["limit_sqlite"] = 1 / (row["nginx1"]["mean"] + row["sqlite"]["median"])
             row["single"] = {
                 "drec": self.one_request_probe("drec", self.drec.port, f"r{r}-drec-single"),
                 "nginx": self.one_request_probe("nginx", self.nginx.port, f"r{r}-nginx-single"),
@@ -570,6 +596,11 @@ def print_round(r: int, row: dict) -> None:
         f" p90 {us(d['p90'])}, mean {us(d['mean'])} µs; durable limit {row['limit']:,.0f} req/s"
         f" (with the mean write: {row['limit_mean']:,.0f})"
     )
+    q = row["sqlite"]
+    print(
+        f"SQLite commit (WAL, synchronous FULL, one row): median {us(q['median'])} µs, p90 "
+        f"{us(q['p90'])} µs; with it the limit is {row['limit_sqlite']:,.0f} req/s"
+    )
     print(
         f"drec after {MANY} conn: VmHWM {mb(row['rss']['VmHWM'])} MB, "
         f"VmRSS {mb(row['rss']['VmRSS'])} MB"
@@ -605,8 +636,8 @@ def print_summary(rounds: list[dict], single: dict) -> None:
     nginx1, drec1, nginx64, drec64 = med("nginx1"), med("drec1"), med("nginx64"), med("drec64")
     limit = statistics.median(row["limit"] for row in rounds)
     durable = statistics.median(row["durable"]["median"] for row in rounds)
-    durable_mean = statistics.median(row["durable"]["mean"] for row in rounds)
-    limit_mean = statistics.median(row["limit_mean"] for row in rounds)
+    sqlite_commit = statistics.median(row["sqlite"]["median"] for row in rounds)
+    sqlites = [row["drec1"]["rps"] / row["limit_sqlite"] for row in rounds]
     hwm = max(row["rss"]["VmHWM"] for row in rounds)
     rss = rounds[-1]["rss"]["VmRSS"]
     # The ratios pair the figures of the same round: the durable write's cost changes between
@@ -637,10 +668,13 @@ def print_summary(rounds: list[dict], single: dict) -> None:
     print(
         f"| durable limit = 1 / (nginx mean at 1 conn + durable write) | {limit:,.0f} req/s | | |"
     )
-    print(f"| durable write, mean (informational) | {us(durable_mean)} µs | | |")
     print(
-        f"| durable limit with the mean write (informational) | {limit_mean:,.0f} req/s "
-        f"(drec serial / it: {drec1 / limit_mean:.2f}) | | |"
+        f"| informational: SQLite commit (WAL, synchronous FULL), median | {us(sqlite_commit)} µs "
+        "| | |"
+    )
+    print(
+        f"| informational: drec serial / (1 / (nginx mean + SQLite commit)) (rounds: "
+        f"{each(sqlites)}) | {statistics.median(sqlites):.2f} | | |"
     )
     print(
         f"| goal 2: drec serial / durable limit (rounds: {each(serials)}) | {serial:.2f} "
@@ -681,6 +715,7 @@ def main() -> int:
     p.add_argument("--workdir", type=Path, help="holds drec's SQLite file and the probe file")
     p.add_argument("--clients", type=int, default=200, help="one-request clients per server")
     p.add_argument("--writes", type=int, default=2000, help="durable writes per probe")
+    p.add_argument("--commits", type=int, default=500, help="SQLite commits per probe")
     p.add_argument("--wrk", default=shutil.which("wrk") or "/usr/bin/wrk")
     p.add_argument("--nginx", default=shutil.which("nginx") or "/usr/sbin/nginx")
     args = p.parse_args()
@@ -689,8 +724,8 @@ def main() -> int:
     for tool in (args.wrk, args.nginx):
         if not Path(tool).exists():
             p.error(f"{tool} not found: scripts/install-deps.sh --for test installs it")
-    if min(args.duration, args.rounds, args.clients, args.writes) <= 0:
-        p.error("--duration, --rounds, --clients and --writes must be positive")
+    if min(args.duration, args.rounds, args.clients, args.writes, args.commits) <= 0:
+        p.error("--duration, --rounds, --clients, --writes and --commits must be positive")
     args.drec = str(Path(args.drec).resolve())
     if args.workdir:
         workdir, remove = prepare_workdir(args.workdir.resolve(), WORKDIR_MARKER), False
