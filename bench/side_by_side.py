@@ -6,9 +6,9 @@ is how far drec is from what the machine can do at all. In the same run this mea
 same load generator (wrk) and the same request bytes (bench/side_by_side.lua: one real-shaped
 manifest pull per envelope, its id unique per request and per connection):
 
-* nginx-null: Debian's nginx (nginx-light) answering every request `200 {}` without reading it,
-  over TLS 1.2+ with the same certificate, 2 workers (the two cores drec's threads get): the
-  cost of TLS, HTTP and the loopback round trip with no work;
+* nginx-null: Debian's nginx (nginx-light) answering every request `200 {}` and doing nothing
+  with it, over TLS 1.2+ with the same certificate, 2 workers (the two cores drec's threads
+  get): the cost of TLS, HTTP and the loopback round trip with no work;
 * drec on its embedded SQLite store (a fresh file in the workdir, defaults otherwise), which
   answers 200 only after the events are durably committed;
 * a durable-write probe on the same file system as drec's SQLite file: 2,000 times write 4 KiB
@@ -16,7 +16,7 @@ manifest pull per envelope, its id unique per request and per connection):
   as drec makes them (WAL, synchronous FULL) in a database of their own beside drec's.
 
 Each round runs, for --duration seconds each: nginx with 1 connection, drec with 1, nginx with
-64, drec with 64, then the probe, then the one-request clients: 200 clients one after the
+64, drec with 64, then the probes, then the one-request clients: 200 clients one after the
 other each open a TLS connection, send ONE POST and close, to drec and then to nginx; measured:
 the handshake and the time from the end of sending to the first byte of the reply (before drec
 set TCP_NODELAY, that reply often waited ~40 ms: Nagle meets delayed ACK). After each drec run
@@ -37,14 +37,16 @@ The goals it reports, not asserts (a ratio is taken in each round, then their me
   goal 3         drec at 64 connections >= 0.6 x nginx-null at 64, no non-2xx, drec's peak RSS
                  (VmHWM after the 64-connection runs) <= 50 MB
   goal 4         no stall on new connections: at most 1 % of drec's replies after the
-                 handshake take over 20 ms (the stall was ~40 ms; a durable write is ~4 ms)
+                 handshake take over 20 ms (the stall was ~40 ms; a slow flush on the
+                 project's machine is 4 ms)
 
 Usage: side_by_side.py --drec build/release/drec [--duration 10] [--rounds 3] [--workdir DIR]
                        [--clients 200] [--writes 2000] [--commits 500] [--wrk PATH]
                        [--nginx PATH]
 The workdir (default: a new directory beside the drec binary, removed at the end; not /tmp,
-which may be tmpfs) holds drec's SQLite file and the probe file. Exit status 0 when the run was
-valid (counts matched, no non-2xx, no socket errors) whatever the goals, 1 otherwise.
+which may be tmpfs; a given one is kept) holds drec's SQLite file and the probe files. Exit
+status 0 when the run was valid (counts matched, no non-2xx, no socket errors) whatever the
+goals, 1 otherwise.
 Python standard library only; nginx and drec are stopped when it ends. Not in ctest.
 """
 
