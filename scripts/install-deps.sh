@@ -61,6 +61,8 @@ test_packages=(
   # podman kube play (tests/deploy/helm_kube_play_test.py): the pods' pause image is built
   # locally from catatonit, as no registry gives one
   catatonit
+  # the side-by-side benchmark (bench/side_by_side.py): nginx as a null TLS server, wrk as the load generator
+  nginx-light wrk
 )
 
 case "$purpose" in
