@@ -131,7 +131,7 @@ Result<std::unique_ptr<MongoStore>> MongoStore::Open(const std::string& uri,
   if (repository_collection.empty()) {
     return Status::InvalidArgument("mongodb: no collection given");
   }
-  auto pool = mongo::ClientPool::Create(uri);
+  auto pool = mongo::ClientPool::Create(uri, repository_collection);
   if (!pool.ok()) return pool.status();
   std::unique_ptr<MongoStore> store(
       new MongoStore(std::move(*pool), database, repository_collection));
