@@ -7,11 +7,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "store/store.h"
 
@@ -117,6 +120,10 @@ class MongoStore final : public Store {
   // A journal may be pending, or claims without a journal: set before the claims are sent,
   // cleared once nothing is left.
   bool recovery_needed_ = true;
+  // Index parents by (repository, child digest), as stored, for digests pulled by digest since
+  // the last recovery: valid while this drec holds the lease without interruption (no other
+  // writer), emptied by every recovery, and forgotten for the digests a batch links or removes.
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> parents_cache_;
   // The sequence number of the next journal and of its claims: one more than the last journal's.
   std::int64_t next_seq_ = 1;
   std::int64_t fault_budget_ = -1;

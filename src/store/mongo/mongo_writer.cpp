@@ -36,6 +36,9 @@ Status Injected() { return Status::Unavailable("mongodb: injected fault"); }
 // the last one once it is finished.
 constexpr std::string_view kJournalSlot = "batch";
 
+// At most this many digests' index links are cached (a few MB); beyond, the cache starts over.
+constexpr std::size_t kMaxCachedDigests = 100'000;
+
 // Calls `each` with every document of `collection` whose (repository, `field`) is one of `keys`;
 // `narrow` adds conditions to each repository's clause.
 template <typename NarrowFn, typename EachFn>
@@ -273,6 +276,8 @@ Status MongoStore::Recover(Client& client) {
                  replayed);
   }
   next_seq_ = slot_seq + 1;
+  // Another writer, or the replay, may have changed index links since they were cached.
+  parents_cache_.clear();
   recovery_needed_ = false;
   return Status::Ok();
 }
@@ -353,14 +358,30 @@ Status MongoStore::ReadStoredState(Client& client, std::span<const EventEffect* 
   // Which tags a pull by digest reaches depends on the index links stored so far, and what
   // removing a repository takes off the daily totals on its stored days: both are read now and
   // fixed in the journal, so a replay writes the same whatever happened since.
+  // Index links come from the cache when it knows the digest (the lease makes this drec their
+  // only writer), from the server otherwise.
+  std::set<std::pair<std::string, std::string>> missing;
+  for (auto& key : mongo::DigestsPulledByDigest(effects)) {
+    const auto cached = parents_cache_.find(key);
+    if (cached == parents_cache_.end()) {
+      missing.insert(std::move(key));
+    } else if (!cached->second.empty()) {
+      stored->parents[key] = cached->second;
+    }
+  }
   Status status = FindKeys(
-      client.Collection(database_, CollectionName("digestparents")),
-      mongo::DigestsPulledByDigest(effects), "child", [](bson_t*) {}, "reading index links",
-      [&](const bson_t* doc) {
+      client.Collection(database_, CollectionName("digestparents")), missing, "child",
+      [](bson_t*) {}, "reading index links", [&](const bson_t* doc) {
         stored->parents[{mongo::StringField(doc, "repository"), mongo::StringField(doc, "child")}]
             .insert(mongo::StringField(doc, "parent"));
       });
   if (!status.ok()) return status;
+  if (parents_cache_.size() + missing.size() > kMaxCachedDigests) parents_cache_.clear();
+  for (auto& key : missing) {
+    const auto found = stored->parents.find(key);
+    parents_cache_[std::move(key)] =
+        found == stored->parents.end() ? std::set<std::string>() : found->second;
+  }
   // A manifest event always sets the media type; a digest known only from a delete has none.
   status = FindKeys(
       client.Collection(database_, CollectionName("digests")), mongo::ManifestsRequired(effects),
@@ -483,6 +504,19 @@ Status MongoStore::Commit(Client& client, std::span<const EventEffect* const> ef
   next_seq_ = seq + 1;
   status = Execute(client, journal.get(), /*legacy=*/false);
   if (!status.ok()) return status;
+  // What the batch changed about index links is read again when next needed.
+  for (const EventEffect* effect : fresh) {
+    for (const Operation& operation : effect->operations) {
+      if (const auto* link = std::get_if<DigestParent>(&operation)) {
+        parents_cache_.erase({link->repository, link->child});
+      } else if (const auto* removed = std::get_if<RepositoryRemoved>(&operation)) {
+        const auto first = parents_cache_.lower_bound({removed->repository, ""});
+        auto last = first;
+        while (last != parents_cache_.end() && last->first.first == removed->repository) ++last;
+        parents_cache_.erase(first, last);
+      }
+    }
+  }
   recovery_needed_ = false;
   outcome->unknown_manifests += unknown;
   outcome->applied += static_cast<std::int64_t>(fresh.size()) - unknown;

@@ -461,13 +461,15 @@ TEST_F(MongoStoreTest, ABatchSendsItsClaimItsJournalAndOneWritePerCollectionWhat
   auto before = WritePathCommands();
   Apply(Batch{{PullByDigest("one", "app", "sha256:a", "amy", kT + 1)}});
   const std::map<std::string, std::int64_t> one = Since(before);
-  // One update claims the id and finds it new; one writes the journal; the index links of the
-  // digest are read; then one ordered update per collection the pull changes.
-  const std::map<std::string, std::int64_t> expected = {
-      {"update eventids", 1},  {"update journal", 1}, {"find digestparents", 1},
-      {"update repositories", 1}, {"update digests", 1}, {"update tags", 1},
-      {"update actors", 1},    {"update days", 1},    {"update totaldays", 1}};
-  EXPECT_EQ(one, expected);
+  // One update claims the id and finds it new; one writes the journal; then one ordered update
+  // per collection the pull changes. The digest's index links are read the first time only.
+  std::map<std::string, std::int64_t> expected = {
+      {"update eventids", 1}, {"update journal", 1}, {"update repositories", 1},
+      {"update digests", 1},  {"update tags", 1},    {"update actors", 1},
+      {"update days", 1},     {"update totaldays", 1}};
+  std::map<std::string, std::int64_t> first = expected;
+  first["find digestparents"] = 1;
+  EXPECT_EQ(one, first);
   Batch ten;
   for (int i = 0; i < 10; ++i) {
     ten.effects.push_back(
@@ -479,8 +481,37 @@ TEST_F(MongoStoreTest, ABatchSendsItsClaimItsJournalAndOneWritePerCollectionWhat
   // A batch of known events: the claim finds them all known and nothing else is sent.
   before = WritePathCommands();
   EXPECT_EQ(Apply(ten).duplicates, 10);
-  EXPECT_EQ(Since(before), (std::map<std::string, std::int64_t>{{"update eventids", 1},
-                                                                {"find digestparents", 1}}));
+  EXPECT_EQ(Since(before), (std::map<std::string, std::int64_t>{{"update eventids", 1}}));
+}
+
+TEST_F(MongoStoreTest, CachedIndexLinksFollowNewLinksRemovalsAndRestarts) {
+  Oracle oracle;
+  const std::vector<Batch> batches = {
+      Batch{{TaggedPush("push", "app", "v1", "sha256:index", "amy", kT)}},
+      Batch{{PullByDigest("pull-1", "app", "sha256:c", "amy", kT + 1)}},  // no links yet
+      Batch{{{"link", kT + 2, {DigestParent{"app", "sha256:c", "sha256:index"}}}}},
+      Batch{{PullByDigest("pull-2", "app", "sha256:c", "amy", kT + 3)}},  // reaches v1
+      Batch{{{"remove", kT + 4, {RepositoryRemoved{"app"}}}}},
+      Batch{{TaggedPush("push-again", "app", "v1", "sha256:index", "amy", kT + 5)}},
+      Batch{{PullByDigest("pull-3", "app", "sha256:c", "amy", kT + 6)}},  // the link is gone
+  };
+  Open();
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    ASSERT_TRUE(oracle.store().Apply(batches[i], nullptr).ok());
+    Apply(batches[i]);
+    ASSERT_EQ(Dump(*store_), Dump(oracle.store())) << "after batch " << i;
+    if (i == 3) Open();  // a restart starts with an empty cache
+  }
+  // A link the previous process wrote is read from the server after a restart.
+  Batch link{{{"link-2", kT + 7, {DigestParent{"app", "sha256:c", "sha256:index"}}}}};
+  Batch pull{{PullByDigest("pull-4", "app", "sha256:c", "amy", kT + 8)}};
+  ASSERT_TRUE(oracle.store().Apply(link, nullptr).ok());
+  ASSERT_TRUE(oracle.store().Apply(pull, nullptr).ok());
+  Open();
+  Apply(link);
+  Open();
+  Apply(pull);
+  EXPECT_EQ(Dump(*store_), Dump(oracle.store()));
 }
 
 // State before the batch under test: a multi-arch push, and a repository to be removed.
