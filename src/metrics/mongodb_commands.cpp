@@ -10,9 +10,9 @@ namespace drec {
 namespace {
 
 constexpr std::array<std::string_view, 17> kCommands = {
-    "insert",        "update",   "delete", "find",      "getMore",     "aggregate",
-    "count",         "distinct", "createIndexes", "collMod", "buildInfo", "hello",
-    "isMaster",      "ping",     "killCursors",   "endSessions", "other"};
+    "insert",   "update",   "delete",        "find",        "getMore",   "aggregate",
+    "count",    "distinct", "createIndexes", "collMod",     "buildInfo", "hello",
+    "isMaster", "ping",     "killCursors",   "endSessions", "other"};
 constexpr std::array<std::string_view, 13> kRoles = {
     "repositories", "tags",     "digests", "digestparents", "actors", "days", "totaldays",
     "classes",      "eventids", "journal", "meta",          "none",   "other"};
@@ -33,8 +33,7 @@ void CountMongoDbCommand(std::string_view command, std::string_view role) {
 }
 
 std::int64_t MongoDbCommands(std::string_view command, std::string_view role) {
-  return counts[IndexOf(kCommands, command)][IndexOf(kRoles, role)].load(
-      std::memory_order_relaxed);
+  return counts[IndexOf(kCommands, command)][IndexOf(kRoles, role)].load(std::memory_order_relaxed);
 }
 
 std::string RenderMongoDbCommandMetrics() {

@@ -104,7 +104,8 @@ class ClientPool {
 // The role of `collection` in the collection set of `repository_collection`, as
 // drec_mongodb_commands_total labels it: "repositories" for `C`, the suffix for `C.<suffix>`,
 // "none" when the command addresses no collection, "other" otherwise.
-std::string_view CollectionRole(std::string_view collection, std::string_view repository_collection);
+std::string_view CollectionRole(std::string_view collection,
+                                std::string_view repository_collection);
 
 // Reads every document of a cursor; `read` gets each one, valid only during the call.
 template <typename ReadFn>

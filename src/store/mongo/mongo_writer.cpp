@@ -267,13 +267,11 @@ Status MongoStore::Recover(Client& client) {
   Bson abandoned;
   AppendDocument(abandoned.get(), "seq", [&](bson_t* gt) { Append(gt, "$gt", slot_seq); });
   bson_error_t error;
-  if (!mongoc_collection_delete_many(event_ids.get(), abandoned.get(), nullptr, nullptr,
-                                     &error)) {
+  if (!mongoc_collection_delete_many(event_ids.get(), abandoned.get(), nullptr, nullptr, &error)) {
     return ToStatus(error, "dropping the claims of an unwritten journal");
   }
   if (replayed > 0) {
-    spdlog::info("mongodb: finished {} batch(es) an interrupted commit had left pending",
-                 replayed);
+    spdlog::info("mongodb: finished {} batch(es) an interrupted commit had left pending", replayed);
   }
   next_seq_ = slot_seq + 1;
   // Another writer, or the replay, may have changed index links since they were cached.
@@ -371,7 +369,8 @@ Status MongoStore::ReadStoredState(Client& client, std::span<const EventEffect* 
   }
   Status status = FindKeys(
       client.Collection(database_, CollectionName("digestparents")), missing, "child",
-      [](bson_t*) {}, "reading index links", [&](const bson_t* doc) {
+      [](bson_t*) {}, "reading index links",
+      [&](const bson_t* doc) {
         stored->parents[{mongo::StringField(doc, "repository"), mongo::StringField(doc, "child")}]
             .insert(mongo::StringField(doc, "parent"));
       });

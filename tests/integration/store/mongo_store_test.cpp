@@ -20,8 +20,8 @@
 
 #include "api/query_params.h"
 #include "deltas.h"
-#include "mongo_test_server.h"
 #include "metrics/mongodb_commands.h"
+#include "mongo_test_server.h"
 #include "store/mongo/mongo_driver.h"
 #include "store/mongo/write_plan.h"
 #include "store/sqlite/sqlite_store.h"
@@ -464,8 +464,8 @@ TEST_F(MongoStoreTest, ABatchSendsItsClaimItsJournalAndOneWritePerCollectionWhat
   // One update claims the id and finds it new; one writes the journal; then one ordered update
   // per collection the pull changes. The digest's index links are read the first time only.
   std::map<std::string, std::int64_t> expected = {
-      {"update eventids", 1}, {"update journal", 1}, {"update repositories", 1},
-      {"update digests", 1},  {"update tags", 1},    {"update actors", 1},
+      {"update eventids", 1}, {"update journal", 1},  {"update repositories", 1},
+      {"update digests", 1},  {"update tags", 1},     {"update actors", 1},
       {"update days", 1},     {"update totaldays", 1}};
   std::map<std::string, std::int64_t> first = expected;
   first["find digestparents"] = 1;
@@ -511,6 +511,35 @@ TEST_F(MongoStoreTest, CachedIndexLinksFollowNewLinksRemovalsAndRestarts) {
   Apply(link);
   Open();
   Apply(pull);
+  EXPECT_EQ(Dump(*store_), Dump(oracle.store()));
+}
+
+TEST_F(MongoStoreTest, AJournalLeftByTheReleaseBeforeClaimsIsFinishedAtStart) {
+  Oracle oracle;
+  const Batch batch{{TaggedPush("old-push", "app", "v1", "sha256:a", "amy", kT),
+                     PullByDigest("old-pull", "app", "sha256:a", "bob", kT + 1)}};
+  ASSERT_TRUE(oracle.store().Apply(batch, nullptr).ok());
+  Open();
+  store_.reset();
+  // That release's journal: one document per batch, an ObjectId _id, its event ids not yet
+  // recorded, none of its writes applied.
+  std::vector<const EventEffect*> effects;
+  for (const EventEffect& effect : batch.effects) effects.push_back(&effect);
+  bson_oid_t id;
+  bson_oid_init(&id, nullptr);
+  mongo::Bson journal = mongo::BuildJournal(id, kT, effects, {});
+  mongoc_client_t* client = mongoc_client_new(server_->uri().c_str());
+  mongoc_collection_t* journals =
+      mongoc_client_get_collection(client, database_.c_str(), "repositories.journal");
+  bson_error_t error;
+  EXPECT_TRUE(mongoc_collection_insert_one(journals, journal.get(), nullptr, nullptr, &error))
+      << error.message;
+  mongoc_collection_destroy(journals);
+  mongoc_client_destroy(client);
+  Open();
+  EXPECT_EQ(Dump(*store_), Dump(oracle.store()));
+  EXPECT_EQ(Apply(batch).duplicates, 2);
+  EXPECT_EQ(FindOne("repositories.journal", R"({"_id": {"$type": "objectId"}})"), "");
   EXPECT_EQ(Dump(*store_), Dump(oracle.store()));
 }
 
