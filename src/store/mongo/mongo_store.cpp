@@ -66,6 +66,8 @@ std::vector<Index> Indexes() {
       {"days", {"day", "repository"}, false},  // windows: every repository's recent days
       {"totaldays", {"day"}, true},
       {"classes", {"repository", "class", "tag", "day"}, true},
+      // Recovery deletes the claims of a journal never written: those above its number.
+      {"eventids", {"seq"}, false},
   };
   indexes.insert(indexes.end(), companions.begin(), companions.end());
   return indexes;

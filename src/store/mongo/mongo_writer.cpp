@@ -359,10 +359,10 @@ Status MongoStore::ReadStoredState(Client& client, std::span<const EventEffect* 
   // Index links come from the cache when it knows the digest (the lease makes this drec their
   // only writer), from the server otherwise.
   std::set<std::pair<std::string, std::string>> missing;
-  for (auto& key : mongo::DigestsPulledByDigest(effects)) {
+  for (const auto& key : mongo::DigestsPulledByDigest(effects)) {
     const auto cached = parents_cache_.find(key);
     if (cached == parents_cache_.end()) {
-      missing.insert(std::move(key));
+      missing.insert(key);
     } else if (!cached->second.empty()) {
       stored->parents[key] = cached->second;
     }
@@ -376,10 +376,9 @@ Status MongoStore::ReadStoredState(Client& client, std::span<const EventEffect* 
       });
   if (!status.ok()) return status;
   if (parents_cache_.size() + missing.size() > kMaxCachedDigests) parents_cache_.clear();
-  for (auto& key : missing) {
+  for (const auto& key : missing) {
     const auto found = stored->parents.find(key);
-    parents_cache_[std::move(key)] =
-        found == stored->parents.end() ? std::set<std::string>() : found->second;
+    parents_cache_[key] = found == stored->parents.end() ? std::set<std::string>() : found->second;
   }
   // A manifest event always sets the media type; a digest known only from a delete has none.
   status = FindKeys(

@@ -287,6 +287,8 @@ TEST_F(MongoStoreTest, IndexesAreCreatedIdempotentlyAtStartUp) {
             std::string::npos);
   EXPECT_NE(Command(R"({"listIndexes": "repositories.eventids"})").find("applied_at_1"),
             std::string::npos);
+  EXPECT_NE(Command(R"({"listIndexes": "repositories.eventids"})").find("seq_1"),
+            std::string::npos);
 }
 
 // Documents as the release before attachments wrote them (no attachment counters or marks, no
