@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "metrics/mongodb_commands.h"
 #include "metrics/process_metrics.h"
 
 namespace drec {
@@ -132,6 +133,7 @@ std::string Metrics::Render() const {
                    "drec_build_info{{version=\"{}\"}} 1\n",
                    version_);
   }
+  out += RenderMongoDbCommandMetrics();
   out += RenderProcessMetrics();
   return out;
 }

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 
+#include "metrics/mongodb_commands.h"
+
 namespace drec::mongo {
 namespace {
 
@@ -70,7 +72,41 @@ bson_iter_t* Find(const bson_t* doc, std::string_view key, bson_iter_t* iter) {
                                                                                         : nullptr;
 }
 
+// Commands whose collection is not their first element's value.
+constexpr std::string_view kGetMore = "getMore";
+
+// Counts every command a client of the pool starts; the context is the repository collection.
+void CommandStarted(const mongoc_apm_command_started_t* event) {
+  const std::string_view name = mongoc_apm_command_started_get_command_name(event);
+  const auto* repository_collection =
+      static_cast<const std::string*>(mongoc_apm_command_started_get_context(event));
+  const bson_t* command = mongoc_apm_command_started_get_command(event);
+  bson_iter_t iter;
+  std::string_view collection;
+  const bool found = name == kGetMore ? bson_iter_init_find(&iter, command, "collection")
+                                      : bson_iter_init(&iter, command) && bson_iter_next(&iter);
+  if (found && BSON_ITER_HOLDS_UTF8(&iter)) {
+    std::uint32_t length = 0;
+    const char* value = bson_iter_utf8(&iter, &length);
+    collection = std::string_view(value, length);
+  }
+  CountMongoDbCommand(name, CollectionRole(collection, *repository_collection));
+}
+
 }  // namespace
+
+std::string_view CollectionRole(std::string_view collection,
+                                std::string_view repository_collection) {
+  if (collection.empty()) return "none";
+  if (repository_collection.empty()) return "other";
+  if (collection == repository_collection) return "repositories";
+  if (collection.size() > repository_collection.size() + 1 &&
+      collection.starts_with(repository_collection) &&
+      collection[repository_collection.size()] == '.') {
+    return collection.substr(repository_collection.size() + 1);  // unknown ones count as other
+  }
+  return "other";
+}
 
 void InitializeDriver() { static Driver driver; }
 
@@ -88,7 +124,8 @@ CollectionPtr Client::Collection(const std::string& database, const std::string&
   return CollectionPtr(mongoc_client_get_collection(client_, database.c_str(), name.c_str()));
 }
 
-Result<std::unique_ptr<ClientPool>> ClientPool::Create(const std::string& uri_text) {
+Result<std::unique_ptr<ClientPool>> ClientPool::Create(const std::string& uri_text,
+                                                       const std::string& repository_collection) {
   InitializeDriver();
   bson_error_t error;
   std::unique_ptr<mongoc_uri_t, Deleter<mongoc_uri_destroy>> uri(
@@ -115,7 +152,13 @@ Result<std::unique_ptr<ClientPool>> ClientPool::Create(const std::string& uri_te
   }
   // Version 2 reports server errors in their own domain, which ToStatus relies on.
   mongoc_client_pool_set_error_api(pool, MONGOC_ERROR_API_VERSION_2);
-  return std::unique_ptr<ClientPool>(new ClientPool(pool));
+  auto context = std::make_unique<std::string>(repository_collection);
+  std::unique_ptr<mongoc_apm_callbacks_t, Deleter<mongoc_apm_callbacks_destroy>> callbacks(
+      mongoc_apm_callbacks_new());
+  mongoc_apm_set_command_started_cb(callbacks.get(), CommandStarted);
+  // Copies the callbacks; before the first client is popped, as the driver requires.
+  mongoc_client_pool_set_apm_callbacks(pool, callbacks.get(), context.get());
+  return std::unique_ptr<ClientPool>(new ClientPool(pool, std::move(context)));
 }
 
 Client ClientPool::Lease() { return Client(pool_.get(), mongoc_client_pool_pop(pool_.get())); }

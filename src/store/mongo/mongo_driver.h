@@ -84,16 +84,28 @@ class ClientPool {
  public:
   // `uri` gets short server-selection and connect timeouts and a majority + journal write
   // concern unless it sets them itself: a write must fail fast when the server is gone (drec
-  // answers 503) and must survive the server's crash once acknowledged.
-  static Result<std::unique_ptr<ClientPool>> Create(const std::string& uri);
+  // answers 503) and must survive the server's crash once acknowledged. Every command the pool's
+  // clients send is counted (metrics/mongodb_commands.h), its collection by role: `C` (the
+  // `repository_collection`) is "repositories", `C.tags` "tags", and so on.
+  static Result<std::unique_ptr<ClientPool>> Create(const std::string& uri,
+                                                    const std::string& repository_collection = {});
 
   // Blocks while every client is leased.
   Client Lease();
 
  private:
-  explicit ClientPool(mongoc_client_pool_t* pool) : pool_(pool) {}
+  ClientPool(mongoc_client_pool_t* pool, std::unique_ptr<std::string> repository_collection)
+      : repository_collection_(std::move(repository_collection)), pool_(pool) {}
+  // The command monitor's context: declared first, so it outlives the pool that calls it.
+  std::unique_ptr<std::string> repository_collection_;
   std::unique_ptr<mongoc_client_pool_t, Deleter<mongoc_client_pool_destroy>> pool_;
 };
+
+// The role of `collection` in the collection set of `repository_collection`, as
+// drec_mongodb_commands_total labels it: "repositories" for `C`, the suffix for `C.<suffix>`,
+// "none" when the command addresses no collection, "other" otherwise.
+std::string_view CollectionRole(std::string_view collection,
+                                std::string_view repository_collection);
 
 // Reads every document of a cursor; `read` gets each one, valid only during the call.
 template <typename ReadFn>

@@ -66,6 +66,8 @@ std::vector<Index> Indexes() {
       {"days", {"day", "repository"}, false},  // windows: every repository's recent days
       {"totaldays", {"day"}, true},
       {"classes", {"repository", "class", "tag", "day"}, true},
+      // Recovery deletes the claims of a journal never written: those above its number.
+      {"eventids", {"seq"}, false},
   };
   indexes.insert(indexes.end(), companions.begin(), companions.end());
   return indexes;
@@ -131,7 +133,7 @@ Result<std::unique_ptr<MongoStore>> MongoStore::Open(const std::string& uri,
   if (repository_collection.empty()) {
     return Status::InvalidArgument("mongodb: no collection given");
   }
-  auto pool = mongo::ClientPool::Create(uri);
+  auto pool = mongo::ClientPool::Create(uri, repository_collection);
   if (!pool.ok()) return pool.status();
   std::unique_ptr<MongoStore> store(
       new MongoStore(std::move(*pool), database, repository_collection));

@@ -7,11 +7,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "store/store.h"
 
@@ -84,16 +87,19 @@ class MongoStore final : public Store {
   // Finishes every pending journal, oldest first: until then, a known event id could belong to
   // a batch only half applied.
   Status Recover(mongo::Client& client);
-  // Journals and applies effects none of which was applied before, in several journals when one
-  // cannot hold them; adds the effects recorded without their writes (their required manifest
-  // was unknown) to `*unknown_manifests`.
+  // Claims the event ids of `effects` (distinct ones), then journals and applies those not
+  // applied before, in several journals when one cannot hold them; adds the counts to
+  // `*outcome` (duplicates, applied, and the effects recorded without their writes because their
+  // required manifest was unknown).
   Status Commit(mongo::Client& client, std::span<const EventEffect* const> effects,
-                std::int64_t* unknown_manifests);
+                ApplyOutcome* outcome);
   // Reads what the journal of `effects` depends on (see mongo::StoredState).
   Status ReadStoredState(mongo::Client& client, std::span<const EventEffect* const> effects,
                          mongo::StoredState* stored);
-  // Applies a journal (event ids, writes) and deletes it; safe to repeat, interrupted anywhere.
-  Status Execute(mongo::Client& client, const bson_t* journal);
+  // Applies a journal's writes; safe to repeat, interrupted anywhere. A `legacy` journal (of the
+  // release before claims, one document per journal) also records its event ids, and is
+  // deleted after.
+  Status Execute(mongo::Client& client, const bson_t* journal, bool legacy);
   // Counts one write against the fault point; false when the simulated crash has happened.
   bool Spend();
 
@@ -111,8 +117,15 @@ class MongoStore final : public Store {
   std::mutex writer_mutex_;
   // The holding of the lease the current batch runs under (WriterLease::Hold).
   std::uint64_t holding_ = 0;
-  // A journal may be pending: set before a journal is written, cleared once none is left.
+  // A journal may be pending, or claims without a journal: set before the claims are sent,
+  // cleared once nothing is left.
   bool recovery_needed_ = true;
+  // Index parents by (repository, child digest), as stored, for digests pulled by digest since
+  // the last recovery: valid while this drec holds the lease without interruption (no other
+  // writer), emptied by every recovery, and forgotten for the digests a batch links or removes.
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> parents_cache_;
+  // The sequence number of the next journal and of its claims: one more than the last journal's.
+  std::int64_t next_seq_ = 1;
   std::int64_t fault_budget_ = -1;
   std::int64_t writes_ = 0;
 };

@@ -197,7 +197,7 @@ Result<std::unique_ptr<MongoTransfer>> MongoTransfer::Open(const std::string& ur
                                                            std::int64_t retention_days,
                                                            bool source) {
   mongo::InitializeDriver();
-  auto pool = mongo::ClientPool::Create(uri);
+  auto pool = mongo::ClientPool::Create(uri, collection);
   if (!pool.ok()) return pool.status();
   if (source) {
     mongo::Client client = (*pool)->Lease();

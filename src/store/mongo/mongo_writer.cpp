@@ -32,6 +32,13 @@ using mongo::ToStatus;
 
 Status Injected() { return Status::Unavailable("mongodb: injected fault"); }
 
+// The _id of the journal's one document: the batch being applied, or only the sequence number of
+// the last one once it is finished.
+constexpr std::string_view kJournalSlot = "batch";
+
+// At most this many digests' index links are cached (a few MB); beyond, the cache starts over.
+constexpr std::size_t kMaxCachedDigests = 100'000;
+
 // Calls `each` with every document of `collection` whose (repository, `field`) is one of `keys`;
 // `narrow` adds conditions to each repository's clause.
 template <typename NarrowFn, typename EachFn>
@@ -65,8 +72,14 @@ constexpr std::uint32_t kMaxJournalBytes = 8u << 20;
 // `limit` writes when the server needs smaller requests.
 class BulkWrite {
  public:
-  BulkWrite(mongoc_collection_t* collection, bool ordered, std::size_t limit, std::string context)
-      : collection_(collection), ordered_(ordered), limit_(limit), context_(std::move(context)) {}
+  // `upserted`, when given, receives the string _ids of the documents its upserts inserted.
+  BulkWrite(mongoc_collection_t* collection, bool ordered, std::size_t limit, std::string context,
+            std::unordered_set<std::string>* upserted = nullptr)
+      : collection_(collection),
+        ordered_(ordered),
+        limit_(limit),
+        context_(std::move(context)),
+        upserted_(upserted) {}
 
   Status Update(const bson_t* filter, const bson_t* update, bool upsert, bool multi) {
     Bson opts;
@@ -93,6 +106,22 @@ class BulkWrite {
     bson_t reply;
     bson_error_t error;
     const bool ok = mongoc_bulk_operation_execute(bulk_.get(), &reply, &error) != 0;
+    bson_iter_t iter;
+    bson_iter_t upserts;
+    if (ok && upserted_ != nullptr && bson_iter_init_find(&iter, &reply, "upserted") &&
+        BSON_ITER_HOLDS_ARRAY(&iter) && bson_iter_recurse(&iter, &upserts)) {
+      while (bson_iter_next(&upserts)) {
+        bson_t entry;
+        if (BSON_ITER_HOLDS_DOCUMENT(&upserts)) {
+          std::uint32_t length = 0;
+          const std::uint8_t* data = nullptr;
+          bson_iter_document(&upserts, &length, &data);
+          if (bson_init_static(&entry, data, length)) {
+            upserted_->insert(mongo::StringField(&entry, "_id"));
+          }
+        }
+      }
+    }
     bson_destroy(&reply);
     bulk_.reset();
     count_ = 0;
@@ -118,6 +147,7 @@ class BulkWrite {
   const bool ordered_;
   const std::size_t limit_;
   const std::string context_;
+  std::unordered_set<std::string>* const upserted_;
   BulkPtr bulk_;
   std::size_t count_ = 0;
 };
@@ -192,50 +222,97 @@ Status MongoStore::Recover(Client& client) {
   Status status = mongo::ForEach(cursor.get(), "reading the journal",
                                  [&](const bson_t* doc) { pending.emplace_back(bson_copy(doc)); });
   if (!status.ok()) return status;
+  std::int64_t slot_seq = 0;
+  std::size_t replayed = 0;
+  // Journals of the release before the journal slot (an ObjectId _id each) first: they are
+  // older than any slot.
   for (const Bson& entry : pending) {
+    bson_iter_t id;
+    if (!bson_iter_init_find(&id, entry.get(), "_id") || !BSON_ITER_HOLDS_OID(&id)) continue;
     status = lease_->Held(holding_);
     if (!status.ok()) return status;
-    status = Execute(client, entry.get());
+    status = Execute(client, entry.get(), /*legacy=*/true);
     if (!status.ok()) return status;
+    ++replayed;
   }
-  if (!pending.empty()) {
-    spdlog::info("mongodb: finished {} batch(es) an interrupted commit had left pending",
-                 pending.size());
+  for (const Bson& entry : pending) {
+    if (mongo::StringField(entry.get(), "_id") != kJournalSlot) continue;
+    slot_seq = mongo::Int64Field(entry.get(), "seq");
+    bson_iter_t iter;
+    bson_t batch;
+    if (!bson_iter_init_find(&iter, entry.get(), "journal")) continue;  // finished
+    if (!StaticDocument(&iter, &batch)) return Status::Internal("mongodb: malformed journal");
+    status = lease_->Held(holding_);
+    if (!status.ok()) return status;
+    status = Execute(client, &batch, /*legacy=*/false);
+    if (!status.ok()) return status;
+    ++replayed;
+    // Finished: the slot keeps only the sequence number, so the next start does not replay it.
+    if (!Spend()) return Injected();
+    Bson key;
+    Append(key.get(), "_id", kJournalSlot);
+    Bson done;
+    Append(done.get(), "_id", kJournalSlot);
+    Append(done.get(), "seq", slot_seq);
+    bson_error_t error;
+    if (!mongoc_collection_replace_one(journal.get(), key.get(), done.get(), nullptr, nullptr,
+                                       &error)) {
+      return ToStatus(error, "closing the journal");
+    }
   }
+  // Event ids claimed by a batch whose journal was never written: that batch applied nothing,
+  // so its events are not applied and must not count as duplicates when the registry retries.
+  if (!Spend()) return Injected();
+  CollectionPtr event_ids = client.Collection(database_, CollectionName("eventids"));
+  Bson abandoned;
+  AppendDocument(abandoned.get(), "seq", [&](bson_t* gt) { Append(gt, "$gt", slot_seq); });
+  bson_error_t error;
+  if (!mongoc_collection_delete_many(event_ids.get(), abandoned.get(), nullptr, nullptr, &error)) {
+    return ToStatus(error, "dropping the claims of an unwritten journal");
+  }
+  if (replayed > 0) {
+    spdlog::info("mongodb: finished {} batch(es) an interrupted commit had left pending", replayed);
+  }
+  next_seq_ = slot_seq + 1;
+  // Another writer, or the replay, may have changed index links since they were cached.
+  parents_cache_.clear();
   recovery_needed_ = false;
   return Status::Ok();
 }
 
-Status MongoStore::Execute(Client& client, const bson_t* journal) {
+Status MongoStore::Execute(Client& client, const bson_t* journal, bool legacy) {
   bson_iter_t iter;
   if (!bson_iter_init_find(&iter, journal, "_id") || !BSON_ITER_HOLDS_OID(&iter)) {
     return Status::Internal("mongodb: journal entry without an ObjectId _id");
   }
   const bson_oid_t batch = *bson_iter_oid(&iter);
-  const UnixMillis created_at = mongo::DateField(journal, "created_at").value_or(NowMillis());
-
-  // The event ids first; upserts, so that finishing a half-written set is harmless.
-  CollectionPtr event_ids = client.Collection(database_, CollectionName("eventids"));
-  BulkWrite ids(event_ids.get(), /*ordered=*/false, request_limit_, "recording event ids");
   bool crashed = false;
-  for (const std::string& id : mongo::StringsField(journal, "events")) {
-    if ((crashed = !Spend())) break;
-    Bson filter;
-    Append(filter.get(), "_id", id);
-    Bson update;
-    AppendDocument(update.get(), "$setOnInsert", [&](bson_t* set) {
-      Append(set, "batch", batch);
-      Append(set, "applied_at", Date{created_at});
-    });
-    Status status = ids.Update(filter.get(), update.get(), /*upsert=*/true, /*multi=*/false);
-    if (!status.ok()) return status;
-  }
-  Status status = ids.Send();
-  if (!status.ok()) return status;
-  if (crashed) return Injected();
+  Status status = Status::Ok();
 
-  // Then the writes, one ordered round trip per collection: writes to different collections
-  // never read each other's documents, so only the order within a collection matters.
+  if (legacy) {
+    // A journal of the release before claims: its event ids are recorded with its writes.
+    const UnixMillis created_at = mongo::DateField(journal, "created_at").value_or(NowMillis());
+    CollectionPtr event_ids = client.Collection(database_, CollectionName("eventids"));
+    BulkWrite ids(event_ids.get(), /*ordered=*/false, request_limit_, "recording event ids");
+    for (const std::string& id : mongo::StringsField(journal, "events")) {
+      if ((crashed = !Spend())) break;
+      Bson filter;
+      Append(filter.get(), "_id", id);
+      Bson update;
+      AppendDocument(update.get(), "$setOnInsert", [&](bson_t* set) {
+        Append(set, "batch", batch);
+        Append(set, "applied_at", Date{created_at});
+      });
+      status = ids.Update(filter.get(), update.get(), /*upsert=*/true, /*multi=*/false);
+      if (!status.ok()) return status;
+    }
+    status = ids.Send();
+    if (!status.ok()) return status;
+    if (crashed) return Injected();
+  }
+
+  // The writes, one ordered round trip per collection: writes to different collections never
+  // read each other's documents, so only the order within a collection matters.
   bson_iter_t writes;
   if (!bson_iter_init_find(&iter, journal, "writes") || !BSON_ITER_HOLDS_ARRAY(&iter) ||
       !bson_iter_recurse(&iter, &writes)) {
@@ -261,8 +338,8 @@ Status MongoStore::Execute(Client& client, const bson_t* journal) {
     if (!status.ok()) return status;
     if (crashed) return Injected();
   }
+  if (!legacy) return Status::Ok();
 
-  // Done: the batch will not be replayed.
   if (!Spend()) return Injected();
   CollectionPtr journals = client.Collection(database_, CollectionName("journal"));
   Bson filter;
@@ -279,14 +356,30 @@ Status MongoStore::ReadStoredState(Client& client, std::span<const EventEffect* 
   // Which tags a pull by digest reaches depends on the index links stored so far, and what
   // removing a repository takes off the daily totals on its stored days: both are read now and
   // fixed in the journal, so a replay writes the same whatever happened since.
+  // Index links come from the cache when it knows the digest (the lease makes this drec their
+  // only writer), from the server otherwise.
+  std::set<std::pair<std::string, std::string>> missing;
+  for (const auto& key : mongo::DigestsPulledByDigest(effects)) {
+    const auto cached = parents_cache_.find(key);
+    if (cached == parents_cache_.end()) {
+      missing.insert(key);
+    } else if (!cached->second.empty()) {
+      stored->parents[key] = cached->second;
+    }
+  }
   Status status = FindKeys(
-      client.Collection(database_, CollectionName("digestparents")),
-      mongo::DigestsPulledByDigest(effects), "child", [](bson_t*) {}, "reading index links",
+      client.Collection(database_, CollectionName("digestparents")), missing, "child",
+      [](bson_t*) {}, "reading index links",
       [&](const bson_t* doc) {
         stored->parents[{mongo::StringField(doc, "repository"), mongo::StringField(doc, "child")}]
             .insert(mongo::StringField(doc, "parent"));
       });
   if (!status.ok()) return status;
+  if (parents_cache_.size() + missing.size() > kMaxCachedDigests) parents_cache_.clear();
+  for (const auto& key : missing) {
+    const auto found = stored->parents.find(key);
+    parents_cache_[key] = found == stored->parents.end() ? std::set<std::string>() : found->second;
+  }
   // A manifest event always sets the media type; a digest known only from a delete has none.
   status = FindKeys(
       client.Collection(database_, CollectionName("digests")), mongo::ManifestsRequired(effects),
@@ -319,39 +412,112 @@ Status MongoStore::ReadStoredState(Client& client, std::span<const EventEffect* 
 }
 
 Status MongoStore::Commit(Client& client, std::span<const EventEffect* const> effects,
-                          std::int64_t* unknown_manifests) {
+                          ApplyOutcome* outcome) {
   mongo::StoredState stored;
   Status status = ReadStoredState(client, effects, &stored);
   if (!status.ok()) return status;
 
   bson_oid_t batch;
   bson_oid_init(&batch, nullptr);
+  const UnixMillis now = NowMillis();
+  // The journal as if every event were new: the largest it can be. Split before claiming, so
+  // that each journal has claims of its own.
   std::int64_t unknown = 0;
-  Bson journal = mongo::BuildJournal(batch, NowMillis(), effects, std::move(stored), &unknown);
+  Bson journal = mongo::BuildJournal(batch, now, effects, stored, &unknown);
   if (journal->len > kMaxJournalBytes) {
     if (effects.size() == 1) {
       return Status::Internal("mongodb: the writes of event " + effects[0]->event_id +
                               " exceed the journal size limit");
     }
     const std::size_t half = effects.size() / 2;
-    status = Commit(client, effects.first(half), unknown_manifests);
+    status = Commit(client, effects.first(half), outcome);
     if (!status.ok()) return status;
-    return Commit(client, effects.subspan(half), unknown_manifests);
+    return Commit(client, effects.subspan(half), outcome);
   }
 
   status = lease_->Held(holding_);
   if (!status.ok()) return status;
   recovery_needed_ = true;
+  // One round trip both claims the new event ids and finds the known ones: an upsert inserts
+  // the ids not applied before, and the reply names them. The claims carry this journal's
+  // sequence number; until the journal is written they are undone by recovery.
+  const std::int64_t seq = next_seq_;
+  std::unordered_set<std::string> claimed;
+  CollectionPtr event_ids = client.Collection(database_, CollectionName("eventids"));
+  BulkWrite claims(event_ids.get(), /*ordered=*/false, request_limit_, "claiming event ids",
+                   &claimed);
+  bool crashed = false;
+  for (const EventEffect* effect : effects) {
+    if ((crashed = !Spend())) break;
+    Bson filter;
+    Append(filter.get(), "_id", effect->event_id);
+    Bson update;
+    AppendDocument(update.get(), "$setOnInsert", [&](bson_t* set) {
+      Append(set, "batch", batch);
+      Append(set, "seq", seq);
+      Append(set, "applied_at", Date{now});
+    });
+    status = claims.Update(filter.get(), update.get(), /*upsert=*/true, /*multi=*/false);
+    if (!status.ok()) return status;
+  }
+  status = claims.Send();
+  if (!status.ok()) return status;
+  if (crashed) return Injected();
+
+  std::vector<const EventEffect*> fresh;
+  for (const EventEffect* effect : effects) {
+    if (claimed.contains(effect->event_id)) {
+      fresh.push_back(effect);
+    } else {
+      ++outcome->duplicates;
+    }
+  }
+  if (fresh.empty()) {  // nothing claimed, nothing written
+    recovery_needed_ = false;
+    return Status::Ok();
+  }
+  if (fresh.size() != effects.size()) {
+    journal = mongo::BuildJournal(batch, now, fresh, std::move(stored), &unknown);
+    if (journal->len > kMaxJournalBytes) {
+      return Status::Internal("mongodb: a batch's journal exceeds the size limit");
+    }
+  }
+
+  // The journal: one replacement of the slot, atomic, naming the batch's sequence number.
   if (!Spend()) return Injected();
+  Bson slot;
+  Append(slot.get(), "_id", kJournalSlot);
+  Append(slot.get(), "seq", seq);
+  Append(slot.get(), "journal", journal.get());
+  Bson key;
+  Append(key.get(), "_id", kJournalSlot);
+  Bson upsert;
+  Append(upsert.get(), "upsert", true);
   CollectionPtr journals = client.Collection(database_, CollectionName("journal"));
   bson_error_t error;
-  if (!mongoc_collection_insert_one(journals.get(), journal.get(), nullptr, nullptr, &error)) {
+  if (!mongoc_collection_replace_one(journals.get(), key.get(), slot.get(), upsert.get(), nullptr,
+                                     &error)) {
     return ToStatus(error, "writing the journal");
   }
-  status = Execute(client, journal.get());
+  next_seq_ = seq + 1;
+  status = Execute(client, journal.get(), /*legacy=*/false);
   if (!status.ok()) return status;
+  // What the batch changed about index links is read again when next needed.
+  for (const EventEffect* effect : fresh) {
+    for (const Operation& operation : effect->operations) {
+      if (const auto* link = std::get_if<DigestParent>(&operation)) {
+        parents_cache_.erase({link->repository, link->child});
+      } else if (const auto* removed = std::get_if<RepositoryRemoved>(&operation)) {
+        const auto first = parents_cache_.lower_bound({removed->repository, ""});
+        auto last = first;
+        while (last != parents_cache_.end() && last->first.first == removed->repository) ++last;
+        parents_cache_.erase(first, last);
+      }
+    }
+  }
   recovery_needed_ = false;
-  *unknown_manifests += unknown;
+  outcome->unknown_manifests += unknown;
+  outcome->applied += static_cast<std::int64_t>(fresh.size()) - unknown;
   return Status::Ok();
 }
 
@@ -379,35 +545,11 @@ Status MongoStore::Apply(const Batch& batch, ApplyOutcome* outcome) {
     }
   }
   if (!fresh.empty()) {
-    std::vector<std::string> ids;
-    ids.reserve(fresh.size());
-    for (const EventEffect* effect : fresh) ids.push_back(effect->event_id);
-    Bson filter;
-    AppendDocument(filter.get(), "_id", [&](bson_t* in) { Append(in, "$in", ids); });
-    Bson opts;
-    AppendDocument(opts.get(), "projection",
-                   [](bson_t* projection) { Append(projection, "_id", std::int64_t{1}); });
-    CollectionPtr event_ids = client.Collection(database_, CollectionName("eventids"));
-    CursorPtr cursor(
-        mongoc_collection_find_with_opts(event_ids.get(), filter.get(), opts.get(), nullptr));
-    std::unordered_set<std::string> known;
-    Status status = mongo::ForEach(cursor.get(), "reading event ids", [&](const bson_t* doc) {
-      known.insert(mongo::StringField(doc, "_id"));
-    });
-    if (!status.ok()) return status;
-    std::erase_if(fresh, [&](const EventEffect* effect) {
-      const bool duplicate = known.contains(effect->event_id);
-      if (duplicate) ++result.duplicates;
-      return duplicate;
-    });
-  }
-  if (!fresh.empty()) {
-    Status status = Commit(client, fresh, &result.unknown_manifests);
+    Status status = Commit(client, fresh, &result);
     if (!status.ok()) return status;
   }
   // The simulated crash may come after the last write, before the caller hears of it.
   if (fault_budget_ == 0) return Injected();
-  result.applied = static_cast<std::int64_t>(fresh.size()) - result.unknown_manifests;
   if (outcome != nullptr) *outcome = result;
   return Status::Ok();
 }
