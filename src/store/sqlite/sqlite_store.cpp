@@ -43,12 +43,14 @@ Status OpenWriter(const std::string& path, std::unique_ptr<Connection>* writer) 
 }  // namespace
 
 SqliteStore::SqliteStore(std::unique_ptr<sqlite::Connection> writer,
-                         std::unique_ptr<sqlite::ConnectionPool> readers)
-    : writer_(std::move(writer)), readers_(std::move(readers)) {}
+                         std::unique_ptr<sqlite::ConnectionPool> readers, StoreClock clock)
+    : writer_(std::move(writer)),
+      readers_(std::move(readers)),
+      clock_(clock ? std::move(clock) : StoreClock(NowMillis)) {}
 
 SqliteStore::~SqliteStore() = default;
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, StoreClock clock) {
   if (sqlite3_threadsafe() == 0) {
     return Status::Internal("sqlite: library built without thread support");
   }
@@ -74,7 +76,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) 
     readers.push_back(std::move(*reader));
   }
   return std::unique_ptr<SqliteStore>(new SqliteStore(
-      std::move(writer), std::make_unique<sqlite::ConnectionPool>(std::move(readers))));
+      std::move(writer), std::make_unique<sqlite::ConnectionPool>(std::move(readers)),
+      std::move(clock)));
 }
 
 Status SqliteStore::Ping() {

@@ -19,7 +19,9 @@ class SqliteStore final : public Store {
   // Opens the database at `path`, creating it and its parent directories if needed, and brings
   // its schema up to date. Commits are fsynced (WAL, synchronous=FULL) because an acknowledged
   // event must survive kill -9.
-  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+  // `clock` gives "today" for the rolling window (store.h); NowMillis when unset.
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path,
+                                                   StoreClock clock = nullptr);
   ~SqliteStore() override;
 
   Status Apply(const Batch& batch, ApplyOutcome* outcome) override;
@@ -39,12 +41,23 @@ class SqliteStore final : public Store {
 
  private:
   SqliteStore(std::unique_ptr<sqlite::Connection> writer,
-              std::unique_ptr<sqlite::ConnectionPool> readers);
+              std::unique_ptr<sqlite::ConnectionPool> readers, StoreClock clock);
+
+  // Moves the rolling window's first day to `to_day` in one write transaction: subtracts the
+  // days that left the window, adds back days that re-entered it (a clock set back), or
+  // recomputes every repository's window when it was not valid (a new or upgraded store, a
+  // transfer).
+  Status RollWindow(const std::string& to_day);
+  // The repository list in the snapshot open on `db`; `rolled`: the window is the rolling one
+  // and its counters start on the query's first day.
+  Result<RepositoryPage> ListRepositoriesIn(sqlite::Connection& db, const RepositoryQuery& query,
+                                            bool rolled);
 
   // Apply and pruning share one write connection; SQLite allows a single writer anyway.
   std::mutex writer_mutex_;
   std::unique_ptr<sqlite::Connection> writer_;
   std::unique_ptr<sqlite::ConnectionPool> readers_;
+  StoreClock clock_;
 };
 
 }  // namespace drec
