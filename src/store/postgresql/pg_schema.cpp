@@ -145,7 +145,8 @@ ALTER TABLE repositories ADD COLUMN window_numpulls bigint NOT NULL DEFAULT 0,
   ADD COLUMN window_numdeletes bigint NOT NULL DEFAULT 0,
   ADD COLUMN window_numattachmentpushes bigint NOT NULL DEFAULT 0,
   ADD COLUMN window_numattachmentpulls bigint NOT NULL DEFAULT 0;
-CREATE INDEX repositories_by_window_numpulls ON repositories (window_numpulls, repositoryname);
+CREATE INDEX repositories_by_window_numpulls
+  ON repositories (window_numpulls DESC, repositoryname);
 CREATE TABLE rolling_window (
   id integer NOT NULL PRIMARY KEY CHECK (id = 1),
   from_day text COLLATE "C"
