@@ -282,6 +282,66 @@ TEST_F(PostgresStoreTest, UpgradingFromTheReleaseBeforeTheRollingWindowCountsIts
   EXPECT_EQ(trending(), (std::vector<std::string>{"none 8", "old 7", "new 4"}));
 }
 
+// Replicas share the rolling window: one rolls it back and forth across the days another is
+// writing, and the window stays exactly the sum of the days (the window's advisory lock orders
+// each roll against each batch).
+TEST_F(PostgresStoreTest, RollingTheWindowWhileAnotherReplicaWritesStaysExact) {
+  const UnixMillis day0 = *ParseDay("2026-11-01");
+  std::atomic<UnixMillis> now = day0 + 29 * kDayMillis;
+  auto writer = Open();
+  auto roller = PostgresStore::Open(TaggedUri(), schema_, [&] { return now.load(); });
+  ASSERT_NE(writer, nullptr);
+  ASSERT_TRUE(roller.ok()) << roller.status().message();
+  const auto window = [&](int first) {
+    RepositoryQuery query;
+    query.sort.kind = SortKey::Kind::kWindowCounter;
+    query.descending = true;
+    query.window_from_day = UtcDay(day0 + first * kDayMillis);
+    auto page = (*roller)->ListRepositories(query);
+    EXPECT_TRUE(page.ok()) << page.status().message();
+    std::map<std::string, std::int64_t> pulls;
+    if (page.ok()) {
+      for (const auto& item : page->items)
+        pulls[item.repositoryname] = (*item.window)[Counter::kPulls];
+    }
+    return pulls;
+  };
+  std::atomic<bool> done = false;
+  std::thread writes([&] {
+    for (int i = 0; i < 300; ++i) {
+      const UnixMillis at = day0 + (i % 5) * kDayMillis + i;
+      const std::string repository = fmt::format("app-{}", i % 7);
+      const Delta pull = testing::Pull(at);
+      EXPECT_TRUE(writer
+                      ->Apply(Batch{{EventEffect{fmt::format("id-{}", i),
+                                                 at,
+                                                 {RepositoryUpdate{repository, pull, "", at},
+                                                  DayUpdate{repository, UtcDay(at), pull}},
+                                                 std::nullopt}}},
+                              nullptr)
+                      .ok());
+    }
+    done = true;
+  });
+  int rolls = 0;
+  for (; !done && rolls < 2000; ++rolls) {
+    const int first = rolls % 4;
+    now = day0 + (first + 29) * kDayMillis;
+    window(first);
+  }
+  writes.join();
+  EXPECT_GT(rolls, 1);
+  for (int first = 0; first < 4; ++first) {
+    now = day0 + (first + 29) * kDayMillis;
+    const auto rolled = window(first);
+    now = day0 + 400 * kDayMillis;  // the same window is then summed from the days
+    EXPECT_EQ(rolled, window(first)) << "window from day " << first;
+    std::int64_t total = 0;
+    for (const auto& [name, n] : rolled) total += n;
+    EXPECT_EQ(total, 300 - 60 * first) << "window from day " << first;
+  }
+}
+
 TEST_F(PostgresStoreTest, OpeningWithoutAServerFailsFastAsUnavailable) {
   auto store = PostgresStore::Open("postgresql://127.0.0.1:1/drec?connect_timeout=2", schema_);
   ASSERT_FALSE(store.ok());
