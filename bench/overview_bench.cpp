@@ -9,6 +9,7 @@
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -160,6 +161,25 @@ void BM_TrendingWindow30dSummed(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_TrendingWindow30dSummed)->Unit(benchmark::kMillisecond);
+
+// What days going by cost: the window rolled 5 days forward (the oldest generated days, those
+// that leave it, subtracted) and back again (added back), with the trending query that triggers
+// each roll. Ends as it started.
+void BM_RollFiveDaysAndBack(benchmark::State& state) {
+  if (TheStore() == nullptr) return state.SkipWithError("no store");
+  static std::atomic<UnixMillis> offset = 0;
+  static std::unique_ptr<Store> rolling = OpenStore([] { return NowMillis() + offset.load(); });
+  if (!rolling) return state.SkipWithError("no store");
+  for (auto _ : state) {
+    for (const UnixMillis shift : {5 * kDayMillis, UnixMillis{0}}) {
+      offset = shift;
+      RepositoryQuery query = Sorted("window.numpulls", true, 10);
+      query.window_from_day = RollingWindowFrom(NowMillis() + shift);
+      if (!rolling->ListRepositories(query).ok()) state.SkipWithError("bad page");
+    }
+  }
+}
+BENCHMARK(BM_RollFiveDaysAndBack)->Unit(benchmark::kMillisecond);
 
 // Any other window sums the per-day records.
 void BM_TrendingWindow7d(benchmark::State& state) { List(state, Trending(7)); }
