@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,20 @@
 #include "util/status.h"
 
 namespace drec {
+
+// The stores' source of "today" for the rolling window below; NowMillis unless a test sets one.
+using StoreClock = std::function<UnixMillis()>;
+
+// The window the stores keep counters for at write time (the dashboard's trending window): a
+// repository's rolled window counters are the sum of its per-day records from the window's first
+// day on, so a windowed query whose first day is that day reads them instead of summing days.
+inline constexpr int kRollingWindowDays = 30;
+
+// The first day ("YYYY-MM-DD") of the rolling window at `now`: today and the 29 days before, as
+// the API computes `window=30d`.
+inline std::string RollingWindowFrom(UnixMillis now) {
+  return UtcDay(StartOfUtcDay(now) - (kRollingWindowDays - 1) * kDayMillis);
+}
 
 // What one Apply did, for metrics and tests.
 struct ApplyOutcome {

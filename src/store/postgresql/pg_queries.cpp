@@ -119,7 +119,7 @@ RepositoryRecord ReadRepository(RowReader& row) {
 
 // The ORDER BY of a sort key; only table names ever enter the query text. Unset times sort
 // first ascending and last descending, as in the other stores.
-std::string OrderBy(const RepositoryQuery& query) {
+std::string OrderBy(const RepositoryQuery& query, bool rolled) {
   const char* direction = query.descending ? " DESC" : " ASC";
   switch (query.sort.kind) {
     case SortKey::Kind::kCounter:
@@ -128,7 +128,8 @@ std::string OrderBy(const RepositoryQuery& query) {
       return fmt::format("r.{}{} NULLS {}, r.repositoryname ASC", NameOf(query.sort.time),
                          direction, query.descending ? "LAST" : "FIRST");
     case SortKey::Kind::kWindowCounter:
-      return fmt::format("coalesce(w.window_{}, 0){}, r.repositoryname ASC",
+      return fmt::format(fmt::runtime(rolled ? "r.window_{}{}, r.repositoryname ASC"
+                                             : "coalesce(w.window_{}, 0){}, r.repositoryname ASC"),
                          NameOf(query.sort.counter), direction);
     case SortKey::Kind::kName:
       break;
@@ -178,7 +179,26 @@ Result<T> PostgresStore::InSnapshot(ReadFn read) {
 
 Result<RepositoryPage> PostgresStore::ListRepositories(const RepositoryQuery& query) {
   if (!Storable(query.name_prefix) || !Storable(query.actor)) return RepositoryPage{};
+  // The rolling window (store.h) is read from the repositories' columns once it starts on the
+  // asked day; any other window sums the days. A stale one (a day went by, a new schema) is
+  // rolled first; should another replica roll it elsewhere meanwhile, the days are summed.
+  const std::string rolling_from = RollingWindowFrom(clock_());
+  const bool rolling = query.window_from_day && *query.window_from_day == rolling_from;
+  bool stale = false;
+  auto page = ListRepositoriesOnce(query, rolling, &stale);
+  if (!stale) return page;
+  Status status = RollWindow(rolling_from);
+  if (!status.ok()) return status;
+  page = ListRepositoriesOnce(query, rolling, &stale);
+  if (!stale) return page;
+  return ListRepositoriesOnce(query, false, &stale);
+}
+
+Result<RepositoryPage> PostgresStore::ListRepositoriesOnce(const RepositoryQuery& query,
+                                                           bool rolled, bool* stale) {
+  *stale = false;
   const bool windowed = query.window_from_day.has_value();
+  const bool summed = windowed && !rolled;
   // Only literals and table names enter the text; every value is a parameter.
   Params params;
   const auto param = [&](auto value) {
@@ -213,7 +233,7 @@ Result<RepositoryPage> PostgresStore::ListRepositories(const RepositoryQuery& qu
   const std::string count_sql = "SELECT count(*) FROM repositories AS r" + where;
   std::string from = " FROM repositories AS r";
   std::string columns = Sql().repository_columns;
-  if (windowed) {
+  if (summed) {
     // The window's columns have names of their own, so the repository's stay unambiguous.
     from += fmt::format(
         " LEFT JOIN (SELECT repository, {} FROM days WHERE day >= {} GROUP BY repository) AS w "
@@ -221,12 +241,23 @@ Result<RepositoryPage> PostgresStore::ListRepositories(const RepositoryQuery& qu
         pg::EachCounter("sum({0}) AS window_{0}"), param(*query.window_from_day));
     columns += ", " + pg::EachCounter("coalesce(w.window_{0}, 0)");
   }
+  if (rolled) columns += ", " + pg::EachCounter("r.window_{0}");
   const std::string limit = param(query.limit);
   const std::string offset = param(query.offset);
   const std::string page_sql = fmt::format("SELECT {}{}{} ORDER BY {} LIMIT {} OFFSET {}", columns,
-                                           from, where, OrderBy(query), limit, offset);
+                                           from, where, OrderBy(query, rolled), limit, offset);
   return InSnapshot<RepositoryPage>([&](pg::Connection& db) -> Result<RepositoryPage> {
     RepositoryPage page;
+    if (rolled) {
+      auto stored = db.Query("SELECT coalesce(from_day, '') FROM rolling_window", Params());
+      if (!stored.ok()) return stored.status();
+      std::string from_day;
+      pg::ForEachRow(stored->get(), [&](RowReader& row) { from_day = row.Text(); });
+      if (from_day != *query.window_from_day) {
+        *stale = true;
+        return page;
+      }
+    }
     auto count = db.Query(count_sql, count_params);
     if (!count.ok()) return count.status();
     pg::ForEachRow(count->get(), [&](RowReader& row) { page.total = row.Int(); });

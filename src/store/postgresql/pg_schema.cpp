@@ -23,7 +23,7 @@ namespace {
 // in the field already ran it; append a new one instead. Names are values, never identifiers,
 // and compare bytewise (COLLATE "C"), as in the other stores, whatever the database's locale.
 // Times are unix milliseconds, NULL until the first such event.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     R"sql(
 CREATE TABLE repositories (
   repositoryname text COLLATE "C" NOT NULL PRIMARY KEY,
@@ -132,6 +132,26 @@ CREATE INDEX event_ids_by_applied_at ON event_ids (applied_at);
 ALTER TABLE repositories ADD COLUMN observedsince bigint;
 UPDATE repositories AS r SET observedsince = LEAST(r.firstpushed, r.firstpulled,
   (SELECT min(a.firstseen) FROM actors AS a WHERE a.repository = r.repositoryname));
+)sql",
+    // The rolling window kept at write time (docs/design.md#the-rolling-window): per repository
+    // the sum of its days from rolling_window.from_day on. from_day NULL means the counters are
+    // not valid: the next windowed query recomputes them from the days, which is what an
+    // upgraded schema gets here.
+    R"sql(
+ALTER TABLE repositories ADD COLUMN window_numpulls bigint NOT NULL DEFAULT 0,
+  ADD COLUMN window_numpushs bigint NOT NULL DEFAULT 0,
+  ADD COLUMN window_numchecks bigint NOT NULL DEFAULT 0,
+  ADD COLUMN window_numindexpulls bigint NOT NULL DEFAULT 0,
+  ADD COLUMN window_numdeletes bigint NOT NULL DEFAULT 0,
+  ADD COLUMN window_numattachmentpushes bigint NOT NULL DEFAULT 0,
+  ADD COLUMN window_numattachmentpulls bigint NOT NULL DEFAULT 0;
+CREATE INDEX repositories_by_window_numpulls
+  ON repositories (window_numpulls DESC, repositoryname);
+CREATE TABLE rolling_window (
+  id integer NOT NULL PRIMARY KEY CHECK (id = 1),
+  from_day text COLLATE "C"
+);
+INSERT INTO rolling_window (id, from_day) VALUES (1, NULL);
 )sql",
 };
 

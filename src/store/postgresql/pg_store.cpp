@@ -51,21 +51,24 @@ void PostgresStore::ReaderPool::Release(std::unique_ptr<pg::Connection> connecti
 }
 
 PostgresStore::PostgresStore(std::string uri, std::string schema,
-                             std::unique_ptr<pg::Connection> writer)
+                             std::unique_ptr<pg::Connection> writer, StoreClock clock)
     : uri_(std::move(uri)),
       schema_(std::move(schema)),
       writer_(std::move(writer)),
-      readers_(uri_, schema_) {}
+      readers_(uri_, schema_),
+      clock_(clock ? std::move(clock) : StoreClock(NowMillis)) {}
 
 PostgresStore::~PostgresStore() = default;
 
 Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::string& uri,
-                                                           const std::string& schema) {
+                                                           const std::string& schema,
+                                                           StoreClock clock) {
   auto writer = pg::Connection::Open(uri, schema);
   if (!writer.ok()) return writer.status();
   Status status = pg::Migrate(**writer, schema);
   if (!status.ok()) return status;
-  return std::unique_ptr<PostgresStore>(new PostgresStore(uri, schema, std::move(*writer)));
+  return std::unique_ptr<PostgresStore>(
+      new PostgresStore(uri, schema, std::move(*writer), std::move(clock)));
 }
 
 Result<pg::Connection*> PostgresStore::Writer() {

@@ -20,8 +20,10 @@ class PostgresStore final : public Store {
   // Connects with `uri` (libpq URI; several hosts and target_session_attrs=read-write for a
   // primary with standbys) and brings schema `schema` up to date, creating it if needed.
   // Unavailable when no server answers, so start-up waits for it as for a store that fails later.
+  // `clock` gives "today" for the rolling window (store.h); NowMillis when unset.
   static Result<std::unique_ptr<PostgresStore>> Open(const std::string& uri,
-                                                     const std::string& schema);
+                                                     const std::string& schema,
+                                                     StoreClock clock = nullptr);
   ~PostgresStore() override;
 
   Status Apply(const Batch& batch, ApplyOutcome* outcome) override;
@@ -73,7 +75,19 @@ class PostgresStore final : public Store {
     int open_ = 0;
   };
 
-  PostgresStore(std::string uri, std::string schema, std::unique_ptr<pg::Connection> writer);
+  PostgresStore(std::string uri, std::string schema, std::unique_ptr<pg::Connection> writer,
+                StoreClock clock);
+
+  // Moves the rolling window's first day to `to_day` in one transaction that holds the window's
+  // lock exclusively (every batch holds it shared): subtracts the days that left the window, adds
+  // back days that re-entered it (a clock set back), or recomputes every repository's window when
+  // it was not valid (a new or upgraded schema, a transfer).
+  Status RollWindow(const std::string& to_day);
+  // The repository list in one snapshot; `rolled`: the window is the rolling one, read from the
+  // repositories' columns when the stored window starts on the query's first day. Sets `stale`
+  // instead when it does not.
+  Result<RepositoryPage> ListRepositoriesOnce(const RepositoryQuery& query, bool rolled,
+                                              bool* stale);
   // The write connection, reconnected when it broke. Called with writer_mutex_ held.
   Result<pg::Connection*> Writer();
   // Runs `read` in one read-only snapshot on a pooled connection.
@@ -85,6 +99,7 @@ class PostgresStore final : public Store {
   std::mutex writer_mutex_;
   std::unique_ptr<pg::Connection> writer_;
   ReaderPool readers_;
+  StoreClock clock_;
 };
 
 }  // namespace drec

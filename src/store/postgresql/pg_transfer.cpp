@@ -237,6 +237,11 @@ Status PostgresTransfer::WriteRows(const Table& table, const std::vector<Row>& r
     for (const transfer::Value& value : row) AddValue(params, value);
     pipeline.Add(upsert, std::move(params));
   }
+  // Copied repositories and days bypass the rolling window's upkeep: it is recomputed from the
+  // days by the next windowed query.
+  if (table.name == "repositories" || table.name == "days") {
+    pipeline.Add("UPDATE rolling_window SET from_day = NULL", pg::Params());
+  }
   pipeline.Add(kWriteCheckpoint, pg::Params().Add(std::string_view(checkpoint)));
   Status status = db_->Exec("BEGIN");
   if (!status.ok()) return status;

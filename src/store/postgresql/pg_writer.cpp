@@ -13,8 +13,10 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <variant>
 
 #include "store/known_manifests.h"
@@ -37,6 +39,14 @@ constexpr std::string_view kRepositoryLockClass = "drec-repository:";
 constexpr const char kClaimEventIds[] =
     "INSERT INTO event_ids (id, applied_at) SELECT id, $2::bigint FROM unnest($1::text[]) AS id "
     "ON CONFLICT (id) DO NOTHING RETURNING id";
+
+// The rolling window's lock (docs/design.md#the-rolling-window): every batch holds it shared, a
+// roll exclusively, so a roll sees every day a batch added to the window before it, and a batch
+// after it adds to the new window only. Advisory: held in memory, no row written.
+constexpr std::string_view kWindowLockClass = "drec-window:";
+constexpr const char kShareWindow[] =
+    "SELECT pg_advisory_xact_lock_shared(hashtextextended($1::text, 0))";
+constexpr const char kLockWindow[] = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))";
 
 constexpr const char kLockRepository[] =
     "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))";
@@ -94,7 +104,8 @@ constexpr const char kDeleteRepositoryDigests[] =
 // The statements that fold counters and times, built once from the field table.
 struct FoldStatements {
   std::string upsert_repository, upsert_tag, update_tags_by_digest, upsert_digest, digest_deleted,
-      upsert_actor, upsert_day, upsert_total_day, upsert_class;
+      upsert_actor, upsert_day, upsert_total_day, upsert_class, add_to_window, clear_window,
+      recompute_window, subtract_from_window, add_back_to_window;
   std::array<std::string, 8> remove_repository;
 
   FoldStatements() {
@@ -151,6 +162,26 @@ struct FoldStatements {
     upsert_total_day = fmt::format(
         "INSERT INTO total_days AS t (day, {}) VALUES ($1, {}) ON CONFLICT (day) DO UPDATE SET {}",
         pg::CounterColumns(), pg::CounterParams(2), pg::FoldCounters("t"));
+    // A day's counts enter the repository's rolling window when the day is in it (from its first
+    // day on, future days included, as the summed window has no end). With from_day NULL (not
+    // valid) nothing is added: the next roll recomputes the window from the days.
+    add_to_window = fmt::format(
+        "UPDATE repositories AS r SET {} WHERE r.repositoryname = $1 "
+        "AND $2::text >= (SELECT from_day FROM rolling_window)",
+        WindowFold(3));
+    clear_window = fmt::format("UPDATE repositories SET {}", pg::EachCounter("window_{0} = 0"));
+    // Each of these sums the days of [$1, $2) per repository: the whole window ($2 is past any
+    // day), the days that left it, or the days that came back into it.
+    const auto from_days = [](std::string_view set) {
+      return fmt::format(
+          "UPDATE repositories AS r SET {} FROM (SELECT repository, {} FROM days "
+          "WHERE day >= $1::text AND day < $2::text GROUP BY repository) AS d "
+          "WHERE r.repositoryname = d.repository",
+          pg::EachCounter(set), pg::EachCounter("sum({0}) AS {0}"));
+    };
+    recompute_window = from_days("window_{0} = d.{0}");
+    subtract_from_window = from_days("window_{0} = r.window_{0} - d.{0}");
+    add_back_to_window = from_days("window_{0} = r.window_{0} + d.{0}");
     remove_repository = {
         // Forgotten statistics leave the totals too; this must run before the days are deleted.
         fmt::format("UPDATE total_days AS t SET {} FROM (SELECT day, {} FROM days "
@@ -164,6 +195,17 @@ struct FoldStatements {
         "DELETE FROM days WHERE repository = $1",
         "DELETE FROM classes WHERE repository = $1",
     };
+  }
+
+  // "window_numpulls = r.window_numpulls + $3::bigint, ...": the counters from parameter `first`.
+  static std::string WindowFold(int first) {
+    std::string out;
+    for (std::size_t i = 0; i < kCounterCount; ++i) {
+      if (!out.empty()) out += ", ";
+      out += fmt::format("window_{0} = r.window_{0} + ${1}::bigint", kCounterFields[i].name,
+                         first + static_cast<int>(i));
+    }
+    return out;
   }
 
   // "$3::bigint, ...": a row of the tally's parameters, typed since nothing else types them.
@@ -255,6 +297,7 @@ class OperationWriter {
     pg::AddTally(params, op.delta);
     pipeline_.Add(Sql().upsert_day, std::move(params));
     totals_[op.day] += op.delta.counts;
+    if (op.delta.counts != CounterValues{}) windows_[{op.repository, op.day}] += op.delta.counts;
   }
 
   void Add(const ClassUpdate& op) {
@@ -284,6 +327,18 @@ class OperationWriter {
     }
   }
 
+  // Queues the batch's additions to the repositories' rolling windows, one per repository and
+  // day. The repository rows exist: the semantics put a repository's RepositoryUpdate before its
+  // DayUpdate in every effect, and they are locked by this batch already.
+  void AddWindows() {
+    for (const auto& [key, counts] : windows_) {
+      Params params;
+      params.Add(key.first).Add(key.second);
+      pg::AddCounters(params, counts);
+      pipeline_.Add(Sql().add_to_window, std::move(params));
+    }
+  }
+
   // Queues the daily totals, in day order.
   void AddTotals() {
     for (const auto& [day, counts] : totals_) {
@@ -297,6 +352,7 @@ class OperationWriter {
  private:
   Pipeline& pipeline_;
   std::map<std::string, CounterValues> totals_;
+  std::map<std::pair<std::string, std::string>, CounterValues> windows_;
 };
 
 // The repositories a batch touches, sorted: the order every replica locks them in.
@@ -330,6 +386,8 @@ pg::ErrorInfo ApplyOnce(pg::Connection& db, const std::string& schema, const Bat
   std::set<KnownManifests::Key> stored_manifests;
   Pipeline claim(db);
   claim.Add("BEGIN", Params());
+  // First, before any lock a roll could wait for behind this batch.
+  claim.Add(kShareWindow, Params().Add(fmt::format("{}{}", kWindowLockClass, schema)));
   // Pruning keeps ids for a span of wall-clock time after they were applied; event timestamps
   // come from registry clocks and may be arbitrarily old.
   claim.Add(kClaimEventIds, Params().AddArray(ids).Add(NowMillis()), [&](const PGresult* rows) {
@@ -371,6 +429,7 @@ pg::ErrorInfo ApplyOnce(pg::Connection& db, const std::string& schema, const Bat
     }
     ++result.applied;
   }
+  writer.AddWindows();
   writer.AddTotals();
   apply.Add("COMMIT", Params());
   error = apply.Run();
@@ -380,6 +439,50 @@ pg::ErrorInfo ApplyOnce(pg::Connection& db, const std::string& schema, const Bat
 }
 
 }  // namespace
+
+Status PostgresStore::RollWindow(const std::string& to_day) {
+  std::lock_guard lock(writer_mutex_);
+  auto writer = Writer();
+  if (!writer.ok()) return writer.status();
+  pg::Connection& db = **writer;
+  Status status = db.Exec("BEGIN");
+  if (!status.ok()) return status;
+  const auto fail = [&](Status failed) {
+    if (db.usable()) (void)db.Exec("ROLLBACK");
+    return failed;
+  };
+  auto locked = db.Query(kLockWindow, Params().Add(fmt::format("{}{}", kWindowLockClass, schema_)));
+  if (!locked.ok()) return fail(locked.status());
+  auto rows =
+      db.Query("SELECT from_day IS NULL, coalesce(from_day, '') FROM rolling_window", Params());
+  if (!rows.ok()) return fail(rows.status());
+  std::optional<std::string> from_day;
+  pg::ForEachRow(rows->get(), [&](pg::RowReader& row) {
+    const bool unset = row.Bool();
+    std::string day = row.Text();
+    if (!unset) from_day = std::move(day);
+  });
+  if (from_day == to_day) return db.Exec("COMMIT");  // another replica rolled it first
+  // Past any "YYYY-MM-DD": the recomputed window has no end, as the summed one.
+  const std::string no_end = "~";
+  const auto run = [&](const std::string& sql, const Params& params) {
+    auto result = db.Query(sql, params);
+    return result.ok() ? Status::Ok() : result.status();
+  };
+  if (!from_day) {
+    status = run(Sql().clear_window, Params());
+    if (status.ok()) status = run(Sql().recompute_window, Params().Add(to_day).Add(no_end));
+  } else if (*from_day < to_day) {
+    status = run(Sql().subtract_from_window, Params().Add(*from_day).Add(to_day));
+  } else {
+    status = run(Sql().add_back_to_window, Params().Add(to_day).Add(*from_day));
+  }
+  if (status.ok()) {
+    status = run("UPDATE rolling_window SET from_day = $1::text", Params().Add(to_day));
+  }
+  if (!status.ok()) return fail(status);
+  return db.Exec("COMMIT");
+}
 
 Status PostgresStore::Apply(const Batch& batch, ApplyOutcome* outcome) {
   std::lock_guard lock(writer_mutex_);

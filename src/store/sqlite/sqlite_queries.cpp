@@ -120,19 +120,31 @@ Result<std::vector<Record>> Collect(sqlite::ConnectionPool& pool, std::string_vi
   return records;
 }
 
-// The ORDER BY column of a sort key; only table names ever enter the query text.
-std::string OrderColumn(const SortKey& sort) {
+// The ORDER BY column of a sort key; only table names ever enter the query text. `rolled`: the
+// window is the rolling one, read from the repository's own columns.
+std::string OrderColumn(const SortKey& sort, bool rolled) {
   switch (sort.kind) {
     case SortKey::Kind::kCounter:
       return fmt::format("r.{}", NameOf(sort.counter));
     case SortKey::Kind::kTime:
       return fmt::format("r.{}", NameOf(sort.time));
     case SortKey::Kind::kWindowCounter:
-      return fmt::format("coalesce(w.window_{}, 0)", NameOf(sort.counter));
+      return fmt::format(fmt::runtime(rolled ? "r.window_{}" : "coalesce(w.window_{}, 0)"),
+                         NameOf(sort.counter));
     case SortKey::Kind::kName:
       break;
   }
   return "r.repositoryname";
+}
+
+// The rolling window's first day as stored, "" when its counters are not valid.
+Result<std::string> RolledFrom(Connection& db) {
+  auto stmt = db.Prepare("SELECT coalesce(from_day, '') FROM rolling_window");
+  if (!stmt.ok()) return stmt.status();
+  std::string from_day;
+  Status status = sqlite::ForEachRow(*stmt, [&](RowReader& row) { from_day = row.Text(); });
+  if (!status.ok()) return status;
+  return from_day;
 }
 
 }  // namespace
@@ -141,10 +153,46 @@ Result<RepositoryPage> SqliteStore::ListRepositories(const RepositoryQuery& quer
   // Every acknowledged event is visible to a query, settled or not.
   if (Status settled = Settle(); !settled.ok()) return settled;
   const bool windowed = query.window_from_day.has_value();
+  // The rolling window (store.h) is read from the repositories' columns once it starts on the
+  // asked day; any other window sums the days.
+  const std::string rolling_from = RollingWindowFrom(clock_());
+  bool rolled = windowed && *query.window_from_day == rolling_from;
+  for (int attempt = 0;; ++attempt) {
+    bool stale = false;
+    {
+      auto db = readers_->Acquire();
+      // One snapshot for the count and the page, so `total` describes the items returned.
+      Transaction tx(*db);
+      Status status = tx.Begin("BEGIN");
+      if (!status.ok()) return status;
+      if (rolled) {
+        auto from_day = RolledFrom(*db);
+        if (!from_day.ok()) return from_day.status();
+        // A day went by (or the store is new): roll, then read again in a new snapshot. Should
+        // another process roll it elsewhere meanwhile, the days are summed instead.
+        if (*from_day != rolling_from) {
+          if (attempt == 0) {
+            stale = true;
+          } else {
+            rolled = false;
+          }
+        }
+      }
+      if (!stale) return ListRepositoriesIn(*db, query, rolled);
+    }
+    Status status = RollWindow(rolling_from);
+    if (!status.ok()) return status;
+  }
+}
+
+Result<RepositoryPage> SqliteStore::ListRepositoriesIn(Connection& db, const RepositoryQuery& query,
+                                                       bool rolled) {
+  const bool windowed = query.window_from_day.has_value();
+  const bool summed = windowed && !rolled;
   const std::optional<std::string> prefix_end = PrefixEnd(query.name_prefix);
   // Only literals and table names enter the text; every value is a bound parameter.
   std::string from = " FROM repositories AS r";
-  if (windowed) {
+  if (summed) {
     // The window's columns have names of their own, so the repository's stay unambiguous.
     from += fmt::format(
         " LEFT JOIN (SELECT repository, {} FROM days WHERE day >= :window_from "
@@ -165,12 +213,13 @@ Result<RepositoryPage> SqliteStore::ListRepositories(const RepositoryQuery& quer
         "AND a.actor = :actor)";
   }
   // Ties sort by name, ascending whatever the direction, so pages are stable.
-  const std::string order_column = OrderColumn(query.sort);
+  const std::string order_column = OrderColumn(query.sort, rolled);
   std::string order = " ORDER BY " + order_column + (query.descending ? " DESC" : " ASC");
   if (query.sort.kind != SortKey::Kind::kName) order += ", r.repositoryname ASC";
   const std::string count_sql = "SELECT count(*) FROM repositories AS r" + where;
   std::string columns = Sql().repository_columns;
-  if (windowed) columns += ", " + sqlite::EachCounter("coalesce(w.window_{0}, 0)");
+  if (summed) columns += ", " + sqlite::EachCounter("coalesce(w.window_{0}, 0)");
+  if (rolled) columns += ", " + sqlite::EachCounter("r.window_{0}");
   const std::string page_sql =
       "SELECT " + columns + from + where + order + " LIMIT :limit OFFSET :offset";
   const auto bind = [&](Statement& stmt) {
@@ -181,28 +230,23 @@ Result<RepositoryPage> SqliteStore::ListRepositories(const RepositoryQuery& quer
     if (!query.actor.empty()) stmt.Bind(":actor", query.actor);
   };
 
-  auto db = readers_->Acquire();
-  // One snapshot for the count and the page, so `total` describes the items returned.
-  Transaction tx(*db);
-  Status status = tx.Begin("BEGIN");
-  if (!status.ok()) return status;
   RepositoryPage page;
   {
-    auto stmt = db->Prepare(count_sql);
+    auto stmt = db.Prepare(count_sql);
     if (!stmt.ok()) return stmt.status();
     bind(*stmt);
-    status = sqlite::ForEachRow(*stmt, [&](RowReader& row) { page.total = row.Int(); });
+    Status status = sqlite::ForEachRow(*stmt, [&](RowReader& row) { page.total = row.Int(); });
     if (!status.ok()) return status;
   }
-  auto stmt = db->Prepare(page_sql);
+  auto stmt = db.Prepare(page_sql);
   if (!stmt.ok()) return stmt.status();
   bind(*stmt);
-  if (windowed) stmt->Bind(":window_from", *query.window_from_day);
+  if (summed) stmt->Bind(":window_from", *query.window_from_day);
   stmt->Bind(":limit", query.limit);
   stmt->Bind(":offset", query.offset);
   Status read_status = Status::Ok();
-  status = sqlite::ForEachRow(*stmt, [&](RowReader& row) {
-    auto record = ReadRepository(*db, row);
+  Status status = sqlite::ForEachRow(*stmt, [&](RowReader& row) {
+    auto record = ReadRepository(db, row);
     if (!record.ok()) {
       read_status = record.status();
       return;

@@ -27,7 +27,7 @@ namespace {
 // Schema migrations: entry i takes the database from user_version i to i + 1. Never edit an
 // entry once released, databases in the field already ran it; append a new one instead.
 // Times are unix milliseconds, NULL until the first such event; names are values, never columns.
-constexpr std::array<const char*, 6> kMigrations = {
+constexpr std::array<const char*, 7> kMigrations = {
     R"sql(
 CREATE TABLE repositories (
   repositoryname TEXT NOT NULL PRIMARY KEY,
@@ -159,6 +159,26 @@ UPDATE repositories SET observedsince = (
     SELECT repositories.firstpushed AS t
     UNION ALL SELECT repositories.firstpulled
     UNION ALL SELECT firstseen FROM actors WHERE actors.repository = repositories.repositoryname));
+)sql",
+    // The rolling window kept at write time (docs/design.md#the-rolling-window): per repository
+    // the sum of its days from rolling_window.from_day on, so trending reads one row per
+    // repository instead of summing its days. from_day NULL means the counters are not valid:
+    // the next windowed query recomputes them from the days, which is what an upgraded store
+    // gets here (its days are summed on first use, for the window of that day).
+    R"sql(
+ALTER TABLE repositories ADD COLUMN window_numpulls INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE repositories ADD COLUMN window_numpushs INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE repositories ADD COLUMN window_numchecks INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE repositories ADD COLUMN window_numindexpulls INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE repositories ADD COLUMN window_numdeletes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE repositories ADD COLUMN window_numattachmentpushes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE repositories ADD COLUMN window_numattachmentpulls INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX repositories_by_window_numpulls ON repositories (window_numpulls, repositoryname);
+CREATE TABLE rolling_window (
+  id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+  from_day TEXT
+) STRICT;
+INSERT INTO rolling_window (id, from_day) VALUES (1, NULL);
 )sql",
     // Batches whose event ids are claimed and durable but not yet folded into the records: the
     // acknowledgement waits for one small fsynced commit, the folding follows it (Settle in

@@ -45,8 +45,10 @@ Status OpenWriter(const std::string& path, std::unique_ptr<Connection>* writer) 
 }  // namespace
 
 SqliteStore::SqliteStore(std::unique_ptr<sqlite::Connection> writer,
-                         std::unique_ptr<sqlite::ConnectionPool> readers)
-    : writer_(std::move(writer)), readers_(std::move(readers)) {}
+                         std::unique_ptr<sqlite::ConnectionPool> readers, StoreClock clock)
+    : writer_(std::move(writer)),
+      readers_(std::move(readers)),
+      clock_(clock ? std::move(clock) : StoreClock(NowMillis)) {}
 
 SqliteStore::~SqliteStore() {
   // A stopped drec leaves the file settled, for the tools that read it; should this fail, the
@@ -56,7 +58,7 @@ SqliteStore::~SqliteStore() {
   }
 }
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, StoreClock clock) {
   if (sqlite3_threadsafe() == 0) {
     return Status::Internal("sqlite: library built without thread support");
   }
@@ -82,7 +84,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) 
     readers.push_back(std::move(*reader));
   }
   std::unique_ptr<SqliteStore> store(new SqliteStore(
-      std::move(writer), std::make_unique<sqlite::ConnectionPool>(std::move(readers))));
+      std::move(writer), std::make_unique<sqlite::ConnectionPool>(std::move(readers)),
+      std::move(clock)));
   // What a crash left claimed is folded before anyone reads.
   store->unsettled_.store(true);
   status = store->Settle();

@@ -21,7 +21,9 @@ class SqliteStore final : public Store {
   // its schema up to date, and settles what a crash left claimed but unsettled. An applied batch
   // is durable (fsynced, WAL) when Apply returns, because an acknowledged event must survive
   // kill -9 and a power loss.
-  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+  // `clock` gives "today" for the rolling window (store.h); NowMillis when unset.
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path,
+                                                   StoreClock clock = nullptr);
   ~SqliteStore() override;
 
   // Claims the batch's event ids and stores its new effects in one small fsynced commit; Settle
@@ -47,7 +49,17 @@ class SqliteStore final : public Store {
 
  private:
   SqliteStore(std::unique_ptr<sqlite::Connection> writer,
-              std::unique_ptr<sqlite::ConnectionPool> readers);
+              std::unique_ptr<sqlite::ConnectionPool> readers, StoreClock clock);
+
+  // Moves the rolling window's first day to `to_day` in one write transaction: subtracts the
+  // days that left the window, adds back days that re-entered it (a clock set back), or
+  // recomputes every repository's window when it was not valid (a new or upgraded store, a
+  // transfer).
+  Status RollWindow(const std::string& to_day);
+  // The repository list in the snapshot open on `db`; `rolled`: the window is the rolling one
+  // and its counters start on the query's first day.
+  Result<RepositoryPage> ListRepositoriesIn(sqlite::Connection& db, const RepositoryQuery& query,
+                                            bool rolled);
 
   // Writer connection only, writer_mutex_ held.
   Status SettleLocked();
@@ -60,6 +72,7 @@ class SqliteStore final : public Store {
   bool synchronous_full_ = true;        // writer_mutex_: claims need synchronous = FULL
   std::unique_ptr<sqlite::Connection> writer_;
   std::unique_ptr<sqlite::ConnectionPool> readers_;
+  StoreClock clock_;
 };
 
 }  // namespace drec

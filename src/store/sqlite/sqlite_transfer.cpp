@@ -255,6 +255,12 @@ Status SqliteTransfer::WriteRows(const Table& table, const std::vector<Row>& row
     status = stmt->Run();
     if (!status.ok()) return status;
   }
+  // Copied repositories and days bypass the rolling window's upkeep: it is recomputed from the
+  // days by the next windowed query.
+  if (table.name == "repositories" || table.name == "days") {
+    status = db_->Exec("UPDATE rolling_window SET from_day = NULL");
+    if (!status.ok()) return status;
+  }
   auto stmt = db_->Prepare(kWriteCheckpoint);
   if (!stmt.ok()) return stmt.status();
   stmt->Bind(":checkpoint", std::string_view(checkpoint));

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <string>
 #include <variant>
 
@@ -89,7 +90,8 @@ constexpr const char kPruneEventIds[] =
 // The statements that fold counters and times, built once from the field table.
 struct FoldStatements {
   std::string upsert_repository, upsert_tag, update_tags_by_digest, upsert_digest, digest_deleted,
-      upsert_actor, upsert_day, upsert_total_day, upsert_class;
+      upsert_actor, upsert_day, upsert_total_day, upsert_class, add_to_window, clear_window,
+      recompute_window, subtract_from_window, add_back_to_window;
   std::array<std::string, 8> remove_repository;
 
   FoldStatements() {
@@ -148,6 +150,26 @@ struct FoldStatements {
     upsert_total_day = fmt::format(
         "INSERT INTO total_days (day, {}) VALUES (:day, {}) ON CONFLICT (day) DO UPDATE SET {}",
         sqlite::CounterColumns(), sqlite::CounterParams(), sqlite::FoldCounters());
+    // A day's counts enter the repository's rolling window when the day is in it (from its first
+    // day on, future days included, as the summed window has no end). With from_day NULL (not
+    // valid) nothing is added: the next roll recomputes the window from the days.
+    add_to_window = fmt::format(
+        "UPDATE repositories SET {} WHERE repositoryname = :repository "
+        "AND :day >= (SELECT from_day FROM rolling_window)",
+        sqlite::EachCounter("window_{0} = window_{0} + :{0}"));
+    clear_window = fmt::format("UPDATE repositories SET {}", sqlite::EachCounter("window_{0} = 0"));
+    // Each of these sums the days of [:from, :to) per repository: the whole window (:to is past
+    // any day), the days that left it, or the days that came back into it.
+    const auto from_days = [](std::string_view set) {
+      return fmt::format(
+          "UPDATE repositories SET {} FROM (SELECT repository, {} FROM days "
+          "WHERE day >= :from AND day < :to GROUP BY repository) AS d "
+          "WHERE repositories.repositoryname = d.repository",
+          sqlite::EachCounter(set), sqlite::EachCounter("sum({0}) AS {0}"));
+    };
+    recompute_window = from_days("window_{0} = d.{0}");
+    subtract_from_window = from_days("window_{0} = window_{0} - d.{0}");
+    add_back_to_window = from_days("window_{0} = window_{0} + d.{0}");
     remove_repository = {
         // Forgotten statistics leave the totals too; this must run before the days are deleted.
         fmt::format("UPDATE total_days SET {} FROM (SELECT day, {} FROM days "
@@ -262,7 +284,15 @@ Status ApplyOperation(Connection& db, const DayUpdate& op) {
     sqlite::BindTally(s, op.delta);
   });
   if (!status.ok()) return status;
-  return Execute(db, Sql().upsert_total_day, [&](Statement& s) {
+  status = Execute(db, Sql().upsert_total_day, [&](Statement& s) {
+    s.Bind(":day", op.day);
+    sqlite::BindCounters(s, op.delta.counts);
+  });
+  if (!status.ok() || op.delta.counts == CounterValues{}) return status;
+  // The repository row exists: the semantics put a repository's RepositoryUpdate before its
+  // DayUpdate in every effect, and the row is then already written in this transaction.
+  return Execute(db, Sql().add_to_window, [&](Statement& s) {
+    s.Bind(":repository", op.repository);
     s.Bind(":day", op.day);
     sqlite::BindCounters(s, op.delta.counts);
   });
@@ -440,6 +470,47 @@ Status SqliteStore::SettleLocked() {
   unsettled_effects_ = 0;
   unsettled_.store(false);
   return Status::Ok();
+}
+
+Status SqliteStore::RollWindow(const std::string& to_day) {
+  std::lock_guard lock(writer_mutex_);
+  Transaction tx(*writer_);
+  Status status = tx.Begin("BEGIN IMMEDIATE");
+  if (!status.ok()) return status;
+  std::optional<std::string> from_day;
+  {
+    auto stmt =
+        writer_->Prepare("SELECT from_day IS NULL, coalesce(from_day, '') FROM rolling_window");
+    if (!stmt.ok()) return stmt.status();
+    status = sqlite::ForEachRow(*stmt, [&](sqlite::RowReader& row) {
+      const bool unset = row.Bool();
+      std::string day = row.Text();
+      if (!unset) from_day = std::move(day);
+    });
+    if (!status.ok()) return status;
+  }
+  if (from_day == to_day) return tx.Commit();  // another query rolled it first
+  // Past any "YYYY-MM-DD": the recomputed window has no end, as the summed one.
+  const std::string kNoEnd = "~";
+  const auto run = [&](const std::string& sql, const std::string& from, const std::string& to) {
+    return Execute(*writer_, sql, [&](Statement& s) {
+      s.Bind(":from", from);
+      s.Bind(":to", to);
+    });
+  };
+  if (!from_day) {
+    status = writer_->Exec(Sql().clear_window.c_str());
+    if (status.ok()) status = run(Sql().recompute_window, to_day, kNoEnd);
+  } else if (*from_day < to_day) {
+    status = run(Sql().subtract_from_window, *from_day, to_day);
+  } else {
+    status = run(Sql().add_back_to_window, to_day, *from_day);
+  }
+  if (!status.ok()) return status;
+  status = Execute(*writer_, "UPDATE rolling_window SET from_day = :to",
+                   [&](Statement& s) { s.Bind(":to", to_day); });
+  if (!status.ok()) return status;
+  return tx.Commit();
 }
 
 Status SqliteStore::PruneEventIds(UnixMillis cutoff) {

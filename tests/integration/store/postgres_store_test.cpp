@@ -59,6 +59,17 @@ class PostgresStoreTest : public ::testing::Test {
     return fmt::format("\"{}\".{}", schema_, table);
   }
 
+  // Takes a current schema back to version 2: without the rolling window of version 3.
+  void DropRollingWindow() {
+    std::string columns;
+    for (const auto& field : kCounterFields) {
+      columns += fmt::format("{}DROP COLUMN window_{}", columns.empty() ? "" : ", ", field.name);
+    }
+    Value("ALTER TABLE " + Table("repositories") + " " + columns);
+    Value("DROP TABLE " + Table("rolling_window"));
+    Value("UPDATE " + Table("drec_schema") + " SET version = 2");
+  }
+
   std::string uri_, schema_;
 };
 
@@ -178,6 +189,7 @@ TEST_F(PostgresStoreTest, RefusesASchemaFromANewerDrec) {
 // it unset when none is.
 TEST_F(PostgresStoreTest, UpgradingFromTheReleaseBeforeObservedSinceStartsAtTheEarliestKnownTime) {
   ASSERT_NE(Open(), nullptr);
+  DropRollingWindow();
   Value("ALTER TABLE " + Table("repositories") + " DROP COLUMN observedsince");
   Value("UPDATE " + Table("drec_schema") + " SET version = 1");
   Value("INSERT INTO " + Table("repositories") +
@@ -223,6 +235,111 @@ TEST_F(PostgresStoreTest, UpgradingFromTheReleaseBeforeObservedSinceStartsAtTheE
   EXPECT_EQ(observed("unknown"), 1000);
   EXPECT_EQ(observed("pushed-first"), 1000);
   EXPECT_EQ(observed("pulled-first"), 3000);
+}
+
+// A schema as the release before the rolling window wrote it (version 2): its windows are
+// computed from the days it holds when first asked for, then kept as events arrive.
+TEST_F(PostgresStoreTest, UpgradingFromTheReleaseBeforeTheRollingWindowCountsItsDays) {
+  ASSERT_NE(Open(), nullptr);
+  DropRollingWindow();
+  Value("INSERT INTO " + Table("repositories") +
+        " (repositoryname, numpulls) VALUES ('old', 9), ('new', 4), ('none', 0)");
+  Value("INSERT INTO " + Table("days") +
+        " (repository, day, numpulls) VALUES ('old', '2026-10-01', 2), ('old', '2026-11-20', 7), "
+        "('new', '2026-11-30', 4)");
+  const UnixMillis today = *ParseDay("2026-12-01") + 3600 * 1000;
+  auto store = PostgresStore::Open(TaggedUri(), schema_, [&] { return today; });
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  EXPECT_EQ(Value("SELECT version FROM " + Table("drec_schema")),
+            std::to_string(pg::SchemaVersion()));
+  RepositoryQuery query;
+  query.sort.kind = SortKey::Kind::kWindowCounter;
+  query.descending = true;
+  query.window_from_day = RollingWindowFrom(today);
+  const auto trending = [&] {
+    auto page = (*store)->ListRepositories(query);
+    EXPECT_TRUE(page.ok()) << page.status().message();
+    std::vector<std::string> out;
+    if (!page.ok()) return out;
+    for (const auto& item : page->items) {
+      out.push_back(fmt::format("{} {}", item.repositoryname,
+                                item.window ? (*item.window)[Counter::kPulls] : -1));
+    }
+    return out;
+  };
+  EXPECT_EQ(trending(), (std::vector<std::string>{"old 7", "new 4", "none 0"}));
+  EXPECT_EQ(Value("SELECT from_day FROM " + Table("rolling_window")), "2026-11-02");
+  const UnixMillis at = *ParseDay("2026-11-30");
+  ASSERT_TRUE(
+      (*store)
+          ->Apply(Batch{{EventEffect{"id-1",
+                                     at,
+                                     {RepositoryUpdate{"none", testing::Pull(at, 8), "", at},
+                                      DayUpdate{"none", "2026-11-30", testing::Pull(at, 8)}},
+                                     std::nullopt}}},
+                  nullptr)
+          .ok());
+  EXPECT_EQ(trending(), (std::vector<std::string>{"none 8", "old 7", "new 4"}));
+}
+
+// Replicas share the rolling window: one rolls it back and forth across the days another is
+// writing, and the window stays exactly the sum of the days (the window's advisory lock orders
+// each roll against each batch).
+TEST_F(PostgresStoreTest, RollingTheWindowWhileAnotherReplicaWritesStaysExact) {
+  const UnixMillis day0 = *ParseDay("2026-11-01");
+  std::atomic<UnixMillis> now = day0 + 29 * kDayMillis;
+  auto writer = Open();
+  auto roller = PostgresStore::Open(TaggedUri(), schema_, [&] { return now.load(); });
+  ASSERT_NE(writer, nullptr);
+  ASSERT_TRUE(roller.ok()) << roller.status().message();
+  const auto window = [&](int first) {
+    RepositoryQuery query;
+    query.sort.kind = SortKey::Kind::kWindowCounter;
+    query.descending = true;
+    query.window_from_day = UtcDay(day0 + first * kDayMillis);
+    auto page = (*roller)->ListRepositories(query);
+    EXPECT_TRUE(page.ok()) << page.status().message();
+    std::map<std::string, std::int64_t> pulls;
+    if (page.ok()) {
+      for (const auto& item : page->items)
+        pulls[item.repositoryname] = (*item.window)[Counter::kPulls];
+    }
+    return pulls;
+  };
+  std::atomic<bool> done = false;
+  std::thread writes([&] {
+    for (int i = 0; i < 300; ++i) {
+      const UnixMillis at = day0 + (i % 5) * kDayMillis + i;
+      const std::string repository = fmt::format("app-{}", i % 7);
+      const Delta pull = testing::Pull(at);
+      EXPECT_TRUE(writer
+                      ->Apply(Batch{{EventEffect{fmt::format("id-{}", i),
+                                                 at,
+                                                 {RepositoryUpdate{repository, pull, "", at},
+                                                  DayUpdate{repository, UtcDay(at), pull}},
+                                                 std::nullopt}}},
+                              nullptr)
+                      .ok());
+    }
+    done = true;
+  });
+  int rolls = 0;
+  for (; !done && rolls < 2000; ++rolls) {
+    const int first = rolls % 4;
+    now = day0 + (first + 29) * kDayMillis;
+    window(first);
+  }
+  writes.join();
+  EXPECT_GT(rolls, 1);
+  for (int first = 0; first < 4; ++first) {
+    now = day0 + (first + 29) * kDayMillis;
+    const auto rolled = window(first);
+    now = day0 + 400 * kDayMillis;  // the same window is then summed from the days
+    EXPECT_EQ(rolled, window(first)) << "window from day " << first;
+    std::int64_t total = 0;
+    for (const auto& [name, n] : rolled) total += n;
+    EXPECT_EQ(total, 300 - 60 * first) << "window from day " << first;
+  }
 }
 
 TEST_F(PostgresStoreTest, OpeningWithoutAServerFailsFastAsUnavailable) {

@@ -147,6 +147,57 @@ TEST_F(SqliteStoreTest, UpgradingFromTheReleaseBeforeAttachmentsKeepsEveryNumber
   EXPECT_EQ(summary->days[0].counters.counts[Counter::kPulls], 11);
 }
 
+// A database as the release before the rolling window wrote it (schema version 5): its windows
+// are computed from the days it holds when first asked for, then kept as events arrive.
+TEST_F(SqliteStoreTest, UpgradingFromTheReleaseBeforeTheRollingWindowCountsItsDays) {
+  std::filesystem::create_directories(std::filesystem::path(path_).parent_path());
+  {
+    auto db = sqlite::Connection::Open(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    ASSERT_TRUE(db.ok()) << db.status().message();
+    ASSERT_TRUE(sqlite::Migrate(**db, 5).ok());
+  }
+  RawQuery(
+      "INSERT INTO repositories (repositoryname, numpulls) VALUES ('old', 9), ('new', 4), "
+      "('none', 0)");
+  RawQuery(
+      "INSERT INTO days (repository, day, numpulls) VALUES ('old', '2026-10-01', 2), "
+      "('old', '2026-11-20', 7), ('new', '2026-11-30', 4)");
+  const UnixMillis today = *ParseDay("2026-12-01") + 3600 * 1000;
+  auto store = SqliteStore::Open(path_, [&] { return today; });
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  EXPECT_EQ(RawQuery("PRAGMA user_version"), std::to_string(sqlite::SchemaVersion()));
+  RepositoryQuery query;
+  query.sort.kind = SortKey::Kind::kWindowCounter;
+  query.descending = true;
+  query.window_from_day = RollingWindowFrom(today);
+  const auto trending = [&] {
+    auto page = (*store)->ListRepositories(query);
+    EXPECT_TRUE(page.ok()) << page.status().message();
+    std::vector<std::string> out;
+    if (!page.ok()) return out;
+    for (const auto& item : page->items) {
+      out.push_back(item.repositoryname + " " +
+                    std::to_string(item.window ? (*item.window)[Counter::kPulls] : -1));
+    }
+    return out;
+  };
+  EXPECT_EQ(trending(), (std::vector<std::string>{"old 7", "new 4", "none 0"}));
+  EXPECT_EQ(RawQuery("SELECT from_day FROM rolling_window"), "2026-11-02");
+  Delta pull;
+  pull.counts[Counter::kPulls] = 8;
+  const UnixMillis at = *ParseDay("2026-11-30");
+  pull.Pulled(at);
+  ASSERT_TRUE((*store)
+                  ->Apply(Batch{{EventEffect{"id-1",
+                                             at,
+                                             {RepositoryUpdate{"none", pull, "", at},
+                                              DayUpdate{"none", "2026-11-30", pull}},
+                                             std::nullopt}}},
+                          nullptr)
+                  .ok());
+  EXPECT_EQ(trending(), (std::vector<std::string>{"none 8", "old 7", "new 4"}));
+}
+
 // A database as the release before observedsince wrote it (schema version 4): the upgrade starts
 // each repository's observation at the earliest time known of it, and leaves it unset when none is.
 TEST_F(SqliteStoreTest, UpgradingFromTheReleaseBeforeObservedSinceStartsAtTheEarliestKnownTime) {

@@ -48,8 +48,9 @@ struct StoreBackend {
   std::string name;
   // A fresh, empty place for one test's data (a directory, a database name).
   std::function<std::string()> fresh_location;
-  // Opens the store at a location; opening the same location again sees the same data.
-  std::function<Result<std::unique_ptr<Store>>(const std::string& location)> open;
+  // Opens the store at a location; opening the same location again sees the same data. `clock`
+  // is the store's "today" for its rolling window, where it keeps one.
+  std::function<Result<std::unique_ptr<Store>>(const std::string& location, StoreClock clock)> open;
   // Removes whatever a test left at its location.
   std::function<void(const std::string& location)> drop;
 };
@@ -64,8 +65,8 @@ StoreBackend SqliteBackend() {
         if (mkdtemp(dir.data()) == nullptr) return std::string();
         return dir;
       },
-      [](const std::string& dir) -> Result<std::unique_ptr<Store>> {
-        auto store = SqliteStore::Open(dir + "/data/drec.db");
+      [](const std::string& dir, StoreClock clock) -> Result<std::unique_ptr<Store>> {
+        auto store = SqliteStore::Open(dir + "/data/drec.db", std::move(clock));
         if (!store.ok()) return store.status();
         return std::unique_ptr<Store>(std::move(*store));
       },
@@ -86,7 +87,7 @@ StoreBackend MongoBackend() {
         }
         return server->FreshDatabase();
       },
-      [](const std::string& database) -> Result<std::unique_ptr<Store>> {
+      [](const std::string& database, const StoreClock&) -> Result<std::unique_ptr<Store>> {
         std::string why;
         auto store = MongoStore::Open(testing::MongoTestServer::Shared(&why)->uri(), database,
                                       "repositories");
@@ -114,9 +115,9 @@ StoreBackend PostgresBackend() {
         }
         return testing::FreshPostgresSchema();
       },
-      [](const std::string& schema) -> Result<std::unique_ptr<Store>> {
+      [](const std::string& schema, StoreClock clock) -> Result<std::unique_ptr<Store>> {
         std::string why;
-        auto store = PostgresStore::Open(testing::PostgresTestUri(&why), schema);
+        auto store = PostgresStore::Open(testing::PostgresTestUri(&why), schema, std::move(clock));
         if (!store.ok()) return store.status();
         return std::unique_ptr<Store>(std::move(*store));
       },
@@ -192,7 +193,7 @@ class StoreContractTest : public ::testing::TestWithParam<StoreBackend> {
 
   void Reopen() {
     store_.reset();
-    auto store = GetParam().open(location_);
+    auto store = GetParam().open(location_, [this] { return now_.load(); });
     ASSERT_TRUE(store.ok()) << store.status().message();
     store_ = std::move(*store);
   }
@@ -259,6 +260,8 @@ class StoreContractTest : public ::testing::TestWithParam<StoreBackend> {
   std::string location_;
   std::unique_ptr<Store> store_;
   int next_id_ = 0;
+  // The stores' "today" (their rolling window's clock); read from store threads.
+  std::atomic<UnixMillis> now_ = NowMillis();
 };
 
 TEST_P(StoreContractTest, EmptyStoreAnswersEmpty) {
@@ -975,6 +978,130 @@ TEST_P(StoreContractTest, QueriesRunWhileBatchesCommit) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest,
+                         ::testing::Values(SqliteBackend(), MongoBackend(), PostgresBackend()),
+                         [](const ::testing::TestParamInfo<StoreBackend>& info) {
+                           return info.param.name;
+                         });
+
+// The trending window (docs/design.md#the-rolling-window): a store may keep the window of
+// kRollingWindowDays days at write time instead of summing days at query time; either way a
+// window holds exactly the sum of the repository's days from its first day on.
+class RollingWindowTest : public StoreContractTest {
+ protected:
+  static constexpr UnixMillis kDay0 = kT / kDayMillis * kDayMillis;
+
+  // One pull-or-push event as the semantics shape it: the repository, then its day.
+  void Event(const std::string& repository, int day, std::int64_t pulls, bool push = false) {
+    const UnixMillis at = kDay0 + day * kDayMillis + 1000;
+    Delta delta = Pull(at, pulls);
+    if (push) {
+      delta.counts[Counter::kPushes] = 1;
+      delta.Pushed(at);
+    }
+    Apply({Effect(fmt::format("w{}", next_id_++), {RepositoryUpdate{repository, delta, "amy", at},
+                                                   DayUpdate{repository, UtcDay(at), delta}})});
+  }
+
+  // The store's clock on the last day of the window that starts on day `first`.
+  void WindowStartsOn(int first) {
+    now_ = kDay0 + (first + kRollingWindowDays - 1) * kDayMillis + 12 * 3600 * 1000;
+  }
+
+  RepositoryPage Window(int first, RepositoryQuery query) {
+    query.window_from_day = UtcDay(kDay0 + first * kDayMillis);
+    return List(query);
+  }
+
+  // Pulls and pushes of the window, by repository name, in the page's order.
+  static std::vector<std::string> Described(const RepositoryPage& page) {
+    std::vector<std::string> out;
+    for (const auto& item : page.items) {
+      EXPECT_TRUE(item.window.has_value()) << item.repositoryname;
+      if (!item.window) continue;
+      out.push_back(fmt::format("{} {}/{}", item.repositoryname, (*item.window)[Counter::kPulls],
+                                (*item.window)[Counter::kPushes]));
+    }
+    out.push_back(fmt::format("total {}", page.total));
+    return out;
+  }
+
+  // The window starting on day `first` as the store answers it today (the rolling window), and
+  // checked against the same window asked on a day when it is not the rolling one (summed).
+  std::vector<std::string> Trending(int first,
+                                    RepositoryQuery query = Sorted("window.numpulls", true)) {
+    WindowStartsOn(first);
+    const std::vector<std::string> rolled = Described(Window(first, query));
+    const UnixMillis today = now_;
+    now_ = today + 400 * kDayMillis;
+    EXPECT_EQ(Described(Window(first, query)), rolled) << "summed and rolled windows differ";
+    now_ = today;
+    return rolled;
+  }
+};
+
+TEST_P(RollingWindowTest, WindowCountsExactlyTheDaysFromItsFirstDayOnWhateverTheArrivalOrder) {
+  Event("a", 0, 3);   // the window's first day
+  Event("a", -1, 2);  // the day before: outside
+  Event("b", 10, 5, true);
+  Event("c", 40, 1);   // dated in the future: a window has no end
+  Event("c", -5, 4);   // outside
+  Event("d", -20, 9);  // nothing in the window
+  using V = std::vector<std::string>;
+  EXPECT_EQ(Trending(0), (V{"b 5/1", "a 3/0", "c 1/0", "d 0/0", "total 4"}));
+  // Late events, after the window was read: inside and outside it.
+  Event("a", 1, 4);
+  Event("c", -3, 7);
+  Event("d", 29, 1);
+  EXPECT_EQ(Trending(0), (V{"a 7/0", "b 5/1", "c 1/0", "d 1/0", "total 4"}));
+  // Two days later a's days have left the window; then a clock set back brings them back.
+  EXPECT_EQ(Trending(2), (V{"b 5/1", "c 1/0", "d 1/0", "a 0/0", "total 4"}));
+  EXPECT_EQ(Trending(-1), (V{"a 9/0", "b 5/1", "c 1/0", "d 1/0", "total 4"}));
+  Event("e", -1, 6);
+  EXPECT_EQ(Trending(-1), (V{"a 9/0", "e 6/0", "b 5/1", "c 1/0", "d 1/0", "total 5"}));
+  // The rolled window survives a restart.
+  Reopen();
+  EXPECT_EQ(Trending(-1), (V{"a 9/0", "e 6/0", "b 5/1", "c 1/0", "d 1/0", "total 5"}));
+}
+
+TEST_P(RollingWindowTest, RolledWindowSortsFiltersAndPagesAsTheSummedOne) {
+  for (int i = 0; i < 12; ++i) {
+    const std::string name = fmt::format("{}/app-{}", i % 2 == 0 ? "team" : "ops", i);
+    Event(name, i - 4, i % 5, i % 3 == 0);
+    Event(name, i + 3, 1);
+  }
+  RepositoryQuery prefixed = Sorted("window.numpulls", false);
+  prefixed.name_prefix = "team/";
+  RepositoryQuery by_pushes = Paged(Sorted("window.numpushs", true), 2, 5);
+  RepositoryQuery by_name = Sorted("repositoryname", false);
+  by_name.actor = "amy";
+  RepositoryQuery pulled_before = Sorted("window.numpulls", true);
+  pulled_before.pulled_before = kDay0 + 10 * kDayMillis;
+  for (int first : {0, 5, -3}) {
+    for (const RepositoryQuery& query : {Paged(Sorted("window.numpulls", true), 0, 4), prefixed,
+                                         by_pushes, by_name, pulled_before}) {
+      EXPECT_FALSE(Trending(first, query).empty());
+    }
+  }
+  // A window other than the rolling one (7 days) is summed, and equal however the clock is.
+  WindowStartsOn(0);
+  RepositoryQuery week = Sorted("window.numpulls", true);
+  const auto seven = Described(Window(23, week));
+  now_ = now_ + 3 * kDayMillis;
+  EXPECT_EQ(Described(Window(23, week)), seven);
+}
+
+TEST_P(RollingWindowTest, RemovedRepositoryLeavesTheWindow) {
+  Event("a", 3, 2);
+  Event("b", 4, 1);
+  using V = std::vector<std::string>;
+  EXPECT_EQ(Trending(0), (V{"a 2/0", "b 1/0", "total 2"}));
+  ApplyEach({RepositoryRemoved{"a"}});
+  EXPECT_EQ(Trending(0), (V{"b 1/0", "total 1"}));
+  Event("a", 5, 3);
+  EXPECT_EQ(Trending(0), (V{"a 3/0", "b 1/0", "total 2"}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, RollingWindowTest,
                          ::testing::Values(SqliteBackend(), MongoBackend(), PostgresBackend()),
                          [](const ::testing::TestParamInfo<StoreBackend>& info) {
                            return info.param.name;
