@@ -41,11 +41,9 @@ import multiprocessing
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
@@ -53,12 +51,14 @@ from types import SimpleNamespace
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "e2e"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import registry_e2e
+import with_ferretdb
 from registry_e2e import make_pki
 from replicas_bench import cpu_seconds, sender
 from replicas_e2e import load_templates
 
-from drec_harness import free_port, prepare_workdir, stop_process
+from drec_harness import prepare_workdir, stop_process
 
 WORKDIR_MARKER = ".mongo_commands_bench"
 DEFAULT_FERRETDB = Path.home() / ".cache" / "drec" / "ferretdb-v1.24.2" / "ferretdb"
@@ -74,38 +74,9 @@ COMMANDS = re.compile(r'drec_mongodb_commands_total\{command="(\w+)",collection=
 
 
 def start_ferretdb(binary: str, state: Path) -> tuple[subprocess.Popen, str]:
-    """FerretDB on a free loopback port, SQLite backend in `state`; polls until it listens."""
-    port = free_port()
+    """FerretDB as the tests start it (tests/with_ferretdb.py), dying with this program."""
     log = open(state / "ferretdb.log", "w")  # noqa: SIM115 - lives as long as the server
-    server = subprocess.Popen(
-        [
-            "setpriv",
-            "--pdeathsig",
-            "TERM",
-            binary,
-            "--handler=sqlite",
-            f"--sqlite-url=file:{state}/",
-            f"--listen-addr=127.0.0.1:{port}",
-            f"--state-dir={state}",
-            "--telemetry=disable",
-            "--debug-addr=-",
-            "--log-level=WARN",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 20
-    while True:
-        if server.poll() is not None:
-            raise RuntimeError(f"ferretdb exited with {server.returncode} at start-up")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return server, f"mongodb://127.0.0.1:{port}/"
-        except OSError:
-            if time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError("ferretdb did not listen within 20 s") from None
-            time.sleep(0.05)
+    return with_ferretdb.start_ferretdb(binary, state, log, ("setpriv", "--pdeathsig", "TERM"))
 
 
 def sample(drec: registry_e2e.Drec, ferretdb: subprocess.Popen) -> dict:

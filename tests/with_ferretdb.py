@@ -36,6 +36,39 @@ def wait_listening(port: int, server: subprocess.Popen, deadline_s: float = 20.0
     raise RuntimeError("ferretdb did not listen within 20 s")
 
 
+def start_ferretdb(
+    binary: str, state: Path, log, wrapper: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen, str]:
+    """FerretDB on a free loopback port, its SQLite backend in `state`, its output to `log`.
+
+    Returns the server and its URI once it listens; stops it and raises when it does not within
+    the bound. `wrapper` goes before the binary (e.g. setpriv for a parent-death signal).
+    """
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            *wrapper,
+            binary,
+            "--handler=sqlite",
+            f"--sqlite-url=file:{state}/",
+            f"--listen-addr=127.0.0.1:{port}",
+            f"--state-dir={state}",
+            "--telemetry=disable",
+            "--debug-addr=-",
+            "--log-level=WARN",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_listening(port, server)
+    except RuntimeError:
+        server.kill()
+        server.wait()
+        raise
+    return server, f"mongodb://127.0.0.1:{port}/"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ferretdb", required=True)
@@ -51,34 +84,20 @@ def main() -> int:
             file=sys.stderr,
         )
         return 1
-    with tempfile.TemporaryDirectory(prefix="drec-ferretdb-") as state:
-        port = free_port()
-        with open(os.path.join(state, "ferretdb.log"), "w") as log:
-            server = subprocess.Popen(
-                [
-                    args.ferretdb,
-                    "--handler=sqlite",
-                    f"--sqlite-url=file:{state}/",
-                    f"--listen-addr=127.0.0.1:{port}",
-                    f"--state-dir={state}",
-                    "--telemetry=disable",
-                    "--debug-addr=-",
-                    "--log-level=WARN",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+    with (
+        tempfile.TemporaryDirectory(prefix="drec-ferretdb-") as state,
+        open(os.path.join(state, "ferretdb.log"), "w") as log,
+    ):
+        server, uri = start_ferretdb(args.ferretdb, Path(state), log)
+        try:
+            return subprocess.call([a.replace("{uri}", uri) for a in command])
+        finally:
+            server.terminate()
             try:
-                wait_listening(port, server)
-                uri = f"mongodb://127.0.0.1:{port}/"
-                return subprocess.call([a.replace("{uri}", uri) for a in command])
-            finally:
-                server.terminate()
-                try:
-                    server.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    server.kill()
-                    server.wait()
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
 
 
 if __name__ == "__main__":
