@@ -3,10 +3,12 @@
 
 #include <algorithm>
 #include <array>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <variant>
 
+#include "semantics/coalesce.h"
 #include "store/effects_codec.h"
 #include "store/sqlite/sqlite_fields.h"
 #include "store/sqlite/sqlite_handle.h"
@@ -450,16 +452,20 @@ Status SqliteStore::SettleLocked() {
     });
     if (!status.ok()) return status;
   }
+  std::vector<EventEffect> claimed;
   for (const std::string& blob : blobs) {
     auto effects = DecodeEffects(blob);
     if (!effects.ok()) {
       return Status::Internal("sqlite: a claimed batch in the pending table is unreadable: " +
                               effects.status().message());
     }
-    for (const EventEffect& effect : *effects) {
-      status = ApplyOperations(*writer_, effect);
-      if (!status.ok()) return status;
-    }
+    std::move(effects->begin(), effects->end(), std::back_inserter(claimed));
+  }
+  // Claimed effects are unconditional (Apply checks manifests directly), so they coalesce: each
+  // record is written once per fold, not once per event.
+  for (const Operation& operation : CoalesceEffects(std::move(claimed))) {
+    status = std::visit([&](const auto& op) { return ApplyOperation(*writer_, op); }, operation);
+    if (!status.ok()) return status;
   }
   if (!blobs.empty()) {
     status = Execute(*writer_, kDeletePending, [&](Statement& s) { s.Bind(":last", last_seq); });
