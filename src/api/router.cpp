@@ -186,11 +186,14 @@ void Router::Handle(HttpRequest request, Respond respond) {
   // Answered once: by the worker, or with 503 by the deadline when the store does not answer
   // in time (the worker's late answer is then dropped).
   auto once = std::make_shared<Once<HttpResponse>>(std::move(respond));
-  deadlines_.After(deadline_, [once, &metrics = metrics_, ms = deadline_.count()] {
-    if (once->Call(Unavailable("the store did not answer within " + std::to_string(ms) + " ms"))) {
-      metrics.QueryTimeout();
-    }
-  });
+  deadlines_.After(
+      deadline_, [once] { return once->Called(); },
+      [once, &metrics = metrics_, ms = deadline_.count()] {
+        if (once->Call(
+                Unavailable("the store did not answer within " + std::to_string(ms) + " ms"))) {
+          metrics.QueryTimeout();
+        }
+      });
   // The request moves to the worker; its target still backs the parsed parameters there.
   auto owned = std::make_shared<HttpRequest>(std::move(request));
   boost::asio::post(workers_, [this, route, owned, once, name = std::move(name)]() mutable {

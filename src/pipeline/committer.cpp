@@ -36,13 +36,14 @@ Status Committer::Submit(std::vector<EventEffect> effects, Done done) {
   if (options_.commit_timeout.count() > 0) {
     // Whichever comes first answers: the commit or this deadline. A stuck store (a frozen file
     // system, a stopped database) then costs the registry a 503 and a retry, not a hung request.
-    deadlines_.After(options_.commit_timeout,
-                     [once, &metrics = metrics_, ms = options_.commit_timeout.count()] {
-                       if (once->Call(Status::Unavailable("the store did not commit within " +
-                                                          std::to_string(ms) + " ms"))) {
-                         metrics.CommitTimeout();
-                       }
-                     });
+    deadlines_.After(
+        options_.commit_timeout, [once] { return once->Called(); },
+        [once, &metrics = metrics_, ms = options_.commit_timeout.count()] {
+          if (once->Call(Status::Unavailable("the store did not commit within " +
+                                             std::to_string(ms) + " ms"))) {
+            metrics.CommitTimeout();
+          }
+        });
   }
   return Status::Ok();
 }

@@ -62,10 +62,12 @@ void Readiness::Probe(Done done) {
     return Answer(once,
                   Status::Unavailable("the store check has not returned for " + Millis(*late)));
   }
-  deadlines_.After(left, [this, once, ms = options_.check_timeout.count()] {
-    Answer(once, Status::Unavailable("the store check did not return within " + std::to_string(ms) +
-                                     " ms"));
-  });
+  deadlines_.After(
+      left, [once] { return once->Called(); },
+      [this, once, ms = options_.check_timeout.count()] {
+        Answer(once, Status::Unavailable("the store check did not return within " +
+                                         std::to_string(ms) + " ms"));
+      });
 }
 
 void Readiness::RunChecks() {
