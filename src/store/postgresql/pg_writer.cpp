@@ -19,6 +19,7 @@
 #include <utility>
 #include <variant>
 
+#include "semantics/coalesce.h"
 #include "store/known_manifests.h"
 #include "store/postgresql/pg_fields.h"
 #include "store/postgresql/pg_store.h"
@@ -184,9 +185,12 @@ struct FoldStatements {
     add_back_to_window = from_days("window_{0} = r.window_{0} + d.{0}");
     remove_repository = {
         // Forgotten statistics leave the totals too; this must run before the days are deleted.
-        fmt::format("UPDATE total_days AS t SET {} FROM (SELECT day, {} FROM days "
-                    "WHERE repository = $1) AS d WHERE t.day = d.day",
-                    pg::EachCounter("{0} = t.{0} - d.{0}"), pg::CounterColumns()),
+        // An upsert: a day this batch wrote first has no total row before the batch's totals
+        // are written at its end, and those still add what the removal takes away here.
+        fmt::format("INSERT INTO total_days AS t (day, {}) SELECT day, {} FROM days "
+                    "WHERE repository = $1 ON CONFLICT (day) DO UPDATE SET {}",
+                    pg::CounterColumns(), pg::EachCounter("-{0}"),
+                    pg::EachCounter("{0} = t.{0} + EXCLUDED.{0}")),
         "DELETE FROM repositories WHERE repositoryname = $1",
         "DELETE FROM tags WHERE repository = $1",
         "DELETE FROM digests WHERE repository = $1",
@@ -322,6 +326,8 @@ class OperationWriter {
   }
 
   void Add(const RepositoryRemoved& op) {
+    // The window of the rows removed here is gone with them; a later update starts it afresh.
+    std::erase_if(windows_, [&](const auto& entry) { return entry.first.first == op.repository; });
     for (const std::string& sql : Sql().remove_repository) {
       pipeline_.Add(sql, Params().Add(op.repository));
     }
@@ -414,6 +420,7 @@ pg::ErrorInfo ApplyOnce(pg::Connection& db, const std::string& schema, const Bat
   OperationWriter writer(apply);
   std::set<std::string> handled;
   KnownManifests manifests(std::move(stored_manifests));
+  std::vector<EventEffect> applied;
   for (const EventEffect& effect : batch.effects) {
     if (!claimed.contains(effect.event_id) || !handled.insert(effect.event_id).second) {
       ++result.duplicates;
@@ -423,11 +430,14 @@ pg::ErrorInfo ApplyOnce(pg::Connection& db, const std::string& schema, const Bat
       ++result.unknown_manifests;
       continue;
     }
-    for (const Operation& operation : effect.operations) {
-      manifests.Observe(operation);
-      std::visit([&](const auto& op) { writer.Add(op); }, operation);
-    }
+    for (const Operation& operation : effect.operations) manifests.Observe(operation);
+    applied.push_back(effect);
     ++result.applied;
+  }
+  // Which effects apply is decided above, in order; those coalesce, so a record that several
+  // events of the batch touch costs one statement.
+  for (const Operation& operation : CoalesceEffects(std::move(applied))) {
+    std::visit([&](const auto& op) { writer.Add(op); }, operation);
   }
   writer.AddWindows();
   writer.AddTotals();

@@ -17,6 +17,8 @@
 
 #include "deltas.h"
 #include "postgres_test_server.h"
+#include "random_effects.h"
+#include "semantics/coalesce.h"
 #include "store/postgresql/pg_schema.h"
 #include "store/postgresql/pg_store.h"
 
@@ -435,6 +437,58 @@ TEST_F(PostgresStoreTest, NamesPostgresCannotHoldAreUnknownNotErrors) {
   EXPECT_EQ(page->items.front().repositoryname,
             "\x7f"
             "b");
+}
+
+// A batch's effects are coalesced before they are written (semantics/coalesce.h): one batch of
+// many events must leave the same records as each operation in a batch of its own.
+TEST_F(PostgresStoreTest, ABatchOfManyEffectsLeavesTheRecordsOfOneOperationABatch) {
+  const UnixMillis now = testing::kT;
+  const StoreClock clock = [&] { return now; };
+  const std::vector<EventEffect> effects = testing::RandomEffects(7, 150, now);
+  std::size_t operations = 0;
+  for (const EventEffect& effect : effects) operations += effect.operations.size();
+  ASSERT_LT(CoalesceEffects(effects).size(), operations * 3 / 4);
+
+  const std::string one_by_one = schema_;
+  const std::string all_at_once = testing::FreshPostgresSchema();
+  for (const std::string& schema : {one_by_one, all_at_once}) {
+    auto store = PostgresStore::Open(TaggedUri(), schema, clock);
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    // A trending query rolls the window, so that the days' counts enter it as they come.
+    RepositoryQuery trending;
+    trending.window_from_day = RollingWindowFrom(now);
+    ASSERT_TRUE((*store)->ListRepositories(trending).ok());
+    if (schema == all_at_once) {
+      ASSERT_TRUE((*store)->Apply(Batch{effects}, nullptr).ok());
+      continue;
+    }
+    int id = 0;
+    for (const EventEffect& effect : effects) {
+      for (const Operation& operation : effect.operations) {
+        EventEffect alone{std::to_string(++id), effect.timestamp, {operation}};
+        ASSERT_TRUE((*store)->Apply(Batch{{alone}}, nullptr).ok());
+      }
+    }
+  }
+  // Every row of every table that holds statistics, as text, sorted.
+  const auto records = [&](const std::string& schema) {
+    std::string all;
+    for (const char* table : {"repositories", "tags", "digests", "digest_parents", "actors", "days",
+                              "classes", "total_days", "rolling_window"}) {
+      all += table;
+      all += ":\n";
+      all +=
+          Value(fmt::format("SELECT coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '') "
+                            "FROM \"{}\".{} AS t",
+                            schema, table));
+      all += "\n";
+    }
+    return all;
+  };
+  const std::string expected = records(one_by_one);
+  EXPECT_GT(expected.size(), 2000U);
+  EXPECT_EQ(records(all_at_once), expected);
+  testing::DropPostgresSchema(all_at_once);
 }
 
 }  // namespace

@@ -1101,6 +1101,33 @@ TEST_P(RollingWindowTest, RemovedRepositoryLeavesTheWindow) {
   EXPECT_EQ(Trending(0), (V{"a 3/0", "b 1/0", "total 2"}));
 }
 
+// Within one batch (a group commit), a removal forgets the updates before it and not those after
+// it: in the window and in the daily totals, as when each came in a batch of its own.
+TEST_P(RollingWindowTest, ARemovalWithinABatchForgetsOnlyWhatCameBeforeIt) {
+  Event("a", 3, 2);
+  Event("b", 4, 1);
+  using V = std::vector<std::string>;
+  EXPECT_EQ(Trending(0), (V{"a 2/0", "b 1/0", "total 2"}));
+  const auto pull = [](int day, std::int64_t pulls) {
+    const UnixMillis at = kDay0 + day * kDayMillis + 1000;
+    return std::vector<Operation>{RepositoryUpdate{"a", Pull(at, pulls), "amy", at},
+                                  DayUpdate{"a", UtcDay(at), Pull(at, pulls)}};
+  };
+  Apply({Effect("before", pull(6, 4)), Effect("remove", {RepositoryRemoved{"a"}}),
+         Effect("after", pull(6, 3)), Effect("later", pull(7, 5))});
+  EXPECT_EQ(Trending(0), (V{"a 8/0", "b 1/0", "total 2"}));
+  auto summary = store_->Summarize(UtcDay(kDay0), UtcDay(kDay0 + 10 * kDayMillis));
+  ASSERT_TRUE(summary.ok()) << summary.status().message();
+  std::vector<std::string> days;
+  for (const DayRecord& day : summary->days) {
+    days.push_back(fmt::format("{} {}", day.day, day.counters.counts[Counter::kPulls]));
+  }
+  EXPECT_EQ(days,
+            (V{UtcDay(kDay0 + 3 * kDayMillis) + " 0", UtcDay(kDay0 + 4 * kDayMillis) + " 1",
+               UtcDay(kDay0 + 6 * kDayMillis) + " 3", UtcDay(kDay0 + 7 * kDayMillis) + " 5"}));
+  EXPECT_EQ(summary->totals.counts[Counter::kPulls], 9);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, RollingWindowTest,
                          ::testing::Values(SqliteBackend(), MongoBackend(), PostgresBackend()),
                          [](const ::testing::TestParamInfo<StoreBackend>& info) {
