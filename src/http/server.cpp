@@ -370,6 +370,15 @@ constexpr std::chrono::milliseconds kFirstBackoff{50};
 constexpr std::chrono::milliseconds kLongestBackoff{1000};
 constexpr std::chrono::seconds kTrimInterval{2};
 
+// `threads` contexts, each for one thread (at least one: the acceptor lives on the first).
+std::vector<std::unique_ptr<net::io_context>> MakeContexts(int threads) {
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  for (int i = 0; i < std::max(threads, 1); ++i) {
+    contexts.push_back(std::make_unique<net::io_context>(1));
+  }
+  return contexts;
+}
+
 }  // namespace
 
 HttpServer::HttpServer(ServerOptions options, HttpHandler& handler, Metrics& metrics)
@@ -377,10 +386,10 @@ HttpServer::HttpServer(ServerOptions options, HttpHandler& handler, Metrics& met
       handler_(handler),
       metrics_(metrics),
       budget_(options_.max_buffered_bytes),
-      ioc_(options_.threads),
-      acceptor_(net::make_strand(ioc_)),
+      contexts_(MakeContexts(options_.threads)),
+      acceptor_(net::make_strand(*contexts_.front())),
       accept_timer_(acceptor_.get_executor()),
-      trim_timer_(net::make_strand(ioc_)),
+      trim_timer_(net::make_strand(*contexts_.front())),
       sessions_(std::make_shared<SessionRegistry>()),
       tls_(options_.tls) {}
 
@@ -398,40 +407,45 @@ Status HttpServer::Start() {
     return Status::InvalidArgument("server.address/server.port: cannot listen on " + where + ": " +
                                    ec.message());
   port_ = acceptor_.local_endpoint().port();
-  work_.emplace(ioc_.get_executor());
+  for (const auto& context : contexts_) work_.push_back(net::make_work_guard(*context));
   Accept();
   TrimLater();
-  for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  for (const auto& context : contexts_) {
+    threads_.emplace_back([&io = *context] { io.run(); });
+  }
   return Status::Ok();
 }
 
 void HttpServer::Accept() {
-  acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
-    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
-    if (ec) return OnAcceptError(ec);
-    accept_backoff_ = std::chrono::milliseconds(0);
-    // Every reply is one write that must leave at once: with Nagle's algorithm the first reply
-    // on a new TLS connection waited for the client's delayed ACK (about 40 ms).
-    beast::error_code nodelay_ec;
-    socket.set_option(tcp::no_delay(true), nodelay_ec);
-    const std::int64_t open = sessions_->size();
-    if (open >= options_.max_connections) {
-      // Accepted and closed at once: the backlog does not fill with clients left waiting, and
-      // the client learns at once.
-      metrics_.ConnectionRefused();
-      beast::error_code ignored;
-      socket.close(ignored);
-    } else if (std::shared_ptr<net::ssl::context> tls = tls_.load()) {
-      std::make_shared<Session<true>>(options_, handler_, metrics_, sessions_, budget_,
-                                      std::move(tls), std::move(socket))
-          ->Run();
-    } else {
-      std::make_shared<Session<false>>(options_, handler_, metrics_, sessions_, budget_, nullptr,
-                                       std::move(socket))
-          ->Run();
-    }
-    Accept();
-  });
+  // Round robin over the threads' contexts.
+  net::io_context& context = *contexts_[next_context_++ % contexts_.size()];
+  acceptor_.async_accept(
+      net::make_strand(context), [this](beast::error_code ec, tcp::socket socket) {
+        if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+        if (ec) return OnAcceptError(ec);
+        accept_backoff_ = std::chrono::milliseconds(0);
+        // Every reply is one write that must leave at once: with Nagle's algorithm the first reply
+        // on a new TLS connection waited for the client's delayed ACK (about 40 ms).
+        beast::error_code nodelay_ec;
+        socket.set_option(tcp::no_delay(true), nodelay_ec);
+        const std::int64_t open = sessions_->size();
+        if (open >= options_.max_connections) {
+          // Accepted and closed at once: the backlog does not fill with clients left waiting, and
+          // the client learns at once.
+          metrics_.ConnectionRefused();
+          beast::error_code ignored;
+          socket.close(ignored);
+        } else if (std::shared_ptr<net::ssl::context> tls = tls_.load()) {
+          std::make_shared<Session<true>>(options_, handler_, metrics_, sessions_, budget_,
+                                          std::move(tls), std::move(socket))
+              ->Run();
+        } else {
+          std::make_shared<Session<false>>(options_, handler_, metrics_, sessions_, budget_,
+                                           nullptr, std::move(socket))
+              ->Run();
+        }
+        Accept();
+      });
 }
 
 void HttpServer::OnAcceptError(const boost::system::error_code& ec) {
@@ -486,8 +500,8 @@ void HttpServer::Stop(std::chrono::milliseconds grace) {
   if (!sessions_->WaitEmpty(grace)) {
     spdlog::warn("stopping with connections still open after {} ms", grace.count());
   }
-  work_.reset();
-  ioc_.stop();
+  work_.clear();
+  for (const auto& context : contexts_) context->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
 }

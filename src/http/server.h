@@ -1,4 +1,4 @@
-// The HTTP(S) server: one io_context run by a thread per core, one session
+// The HTTP(S) server: an io_context per thread and a thread per core, one session
 // object per connection (as in the Boost.Beast examples), explicit async flow,
 // and a timeout on every wait so no client can hold resources for long.
 #pragma once
@@ -78,11 +78,16 @@ class HttpServer {
   Metrics& metrics_;
   // Before ioc_: sessions still queued in it when it is destroyed give their bytes back.
   ByteBudget budget_;
-  boost::asio::io_context ioc_;
-  // Keeps the I/O threads running while a request waits for its commit with no socket
+  // One io_context per I/O thread, run by that thread alone, and each connection on one of
+  // them: a request and the reply its commit posts back wake the connection's own thread only.
+  // (With one context for all threads, the threads handed each request back and forth: twice
+  // the wake-ups a request.) The acceptor and the trim timer live on the first.
+  std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+  std::size_t next_context_ = 0;  // on the acceptor's strand
+  // Keep the I/O threads running while a request waits for its commit with no socket
   // operation pending: once the acceptor closes on Stop, that may be the only work left, and
   // its reply must still be written.
-  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer accept_timer_;  // on the acceptor's strand, as what follows
   std::chrono::milliseconds accept_backoff_{0};
