@@ -79,7 +79,8 @@ class Coalescer {
 
   void Add(const std::string& registry, Operation&& operation) {
     const std::size_t type = operation.index();
-    std::visit([&](auto&& op) { Add(registry, type, std::move(op)); }, std::move(operation));
+    std::visit([&](auto&& op) { Add(registry, type, std::forward<decltype(op)>(op)); },
+               std::move(operation));
   }
 
   std::vector<Operation> Take() && { return std::move(operations_); }
