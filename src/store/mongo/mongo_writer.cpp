@@ -699,7 +699,10 @@ Status MongoStore::FinishRoll(Client& client, const bson_t* window) {
   // lastop = {batch: roll, n: 0}, so a repeated roll skips the repositories it did.
   BulkWrite bulk(repositories.get(), /*ordered=*/false, request_limit_, "rolling the window");
   bool crashed = false;
-  for (const auto& [repository, counts] : sums) {
+  for (const auto& entry : sums) {
+    // Not a structured binding: the lambdas below capture the counts.
+    const std::string& repository = entry.first;
+    const WindowCounters& counts = entry.second;
     if (counts == WindowCounters{}) continue;
     if ((crashed = !Spend())) break;
     Bson filter;

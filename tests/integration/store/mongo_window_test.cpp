@@ -6,10 +6,13 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "deltas.h"
@@ -233,6 +236,60 @@ TEST_F(MongoWindowTest, ARollInterruptedAnywhereIsFinishedExactly) {
   }
   EXPECT_GT(crashes, 12) << "every write of a roll is a crash point";
   std::printf("rolls interrupted and finished after each of %d writes\n", crashes);
+}
+
+}  // namespace
+}  // namespace drec
+
+namespace drec {
+namespace {
+
+// The figure of docs/mongodb.md#the-rolling-window, not a check: trending read from the rolled
+// window_* fields against the days summed by the server, on the test server at a small scale.
+// Run it with --gtest_also_run_disabled_tests --gtest_filter='*TrendingRolledVersusSummed*';
+// seeding alone takes about 16 minutes on FerretDB, whose updates scan their collection.
+TEST_F(MongoWindowTest, DISABLED_TrendingRolledVersusSummed) {
+  constexpr int kRepositories = 100;
+  constexpr int kDays = 20;
+  Open();
+  const auto started = std::chrono::steady_clock::now();
+  for (int day = 0; day < kDays; ++day) {
+    std::vector<EventEffect> effects;
+    for (int r = 0; r < kRepositories; ++r) {
+      effects.push_back(Event(fmt::format("team/app-{:03}", r), day, 1 + (r * 7 + day) % 13));
+    }
+    Apply(std::move(effects));
+  }
+  const auto seconds = [](auto since) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+  };
+  std::printf("seeded %d repositories x %d days in %.1f s\n", kRepositories, kDays,
+              seconds(started));
+  const auto timed = [&](int first, int rounds) {
+    std::vector<double> times;
+    std::string page;
+    for (int i = 0; i < rounds; ++i) {
+      const auto t = std::chrono::steady_clock::now();
+      page = Page(first);
+      times.push_back(seconds(t) * 1000);
+    }
+    std::sort(times.begin(), times.end());
+    return std::make_pair(times[times.size() / 2], page);
+  };
+  WindowStartsOn(0);
+  const auto recompute = timed(0, 1);
+  const auto rolled = timed(0, 5);
+  WindowStartsOn(1);
+  const auto roll = timed(1, 1);
+  const auto rolled_next = timed(1, 5);
+  now_ = now_ + 400 * kDayMillis;
+  const auto summed = timed(1, 5);
+  EXPECT_EQ(rolled_next.second, summed.second);
+  std::printf(
+      "trending, top 100 of %d repositories (%d day documents): first query (recompute) %.0f ms, "
+      "rolled %.0f ms, first query of the next day (roll) %.0f ms, summed %.0f ms (medians of 5)\n",
+      kRepositories, kRepositories * kDays, recompute.first, rolled.first, roll.first,
+      summed.first);
 }
 
 }  // namespace
