@@ -125,9 +125,24 @@ Status StartObservation(Client& client, const std::string& database, const Colle
   return Status::Ok();
 }
 
+// Version 3: the rolling window's window_* counters (docs/mongodb.md#the-rolling-window). The
+// window is left not valid (no from_day), so the first trending query computes every
+// repository's window from its days; a drec of version 2 refuses the database from then on, and
+// cannot write batches that leave the window behind.
+Status ResetWindow(Client& client, const std::string& database, const CollectionNamer& name) {
+  CollectionPtr meta = client.Collection(database, name("meta"));
+  Bson filter;
+  Append(filter.get(), "_id", "window");
+  bson_error_t error;
+  if (!mongoc_collection_delete_one(meta.get(), filter.get(), nullptr, nullptr, &error)) {
+    return ToStatus(error, "migrating the rolling window");
+  }
+  return Status::Ok();
+}
+
 using Migration = Status (*)(Client&, const std::string&, const CollectionNamer&);
 // Entry i takes the database from version i to i + 1. Never change one once released.
-constexpr std::array<Migration, 2> kMigrations = {MarkAttachments, StartObservation};
+constexpr std::array<Migration, 3> kMigrations = {MarkAttachments, StartObservation, ResetWindow};
 
 }  // namespace
 

@@ -1,5 +1,6 @@
 // The MongoDB store's read side: the queries of the API.
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cctype>
@@ -10,6 +11,7 @@
 #include "store/mongo/mongo_documents.h"
 #include "store/mongo/mongo_driver.h"
 #include "store/mongo/mongo_store.h"
+#include "store/mongo/write_plan.h"
 
 namespace drec {
 namespace {
@@ -110,14 +112,52 @@ Bson OfRepository(const std::string& repository) {
 }  // namespace
 
 Result<RepositoryPage> MongoStore::ListRepositories(const RepositoryQuery& query) {
+  // The rolling window (store.h) is read from the repositories' window_* fields once it starts
+  // on the asked day; any other window sums the days.
+  const std::string rolling_from = RollingWindowFrom(clock_());
+  bool rolled = query.window_from_day == rolling_from;
+  Client client = pool_->Lease();
+  if (rolled) {
+    auto stored = StoredWindowFrom(client);
+    if (!stored.ok()) return stored.status();
+    if (*stored != rolling_from) {
+      // A day went by (or the window is not valid yet): roll it. Should that fail (the lease
+      // lost, the server gone), the days are summed instead.
+      Status status = RollWindow(rolling_from);
+      if (!status.ok()) {
+        spdlog::warn("mongodb: the rolling window was not rolled to {} ({}); summing days",
+                     rolling_from, status.message());
+        rolled = false;
+      } else {
+        stored = StoredWindowFrom(client);
+        if (!stored.ok()) return stored.status();
+        rolled = *stored == rolling_from;
+      }
+    }
+  }
+  if (!rolled) return ListRepositoriesIn(client, query, /*rolled=*/false);
+  auto page = ListRepositoriesIn(client, query, /*rolled=*/true);
+  if (!page.ok()) return page;
+  // No snapshot: should a roll have started while the page was read (the next day's first
+  // trending query), the days are summed instead.
+  auto after = StoredWindowFrom(client);
+  if (!after.ok()) return after.status();
+  if (*after != rolling_from) return ListRepositoriesIn(client, query, /*rolled=*/false);
+  return page;
+}
+
+Result<RepositoryPage> MongoStore::ListRepositoriesIn(Client& client, const RepositoryQuery& query,
+                                                      bool rolled) {
   const bool windowed = query.window_from_day.has_value();
-  const bool window_sort = query.sort.kind == SortKey::Kind::kWindowCounter;
-  // The field of the repository document to sort by, unless the order is a window's.
-  std::string_view sort_field = kNameField;
+  // Sorted by the server unless the order is a summed window's.
+  const bool window_sort = query.sort.kind == SortKey::Kind::kWindowCounter && !rolled;
+  std::string sort_field(kNameField);
   if (query.sort.kind == SortKey::Kind::kCounter) sort_field = NameOf(query.sort.counter);
   if (query.sort.kind == SortKey::Kind::kTime) sort_field = NameOf(query.sort.time);
+  if (query.sort.kind == SortKey::Kind::kWindowCounter) {
+    sort_field = mongo::WindowField(query.sort.counter);
+  }
 
-  Client client = pool_->Lease();
   CollectionPtr repositories = client.Collection(database_, repository_collection_);
   CollectionPtr days = client.Collection(database_, CollectionName("days"));
   Bson filter;
@@ -168,11 +208,21 @@ Result<RepositoryPage> MongoStore::ListRepositories(const RepositoryQuery& query
     Append(opts.get(), "skip", query.offset);
     Append(opts.get(), "limit", query.limit);
   }
-  auto items =
-      Collect<RepositoryRecord>(repositories.get(), filter.get(), opts.get(), ReadRepository);
+  auto items = Collect<RepositoryRecord>(
+      repositories.get(), filter.get(), opts.get(), [rolled](const bson_t* doc) {
+        RepositoryRecord record = ReadRepository(doc);
+        if (rolled) {
+          WindowCounters window{};
+          for (const auto& field : kCounterFields) {
+            window[field.counter] = mongo::Int64Field(doc, mongo::WindowField(field.counter));
+          }
+          record.window = window;
+        }
+        return record;
+      });
   if (!items.ok()) return items.status();
   page.items = std::move(*items);
-  if (!windowed) return page;
+  if (!windowed || rolled) return page;
 
   // Window counts: the days since the window's first day, summed per repository by the server;
   // for the page only, unless the page is chosen by them.

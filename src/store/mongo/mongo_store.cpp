@@ -13,6 +13,7 @@
 #include "store/mongo/mongo_documents.h"
 #include "store/mongo/mongo_driver.h"
 #include "store/mongo/mongo_migrations.h"
+#include "store/mongo/write_plan.h"
 #include "store/mongo/writer_lease.h"
 
 namespace drec {
@@ -46,6 +47,11 @@ std::vector<Index> Indexes() {
                        {fmt::format("-{}", counter.name), std::string(mongo::kNameField)},
                        false});
   }
+  // Trending: the rolling window's pulls (docs/mongodb.md#the-rolling-window).
+  indexes.push_back(
+      {"repositories",
+       {fmt::format("-{}", mongo::WindowField(Counter::kPulls)), std::string(mongo::kNameField)},
+       false});
   for (const auto& time : kTimeFields) {
     if (time.fold != Fold::kLatest) continue;
     for (const char* direction : {"-", ""}) {
@@ -123,11 +129,9 @@ MongoStore::MongoStore(std::unique_ptr<mongo::ClientPool> pool, std::string data
 
 MongoStore::~MongoStore() = default;
 
-Result<std::unique_ptr<MongoStore>> MongoStore::Open(const std::string& uri,
-                                                     const std::string& database,
-                                                     const std::string& repository_collection,
-                                                     std::int64_t retention_days,
-                                                     std::chrono::milliseconds lease_duration) {
+Result<std::unique_ptr<MongoStore>> MongoStore::Open(
+    const std::string& uri, const std::string& database, const std::string& repository_collection,
+    std::int64_t retention_days, std::chrono::milliseconds lease_duration, StoreClock clock) {
   if (uri.empty()) return Status::InvalidArgument("mongodb: no uri given");
   if (database.empty()) return Status::InvalidArgument("mongodb: no database given");
   if (repository_collection.empty()) {
@@ -137,6 +141,7 @@ Result<std::unique_ptr<MongoStore>> MongoStore::Open(const std::string& uri,
   if (!pool.ok()) return pool.status();
   std::unique_ptr<MongoStore> store(
       new MongoStore(std::move(*pool), database, repository_collection));
+  store->clock_ = clock ? std::move(clock) : StoreClock(NowMillis);
   Client client = store->pool_->Lease();
   Status status = store->DetectServer(client);
   if (!status.ok()) return status;

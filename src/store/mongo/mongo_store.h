@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -41,10 +42,11 @@ class MongoStore final : public Store {
   // One store writes a collection set at a time: it takes the writer lease first (see
   // mongo/writer_lease.h), waiting up to `lease_duration` for the lease of a killed drec, and
   // fails with InvalidArgument, naming the other drec, while a live one holds it.
+  // `clock` gives "today" for the rolling window (store.h); NowMillis when unset.
   static Result<std::unique_ptr<MongoStore>> Open(
       const std::string& uri, const std::string& database, const std::string& repository_collection,
       std::int64_t retention_days = 0,
-      std::chrono::milliseconds lease_duration = kDefaultLeaseDuration);
+      std::chrono::milliseconds lease_duration = kDefaultLeaseDuration, StoreClock clock = nullptr);
   // Releases the writer lease, so the next drec on this collection set starts at once.
   ~MongoStore() override;
 
@@ -72,12 +74,18 @@ class MongoStore final : public Store {
   std::int64_t last_apply_writes_for_testing() const;
   // Test hook: the writer lease is no longer renewed in the background, as if drec were paused.
   void StopRenewingLeaseForTesting();
+  // Test hook: moves the rolling window's first day to `to_day` as the first trending query of a
+  // day does (the fault point above applies to its writes).
+  Status RollWindowForTesting(const std::string& to_day);
 
  private:
   MongoStore(std::unique_ptr<mongo::ClientPool> pool, std::string database,
              std::string repository_collection);
 
   std::string CollectionName(std::string_view role) const;
+  // The repository list; `rolled`: read and sorted by the repositories' window_* fields.
+  Result<RepositoryPage> ListRepositoriesIn(mongo::Client& client, const RepositoryQuery& query,
+                                            bool rolled);
   // Learns which server this is, for the workarounds one needs.
   Status DetectServer(mongo::Client& client);
   Status CreateIndexes(mongo::Client& client, std::int64_t retention_days);
@@ -85,8 +93,21 @@ class MongoStore final : public Store {
   // drec may have left a journal pending, so recovery runs first.
   Status HoldLease(mongo::Client& client);
   // Finishes every pending journal, oldest first: until then, a known event id could belong to
-  // a batch only half applied.
+  // a batch only half applied. Then finishes a roll of the window left half done, and learns
+  // the window's first day.
   Status Recover(mongo::Client& client);
+  // Moves the rolling window's first day to `to_day` (mongo_window.cpp): subtracts the days that
+  // left the window from the repositories' window_* counters, adds back days that re-entered it
+  // (a clock set back), or recomputes every repository's window when it is not valid. Under the
+  // writer mutex and lease, recorded in C.meta first so that an interruption is finished by the
+  // next recovery, before any batch.
+  Status RollWindow(const std::string& to_day);
+  // Carries out the roll recorded in `rolling` (a C.meta window document); safe to repeat.
+  Status FinishRoll(mongo::Client& client, const bson_t* rolling);
+  // Reads the window document: finishes a pending roll, then sets window_from_.
+  Status LoadWindow(mongo::Client& client);
+  // The window's first day as stored now ("" when not valid, or while a roll is pending).
+  Result<std::string> StoredWindowFrom(mongo::Client& client);
   // Claims the event ids of `effects` (distinct ones), then journals and applies those not
   // applied before, in several journals when one cannot hold them; adds the counts to
   // `*outcome` (duplicates, applied, and the effects recorded without their writes because their
@@ -126,6 +147,11 @@ class MongoStore final : public Store {
   std::map<std::pair<std::string, std::string>, std::set<std::string>> parents_cache_;
   // The sequence number of the next journal and of its claims: one more than the last journal's.
   std::int64_t next_seq_ = 1;
+  // "Today" for the rolling window.
+  StoreClock clock_;
+  // The rolling window's first day as stored (what a batch's days add to the window from), as of
+  // the last recovery or roll of this holding of the lease; unset while the window is not valid.
+  std::optional<std::string> window_from_;
   std::int64_t fault_budget_ = -1;
   std::int64_t writes_ = 0;
 };

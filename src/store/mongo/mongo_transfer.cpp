@@ -6,6 +6,7 @@
 
 #include "store/mongo/mongo_driver.h"
 #include "store/mongo/mongo_store.h"
+#include "store/mongo/write_plan.h"
 
 namespace drec {
 namespace {
@@ -212,6 +213,18 @@ Result<std::unique_ptr<MongoTransfer>> MongoTransfer::Open(const std::string& ur
   }
   auto store = MongoStore::Open(uri, database, collection, retention_days);
   if (!store.ok()) return store.status();
+  if (!source) {
+    // The copied repositories carry no rolling window: it is marked not valid, so the first
+    // trending query after the copy computes it from the copied days.
+    mongo::Client client = (*pool)->Lease();
+    mongo::CollectionPtr meta = client.Collection(database, collection + ".meta");
+    mongo::Bson filter;
+    mongo::Append(filter.get(), "_id", mongo::kWindowDocument);
+    bson_error_t error;
+    if (!mongoc_collection_delete_one(meta.get(), filter.get(), nullptr, nullptr, &error)) {
+      return mongo::ToStatus(error, "resetting the rolling window");
+    }
+  }
   return std::unique_ptr<MongoTransfer>(new MongoTransfer(
       std::move(store).value(), std::move(pool).value(), FirstHost(uri), database, collection));
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_set>
@@ -276,6 +277,9 @@ Status MongoStore::Recover(Client& client) {
   next_seq_ = slot_seq + 1;
   // Another writer, or the replay, may have changed index links since they were cached.
   parents_cache_.clear();
+  // A roll of the window left half done is finished before any batch adds to the window.
+  status = LoadWindow(client);
+  if (!status.ok()) return status;
   recovery_needed_ = false;
   return Status::Ok();
 }
@@ -414,6 +418,7 @@ Status MongoStore::ReadStoredState(Client& client, std::span<const EventEffect* 
 Status MongoStore::Commit(Client& client, std::span<const EventEffect* const> effects,
                           ApplyOutcome* outcome) {
   mongo::StoredState stored;
+  stored.window_from = window_from_;
   Status status = ReadStoredState(client, effects, &stored);
   if (!status.ok()) return status;
 
@@ -567,4 +572,244 @@ Status MongoStore::PruneEventIds(UnixMillis cutoff) {
   }
   return Status::Ok();
 }
+}  // namespace drec
+
+namespace drec {
+namespace {
+
+// The counts of each repository's days in [from, to) ("~" is past every day), from the days
+// collection: read by the client, as FerretDB 1.x computes one sum per aggregation.
+Status SumDaysBetween(mongoc_collection_t* days, const std::string& from, const std::string& to,
+                      std::map<std::string, WindowCounters>* sums) {
+  Bson filter;
+  AppendDocument(filter.get(), "day", [&](bson_t* range) {
+    Append(range, "$gte", from);
+    Append(range, "$lt", to);
+  });
+  Bson opts;
+  AppendDocument(opts.get(), "projection", [](bson_t* fields) {
+    Append(fields, "repository", std::int64_t{1});
+    for (const auto& field : kCounterFields) Append(fields, field.name, std::int64_t{1});
+  });
+  CursorPtr cursor(mongoc_collection_find_with_opts(days, filter.get(), opts.get(), nullptr));
+  return mongo::ForEach(cursor.get(), "reading days for the window", [&](const bson_t* doc) {
+    WindowCounters& sum = (*sums)[mongo::StringField(doc, "repository")];
+    const WindowCounters counts = ReadCounters(doc).counts;
+    for (std::size_t i = 0; i < kCounterCount; ++i) sum.at(i) += counts.at(i);
+  });
+}
+
+bool HasField(const bson_t* doc, const char* key) {
+  bson_iter_t iter;
+  return bson_iter_init_find(&iter, doc, key) && !BSON_ITER_HOLDS_NULL(&iter);
+}
+
+}  // namespace
+
+Result<std::string> MongoStore::StoredWindowFrom(Client& client) {
+  CollectionPtr meta = client.Collection(database_, CollectionName("meta"));
+  Bson filter;
+  Append(filter.get(), "_id", mongo::kWindowDocument);
+  CursorPtr cursor(mongoc_collection_find_with_opts(meta.get(), filter.get(), nullptr, nullptr));
+  std::string from_day;
+  Status status =
+      mongo::ForEach(cursor.get(), "reading the rolling window", [&](const bson_t* doc) {
+        if (!HasField(doc, "rolling")) from_day = mongo::StringField(doc, "from_day");
+      });
+  if (!status.ok()) return status;
+  return from_day;
+}
+
+Status MongoStore::LoadWindow(Client& client) {
+  CollectionPtr meta = client.Collection(database_, CollectionName("meta"));
+  Bson filter;
+  Append(filter.get(), "_id", mongo::kWindowDocument);
+  CursorPtr cursor(mongoc_collection_find_with_opts(meta.get(), filter.get(), nullptr, nullptr));
+  std::optional<Bson> window;
+  Status status = mongo::ForEach(cursor.get(), "reading the rolling window",
+                                 [&](const bson_t* doc) { window.emplace(bson_copy(doc)); });
+  if (!status.ok()) return status;
+  window_from_.reset();
+  if (!window)
+    return Status::Ok();  // a new or upgraded store: the first trending query computes it
+  if (HasField(window->get(), "rolling")) return FinishRoll(client, window->get());
+  if (HasField(window->get(), "from_day")) {
+    window_from_ = mongo::StringField(window->get(), "from_day");
+  }
+  return Status::Ok();
+}
+
+Status MongoStore::FinishRoll(Client& client, const bson_t* window) {
+  bson_iter_t iter;
+  bson_t rolling;
+  if (!bson_iter_init_find(&iter, window, "rolling") || !BSON_ITER_HOLDS_DOCUMENT(&iter)) {
+    return Status::Internal("mongodb: malformed rolling window document");
+  }
+  std::uint32_t length = 0;
+  const std::uint8_t* data = nullptr;
+  bson_iter_document(&iter, &length, &data);
+  if (!bson_init_static(&rolling, data, length) || !bson_iter_init_find(&iter, &rolling, "id") ||
+      !BSON_ITER_HOLDS_OID(&iter)) {
+    return Status::Internal("mongodb: malformed rolling window document");
+  }
+  const bson_oid_t roll = *bson_iter_oid(&iter);
+  const std::string to = mongo::StringField(&rolling, "to");
+  std::optional<std::string> from;
+  if (HasField(&rolling, "from")) from = mongo::StringField(&rolling, "from");
+  if (to.empty()) return Status::Internal("mongodb: malformed rolling window document");
+
+  // The days the roll moves across. No batch runs until the roll is finished (every recovery
+  // finishes it first), so they read the same each time the roll is carried out.
+  // Past any "YYYY-MM-DD": the recomputed window has no end, as the summed one.
+  const std::string kNoEnd = "~";
+  std::map<std::string, WindowCounters> sums;
+  CollectionPtr days = client.Collection(database_, CollectionName("days"));
+  Status status = Status::Ok();
+  int sign = 1;
+  if (!from) {
+    status = SumDaysBetween(days.get(), to, kNoEnd, &sums);
+  } else if (*from < to) {
+    status = SumDaysBetween(days.get(), *from, to, &sums);
+    sign = -1;
+  } else {
+    status = SumDaysBetween(days.get(), to, *from, &sums);
+  }
+  if (!status.ok()) return status;
+
+  status = lease_->Held(holding_);
+  if (!status.ok()) return status;
+  CollectionPtr repositories = client.Collection(database_, repository_collection_);
+  bson_error_t error;
+  if (!from) {
+    // Recomputed with $set: repeating it sets the same values.
+    if (!Spend()) return Injected();
+    Bson all;
+    Bson zero;
+    AppendDocument(zero.get(), "$set", [](bson_t* set) {
+      for (const auto& field : kCounterFields) {
+        Append(set, mongo::WindowField(field.counter), std::int64_t{0});
+      }
+    });
+    if (!mongoc_collection_update_many(repositories.get(), all.get(), zero.get(), nullptr, nullptr,
+                                       &error)) {
+      return ToStatus(error, "clearing the rolling window");
+    }
+  }
+  // Unordered: each repository's write stands alone. Subtracting or adding back is guarded by
+  // lastop = {batch: roll, n: 0}, so a repeated roll skips the repositories it did.
+  BulkWrite bulk(repositories.get(), /*ordered=*/false, request_limit_, "rolling the window");
+  bool crashed = false;
+  for (const auto& entry : sums) {
+    // Not a structured binding: the lambdas below capture the counts.
+    const std::string& repository = entry.first;
+    const WindowCounters& counts = entry.second;
+    if (counts == WindowCounters{}) continue;
+    if ((crashed = !Spend())) break;
+    Bson filter;
+    Append(filter.get(), mongo::kNameField, repository);
+    Bson update;
+    if (!from) {
+      AppendDocument(update.get(), "$set", [&](bson_t* set) {
+        for (const auto& field : kCounterFields) {
+          Append(set, mongo::WindowField(field.counter), counts[field.counter]);
+        }
+      });
+    } else {
+      AppendDocument(filter.get(), "lastop.batch", [&](bson_t* ne) { Append(ne, "$ne", roll); });
+      AppendDocument(update.get(), "$inc", [&](bson_t* inc) {
+        for (const auto& field : kCounterFields) {
+          if (counts[field.counter] != 0) {
+            Append(inc, mongo::WindowField(field.counter), sign * counts[field.counter]);
+          }
+        }
+      });
+      AppendDocument(update.get(), "$set", [&](bson_t* set) {
+        AppendDocument(set, "lastop", [&](bson_t* lastop) {
+          Append(lastop, "batch", roll);
+          Append(lastop, "n", std::int64_t{0});
+        });
+      });
+    }
+    status = bulk.Update(filter.get(), update.get(), /*upsert=*/false, /*multi=*/false);
+    if (!status.ok()) return status;
+  }
+  status = bulk.Send();
+  if (!status.ok()) return status;
+  if (crashed) return Injected();
+
+  // Done: the window starts on `to`, and batches add to it from then on.
+  status = lease_->Held(holding_);
+  if (!status.ok()) return status;
+  if (!Spend()) return Injected();
+  CollectionPtr meta = client.Collection(database_, CollectionName("meta"));
+  Bson key;
+  Append(key.get(), "_id", mongo::kWindowDocument);
+  Bson done;
+  AppendDocument(done.get(), "$set", [&](bson_t* set) { Append(set, "from_day", to); });
+  AppendDocument(done.get(), "$unset", [](bson_t* unset) { Append(unset, "rolling", ""); });
+  if (!mongoc_collection_update_one(meta.get(), key.get(), done.get(), nullptr, nullptr, &error)) {
+    return ToStatus(error, "recording the rolled window");
+  }
+  window_from_ = to;
+  return Status::Ok();
+}
+
+Status MongoStore::RollWindow(const std::string& to_day) {
+  std::lock_guard lock(writer_mutex_);
+  writes_ = 0;
+  Client client = pool_->Lease();
+  Status status = HoldLease(client);
+  if (!status.ok()) return status;
+  // A pending journal or roll is finished first; recovery also reads the window as stored.
+  if (recovery_needed_) {
+    status = Recover(client);
+    if (!status.ok()) return status;
+  }
+  if (window_from_ == to_day) return Status::Ok();  // another query rolled it first
+  // From here on an interruption leaves work for the recovery before the next batch.
+  recovery_needed_ = true;
+  // The last batch's journal stays in its slot until the next start finds it finished; the roll
+  // changes repositories' lastop, after which a replay of that journal would apply it again. So
+  // it is closed first (every journal this holding wrote is fully applied here).
+  if (!Spend()) return Injected();
+  CollectionPtr journal = client.Collection(database_, CollectionName("journal"));
+  Bson slot_key;
+  Append(slot_key.get(), "_id", kJournalSlot);
+  Bson closed;
+  Append(closed.get(), "_id", kJournalSlot);
+  Append(closed.get(), "seq", next_seq_ - 1);
+  bson_error_t error;
+  if (!mongoc_collection_replace_one(journal.get(), slot_key.get(), closed.get(), nullptr, nullptr,
+                                     &error)) {
+    return ToStatus(error, "closing the journal");
+  }
+  // The roll is recorded before any repository changes: a recovery carries it out again.
+  bson_oid_t roll;
+  bson_oid_init(&roll, nullptr);
+  Bson window;
+  Append(window.get(), "_id", mongo::kWindowDocument);
+  if (window_from_) Append(window.get(), "from_day", *window_from_);
+  AppendDocument(window.get(), "rolling", [&](bson_t* rolling) {
+    if (window_from_) Append(rolling, "from", *window_from_);
+    Append(rolling, "to", to_day);
+    Append(rolling, "id", roll);
+  });
+  if (!Spend()) return Injected();
+  CollectionPtr meta = client.Collection(database_, CollectionName("meta"));
+  Bson window_key;
+  Append(window_key.get(), "_id", mongo::kWindowDocument);
+  Bson upsert;
+  Append(upsert.get(), "upsert", true);
+  if (!mongoc_collection_replace_one(meta.get(), window_key.get(), window.get(), upsert.get(),
+                                     nullptr, &error)) {
+    return ToStatus(error, "recording the window's roll");
+  }
+  status = FinishRoll(client, window.get());
+  if (!status.ok()) return status;
+  recovery_needed_ = false;
+  return Status::Ok();
+}
+
+Status MongoStore::RollWindowForTesting(const std::string& to_day) { return RollWindow(to_day); }
+
 }  // namespace drec

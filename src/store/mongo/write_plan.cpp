@@ -19,6 +19,10 @@ struct RepositoryFold {
   Delta delta;
   std::vector<std::string> actors;           // distinct, in first-seen order
   std::optional<UnixMillis> observed_since;  // the earliest of the merged updates
+  WindowCounters window{};                   // the merged days' counts in the rolling window
+  // False while only days of the repository were merged: their window counts change the
+  // document without creating it, as SQLite's UPDATE does.
+  bool create = true;
 };
 
 // Every pull by one digest of a batch, merged, with the digests whose tags it reaches: the
@@ -41,7 +45,9 @@ using Step = std::variant<RepositoryFold, TagUpdate, TagsFold, TagPointsAt, Dige
 class Coalescer {
  public:
   explicit Coalescer(StoredState stored)
-      : parents_(std::move(stored.parents)), days_(std::move(stored.days)) {}
+      : parents_(std::move(stored.parents)),
+        days_(std::move(stored.days)),
+        window_from_(std::move(stored.window_from)) {}
 
   const std::vector<Step>& steps() const { return steps_; }
   // The change of each day's all-repository totals: sums commute with everything, so one
@@ -51,8 +57,8 @@ class Coalescer {
   const std::set<std::string>& days_updated() const { return days_updated_; }
 
   void Add(const RepositoryUpdate& op) {
-    auto& fold =
-        Fold(op.repository, kRepositoryKind, "", RepositoryFold{op.repository, {}, {}, {}});
+    auto& fold = Fold(op.repository, kRepositoryKind, "", NewFold(op.repository, true));
+    fold.create = true;
     fold.delta += op.delta;
     fold.observed_since = Earliest(fold.observed_since, op.observed_since);
     if (!op.actor.empty() && fold.actors.size() < kMaxRepositoryActors &&
@@ -111,6 +117,12 @@ class Coalescer {
     AddCounts(days_[op.repository][op.day], op.delta, 1);
     AddCounts(totals_[op.day], op.delta, 1);
     days_updated_.insert(op.day);
+    // In the window from its first day on, future days too (a window has no end). The counts
+    // ride in the repository's update: it commutes with everything its fold does.
+    if (window_from_ && op.day >= *window_from_ && op.delta.counts != WindowCounters{}) {
+      AddCounts(Fold(op.repository, kRepositoryKind, "", NewFold(op.repository, false)).window,
+                op.delta, 1);
+    }
   }
 
   void Add(const ClassUpdate& op) {
@@ -166,6 +178,13 @@ class Coalescer {
     steps_.emplace_back(op);
   }
 
+  static RepositoryFold NewFold(const std::string& repository, bool create) {
+    RepositoryFold fold;
+    fold.repository = repository;
+    fold.create = create;
+    return fold;
+  }
+
   static void AddCounts(WindowCounters& to, const Delta& d, int sign) {
     AddCounts(to, d.counts, sign);
   }
@@ -182,6 +201,7 @@ class Coalescer {
   std::map<std::string, std::map<std::string, WindowCounters>> days_;
   std::map<std::string, WindowCounters> totals_;
   std::set<std::string> days_updated_;
+  const std::optional<std::string> window_from_;
 };
 
 // A query filter under construction.
@@ -287,9 +307,22 @@ class Update {
     return *this;
   }
 
+  Update& AddWindow(const WindowCounters& c) {
+    for (std::size_t i = 0; i < kCounterCount; ++i)
+      Inc(WindowField(kCounterFields[i].counter), c.at(i));
+    return *this;
+  }
+
   // What a new document starts with, so readers find every counter.
   Update& ZeroCounters() {
     for (const auto& field : kCounterFields) SetOnInsert(field.name, std::int64_t{0});
+    return *this;
+  }
+
+  // A new repository's window is empty: sorting by it finds every repository.
+  Update& ZeroWindow() {
+    for (const auto& field : kCounterFields)
+      SetOnInsert(WindowField(field.counter), std::int64_t{0});
     return *this;
   }
 
@@ -415,13 +448,16 @@ void EnsureDigest(Writes& w, const std::string& repository, const std::string& d
 }
 
 void Emit(Writes& w, const RepositoryFold& s) {
-  w.Ensure("repositories", RepositoryKey(s.repository),
-           Update()
-               .ZeroCounters()
-               .SetOnInsert("actors", std::vector<std::string>())
-               .SetOnInsert("numstars", std::int64_t{0}));
+  if (s.create) {
+    w.Ensure("repositories", RepositoryKey(s.repository),
+             Update()
+                 .ZeroCounters()
+                 .ZeroWindow()
+                 .SetOnInsert("actors", std::vector<std::string>())
+                 .SetOnInsert("numstars", std::int64_t{0}));
+  }
   w.Change("repositories", RepositoryKey(s.repository),
-           Update().Fold(s.delta).Min("observedsince", s.observed_since));
+           Update().Fold(s.delta).AddWindow(s.window).Min("observedsince", s.observed_since));
   for (const std::string& actor : s.actors) {
     // Distinct and at most 100: appended only while absent and while the list has room.
     w.Change("repositories", RepositoryKey(s.repository).Ne("actors", actor).Absent("actors.99"),
@@ -526,6 +562,8 @@ void Emit(Writes& w, const RepositoryRemoved& s) {
 }
 
 }  // namespace
+
+std::string WindowField(Counter counter) { return "window_" + std::string(NameOf(counter)); }
 
 std::set<std::pair<std::string, std::string>> ManifestsRequired(
     std::span<const EventEffect* const> effects) {

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <map>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -36,7 +37,19 @@ struct StoredState {
   std::map<std::string, std::map<std::string, WindowCounters>> days;
   // The (repository, digest) pairs of ManifestsRequired that are stored as manifests.
   std::set<std::pair<std::string, std::string>> manifests;
+  // The rolling window's first day (store.h, kRollingWindowDays) as stored when the journal is
+  // built; unset while the window is not valid. A day from it on adds its counts to the
+  // repository's window_* counters, in the repository's own update.
+  std::optional<std::string> window_from;
 };
+
+// The _id of the rolling window's document in C.meta: {_id: "window", from_day: "YYYY-MM-DD",
+// rolling: {from, to, id}}; from_day is absent while the window is not valid, rolling present
+// while a roll is under way (docs/mongodb.md#the-rolling-window).
+inline constexpr std::string_view kWindowDocument = "window";
+
+// The name of a counter's rolling-window field in the repository documents: window_numpulls, ...
+std::string WindowField(Counter counter);
 
 // The (repository, digest) pairs whose stored parents BuildJournal needs: pulls by digest.
 std::set<std::pair<std::string, std::string>> DigestsPulledByDigest(

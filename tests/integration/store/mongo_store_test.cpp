@@ -383,7 +383,7 @@ TEST_F(MongoStoreTest, UpgradingFromTheReleaseBeforeObservedSinceStartsAtTheEarl
   // An actor without a repository document makes none.
   EXPECT_EQ(FindOne("repositories", R"({"repositoryname": "no-document"})"), "");
   EXPECT_NE(FindOne("repositories.meta", R"({"_id": "schema"})")
-                .find(R"("version" : { "$numberLong" : "2" })"),
+                .find(R"("version" : { "$numberLong" : "3" })"),
             std::string::npos);
   // The new field folds like the others from then on.
   Apply(Batch{{EventEffect{"id-1",

@@ -87,10 +87,11 @@ StoreBackend MongoBackend() {
         }
         return server->FreshDatabase();
       },
-      [](const std::string& database, const StoreClock&) -> Result<std::unique_ptr<Store>> {
+      [](const std::string& database, StoreClock clock) -> Result<std::unique_ptr<Store>> {
         std::string why;
         auto store = MongoStore::Open(testing::MongoTestServer::Shared(&why)->uri(), database,
-                                      "repositories");
+                                      "repositories", 0, MongoStore::kDefaultLeaseDuration,
+                                      std::move(clock));
         if (!store.ok()) return store.status();
         return std::unique_ptr<Store>(std::move(*store));
       },

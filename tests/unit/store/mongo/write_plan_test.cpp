@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace drec::mongo {
@@ -272,6 +274,61 @@ TEST(WritePlanTest, ClassUpdatesOfOneRecordBecomeOneIncrementUntilARemoval) {
       {"e3", kT, {ClassUpdate{"app", "ci", "", "", Pulls(2)}}},
   });
   EXPECT_EQ(Changes(removed, "classes").size(), 2u);  // the removal lies between them
+}
+
+}  // namespace
+}  // namespace drec::mongo
+
+namespace drec::mongo {
+namespace {
+
+std::int64_t WindowIncOf(const Write& w) {
+  const auto* inc = w.update.if_contains("$inc");
+  if (inc == nullptr) return 0;
+  const auto* v = inc->as_object().if_contains(WindowField(Counter::kPulls));
+  return v == nullptr ? 0 : v->to_number<std::int64_t>();
+}
+
+// The rolling window rides in the repository's own update: a day from the window's first day on
+// adds to window_*, an earlier day or a window not valid adds nothing, and a day without its
+// repository's update changes the document without creating it.
+TEST(WritePlanTest, DaysInTheRollingWindowAddToTheRepositorysOwnUpdate) {
+  const auto event = [](std::string id, const std::string& repository, const std::string& day,
+                        std::int64_t n) {
+    return EventEffect{std::move(id),
+                       kT,
+                       {RepositoryUpdate{repository, Pulls(n), "", std::nullopt},
+                        DayUpdate{repository, day, Pulls(n)}}};
+  };
+  StoredState stored;
+  stored.window_from = "2026-11-10";
+  const auto journal = Plan({event("e1", "app", "2026-11-10", 2),
+                             event("e2", "app", "2026-11-09", 3),
+                             event("e3", "app", "2026-12-31", 4),
+                             event("e4", "old", "2026-11-01", 1),
+                             {"e5", kT, {DayUpdate{"bare", "2026-11-20", Pulls(6)}}}},
+                            stored);
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> repositories;  // pulls, window
+  std::set<std::string> created;
+  for (const Write& w : journal.writes) {
+    if (w.coll != "repositories") continue;
+    const std::string name(w.filter.at("repositoryname").as_string());
+    if (w.upsert) {
+      created.insert(name);
+      continue;
+    }
+    repositories[name].first += IncOf(w, Counter::kPulls);
+    repositories[name].second += WindowIncOf(w);
+  }
+  EXPECT_EQ(repositories["app"], (std::pair<std::int64_t, std::int64_t>{9, 6}));
+  EXPECT_EQ(repositories["old"], (std::pair<std::int64_t, std::int64_t>{1, 0}));
+  EXPECT_EQ(repositories["bare"], (std::pair<std::int64_t, std::int64_t>{0, 6}));
+  EXPECT_EQ(created, (std::set<std::string>{"app", "old"}));
+  // One repository update per repository: no extra write for the window.
+  EXPECT_EQ(Changes(journal, "repositories").size(), 3u);
+
+  const auto unset = Plan({event("e1", "app", "2026-11-10", 2)});
+  for (const Write& w : unset.writes) EXPECT_EQ(WindowIncOf(w), 0);
 }
 
 }  // namespace
