@@ -240,9 +240,19 @@ Result<RepositoryPage> PostgresStore::ListRepositoriesOnce(const RepositoryQuery
         param(query.actor)));
   }
   const Params count_params = params;
-  // Unfiltered, the total is the repository count kept at write time.
-  const std::string count_sql = where.empty() ? "SELECT repositories FROM repository_totals"
-                                              : "SELECT count(*) FROM repositories AS r" + where;
+  // Unfiltered, the total is the repository count kept at write time. The cleanup question
+  // alone counts its complement (pulled since), a range of the lastpulled index usually much
+  // smaller than the idle repositories, instead of the NULLs and the range before.
+  std::string count_sql = "SELECT count(*) FROM repositories AS r" + where;
+  if (where.empty()) {
+    count_sql = "SELECT repositories FROM repository_totals";
+  } else if (query.name_prefix.empty() && query.pulled_before && !query.pushed_after &&
+             query.actor.empty()) {
+    count_sql = fmt::format(
+        "SELECT t.repositories - (SELECT count(*) FROM repositories AS r "
+        "WHERE r.{} >= $1) FROM repository_totals AS t",
+        last_pulled);
+  }
   std::string from = " FROM repositories AS r";
   std::string columns = Sql().repository_columns;
   if (summed) {

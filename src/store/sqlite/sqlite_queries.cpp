@@ -226,9 +226,18 @@ Result<RepositoryPage> SqliteStore::ListRepositoriesIn(Connection& db, const Rep
   const std::string order_column = OrderColumn(query.sort, rolled);
   std::string order = " ORDER BY " + order_column + (query.descending ? " DESC" : " ASC");
   if (query.sort.kind != SortKey::Kind::kName) order += ", r.repositoryname ASC";
-  // Unfiltered, the total is the repository count kept at write time.
-  const std::string count_sql = where.empty() ? "SELECT repositories FROM repository_totals"
-                                              : "SELECT count(*) FROM repositories AS r" + where;
+  // Unfiltered, the total is the repository count kept at write time. The cleanup question
+  // alone counts its complement (pulled since), a range of the lastpulled index usually much
+  // smaller than the idle repositories, instead of the union of NULLs and the range before.
+  std::string count_sql = "SELECT count(*) FROM repositories AS r" + where;
+  if (where.empty()) {
+    count_sql = "SELECT repositories FROM repository_totals";
+  } else if (!prefixed && query.pulled_before && !query.pushed_after && query.actor.empty()) {
+    count_sql = fmt::format(
+        "SELECT t.repositories - (SELECT count(*) FROM repositories AS r "
+        "WHERE r.{} >= :pulled_before) FROM repository_totals AS t",
+        last_pulled);
+  }
   std::string columns = Sql().repository_columns;
   if (summed) columns += ", " + sqlite::EachCounter("coalesce(w.window_{0}, 0)");
   if (rolled) columns += ", " + sqlite::EachCounter("r.window_{0}");

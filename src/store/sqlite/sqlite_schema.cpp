@@ -195,7 +195,17 @@ CREATE TABLE pending (
     // transaction that changes a repository's counters, so the overview and an unfiltered list's
     // total read one row instead of every repository (docs/data-model.md#repository-totals).
     // An upgraded store computes them from its repositories here.
+    // And the overview's three sorts (top by pulls, trending, recently pushed: descending, ties by
+    // name ascending) get indexes in that order, so each reads its first rows off the index
+    // instead of sorting every repository that ties on the counter; ascending pulls and window
+    // sorts read the same indexes backwards (as in PostgreSQL), ascending lastpushed keeps its own.
     R"sql(
+DROP INDEX repositories_by_numpulls;
+CREATE INDEX repositories_by_numpulls_desc ON repositories (numpulls DESC, repositoryname);
+DROP INDEX repositories_by_window_numpulls;
+CREATE INDEX repositories_by_window_numpulls_desc
+  ON repositories (window_numpulls DESC, repositoryname);
+CREATE INDEX repositories_by_lastpushed_desc ON repositories (lastpushed DESC, repositoryname);
 CREATE TABLE repository_totals (
   id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
   repositories INTEGER NOT NULL,
