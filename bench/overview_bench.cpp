@@ -134,9 +134,11 @@ std::vector<std::string> BulkStatements(const BulkDialect& sql) {
       "INSERT INTO days (repository, day, numpulls, numpushs, numchecks, firstpushed, "
       "lastpushed, firstpulled, lastpulled) SELECT {name}, {text}, {p}, {u}, {c}, {day}, {day}, "
       "{day} + r, {day} + r FROM {series}, {days}",
-      fmt::arg("name", sql.name), fmt::arg("text", fmt::format(fmt::runtime(sql.day_text), day("k"))),
+      fmt::arg("name", sql.name),
+      fmt::arg("text", fmt::format(fmt::runtime(sql.day_text), day("k"))),
       fmt::arg("p", share(pulls)), fmt::arg("u", share(pushes)), fmt::arg("c", share(checks)),
-      fmt::arg("day", day("k")), fmt::arg("series", sql.series), fmt::arg("days", sql.days_series)));
+      fmt::arg("day", day("k")), fmt::arg("series", sql.series),
+      fmt::arg("days", sql.days_series)));
   statements.push_back(
       "INSERT INTO total_days (day, numpulls, numpushs, numchecks) "
       "SELECT day, sum(numpulls), sum(numpushs), sum(numchecks) FROM days GROUP BY day");
@@ -394,8 +396,8 @@ std::string Describe(const Counters& c) {
 std::string Describe(const RepositoryPage& page) {
   std::string out = fmt::format("total {}\n", page.total);
   for (const RepositoryRecord& item : page.items) {
-    out += fmt::format("{}{} stars {} since {} actors", item.repositoryname, Describe(item.counters),
-                       item.numstars, item.observedsince.value_or(-1));
+    out += fmt::format("{}{} stars {} since {} actors", item.repositoryname,
+                       Describe(item.counters), item.numstars, item.observedsince.value_or(-1));
     for (const std::string& actor : item.actors) out += " " + actor;
     if (item.window) {
       out += " window";
@@ -407,8 +409,8 @@ std::string Describe(const RepositoryPage& page) {
 }
 
 std::string Describe(const Summary& summary) {
-  std::string out = fmt::format("repositories {}{}\n", summary.repositories,
-                                Describe(summary.totals));
+  std::string out =
+      fmt::format("repositories {}{}\n", summary.repositories, Describe(summary.totals));
   for (const DayRecord& day : summary.days) out += day.day + Describe(day.counters) + "\n";
   return out;
 }
@@ -429,7 +431,8 @@ std::vector<std::pair<std::string, std::string>> Answers(Store& store, int repos
       {"trending 7 days", Trending(7)},
       {"every repository", Sorted("repositoryname", false, repositories)},
   };
-  for (const auto& [name, query] : lists) answers.emplace_back(name, text(store.ListRepositories(query)));
+  for (const auto& [name, query] : lists)
+    answers.emplace_back(name, text(store.ListRepositories(query)));
   for (int r = 0; r < repositories; r += 97) {
     const std::string name = fmt::format("team-{}/app-{}", r % 97, r);
     auto days = store.ListDays(name, from, to);
@@ -473,10 +476,11 @@ int CheckBulk(int repositories) {
     fmt::print("differs: {}\n--- through Apply:\n{}--- through SQL:\n{}", expected[i].first,
                expected[i].second, got[i].second);
   }
-  fmt::print("bulk generation check ({}, {} repositories, {} days each): {} of {} answers "
-             "identical{}\n",
-             uri != nullptr ? "PostgreSQL" : "SQLite", repositories, DaysPerRepository(),
-             expected.size() - differing, expected.size(), differing == 0 ? "" : " - DIFFERENT");
+  fmt::print(
+      "bulk generation check ({}, {} repositories, {} days each): {} of {} answers "
+      "identical{}\n",
+      uri != nullptr ? "PostgreSQL" : "SQLite", repositories, DaysPerRepository(),
+      expected.size() - differing, expected.size(), differing == 0 ? "" : " - DIFFERENT");
   return differing == 0 ? 0 : 1;
 }
 

@@ -227,17 +227,17 @@ Result<RepositoryPage> PostgresStore::ListRepositoriesOnce(const RepositoryQuery
   const std::string last_pulled(NameOf(TimeField::kLastPulled));
   const std::string last_pushed(NameOf(TimeField::kLastPushed));
   if (query.pulled_before) {
-    condition(fmt::format("(r.{0} IS NULL OR r.{0} < {1})", last_pulled,
-                          param(*query.pulled_before)));
+    condition(
+        fmt::format("(r.{0} IS NULL OR r.{0} < {1})", last_pulled, param(*query.pulled_before)));
   }
   if (query.pushed_after) {
     condition(fmt::format("r.{} > {}", last_pushed, param(*query.pushed_after)));
   }
   if (!query.actor.empty()) {
-    condition(fmt::format(
-        "EXISTS (SELECT 1 FROM actors AS a WHERE a.repository = r.repositoryname "
-        "AND a.actor = {})",
-        param(query.actor)));
+    condition(
+        fmt::format("EXISTS (SELECT 1 FROM actors AS a WHERE a.repository = r.repositoryname "
+                    "AND a.actor = {})",
+                    param(query.actor)));
   }
   const Params count_params = params;
   // Unfiltered, the total is the repository count kept at write time. The cleanup question

@@ -51,12 +51,6 @@ constexpr const char kLockWindow[] = "SELECT pg_advisory_xact_lock(hashtextexten
 constexpr const char kLockRepository[] =
     "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))";
 
-// Which of the batch's (locked) repositories are recorded, with their counters: what the batch
-// changes in the all-repository totals is then known before its statements are sent.
-constexpr const char kRecordedRepositories[] =
-    "SELECT repositoryname, numpulls, numpushs, numchecks, numindexpulls, numdeletes, "
-    "numattachmentpushes, numattachmentpulls FROM repositories WHERE repositoryname = ANY($1::text[])";
-
 // Every manifest event sets a media type; a digest known only from a delete or from an
 // attachment naming it has none.
 constexpr const char kKnownManifests[] =
@@ -111,7 +105,8 @@ constexpr const char kDeleteRepositoryDigests[] =
 struct FoldStatements {
   std::string upsert_repository, upsert_tag, update_tags_by_digest, upsert_digest, digest_deleted,
       upsert_actor, upsert_day, upsert_total_day, upsert_class, add_to_window, clear_window,
-      recompute_window, subtract_from_window, add_back_to_window, add_to_totals;
+      recompute_window, subtract_from_window, add_back_to_window, add_to_totals,
+      recorded_repositories;
   std::array<std::string, 8> remove_repository;
 
   FoldStatements() {
@@ -188,6 +183,11 @@ struct FoldStatements {
     recompute_window = from_days("window_{0} = d.{0}");
     subtract_from_window = from_days("window_{0} = r.window_{0} - d.{0}");
     add_back_to_window = from_days("window_{0} = r.window_{0} + d.{0}");
+    // Which of the batch's (locked) repositories are recorded, with their counters: what the
+    // batch changes in the all-repository totals is then known before its statements are sent.
+    recorded_repositories = fmt::format(
+        "SELECT repositoryname, {} FROM repositories WHERE repositoryname = ANY($1::text[])",
+        pg::CounterColumns());
     // What a batch adds to the all-repository totals ($1 repositories, the counters from $2).
     add_to_totals = "UPDATE repository_totals SET repositories = repositories + $1::bigint";
     for (std::size_t i = 0; i < kCounterCount; ++i) {
@@ -437,7 +437,7 @@ pg::ErrorInfo ApplyOnce(pg::Connection& db, const std::string& schema, const Bat
   }
   // Read under the locks: no other batch changes these rows before this one commits.
   std::map<std::string, CounterValues> recorded;
-  claim.Add(kRecordedRepositories,
+  claim.Add(Sql().recorded_repositories,
             Params().AddArray(std::vector<std::string>(repositories.begin(), repositories.end())),
             [&](const PGresult* rows) {
               pg::ForEachRow(rows, [&](pg::RowReader& row) {

@@ -19,9 +19,10 @@ namespace {
 // The counter and time columns of the classes table, frozen with its migration: the version 1
 // counters and the two attachment counters (numattachmentpushes, numattachmentpulls) that an
 // earlier migration adds to the other tables. The counters alone are also repository_totals'.
-#define DREC_CLASSES_COUNTER_COLUMNS \
-  DREC_V1_COUNTER_COLUMNS            \
-  ", numattachmentpushes INTEGER NOT NULL DEFAULT 0, numattachmentpulls INTEGER NOT NULL DEFAULT 0"
+#define DREC_CLASSES_COUNTER_COLUMNS                                                               \
+  DREC_V1_COUNTER_COLUMNS                                                                          \
+  ", numattachmentpushes INTEGER NOT NULL DEFAULT 0, numattachmentpulls INTEGER NOT NULL DEFAULT " \
+  "0"
 #define DREC_CLASSES_TALLY_COLUMNS \
   DREC_CLASSES_COUNTER_COLUMNS     \
   ", firstpushed INTEGER, lastpushed INTEGER, firstpulled INTEGER, lastpulled INTEGER"

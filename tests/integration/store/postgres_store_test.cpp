@@ -321,14 +321,13 @@ TEST_F(PostgresStoreTest, UpgradingFromTheReleaseBeforeRepositoryTotalsCountsIts
   EXPECT_EQ(all->total, 3);
 
   ASSERT_TRUE((*store)
-                  ->Apply(Batch{{EventEffect{"id-1",
-                                             9000,
-                                             {RepositoryUpdate{"d", testing::Pull(9000, 5), "",
-                                                               std::nullopt},
-                                              RepositoryUpdate{"a", testing::Pull(9000, 5), "",
-                                                               std::nullopt},
-                                              RepositoryRemoved{"b"}},
-                                             std::nullopt}}},
+                  ->Apply(Batch{{EventEffect{
+                              "id-1",
+                              9000,
+                              {RepositoryUpdate{"d", testing::Pull(9000, 5), "", std::nullopt},
+                               RepositoryUpdate{"a", testing::Pull(9000, 5), "", std::nullopt},
+                               RepositoryRemoved{"b"}},
+                              std::nullopt}}},
                           nullptr)
                   .ok());
   Summary after = summary();

@@ -1038,8 +1038,8 @@ TEST_P(StoreContractTest, TotalsAndCountsStayExactThroughEveryKindOfWrite) {
       Effect("r2", {RepositoryUpdate{"team/a", Pull(kT + 6), "", std::nullopt}}),
       Effect("r3", {RepositoryUpdate{"brief", Push(kT + 7), "", std::nullopt},
                     RepositoryRemoved{"brief"}, RepositoryRemoved{"brief"}}),
-      Effect("r4", {RepositoryRemoved{"solo"},
-                    RepositoryUpdate{"solo", Pull(kT, 3), "", std::nullopt}}),
+      Effect("r4",
+             {RepositoryRemoved{"solo"}, RepositoryUpdate{"solo", Pull(kT, 3), "", std::nullopt}}),
   });
   expect_totals_match_records("after removals");
   summary = store_->Summarize("2000-01-01", "2100-01-01");
