@@ -4,6 +4,9 @@
     python3 bench/overview_bench.py --bench build/release/bench/overview_bench \\
         --repositories 10000 [--data build/release/overview-bench/pg] [-- BENCHMARK ARGS...]
 
+The benchmark's DREC_BENCH_* settings (DREC_BENCH_BULK, DREC_BENCH_DAYS, DREC_BENCH_CHECK_BULK:
+see bench/overview_bench.cpp) pass through from the environment.
+
 Why it exists: the overview benchmark measures every store at 10k, 100k and 1M repositories, and
 the PostgreSQL store needs a server. This keeps a durable cluster (fsync on, as in production) in
 `--data`, reusing it between runs so each scale's data (schema bench_<repositories>) is generated

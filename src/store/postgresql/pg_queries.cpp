@@ -59,12 +59,15 @@ struct QueryStatements {
         "SELECT {} FROM classes WHERE repository = $1 AND tag = '' AND day >= $2 AND day <= $3 "
         "ORDER BY class, day",
         class_columns);
+    // The count and sums kept at write time, and the extremes of the times: one min() or max()
+    // per subquery, so each reads one end of its time's index instead of every repository.
     std::string extremes;
     for (const auto& time : kTimeFields) {
-      extremes += fmt::format(", {}({})", time.fold == Fold::kEarliest ? "min" : "max", time.name);
+      extremes += fmt::format(", (SELECT {}({}) FROM repositories)",
+                              time.fold == Fold::kEarliest ? "min" : "max", time.name);
     }
-    summarize_repositories = fmt::format("SELECT count(*), {}{} FROM repositories",
-                                         pg::EachCounter("coalesce(sum({0}), 0)"), extremes);
+    summarize_repositories = fmt::format("SELECT t.repositories, {}{} FROM repository_totals AS t",
+                                         pg::CounterColumns("t."), extremes);
     select_total_days =
         fmt::format("SELECT day, {} FROM total_days WHERE day >= $1 AND day <= $2 ORDER BY day",
                     pg::CounterColumns());
@@ -205,32 +208,51 @@ Result<RepositoryPage> PostgresStore::ListRepositoriesOnce(const RepositoryQuery
     params.Add(value);
     return fmt::format("${}", params.size());
   };
-  std::string where = fmt::format(" WHERE r.repositoryname >= {}", param(query.name_prefix));
+  // Without a prefix there is no name condition at all, so nothing keeps the planner off the
+  // index of the sort column.
+  std::string where;
+  const auto condition = [&](std::string_view text) {
+    where += where.empty() ? " WHERE " : " AND ";
+    where += text;
+  };
   if (!query.name_prefix.empty()) {
+    condition(fmt::format("r.repositoryname >= {}", param(query.name_prefix)));
     const std::optional<std::string> end = PrefixEnd(query.name_prefix);
     if (end && Storable(*end)) {
-      where += fmt::format(" AND r.repositoryname < {}", param(*end));
+      condition(fmt::format("r.repositoryname < {}", param(*end)));
     } else {
-      where += fmt::format(" AND starts_with(r.repositoryname, $1)");
+      condition("starts_with(r.repositoryname, $1)");
     }
   }
   const std::string last_pulled(NameOf(TimeField::kLastPulled));
   const std::string last_pushed(NameOf(TimeField::kLastPushed));
   if (query.pulled_before) {
-    where += fmt::format(" AND (r.{0} IS NULL OR r.{0} < {1})", last_pulled,
-                         param(*query.pulled_before));
+    condition(
+        fmt::format("(r.{0} IS NULL OR r.{0} < {1})", last_pulled, param(*query.pulled_before)));
   }
   if (query.pushed_after) {
-    where += fmt::format(" AND r.{} > {}", last_pushed, param(*query.pushed_after));
+    condition(fmt::format("r.{} > {}", last_pushed, param(*query.pushed_after)));
   }
   if (!query.actor.empty()) {
-    where += fmt::format(
-        " AND EXISTS (SELECT 1 FROM actors AS a WHERE a.repository = r.repositoryname "
-        "AND a.actor = {})",
-        param(query.actor));
+    condition(
+        fmt::format("EXISTS (SELECT 1 FROM actors AS a WHERE a.repository = r.repositoryname "
+                    "AND a.actor = {})",
+                    param(query.actor)));
   }
   const Params count_params = params;
-  const std::string count_sql = "SELECT count(*) FROM repositories AS r" + where;
+  // Unfiltered, the total is the repository count kept at write time. The cleanup question
+  // alone counts its complement (pulled since), a range of the lastpulled index usually much
+  // smaller than the idle repositories, instead of the NULLs and the range before.
+  std::string count_sql = "SELECT count(*) FROM repositories AS r" + where;
+  if (where.empty()) {
+    count_sql = "SELECT repositories FROM repository_totals";
+  } else if (query.name_prefix.empty() && query.pulled_before && !query.pushed_after &&
+             query.actor.empty()) {
+    count_sql = fmt::format(
+        "SELECT t.repositories - (SELECT count(*) FROM repositories AS r "
+        "WHERE r.{} >= $1) FROM repository_totals AS t",
+        last_pulled);
+  }
   std::string from = " FROM repositories AS r";
   std::string columns = Sql().repository_columns;
   if (summed) {

@@ -23,7 +23,7 @@ namespace {
 // in the field already ran it; append a new one instead. Names are values, never identifiers,
 // and compare bytewise (COLLATE "C"), as in the other stores, whatever the database's locale.
 // Times are unix milliseconds, NULL until the first such event.
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     R"sql(
 CREATE TABLE repositories (
   repositoryname text COLLATE "C" NOT NULL PRIMARY KEY,
@@ -152,6 +152,23 @@ CREATE TABLE rolling_window (
   from_day text COLLATE "C"
 );
 INSERT INTO rolling_window (id, from_day) VALUES (1, NULL);
+)sql",
+    // The repository count and the counter sums of every repository, kept at write time in the
+    // transaction that changes a repository's counters, so the overview and an unfiltered list's
+    // total read one row instead of every repository (docs/data-model.md#repository-totals).
+    // An upgraded schema computes them from its repositories here.
+    R"sql(
+CREATE TABLE repository_totals (
+  id integer NOT NULL PRIMARY KEY CHECK (id = 1),
+  repositories bigint NOT NULL,
+  )sql" DREC_PG_V1_COUNTER_COLUMNS R"sql(
+);
+INSERT INTO repository_totals (id, repositories, numpulls, numpushs, numchecks, numindexpulls,
+  numdeletes, numattachmentpushes, numattachmentpulls)
+  SELECT 1, count(*), coalesce(sum(numpulls), 0), coalesce(sum(numpushs), 0),
+    coalesce(sum(numchecks), 0), coalesce(sum(numindexpulls), 0), coalesce(sum(numdeletes), 0),
+    coalesce(sum(numattachmentpushes), 0), coalesce(sum(numattachmentpulls), 0)
+  FROM repositories;
 )sql",
 };
 

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <utility>
 
+#include "store/postgresql/pg_fields.h"
 #include "store/postgresql/pg_schema.h"
 
 namespace drec {
@@ -111,6 +112,15 @@ std::string UpsertOf(const Table& table) {
   return fmt::format("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO {}", table.name, columns,
                      params, transfer::KeyColumnList(table),
                      updates.empty() ? std::string("NOTHING") : "UPDATE SET " + updates);
+}
+
+// Subtracts ('-') or adds ('+') the count and counters of the repositories named in $1.
+std::string AdjustTotals(char op) {
+  return fmt::format(
+      "UPDATE repository_totals AS t SET repositories = t.repositories {0} r.n, {1} FROM "
+      "(SELECT count(*) AS n, {2} FROM repositories WHERE repositoryname = ANY($1::text[])) AS r",
+      op, pg::EachCounter(fmt::format("{{0}} = t.{{0}} {} r.{{0}}", op)),
+      pg::EachCounter("coalesce(sum({0}), 0) AS {0}"));
 }
 
 }  // namespace
@@ -229,6 +239,16 @@ Status PostgresTransfer::WriteRows(const Table& table, const std::vector<Row>& r
                                    const std::string& checkpoint) {
   const std::string upsert = UpsertOf(table);
   pg::Pipeline pipeline(*db_);
+  // Copied repository rows replace those of their names, if any: the all-repository totals lose
+  // the old rows (before the upserts) and gain the new ones (after them).
+  const bool repositories = table.name == "repositories";
+  std::vector<std::string> names;
+  if (repositories) {
+    for (const Row& row : rows) {
+      if (const auto* name = std::get_if<std::string>(&row.front())) names.push_back(*name);
+    }
+    pipeline.Add(AdjustTotals('-'), pg::Params().AddArray(names));
+  }
   for (const Row& row : rows) {
     if (!transfer::RowFits(table, row)) {
       return Status::Internal("postgresql: a row of " + table.name + " does not fit its columns");
@@ -237,6 +257,7 @@ Status PostgresTransfer::WriteRows(const Table& table, const std::vector<Row>& r
     for (const transfer::Value& value : row) AddValue(params, value);
     pipeline.Add(upsert, std::move(params));
   }
+  if (repositories) pipeline.Add(AdjustTotals('+'), pg::Params().AddArray(names));
   // Copied repositories and days bypass the rolling window's upkeep: it is recomputed from the
   // days by the next windowed query.
   if (table.name == "repositories" || table.name == "days") {

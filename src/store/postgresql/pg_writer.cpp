@@ -106,7 +106,8 @@ constexpr const char kDeleteRepositoryDigests[] =
 struct FoldStatements {
   std::string upsert_repository, upsert_tag, update_tags_by_digest, upsert_digest, digest_deleted,
       upsert_actor, upsert_day, upsert_total_day, upsert_class, add_to_window, clear_window,
-      recompute_window, subtract_from_window, add_back_to_window;
+      recompute_window, subtract_from_window, add_back_to_window, add_to_totals,
+      recorded_repositories;
   std::array<std::string, 8> remove_repository;
 
   FoldStatements() {
@@ -183,6 +184,16 @@ struct FoldStatements {
     recompute_window = from_days("window_{0} = d.{0}");
     subtract_from_window = from_days("window_{0} = r.window_{0} - d.{0}");
     add_back_to_window = from_days("window_{0} = r.window_{0} + d.{0}");
+    // Which of the batch's (locked) repositories are recorded, with their counters: what the
+    // batch changes in the all-repository totals is then known before its statements are sent.
+    recorded_repositories = fmt::format(
+        "SELECT repositoryname, {} FROM repositories WHERE repositoryname = ANY($1::text[])",
+        pg::CounterColumns());
+    // What a batch adds to the all-repository totals ($1 repositories, the counters from $2).
+    add_to_totals = "UPDATE repository_totals SET repositories = repositories + $1::bigint";
+    for (std::size_t i = 0; i < kCounterCount; ++i) {
+      add_to_totals += fmt::format(", {0} = {0} + ${1}::bigint", kCounterFields[i].name, i + 2);
+    }
     remove_repository = {
         // Forgotten statistics leave the totals too; this must run before the days are deleted.
         // An upsert: a day this batch wrote first has no total row before the batch's totals
@@ -233,9 +244,20 @@ const FoldStatements& Sql() {
 // last, in day order, once per batch.
 class OperationWriter {
  public:
-  explicit OperationWriter(Pipeline& pipeline) : pipeline_(pipeline) {}
+  // `recorded`: the counters of the batch's repositories that were recorded before it.
+  OperationWriter(Pipeline& pipeline, const std::map<std::string, CounterValues>& recorded)
+      : pipeline_(pipeline) {
+    for (const auto& [name, counts] : recorded) recorded_.emplace(name, counts);
+  }
 
   void Add(const RepositoryUpdate& op) {
+    std::optional<CounterValues>& recorded = recorded_[op.repository];
+    if (!recorded) {
+      recorded.emplace();
+      ++added_repositories_;
+    }
+    *recorded += op.delta.counts;
+    added_counts_ += op.delta.counts;
     Params params;
     params.Add(op.repository);
     params.Add(op.observed_since);
@@ -328,6 +350,11 @@ class OperationWriter {
   void Add(const RepositoryRemoved& op) {
     // The window of the rows removed here is gone with them; a later update starts it afresh.
     std::erase_if(windows_, [&](const auto& entry) { return entry.first.first == op.repository; });
+    if (std::optional<CounterValues>& recorded = recorded_[op.repository]; recorded) {
+      --added_repositories_;
+      for (std::size_t i = 0; i < kCounterCount; ++i) added_counts_.at(i) -= recorded->at(i);
+      recorded.reset();
+    }
     for (const std::string& sql : Sql().remove_repository) {
       pipeline_.Add(sql, Params().Add(op.repository));
     }
@@ -345,7 +372,8 @@ class OperationWriter {
     }
   }
 
-  // Queues the daily totals, in day order.
+  // Queues the daily totals, in day order, then the all-repository totals: the rows every batch
+  // shares come last, always in this order.
   void AddTotals() {
     for (const auto& [day, counts] : totals_) {
       Params params;
@@ -353,10 +381,19 @@ class OperationWriter {
       pg::AddCounters(params, counts);
       pipeline_.Add(Sql().upsert_total_day, std::move(params));
     }
+    if (added_repositories_ == 0 && added_counts_ == CounterValues{}) return;
+    Params params;
+    params.Add(added_repositories_);
+    pg::AddCounters(params, added_counts_);
+    pipeline_.Add(Sql().add_to_totals, std::move(params));
   }
 
  private:
   Pipeline& pipeline_;
+  // Per repository of the batch, its counters as the batch leaves them; nullopt: not recorded.
+  std::map<std::string, std::optional<CounterValues>> recorded_;
+  std::int64_t added_repositories_ = 0;
+  CounterValues added_counts_;
   std::map<std::string, CounterValues> totals_;
   std::map<std::pair<std::string, std::string>, CounterValues> windows_;
 };
@@ -399,10 +436,21 @@ pg::ErrorInfo ApplyOnce(pg::Connection& db, const std::string& schema, const Bat
   claim.Add(kClaimEventIds, Params().AddArray(ids).Add(NowMillis()), [&](const PGresult* rows) {
     pg::ForEachRow(rows, [&](pg::RowReader& row) { claimed.insert(row.Text()); });
   });
-  for (const std::string& repository : RepositoriesOf(batch)) {
+  const std::set<std::string> repositories = RepositoriesOf(batch);
+  for (const std::string& repository : repositories) {
     claim.Add(kLockRepository,
               Params().Add(fmt::format("{}{}/{}", kRepositoryLockClass, schema, repository)));
   }
+  // Read under the locks: no other batch changes these rows before this one commits.
+  std::map<std::string, CounterValues> recorded;
+  claim.Add(Sql().recorded_repositories,
+            Params().AddArray(std::vector<std::string>(repositories.begin(), repositories.end())),
+            [&](const PGresult* rows) {
+              pg::ForEachRow(rows, [&](pg::RowReader& row) {
+                std::string name = row.Text();
+                recorded[std::move(name)] = pg::ReadCounters(row);
+              });
+            });
   if (!manifest_repositories.empty()) {
     claim.Add(kKnownManifests, Params().AddArray(manifest_repositories).AddArray(manifest_digests),
               [&](const PGresult* rows) {
@@ -417,7 +465,7 @@ pg::ErrorInfo ApplyOnce(pg::Connection& db, const std::string& schema, const Bat
 
   ApplyOutcome result;
   Pipeline apply(db);
-  OperationWriter writer(apply);
+  OperationWriter writer(apply, recorded);
   std::set<std::string> handled;
   KnownManifests manifests(std::move(stored_manifests));
   std::vector<EventEffect> applied;

@@ -72,13 +72,15 @@ struct QueryStatements {
         "SELECT {} FROM classes WHERE repository = :repository AND tag = '' AND day >= :from "
         "AND day <= :to ORDER BY class, day",
         class_columns);
-    // Sums of the counters, and the extremes of the times.
+    // The count and sums kept at write time, and the extremes of the times: one min() or max()
+    // per subquery, so each reads one end of its time's index instead of every repository.
     std::string extremes;
     for (const auto& time : kTimeFields) {
-      extremes += fmt::format(", {}({})", time.fold == Fold::kEarliest ? "min" : "max", time.name);
+      extremes += fmt::format(", (SELECT {}({}) FROM repositories)",
+                              time.fold == Fold::kEarliest ? "min" : "max", time.name);
     }
-    summarize_repositories = fmt::format("SELECT count(*), {}{} FROM repositories",
-                                         sqlite::EachCounter("coalesce(sum({0}), 0)"), extremes);
+    summarize_repositories = fmt::format("SELECT t.repositories, {}{} FROM repository_totals AS t",
+                                         sqlite::CounterColumns("t."), extremes);
     select_total_days =
         fmt::format("SELECT day, {} FROM total_days WHERE day >= :from AND day <= :to ORDER BY day",
                     sqlite::CounterColumns());
@@ -201,30 +203,49 @@ Result<RepositoryPage> SqliteStore::ListRepositoriesIn(Connection& db, const Rep
   }
   const std::string last_pulled(NameOf(TimeField::kLastPulled));
   const std::string last_pushed(NameOf(TimeField::kLastPushed));
-  std::string where = " WHERE r.repositoryname >= :prefix";
-  if (prefix_end) where += " AND r.repositoryname < :prefix_end";
+  // Without a prefix there is no name condition at all: even an always-true one keeps the
+  // planner off the index of the sort column, and every repository would be sorted.
+  std::string where;
+  const auto condition = [&](std::string_view text) {
+    where += where.empty() ? " WHERE " : " AND ";
+    where += text;
+  };
+  const bool prefixed = !query.name_prefix.empty();
+  if (prefixed) condition("r.repositoryname >= :prefix");
+  if (prefixed && prefix_end) condition("r.repositoryname < :prefix_end");
   if (query.pulled_before) {
-    where += fmt::format(" AND (r.{0} IS NULL OR r.{0} < :pulled_before)", last_pulled);
+    condition(fmt::format("(r.{0} IS NULL OR r.{0} < :pulled_before)", last_pulled));
   }
-  if (query.pushed_after) where += fmt::format(" AND r.{} > :pushed_after", last_pushed);
+  if (query.pushed_after) condition(fmt::format("r.{} > :pushed_after", last_pushed));
   if (!query.actor.empty()) {
-    where +=
-        " AND EXISTS (SELECT 1 FROM actors AS a WHERE a.repository = r.repositoryname "
-        "AND a.actor = :actor)";
+    condition(
+        "EXISTS (SELECT 1 FROM actors AS a WHERE a.repository = r.repositoryname "
+        "AND a.actor = :actor)");
   }
   // Ties sort by name, ascending whatever the direction, so pages are stable.
   const std::string order_column = OrderColumn(query.sort, rolled);
   std::string order = " ORDER BY " + order_column + (query.descending ? " DESC" : " ASC");
   if (query.sort.kind != SortKey::Kind::kName) order += ", r.repositoryname ASC";
-  const std::string count_sql = "SELECT count(*) FROM repositories AS r" + where;
+  // Unfiltered, the total is the repository count kept at write time. The cleanup question
+  // alone counts its complement (pulled since), a range of the lastpulled index usually much
+  // smaller than the idle repositories, instead of the union of NULLs and the range before.
+  std::string count_sql = "SELECT count(*) FROM repositories AS r" + where;
+  if (where.empty()) {
+    count_sql = "SELECT repositories FROM repository_totals";
+  } else if (!prefixed && query.pulled_before && !query.pushed_after && query.actor.empty()) {
+    count_sql = fmt::format(
+        "SELECT t.repositories - (SELECT count(*) FROM repositories AS r "
+        "WHERE r.{} >= :pulled_before) FROM repository_totals AS t",
+        last_pulled);
+  }
   std::string columns = Sql().repository_columns;
   if (summed) columns += ", " + sqlite::EachCounter("coalesce(w.window_{0}, 0)");
   if (rolled) columns += ", " + sqlite::EachCounter("r.window_{0}");
   const std::string page_sql =
       "SELECT " + columns + from + where + order + " LIMIT :limit OFFSET :offset";
   const auto bind = [&](Statement& stmt) {
-    stmt.Bind(":prefix", query.name_prefix);
-    if (prefix_end) stmt.Bind(":prefix_end", *prefix_end);
+    if (prefixed) stmt.Bind(":prefix", query.name_prefix);
+    if (prefixed && prefix_end) stmt.Bind(":prefix_end", *prefix_end);
     if (query.pulled_before) stmt.Bind(":pulled_before", *query.pulled_before);
     if (query.pushed_after) stmt.Bind(":pushed_after", *query.pushed_after);
     if (!query.actor.empty()) stmt.Bind(":actor", query.actor);

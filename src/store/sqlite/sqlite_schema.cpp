@@ -18,16 +18,19 @@ namespace {
 
 // The counter and time columns of the classes table, frozen with its migration: the version 1
 // counters and the two attachment counters (numattachmentpushes, numattachmentpulls) that an
-// earlier migration adds to the other tables.
-#define DREC_CLASSES_TALLY_COLUMNS                                                         \
-  DREC_V1_COUNTER_COLUMNS                                                                  \
-  ", numattachmentpushes INTEGER NOT NULL DEFAULT 0, numattachmentpulls INTEGER NOT NULL " \
-  "DEFAULT 0, firstpushed INTEGER, lastpushed INTEGER, firstpulled INTEGER, lastpulled INTEGER"
+// earlier migration adds to the other tables. The counters alone are also repository_totals'.
+#define DREC_CLASSES_COUNTER_COLUMNS                                                               \
+  DREC_V1_COUNTER_COLUMNS                                                                          \
+  ", numattachmentpushes INTEGER NOT NULL DEFAULT 0, numattachmentpulls INTEGER NOT NULL DEFAULT " \
+  "0"
+#define DREC_CLASSES_TALLY_COLUMNS \
+  DREC_CLASSES_COUNTER_COLUMNS     \
+  ", firstpushed INTEGER, lastpushed INTEGER, firstpulled INTEGER, lastpulled INTEGER"
 
 // Schema migrations: entry i takes the database from user_version i to i + 1. Never edit an
 // entry once released, databases in the field already ran it; append a new one instead.
 // Times are unix milliseconds, NULL until the first such event; names are values, never columns.
-constexpr std::array<const char*, 7> kMigrations = {
+constexpr std::array<const char*, 8> kMigrations = {
     R"sql(
 CREATE TABLE repositories (
   repositoryname TEXT NOT NULL PRIMARY KEY,
@@ -189,9 +192,37 @@ CREATE TABLE pending (
   effects BLOB NOT NULL
 ) STRICT;
 )sql",
+    // The repository count and the counter sums of every repository, kept at write time in the
+    // transaction that changes a repository's counters, so the overview and an unfiltered list's
+    // total read one row instead of every repository (docs/data-model.md#repository-totals).
+    // An upgraded store computes them from its repositories here.
+    // And the overview's three sorts (top by pulls, trending, recently pushed: descending, ties by
+    // name ascending) get indexes in that order, so each reads its first rows off the index
+    // instead of sorting every repository that ties on the counter; ascending pulls and window
+    // sorts read the same indexes backwards (as in PostgreSQL), ascending lastpushed keeps its own.
+    R"sql(
+DROP INDEX repositories_by_numpulls;
+CREATE INDEX repositories_by_numpulls_desc ON repositories (numpulls DESC, repositoryname);
+DROP INDEX repositories_by_window_numpulls;
+CREATE INDEX repositories_by_window_numpulls_desc
+  ON repositories (window_numpulls DESC, repositoryname);
+CREATE INDEX repositories_by_lastpushed_desc ON repositories (lastpushed DESC, repositoryname);
+CREATE TABLE repository_totals (
+  id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+  repositories INTEGER NOT NULL,
+  )sql" DREC_CLASSES_COUNTER_COLUMNS R"sql(
+) STRICT;
+INSERT INTO repository_totals (id, repositories, numpulls, numpushs, numchecks, numindexpulls,
+  numdeletes, numattachmentpushes, numattachmentpulls)
+  SELECT 1, count(*), coalesce(sum(numpulls), 0), coalesce(sum(numpushs), 0),
+    coalesce(sum(numchecks), 0), coalesce(sum(numindexpulls), 0), coalesce(sum(numdeletes), 0),
+    coalesce(sum(numattachmentpushes), 0), coalesce(sum(numattachmentpulls), 0)
+  FROM repositories;
+)sql",
 };
 
 #undef DREC_CLASSES_TALLY_COLUMNS
+#undef DREC_CLASSES_COUNTER_COLUMNS
 #undef DREC_V1_TALLY_COLUMNS
 #undef DREC_V1_COUNTER_COLUMNS
 

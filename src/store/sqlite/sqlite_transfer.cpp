@@ -6,6 +6,7 @@
 #include <system_error>
 #include <utility>
 
+#include "store/sqlite/sqlite_fields.h"
 #include "store/sqlite/sqlite_handle.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -98,6 +99,16 @@ void BindValue(Statement& stmt, const char* name, const transfer::Value& value) 
   } else {
     stmt.Bind(name, std::optional<std::int64_t>());
   }
+}
+
+// A copied repository row replaces the one of its name, if any: the all-repository totals lose
+// the old row (`sign` -1, before the write) and gain the new one (+1, after it).
+std::string AdjustTotals(int sign) {
+  const char op = sign < 0 ? '-' : '+';
+  return fmt::format(
+      "UPDATE repository_totals SET repositories = repository_totals.repositories {0} 1, {1} "
+      "FROM repositories AS r WHERE r.repositoryname = :repository",
+      op, sqlite::EachCounter(fmt::format("{{0}} = repository_totals.{{0}} {} r.{{0}}", op)));
 }
 
 std::string ParamName(std::string_view prefix, std::size_t i) {
@@ -245,15 +256,31 @@ Status SqliteTransfer::WriteRows(const Table& table, const std::vector<Row>& row
   if (!status.ok()) return status;
   std::vector<std::string> names;
   for (std::size_t i = 0; i < table.columns.size(); ++i) names.push_back(ParamName("c", i));
+  const bool repositories = table.name == "repositories";
+  static const std::string subtract = AdjustTotals(-1), add = AdjustTotals(+1);
+  const auto adjust = [&](const std::string& sql, const Row& row) -> Status {
+    auto stmt = db_->Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    BindValue(*stmt, ":repository", row[0]);
+    return stmt->Run();
+  };
   for (const Row& row : rows) {
     if (!transfer::RowFits(table, row)) {
       return Status::Internal("sqlite: a row of " + table.name + " does not fit its columns");
+    }
+    if (repositories) {
+      status = adjust(subtract, row);
+      if (!status.ok()) return status;
     }
     auto stmt = db_->Prepare(insert);
     if (!stmt.ok()) return stmt.status();
     for (std::size_t i = 0; i < row.size(); ++i) BindValue(*stmt, names[i].c_str(), row[i]);
     status = stmt->Run();
     if (!status.ok()) return status;
+    if (repositories) {
+      status = adjust(add, row);
+      if (!status.ok()) return status;
+    }
   }
   // Copied repositories and days bypass the rolling window's upkeep: it is recomputed from the
   // days by the next windowed query.

@@ -93,8 +93,8 @@ constexpr const char kPruneEventIds[] =
 struct FoldStatements {
   std::string upsert_repository, upsert_tag, update_tags_by_digest, upsert_digest, digest_deleted,
       upsert_actor, upsert_day, upsert_total_day, upsert_class, add_to_window, clear_window,
-      recompute_window, subtract_from_window, add_back_to_window;
-  std::array<std::string, 8> remove_repository;
+      recompute_window, subtract_from_window, add_back_to_window, add_to_totals;
+  std::array<std::string, 9> remove_repository;
 
   FoldStatements() {
     using sqlite::FoldTally;
@@ -172,7 +172,16 @@ struct FoldStatements {
     recompute_window = from_days("window_{0} = d.{0}");
     subtract_from_window = from_days("window_{0} = window_{0} - d.{0}");
     add_back_to_window = from_days("window_{0} = window_{0} + d.{0}");
+    // Runs before the repository's upsert: a repository not yet recorded is one more.
+    add_to_totals = fmt::format(
+        "UPDATE repository_totals SET repositories = repositories + NOT EXISTS "
+        "(SELECT 1 FROM repositories WHERE repositoryname = :repository), {}",
+        sqlite::FoldCounters());
     remove_repository = {
+        // The repository's counters leave the all-repository totals (nothing when unknown).
+        fmt::format("UPDATE repository_totals SET repositories = repository_totals.repositories "
+                    "- 1, {} FROM repositories AS r WHERE r.repositoryname = :repository",
+                    sqlite::EachCounter("{0} = repository_totals.{0} - r.{0}")),
         // Forgotten statistics leave the totals too; this must run before the days are deleted.
         fmt::format("UPDATE total_days SET {} FROM (SELECT day, {} FROM days "
                     "WHERE repository = :repository) AS d WHERE total_days.day = d.day",
@@ -211,7 +220,12 @@ Result<bool> IsKnownManifest(Connection& db, const KnownManifest& manifest) {
 }
 
 Status ApplyOperation(Connection& db, const RepositoryUpdate& op) {
-  Status status = Execute(db, Sql().upsert_repository, [&](Statement& s) {
+  Status status = Execute(db, Sql().add_to_totals, [&](Statement& s) {
+    s.Bind(":repository", op.repository);
+    sqlite::BindCounters(s, op.delta.counts);
+  });
+  if (!status.ok()) return status;
+  status = Execute(db, Sql().upsert_repository, [&](Statement& s) {
     s.Bind(":repository", op.repository);
     s.Bind(":observedsince", op.observed_since);
     sqlite::BindTally(s, op.delta);

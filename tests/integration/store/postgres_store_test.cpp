@@ -62,7 +62,14 @@ class PostgresStoreTest : public ::testing::Test {
   }
 
   // Takes a current schema back to version 2: without the rolling window of version 3.
+  // Takes the schema back to version 3, before the repository totals.
+  void DropRepositoryTotals() {
+    Value("DROP TABLE " + Table("repository_totals"));
+    Value("UPDATE " + Table("drec_schema") + " SET version = 3");
+  }
+
   void DropRollingWindow() {
+    DropRepositoryTotals();
     std::string columns;
     for (const auto& field : kCounterFields) {
       columns += fmt::format("{}DROP COLUMN window_{}", columns.empty() ? "" : ", ", field.name);
@@ -284,6 +291,54 @@ TEST_F(PostgresStoreTest, UpgradingFromTheReleaseBeforeTheRollingWindowCountsIts
   EXPECT_EQ(trending(), (std::vector<std::string>{"none 8", "old 7", "new 4"}));
 }
 
+// A schema as the release before the repository totals wrote it (version 3): the upgrade computes
+// the count and sums from its repositories, and later writes keep them exact.
+TEST_F(PostgresStoreTest, UpgradingFromTheReleaseBeforeRepositoryTotalsCountsItsRepositories) {
+  ASSERT_NE(Open(), nullptr);
+  DropRepositoryTotals();
+  Value("INSERT INTO " + Table("repositories") +
+        " (repositoryname, numpulls, numpushs, numattachmentpulls, firstpushed, lastpulled) "
+        "VALUES ('a', 9, 1, 2, 1000, 5000), ('b', 4, 0, 0, 800, NULL), ('c', 0, 0, 0, NULL, 7000)");
+  auto store = PostgresStore::Open(TaggedUri(), schema_);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  EXPECT_EQ(Value("SELECT version FROM " + Table("drec_schema")),
+            std::to_string(pg::SchemaVersion()));
+  EXPECT_EQ(Value("SELECT concat_ws(' ', repositories, numpulls, numpushs, numattachmentpulls) "
+                  "FROM " +
+                  Table("repository_totals")),
+            "3 13 1 2");
+  const auto summary = [&] {
+    auto got = (*store)->Summarize("2026-01-01", "2026-01-31");
+    EXPECT_TRUE(got.ok()) << got.status().message();
+    return got.ok() ? *got : Summary{};
+  };
+  Summary before = summary();
+  EXPECT_EQ(before.repositories, 3);
+  EXPECT_EQ(before.totals.counts[Counter::kPulls], 13);
+  EXPECT_EQ(before.totals.counts[Counter::kAttachmentPulls], 2);
+  EXPECT_EQ(before.totals.times[TimeField::kFirstPushed], 800);
+  EXPECT_EQ(before.totals.times[TimeField::kLastPulled], 7000);
+  auto all = (*store)->ListRepositories(RepositoryQuery{});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->total, 3);
+
+  ASSERT_TRUE((*store)
+                  ->Apply(Batch{{EventEffect{
+                              "id-1",
+                              9000,
+                              {RepositoryUpdate{"d", testing::Pull(9000, 5), "", std::nullopt},
+                               RepositoryUpdate{"a", testing::Pull(9000, 5), "", std::nullopt},
+                               RepositoryRemoved{"b"}},
+                              std::nullopt}}},
+                          nullptr)
+                  .ok());
+  Summary after = summary();
+  EXPECT_EQ(after.repositories, 3);
+  EXPECT_EQ(after.totals.counts[Counter::kPulls], 13 + 5 + 5 - 4);
+  EXPECT_EQ(after.totals.times[TimeField::kFirstPushed], 1000);
+  EXPECT_EQ(after.totals.times[TimeField::kLastPulled], 9000);
+}
+
 // Replicas share the rolling window: one rolls it back and forth across the days another is
 // writing, and the window stays exactly the sum of the days (the window's advisory lock orders
 // each roll against each batch).
@@ -474,7 +529,7 @@ TEST_F(PostgresStoreTest, ABatchOfManyEffectsLeavesTheRecordsOfOneOperationABatc
   const auto records = [&](const std::string& schema) {
     std::string all;
     for (const char* table : {"repositories", "tags", "digests", "digest_parents", "actors", "days",
-                              "classes", "total_days", "rolling_window"}) {
+                              "classes", "total_days", "rolling_window", "repository_totals"}) {
       all += table;
       all += ":\n";
       all +=

@@ -15,8 +15,10 @@
 #include "mongo_test_server.h"
 #include "postgres_test_server.h"
 #include "store/mongo/mongo_transfer.h"
+#include "store/postgresql/pg_store.h"
 #include "store/postgresql/pg_transfer.h"
 #include "store/sqlite/sqlite_backup.h"
+#include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/sqlite_transfer.h"
 
 namespace drec {
@@ -121,6 +123,28 @@ void RoundTrip(transfer::RecordSink& sink, transfer::RecordSource& source) {
   }
 }
 
+// The store's overview after RoundTrip: the copied repositories (a chunk of them written twice)
+// counted once each, with their counters summed.
+void ExpectTotalsOfTheCopiedRepositories(StoreReader& store) {
+  const Table& table = *transfer::TableNamed("repositories");
+  const auto rows = SampleRows(table, 7);
+  CounterValues expected;
+  for (std::size_t i = 0; i < kCounterCount; ++i) {
+    for (std::size_t c = 0; c < table.columns.size(); ++c) {
+      if (table.columns[c].name != kCounterFields[i].name) continue;
+      for (const Row& row : rows) expected.at(i) += std::get<std::int64_t>(row[c]);
+    }
+  }
+  auto summary = store.Summarize("2000-01-01", "2000-01-01");
+  ASSERT_TRUE(summary.ok()) << summary.status().message();
+  EXPECT_EQ(summary->repositories, 7);
+  EXPECT_EQ(summary->totals.counts, expected);
+  EXPECT_NE(expected, CounterValues{});
+  auto all = store.ListRepositories(RepositoryQuery{});
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  EXPECT_EQ(all->total, 7);
+}
+
 TEST(RecordTransferTest, SqliteRowsReadBackAsWritten) {
   const auto dir =
       std::filesystem::temp_directory_path() /
@@ -133,6 +157,11 @@ TEST(RecordTransferTest, SqliteRowsReadBackAsWritten) {
     auto source = SqliteTransfer::OpenSource(path);
     ASSERT_TRUE(source.ok()) << source.status().message();
     RoundTrip(**sink, **source);
+  }
+  {
+    auto store = SqliteStore::Open(path);
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    ExpectTotalsOfTheCopiedRepositories(**store);
   }
 
   // drec backup's copy holds every row and reads as the original.
@@ -171,6 +200,11 @@ TEST(RecordTransferTest, PostgresRowsReadBackAsWritten) {
     ASSERT_TRUE(source.ok()) << source.status().message();
     EXPECT_NE((*source)->Identity().find(schema), std::string::npos);
     RoundTrip(**sink, **source);
+  }
+  {
+    auto store = PostgresStore::Open(uri, schema);
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    ExpectTotalsOfTheCopiedRepositories(**store);
   }
   testing::DropPostgresSchema(schema);
 }

@@ -74,7 +74,7 @@ class SqliteStoreTest : public ::testing::Test {
     EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
     std::vector<std::string> rows;
     for (const char* table : {"repositories", "tags", "digests", "digest_parents", "actors", "days",
-                              "classes", "total_days", "rolling_window"}) {
+                              "classes", "total_days", "rolling_window", "repository_totals"}) {
       const std::string sql = std::string("SELECT * FROM ") + table;
       struct Into {
         const char* table;
@@ -233,6 +233,59 @@ TEST_F(SqliteStoreTest, UpgradingFromTheReleaseBeforeTheRollingWindowCountsItsDa
                           nullptr)
                   .ok());
   EXPECT_EQ(trending(), (std::vector<std::string>{"none 8", "old 7", "new 4"}));
+}
+
+// A database as the release before the repository totals wrote it (schema version 7): the upgrade
+// computes the count and sums from its repositories, and later writes keep them exact.
+TEST_F(SqliteStoreTest, UpgradingFromTheReleaseBeforeRepositoryTotalsCountsItsRepositories) {
+  std::filesystem::create_directories(std::filesystem::path(path_).parent_path());
+  {
+    auto db = sqlite::Connection::Open(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    ASSERT_TRUE(db.ok()) << db.status().message();
+    ASSERT_TRUE(sqlite::Migrate(**db, 7).ok());
+  }
+  RawQuery(
+      "INSERT INTO repositories (repositoryname, numpulls, numpushs, numattachmentpulls, "
+      "firstpushed, lastpulled) VALUES ('a', 9, 1, 2, 1000, 5000), ('b', 4, 0, 0, 800, NULL), "
+      "('c', 0, 0, 0, NULL, 7000)");
+  auto store = SqliteStore::Open(path_);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  EXPECT_EQ(RawQuery("PRAGMA user_version"), std::to_string(sqlite::SchemaVersion()));
+  EXPECT_EQ(RawQuery("SELECT repositories || ' ' || numpulls || ' ' || numpushs || ' ' || "
+                     "numattachmentpulls FROM repository_totals"),
+            "3 13 1 2");
+  const auto summary = [&] {
+    auto got = (*store)->Summarize("2026-01-01", "2026-01-31");
+    EXPECT_TRUE(got.ok()) << got.status().message();
+    return got.ok() ? *got : Summary{};
+  };
+  Summary before = summary();
+  EXPECT_EQ(before.repositories, 3);
+  EXPECT_EQ(before.totals.counts[Counter::kPulls], 13);
+  EXPECT_EQ(before.totals.counts[Counter::kAttachmentPulls], 2);
+  EXPECT_EQ(before.totals.times[TimeField::kFirstPushed], 800);
+  EXPECT_EQ(before.totals.times[TimeField::kLastPulled], 7000);
+  auto all = (*store)->ListRepositories(RepositoryQuery{});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->total, 3);
+
+  Delta pull;
+  pull.counts[Counter::kPulls] = 5;
+  pull.Pulled(9000);
+  ASSERT_TRUE((*store)
+                  ->Apply(Batch{{EventEffect{"id-1",
+                                             9000,
+                                             {RepositoryUpdate{"d", pull, "", std::nullopt},
+                                              RepositoryUpdate{"a", pull, "", std::nullopt},
+                                              RepositoryRemoved{"b"}},
+                                             std::nullopt}}},
+                          nullptr)
+                  .ok());
+  Summary after = summary();
+  EXPECT_EQ(after.repositories, 3);
+  EXPECT_EQ(after.totals.counts[Counter::kPulls], 13 + 5 + 5 - 4);
+  EXPECT_EQ(after.totals.times[TimeField::kFirstPushed], 1000);
+  EXPECT_EQ(after.totals.times[TimeField::kLastPulled], 9000);
 }
 
 // A database as the release before observedsince wrote it (schema version 4): the upgrade starts

@@ -978,6 +978,91 @@ TEST_P(StoreContractTest, QueriesRunWhileBatchesCommit) {
   EXPECT_EQ(Repository("app").counters, Pulled(kBatches, kT, kT + kBatches - 1));
 }
 
+// The overview's numbers (Summarize, a list's total) are kept at write time by some stores:
+// after every kind of write they must equal what the repositories' own records add up to.
+TEST_P(StoreContractTest, TotalsAndCountsStayExactThroughEveryKindOfWrite) {
+  const auto expect_totals_match_records = [&](const std::string& when) {
+    SCOPED_TRACE(when);
+    const RepositoryPage all = List(Paged({}, 0, 1000));
+    auto summary = store_->Summarize("2000-01-01", "2100-01-01");
+    ASSERT_TRUE(summary.ok()) << summary.status().message();
+    Counters sum;
+    for (const auto& item : all.items) sum += item.counters;
+    const auto count = static_cast<std::int64_t>(all.items.size());
+    EXPECT_EQ(summary->repositories, count);
+    EXPECT_EQ(all.total, count);
+    EXPECT_EQ(summary->totals, sum);
+    // Filtered totals count the matching repositories.
+    RepositoryQuery stale = Paged({}, 0, 1);
+    stale.pulled_before = kT + 2;
+    std::int64_t stale_count = 0, prefixed_count = 0;
+    for (const auto& item : all.items) {
+      const auto& last_pulled = item.counters.times[TimeField::kLastPulled];
+      if (!last_pulled || *last_pulled < kT + 2) ++stale_count;
+      if (item.repositoryname.starts_with("team/")) ++prefixed_count;
+    }
+    EXPECT_EQ(List(stale).total, stale_count);
+    EXPECT_EQ(List(Paged(Prefixed("team/"), 0, 1)).total, prefixed_count);
+    RepositoryQuery top = Sorted("numpulls", true);
+    top.limit = 1;
+    EXPECT_EQ(List(top).total, count);
+  };
+  expect_totals_match_records("empty");
+
+  Apply({
+      Effect("p1", {RepositoryUpdate{"team/a", Push(kT), "amy", std::nullopt},
+                    DayUpdate{"team/a", "2026-01-01", Push(kT)}}),
+      Effect("p2", {RepositoryUpdate{"team/b", Push(kT + 1), "bob", std::nullopt}}),
+      Effect("p3", {RepositoryUpdate{"team/a", Pull(kT + 3, 4), "", std::nullopt},
+                    RepositoryUpdate{"team/a", Pull(kT + 4), "", std::nullopt}}),
+      Effect("p4", {RepositoryUpdate{"solo", Pull(kT + 1, 2), "", std::nullopt}}),
+  });
+  expect_totals_match_records("after pushes and pulls");
+  auto summary = store_->Summarize("2000-01-01", "2100-01-01");
+  ASSERT_TRUE(summary.ok());
+  EXPECT_EQ(summary->repositories, 3);
+  EXPECT_EQ(summary->totals.counts[Counter::kPulls], 7);
+  EXPECT_EQ(summary->totals.counts[Counter::kPushes], 2);
+
+  // Replayed events change nothing; a delete marks but keeps the statistics.
+  Apply({
+      Effect("p3", {RepositoryUpdate{"team/a", Pull(kT + 3, 4), "", std::nullopt}}),
+      Effect("d1", {RepositoryUpdate{"team/b", Deleted(), "", std::nullopt},
+                    RepositoryDeleted{"team/b", kT + 5}}),
+  });
+  expect_totals_match_records("after a replay and a delete");
+
+  // on_delete: remove, of a repository, of one that is unknown, and of one re-created and
+  // removed again within one batch and one effect.
+  Apply({
+      Effect("r1", {RepositoryRemoved{"team/a"}, RepositoryRemoved{"ghost"}}),
+      Effect("r2", {RepositoryUpdate{"team/a", Pull(kT + 6), "", std::nullopt}}),
+      Effect("r3", {RepositoryUpdate{"brief", Push(kT + 7), "", std::nullopt},
+                    RepositoryRemoved{"brief"}, RepositoryRemoved{"brief"}}),
+      Effect("r4",
+             {RepositoryRemoved{"solo"}, RepositoryUpdate{"solo", Pull(kT, 3), "", std::nullopt}}),
+  });
+  expect_totals_match_records("after removals");
+  summary = store_->Summarize("2000-01-01", "2100-01-01");
+  ASSERT_TRUE(summary.ok());
+  EXPECT_EQ(summary->repositories, 3);
+  EXPECT_EQ(summary->totals.counts[Counter::kPulls], 4);
+  EXPECT_EQ(summary->totals.counts[Counter::kPushes], 1);
+  EXPECT_EQ(summary->totals.counts[Counter::kDeletes], 1);
+  EXPECT_EQ(summary->totals.times[TimeField::kFirstPulled], kT);
+  EXPECT_EQ(summary->totals.times[TimeField::kLastPushed], kT + 1);
+
+  Reopen();
+  expect_totals_match_records("after a reopen");
+  Apply({Effect("last", {RepositoryRemoved{"team/a"}, RepositoryRemoved{"team/b"},
+                         RepositoryRemoved{"solo"}})});
+  expect_totals_match_records("after removing everything");
+  summary = store_->Summarize("2000-01-01", "2100-01-01");
+  ASSERT_TRUE(summary.ok());
+  EXPECT_EQ(summary->repositories, 0);
+  EXPECT_EQ(summary->totals, Counters{});
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest,
                          ::testing::Values(SqliteBackend(), MongoBackend(), PostgresBackend()),
                          [](const ::testing::TestParamInfo<StoreBackend>& info) {
