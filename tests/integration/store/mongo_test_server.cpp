@@ -193,4 +193,35 @@ void MongoTestServer::DropDatabase(const std::string& name) {
   mongoc_client_destroy(client);
 }
 
+std::string FindOne(const std::string& uri, const std::string& database,
+                    const std::string& collection, const std::string& filter, JsonForm form,
+                    bool without_id) {
+  mongo::InitializeDriver();
+  bson_error_t error;
+  mongo::Bson query(bson_new_from_json(reinterpret_cast<const std::uint8_t*>(filter.data()),
+                                       static_cast<ssize_t>(filter.size()), &error));
+  mongoc_client_t* client = mongoc_client_new(uri.c_str());
+  mongoc_collection_t* coll =
+      mongoc_client_get_collection(client, database.c_str(), collection.c_str());
+  mongo::Bson opts;
+  if (without_id) {
+    mongo::AppendDocument(opts.get(), "projection",
+                          [](bson_t* p) { mongo::Append(p, "_id", std::int64_t{0}); });
+  }
+  mongoc_cursor_t* cursor =
+      mongoc_collection_find_with_opts(coll, query.get(), opts.get(), nullptr);
+  const bson_t* doc = nullptr;
+  std::string result;
+  if (mongoc_cursor_next(cursor, &doc)) {
+    char* text = form == JsonForm::kCanonical ? bson_as_canonical_extended_json(doc, nullptr)
+                                              : bson_as_relaxed_extended_json(doc, nullptr);
+    result = text;
+    bson_free(text);
+  }
+  mongoc_cursor_destroy(cursor);
+  mongoc_collection_destroy(coll);
+  mongoc_client_destroy(client);
+  return result;
+}
+
 }  // namespace drec::testing

@@ -40,6 +40,17 @@ class FerretDb {
   pid_t pid_ = -1;
 };
 
+// How FindOne writes a document: canonical extended JSON shows the BSON types
+// ({"$numberLong": ...}, {"$date": ...}), relaxed JSON reads as plain numbers.
+enum class JsonForm { kRelaxed, kCanonical };
+
+// The first document of `collection` in `database` on the server at `uri` that matches the
+// extended-JSON `filter`, without its `_id` when `without_id`; "" when none matches. Reads as
+// another tool would, on a connection of its own.
+std::string FindOne(const std::string& uri, const std::string& database,
+                    const std::string& collection, const std::string& filter, JsonForm form,
+                    bool without_id);
+
 // The FerretDB binary the tests use: $DREC_FERRETDB, else the one scripts/build-ferretdb.sh
 // caches; empty when there is neither.
 std::string FerretDbBinary();

@@ -121,25 +121,8 @@ class MongoWindowTest : public ::testing::Test {
 
   // The first document matching `filter`, as relaxed extended JSON with spaces.
   std::string FindOne(const std::string& collection, const std::string& filter) {
-    mongo::InitializeDriver();
-    bson_error_t error;
-    mongo::Bson query(bson_new_from_json(reinterpret_cast<const std::uint8_t*>(filter.data()),
-                                         static_cast<ssize_t>(filter.size()), &error));
-    mongoc_client_t* client = mongoc_client_new(server_->uri().c_str());
-    mongoc_collection_t* coll =
-        mongoc_client_get_collection(client, database_.c_str(), collection.c_str());
-    mongoc_cursor_t* cursor = mongoc_collection_find_with_opts(coll, query.get(), nullptr, nullptr);
-    const bson_t* doc = nullptr;
-    std::string result;
-    if (mongoc_cursor_next(cursor, &doc)) {
-      char* text = bson_as_relaxed_extended_json(doc, nullptr);
-      result = text;
-      bson_free(text);
-    }
-    mongoc_cursor_destroy(cursor);
-    mongoc_collection_destroy(coll);
-    mongoc_client_destroy(client);
-    return result;
+    return testing::FindOne(server_->uri(), database_, collection, filter,
+                            testing::JsonForm::kRelaxed, false);
   }
 
   testing::MongoTestServer* server_ = nullptr;
