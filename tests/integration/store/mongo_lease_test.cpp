@@ -47,19 +47,8 @@ Batch PullOf(const std::string& id, const std::string& repository) {
   return Batch{{{id, kT, {RepositoryUpdate{repository, Pull(kT), "amy", std::nullopt}}}}};
 }
 
-class MongoLeaseTest : public ::testing::Test {
+class MongoLeaseTest : public testing::MongoDatabaseTest {
  protected:
-  void SetUp() override {
-    std::string why;
-    server_ = testing::MongoTestServer::Shared(&why);
-    if (server_ == nullptr) GTEST_SKIP() << why;
-    database_ = server_->FreshDatabase();
-  }
-
-  void TearDown() override {
-    if (server_ != nullptr) server_->DropDatabase(database_);
-  }
-
   Result<std::unique_ptr<MongoStore>> Open(milliseconds lease = MongoStore::kDefaultLeaseDuration,
                                            const std::string& collection = "repositories") {
     return MongoStore::Open(server_->uri(), database_, collection, 0, lease);
@@ -120,9 +109,6 @@ class MongoLeaseTest : public ::testing::Test {
     mongoc_collection_destroy(meta);
     mongoc_client_destroy(client);
   }
-
-  testing::MongoTestServer* server_ = nullptr;
-  std::string database_;
 };
 
 // A drec on another machine, as far as this one can tell.

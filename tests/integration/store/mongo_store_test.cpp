@@ -145,18 +145,11 @@ class Oracle {
   std::unique_ptr<SqliteStore> store_;
 };
 
-class MongoStoreTest : public ::testing::Test {
+class MongoStoreTest : public testing::MongoDatabaseTest {
  protected:
-  void SetUp() override {
-    std::string why;
-    server_ = testing::MongoTestServer::Shared(&why);
-    if (server_ == nullptr) GTEST_SKIP() << why;
-    database_ = server_->FreshDatabase();
-  }
-
   void TearDown() override {
     store_.reset();
-    if (server_ != nullptr) server_->DropDatabase(database_);
+    MongoDatabaseTest::TearDown();
   }
 
   // (Re)opens the store on this test's database, as a restarted drec would; the old store object
@@ -211,8 +204,6 @@ class MongoStoreTest : public ::testing::Test {
                             testing::JsonForm::kCanonical, true);
   }
 
-  testing::MongoTestServer* server_ = nullptr;
-  std::string database_;
   std::unique_ptr<MongoStore> store_;
 };
 

@@ -3,6 +3,7 @@
 // a free loopback port and stopped again by the test process.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -73,6 +74,25 @@ class MongoTestServer {
   std::string uri_;
   std::unique_ptr<FerretDb> process_;
   int next_database_ = 0;
+};
+
+// A test on a database of its own on the shared server, dropped at the end; skipped when no
+// server is available. A fixture that holds a store resets it before this TearDown.
+class MongoDatabaseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    server_ = MongoTestServer::Shared(&why);
+    if (server_ == nullptr) GTEST_SKIP() << why;
+    database_ = server_->FreshDatabase();
+  }
+
+  void TearDown() override {
+    if (server_ != nullptr) server_->DropDatabase(database_);
+  }
+
+  MongoTestServer* server_ = nullptr;
+  std::string database_;
 };
 
 }  // namespace drec::testing

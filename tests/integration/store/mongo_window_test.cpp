@@ -29,18 +29,11 @@ constexpr UnixMillis kDay0 = kT / kDayMillis * kDayMillis;
 
 std::string Day(int day) { return UtcDay(kDay0 + day * kDayMillis); }
 
-class MongoWindowTest : public ::testing::Test {
+class MongoWindowTest : public testing::MongoDatabaseTest {
  protected:
-  void SetUp() override {
-    std::string why;
-    server_ = testing::MongoTestServer::Shared(&why);
-    if (server_ == nullptr) GTEST_SKIP() << why;
-    database_ = server_->FreshDatabase();
-  }
-
   void TearDown() override {
     store_.reset();
-    if (server_ != nullptr) server_->DropDatabase(database_);
+    MongoDatabaseTest::TearDown();
   }
 
   // (Re)opens the store, the old one dropped without clean-up as if drec had died (it releases
@@ -125,8 +118,6 @@ class MongoWindowTest : public ::testing::Test {
                             testing::JsonForm::kRelaxed, false);
   }
 
-  testing::MongoTestServer* server_ = nullptr;
-  std::string database_;
   std::unique_ptr<MongoStore> store_;
   std::atomic<UnixMillis> now_ = kDay0;
   int next_id_ = 0;
