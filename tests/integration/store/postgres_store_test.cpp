@@ -21,6 +21,7 @@
 #include "semantics/coalesce.h"
 #include "store/postgresql/pg_schema.h"
 #include "store/postgresql/pg_store.h"
+#include "upgrade_checks.h"
 
 namespace drec {
 namespace {
@@ -298,7 +299,8 @@ TEST_F(PostgresStoreTest, UpgradingFromTheReleaseBeforeRepositoryTotalsCountsIts
   DropRepositoryTotals();
   Value("INSERT INTO " + Table("repositories") +
         " (repositoryname, numpulls, numpushs, numattachmentpulls, firstpushed, lastpulled) "
-        "VALUES ('a', 9, 1, 2, 1000, 5000), ('b', 4, 0, 0, 800, NULL), ('c', 0, 0, 0, NULL, 7000)");
+        "VALUES " +
+        testing::kSeededRepositories);
   auto store = PostgresStore::Open(TaggedUri(), schema_);
   ASSERT_TRUE(store.ok()) << store.status().message();
   EXPECT_EQ(Value("SELECT version FROM " + Table("drec_schema")),
@@ -307,36 +309,7 @@ TEST_F(PostgresStoreTest, UpgradingFromTheReleaseBeforeRepositoryTotalsCountsIts
                   "FROM " +
                   Table("repository_totals")),
             "3 13 1 2");
-  const auto summary = [&] {
-    auto got = (*store)->Summarize("2026-01-01", "2026-01-31");
-    EXPECT_TRUE(got.ok()) << got.status().message();
-    return got.ok() ? *got : Summary{};
-  };
-  Summary before = summary();
-  EXPECT_EQ(before.repositories, 3);
-  EXPECT_EQ(before.totals.counts[Counter::kPulls], 13);
-  EXPECT_EQ(before.totals.counts[Counter::kAttachmentPulls], 2);
-  EXPECT_EQ(before.totals.times[TimeField::kFirstPushed], 800);
-  EXPECT_EQ(before.totals.times[TimeField::kLastPulled], 7000);
-  auto all = (*store)->ListRepositories(RepositoryQuery{});
-  ASSERT_TRUE(all.ok());
-  EXPECT_EQ(all->total, 3);
-
-  ASSERT_TRUE((*store)
-                  ->Apply(Batch{{EventEffect{
-                              "id-1",
-                              9000,
-                              {RepositoryUpdate{"d", testing::Pull(9000, 5), "", std::nullopt},
-                               RepositoryUpdate{"a", testing::Pull(9000, 5), "", std::nullopt},
-                               RepositoryRemoved{"b"}},
-                              std::nullopt}}},
-                          nullptr)
-                  .ok());
-  Summary after = summary();
-  EXPECT_EQ(after.repositories, 3);
-  EXPECT_EQ(after.totals.counts[Counter::kPulls], 13 + 5 + 5 - 4);
-  EXPECT_EQ(after.totals.times[TimeField::kFirstPushed], 1000);
-  EXPECT_EQ(after.totals.times[TimeField::kLastPulled], 9000);
+  testing::ExpectTotalsOfTheSeededRepositoriesKeptUp(**store);
 }
 
 // Replicas share the rolling window: one rolls it back and forth across the days another is

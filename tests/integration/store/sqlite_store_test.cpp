@@ -18,6 +18,7 @@
 #include "semantics/coalesce.h"
 #include "store/sqlite/sqlite_handle.h"
 #include "store/sqlite/sqlite_schema.h"
+#include "upgrade_checks.h"
 
 namespace drec {
 namespace {
@@ -244,48 +245,16 @@ TEST_F(SqliteStoreTest, UpgradingFromTheReleaseBeforeRepositoryTotalsCountsItsRe
     ASSERT_TRUE(db.ok()) << db.status().message();
     ASSERT_TRUE(sqlite::Migrate(**db, 7).ok());
   }
-  RawQuery(
-      "INSERT INTO repositories (repositoryname, numpulls, numpushs, numattachmentpulls, "
-      "firstpushed, lastpulled) VALUES ('a', 9, 1, 2, 1000, 5000), ('b', 4, 0, 0, 800, NULL), "
-      "('c', 0, 0, 0, NULL, 7000)");
+  RawQuery(std::string("INSERT INTO repositories (repositoryname, numpulls, numpushs, "
+                       "numattachmentpulls, firstpushed, lastpulled) VALUES ") +
+           testing::kSeededRepositories);
   auto store = SqliteStore::Open(path_);
   ASSERT_TRUE(store.ok()) << store.status().message();
   EXPECT_EQ(RawQuery("PRAGMA user_version"), std::to_string(sqlite::SchemaVersion()));
   EXPECT_EQ(RawQuery("SELECT repositories || ' ' || numpulls || ' ' || numpushs || ' ' || "
                      "numattachmentpulls FROM repository_totals"),
             "3 13 1 2");
-  const auto summary = [&] {
-    auto got = (*store)->Summarize("2026-01-01", "2026-01-31");
-    EXPECT_TRUE(got.ok()) << got.status().message();
-    return got.ok() ? *got : Summary{};
-  };
-  Summary before = summary();
-  EXPECT_EQ(before.repositories, 3);
-  EXPECT_EQ(before.totals.counts[Counter::kPulls], 13);
-  EXPECT_EQ(before.totals.counts[Counter::kAttachmentPulls], 2);
-  EXPECT_EQ(before.totals.times[TimeField::kFirstPushed], 800);
-  EXPECT_EQ(before.totals.times[TimeField::kLastPulled], 7000);
-  auto all = (*store)->ListRepositories(RepositoryQuery{});
-  ASSERT_TRUE(all.ok());
-  EXPECT_EQ(all->total, 3);
-
-  Delta pull;
-  pull.counts[Counter::kPulls] = 5;
-  pull.Pulled(9000);
-  ASSERT_TRUE((*store)
-                  ->Apply(Batch{{EventEffect{"id-1",
-                                             9000,
-                                             {RepositoryUpdate{"d", pull, "", std::nullopt},
-                                              RepositoryUpdate{"a", pull, "", std::nullopt},
-                                              RepositoryRemoved{"b"}},
-                                             std::nullopt}}},
-                          nullptr)
-                  .ok());
-  Summary after = summary();
-  EXPECT_EQ(after.repositories, 3);
-  EXPECT_EQ(after.totals.counts[Counter::kPulls], 13 + 5 + 5 - 4);
-  EXPECT_EQ(after.totals.times[TimeField::kFirstPushed], 1000);
-  EXPECT_EQ(after.totals.times[TimeField::kLastPulled], 9000);
+  testing::ExpectTotalsOfTheSeededRepositoriesKeptUp(**store);
 }
 
 // A database as the release before observedsince wrote it (schema version 4): the upgrade starts
