@@ -490,12 +490,8 @@ TEST_F(PostgresStoreTest, ABatchOfManyEffectsLeavesTheRecordsOfOneOperationABatc
       ASSERT_TRUE((*store)->Apply(Batch{effects}, nullptr).ok());
       continue;
     }
-    int id = 0;
-    for (const EventEffect& effect : effects) {
-      for (const Operation& operation : effect.operations) {
-        EventEffect alone{std::to_string(++id), effect.timestamp, {operation}};
-        ASSERT_TRUE((*store)->Apply(Batch{{alone}}, nullptr).ok());
-      }
+    for (const EventEffect& alone : testing::OneOperationEach(effects)) {
+      ASSERT_TRUE((*store)->Apply(Batch{{alone}}, nullptr).ok());
     }
   }
   // Every row of every table that holds statistics, as text, sorted.

@@ -103,4 +103,16 @@ inline std::vector<EventEffect> RandomEffects(unsigned seed, int count, UnixMill
   return effects;
 }
 
+// The same operations, each in an effect of its own (ids "1", "2", ...), in order: the reference
+// a coalesced application is compared with.
+inline std::vector<EventEffect> OneOperationEach(const std::vector<EventEffect>& effects) {
+  std::vector<EventEffect> alone;
+  for (const EventEffect& effect : effects) {
+    for (const Operation& operation : effect.operations) {
+      alone.push_back(EventEffect{std::to_string(alone.size() + 1), effect.timestamp, {operation}});
+    }
+  }
+  return alone;
+}
+
 }  // namespace drec::testing

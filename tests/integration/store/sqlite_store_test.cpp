@@ -412,13 +412,9 @@ TEST_F(SqliteStoreTest, FoldingManyEffectsAtOnceLeavesTheRecordsOfFoldingThemOne
         continue;
       }
       // The reference: each operation folded on its own, in order.
-      int id = 0;
-      for (const EventEffect& effect : effects) {
-        for (const Operation& operation : effect.operations) {
-          EventEffect alone{std::to_string(++id), effect.timestamp, {operation}};
-          ASSERT_TRUE((*store)->Apply(Batch{{alone}}, nullptr).ok());
-          ASSERT_TRUE((*store)->Settle().ok());
-        }
+      for (const EventEffect& alone : testing::OneOperationEach(effects)) {
+        ASSERT_TRUE((*store)->Apply(Batch{{alone}}, nullptr).ok());
+        ASSERT_TRUE((*store)->Settle().ok());
       }
     }
     const std::vector<std::string> expected = Records(one_by_one);
