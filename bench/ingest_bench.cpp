@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "semantics/semantics.h"
@@ -40,29 +41,57 @@ void BM_Semantics(benchmark::State& state) {
 }
 BENCHMARK(BM_Semantics);
 
+// A SQLite store in a fresh directory of its own, removed again at the end.
+class ScratchStore {
+ public:
+  explicit ScratchStore(const std::string& name)
+      : dir_(std::filesystem::temp_directory_path() / name) {
+    std::filesystem::remove_all(dir_);
+    auto store = SqliteStore::Open((dir_ / "bench.db").string());
+    if (store.ok()) {
+      store_ = std::move(*store);
+    } else {
+      error_ = store.status().message();
+    }
+  }
+  ~ScratchStore() {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  ScratchStore(const ScratchStore&) = delete;
+  ScratchStore& operator=(const ScratchStore&) = delete;
+
+  // nullptr when it could not be opened: error() says why.
+  SqliteStore* get() const { return store_.get(); }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::filesystem::path dir_;
+  std::unique_ptr<SqliteStore> store_;
+  std::string error_;
+};
+
+// The next `count` pull events (PullEvent from `*next` on), as the semantics make them a batch.
+Batch PullBatch(std::int64_t* next, std::int64_t count, std::int64_t repositories,
+                const Classifier& classifier) {
+  std::vector<Event> events;
+  for (std::int64_t i = 0; i < count; ++i) events.push_back(PullEvent((*next)++, repositories));
+  return Batch{Interpret(events, DeletePolicy::kKeep, classifier).effects};
+}
+
 // Events per second committed to SQLite (synchronous=FULL) with `range(0)`
 // events per transaction: 1 is what a store without group commit does.
 void BM_SqliteCommit(benchmark::State& state) {
-  const auto dir = std::filesystem::temp_directory_path() / "drec-bench-sqlite";
-  std::filesystem::remove_all(dir);
-  auto store = SqliteStore::Open((dir / "bench.db").string());
-  if (!store.ok()) {
-    state.SkipWithError(store.status().message().c_str());
-    return;
-  }
+  const ScratchStore store("drec-bench-sqlite");
+  if (store.get() == nullptr) return state.SkipWithError(store.error().c_str());
   std::int64_t next = 0;
-  const std::int64_t batch_size = state.range(0);
   const Classifier classifier = DefaultClassifier();
   for (auto _ : state) {
-    std::vector<Event> events;
-    for (std::int64_t i = 0; i < batch_size; ++i) events.push_back(PullEvent(next++));
-    Batch batch{Interpret(events, DeletePolicy::kKeep, classifier).effects};
+    const Batch batch = PullBatch(&next, state.range(0), 200, classifier);
     ApplyOutcome outcome;
-    if (!(*store)->Apply(batch, &outcome).ok()) state.SkipWithError("apply failed");
+    if (!store.get()->Apply(batch, &outcome).ok()) state.SkipWithError("apply failed");
   }
   state.SetItemsProcessed(next);
-  store->reset();
-  std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_SqliteCommit)->Arg(1)->Arg(16)->Arg(256)->MinTime(2.0)->UseRealTime();
 
@@ -70,31 +99,20 @@ BENCHMARK(BM_SqliteCommit)->Arg(1)->Arg(16)->Arg(256)->MinTime(2.0)->UseRealTime
 // repositories, per event and in CPU time: what a claimed event costs the committer later, off
 // its acknowledgement's path. The claims are made with the timer paused.
 void BM_SqliteFold(benchmark::State& state) {
-  const auto dir = std::filesystem::temp_directory_path() / "drec-bench-sqlite-fold";
-  std::filesystem::remove_all(dir);
-  auto store = SqliteStore::Open((dir / "bench.db").string());
-  if (!store.ok()) {
-    state.SkipWithError(store.status().message().c_str());
-    return;
-  }
+  const ScratchStore store("drec-bench-sqlite-fold");
+  if (store.get() == nullptr) return state.SkipWithError(store.error().c_str());
   constexpr std::int64_t kEventsPerFold = 1024;
   std::int64_t next = 0;
   const Classifier classifier = DefaultClassifier();
   for (auto _ : state) {
     state.PauseTiming();
-    std::vector<Event> events;
-    for (std::int64_t i = 0; i < kEventsPerFold; ++i) {
-      events.push_back(PullEvent(next++, state.range(0)));
-    }
-    Batch batch{Interpret(events, DeletePolicy::kKeep, classifier).effects};
+    const Batch batch = PullBatch(&next, kEventsPerFold, state.range(0), classifier);
     ApplyOutcome outcome;
-    if (!(*store)->Apply(batch, &outcome).ok()) state.SkipWithError("apply failed");
+    if (!store.get()->Apply(batch, &outcome).ok()) state.SkipWithError("apply failed");
     state.ResumeTiming();
-    if (!(*store)->Settle().ok()) state.SkipWithError("settle failed");
+    if (!store.get()->Settle().ok()) state.SkipWithError("settle failed");
   }
   state.SetItemsProcessed(next);
-  store->reset();
-  std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_SqliteFold)->Arg(1)->Arg(200)->Arg(5000)->MinTime(2.0);
 
